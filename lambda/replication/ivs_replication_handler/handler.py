@@ -1,0 +1,87 @@
+"""Lambda entry point for the CDK provider framework's onEvent contract.
+
+Returns ``{"PhysicalResourceId": ..., "Data": {...}}``; raising fails the request, and the
+exception's message becomes CloudFormation's Reason. The whole event is never logged: it
+holds the pre-signed ResponseURL, and attribute values belong to the application.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools import Logger
+
+from . import constants as c
+from .ivs import Deadline, IvsRealtime
+from .lifecycle import Lifecycle, Outcome, ReplicationFailedError
+from .logic import ReplicationKey, ReplicationSpec, parse_physical_id, parse_properties
+from .rules import InvalidPropertyError
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+logger = Logger(service=c.LOGGER_SERVICE)
+
+# Holds no boto3 client until the first call (see IvsRealtime.client); warm invocations reuse it.
+_ivs = IvsRealtime()
+
+
+@logger.inject_lambda_context(clear_state=True)
+def on_event(event: Mapping[str, Any], context: LambdaContext) -> dict[str, object]:
+    return handle_event(event, context, _ivs)
+
+
+def handle_event(
+    event: Mapping[str, Any], context: LambdaContext, ivs: IvsRealtime
+) -> dict[str, object]:
+    """Validate, then create, update or delete; every failure is logged once and re-raised."""
+    request_type = event.get("RequestType")
+    logger.append_keys(
+        request_type=request_type,
+        logical_id=event.get("LogicalResourceId"),
+        physical_id=event.get("PhysicalResourceId"),
+    )
+    lifecycle = Lifecycle(ivs, Deadline(context.get_remaining_time_in_millis))
+    try:
+        outcome = _dispatch(request_type, event, lifecycle)
+    except (InvalidPropertyError, ReplicationFailedError) as error:
+        logger.error("Request failed", extra={"reason": str(error)})
+        raise
+    logger.info("Request succeeded", extra={"result_physical_id": outcome.physical_id})
+    return outcome.response()
+
+
+def _dispatch(request_type: object, event: Mapping[str, Any], lifecycle: Lifecycle) -> Outcome:
+    if request_type == "Delete":
+        physical_id = str(event.get("PhysicalResourceId", ""))
+        _log_replication(parse_physical_id(physical_id))
+        return lifecycle.delete(physical_id)
+    if request_type not in ("Create", "Update"):
+        raise InvalidPropertyError(
+            "RequestType", f"{request_type!r} is unknown", "Create, Update or Delete"
+        )
+    # Validation happens here, before any API call.
+    spec = parse_properties(event.get("ResourceProperties") or {})
+    _log_replication(spec.key, spec)
+    if request_type == "Create":
+        return lifecycle.create(spec)
+    return lifecycle.update(
+        spec, str(event.get("PhysicalResourceId", "")), event.get("OldResourceProperties") or {}
+    )
+
+
+def _log_replication(key: ReplicationKey | None, spec: ReplicationSpec | None = None) -> None:
+    """Add the replication's identity to every later log line: ARNs, id, attribute keys only."""
+    if key is None:
+        return
+    logger.append_keys(
+        source_stage_arn=key.source_stage_arn,
+        destination_stage_arn=key.destination_stage_arn,
+        participant_id=key.participant_id,
+    )
+    if spec is not None:
+        logger.append_keys(
+            attribute_keys=sorted(spec.attributes),
+            reconnect_window_seconds=spec.reconnect_window_seconds,
+        )

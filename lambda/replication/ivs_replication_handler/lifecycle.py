@@ -1,0 +1,238 @@
+"""Create, update and delete one replication: the behaviour table of DESIGN.md.
+
+Every path that may have started a replication and then fails stops it again before
+reporting, because after a failed Create the provider framework answers with a marker id and
+the following Delete never reaches this handler: anything left running would be orphaned.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from aws_lambda_powertools import Logger
+
+from . import constants as c
+from .ivs import Deadline, DeadlineExceededError, IvsRealtime, ServiceError
+from .logic import (
+    ReplicationKey,
+    ReplicationSpec,
+    UpdateKind,
+    backoff_delay,
+    clip,
+    failure_message,
+    is_not_publishing,
+    not_publishing_message,
+    parse_physical_id,
+    plan_update,
+    try_parse_properties,
+)
+
+logger = Logger(service=c.LOGGER_SERVICE, child=True)
+
+ACTIVE = "ACTIVE"
+CONFIRM_TIMEOUT_SECONDS = 30.0
+
+
+class ReplicationFailedError(Exception):
+    """A lifecycle step failed; the message is written for CloudFormation's Reason field."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the provider framework returns to CloudFormation."""
+
+    physical_id: str
+    key: ReplicationKey | None
+
+    def response(self) -> dict[str, object]:
+        data = {}
+        if self.key is not None:
+            data = {
+                c.PROP_SOURCE_STAGE_ARN: self.key.source_stage_arn,
+                c.PROP_DESTINATION_STAGE_ARN: self.key.destination_stage_arn,
+                c.PROP_PARTICIPANT_ID: self.key.participant_id,
+            }
+        return {"PhysicalResourceId": self.physical_id, "Data": data}
+
+
+class Lifecycle:
+    """Runs one CloudFormation request against IVS within the Lambda's deadline."""
+
+    def __init__(
+        self,
+        ivs: IvsRealtime,
+        deadline: Deadline,
+        *,
+        confirm_timeout_seconds: float = CONFIRM_TIMEOUT_SECONDS,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._ivs = ivs
+        self._deadline = deadline
+        self._confirm_timeout = confirm_timeout_seconds
+        self._sleep = sleep
+
+    # --- requests ------------------------------------------------------------------------
+
+    def create(self, spec: ReplicationSpec) -> Outcome:
+        self._start_confirmed(spec)
+        return Outcome(spec.key.physical_id(), spec.key)
+
+    def update(
+        self, spec: ReplicationSpec, physical_id: str, old_props: Mapping[str, object]
+    ) -> Outcome:
+        kind = plan_update(spec, physical_id, old_props)
+        logger.info("Update planned", extra={"update_kind": kind.value})
+        if kind is UpdateKind.NO_CHANGE:
+            return Outcome(physical_id, spec.key)
+        if kind is UpdateKind.REPLACE:
+            # CloudFormation deletes the old physical id once this one is in place.
+            return self.create(spec)
+        self._restart_in_place(spec, old_props)
+        return Outcome(physical_id, spec.key)
+
+    def delete(self, physical_id: str) -> Outcome:
+        key = parse_physical_id(physical_id)
+        if key is None:
+            # A failed create's marker, or an id some other version wrote: nothing of ours runs.
+            logger.info("Physical id is not a replication id; nothing to stop")
+            return Outcome(physical_id, None)
+        self._stop(key, reason="Delete")
+        return Outcome(physical_id, key)
+
+    # --- steps ---------------------------------------------------------------------------
+
+    def _start_confirmed(self, spec: ReplicationSpec) -> None:
+        key = spec.key
+        try:
+            self._ivs.start(spec, self._keep_time_to_undo())
+        except ServiceError as error:
+            # Only refusals arrive here: `IvsRealtime` retries transient errors until the
+            # deadline and then raises DeadlineExceededError.
+            self._handle_start_refusal(spec, error)
+            return
+        except DeadlineExceededError as error:
+            # The last attempt may have reached IVS: make sure it did not leave a replication.
+            self._undo_start(key, str(error))
+        self._confirm_active(key)
+
+    def _handle_start_refusal(self, spec: ReplicationSpec, error: ServiceError) -> None:
+        """Start was refused: adopt what is already running, or explain the refusal."""
+        key = spec.key
+        if is_not_publishing(error.message):
+            raise ReplicationFailedError(not_publishing_message(key)) from error
+        if error.code == "ConflictException" and self._state(key) == ACTIVE:
+            logger.warning(
+                "Replication already ACTIVE; adopting it (its attributes and reconnect window "
+                "are left as they are)"
+            )
+            return
+        raise ReplicationFailedError(
+            failure_message(error.operation, key, error.code, error.message)
+        ) from error
+
+    def _confirm_active(self, key: ReplicationKey) -> None:
+        """Wait (bounded) until IVS lists the replica as ACTIVE; undo the start otherwise."""
+        waited = 0.0
+        attempt = 0
+        state: str | None = None
+        while True:
+            state = self._state(key, undo_on_failure=True)
+            if state == ACTIVE:
+                logger.info("Replication ACTIVE")
+                return
+            delay = backoff_delay(attempt, base=0.5, cap=4.0)
+            if waited + delay > self._confirm_timeout:
+                break
+            self._sleep(delay)
+            waited += delay
+            attempt += 1
+        self._undo_start(
+            key,
+            f"IVS did not list it as ACTIVE within {self._confirm_timeout:.0f} s "
+            f"(last state: {state or 'not listed'})",
+        )
+
+    def _restart_in_place(self, spec: ReplicationSpec, old_props: Mapping[str, object]) -> None:
+        """New attributes or window for the same replication: IVS has no update, so Stop+Start.
+
+        If the new Start fails, the previous settings are started again so the replication
+        is not lost; CloudFormation's rollback then re-applies them too (idempotently).
+        """
+        self._stop(spec.key, reason="Update")
+        try:
+            self._start_confirmed(spec)
+        except ReplicationFailedError as error:
+            previous = try_parse_properties(old_props)
+            if previous is None or previous.key != spec.key:
+                raise
+            raise ReplicationFailedError(clip(f"{error} {self._restore(previous)}")) from error
+
+    def _restore(self, previous: ReplicationSpec) -> str:
+        try:
+            self._start_confirmed(previous)
+        except ReplicationFailedError as error:
+            logger.error("Restoring the previous settings failed", extra={"reason": str(error)})
+            return "Restoring the previous settings failed too: the replication is stopped."
+        return "The replication runs again with its previous settings."
+
+    def _stop(self, key: ReplicationKey, *, reason: str) -> None:
+        """Stop; a replication that is already gone or STOPPED counts as stopped."""
+        try:
+            self._ivs.stop(key, self._deadline)
+        except ServiceError as error:
+            if error.code == "ResourceNotFoundException":
+                logger.info("Replication already gone", extra={"reason": reason})
+                return
+            if not error.transient and self._state(key) != ACTIVE:
+                logger.info("Replication not ACTIVE; nothing to stop", extra={"reason": reason})
+                return
+            raise ReplicationFailedError(
+                failure_message(error.operation, key, error.code, error.message)
+            ) from error
+        except DeadlineExceededError as error:
+            raise ReplicationFailedError(
+                clip(f"Stopping {key.describe()} ran out of time: {error}. Retry the operation.")
+            ) from error
+        logger.info("Replication stopped", extra={"reason": reason})
+
+    def _state(self, key: ReplicationKey, *, undo_on_failure: bool = False) -> str | None:
+        try:
+            return self._ivs.replica_state(key, self._keep_time_to_undo())
+        except (ServiceError, DeadlineExceededError) as error:
+            if undo_on_failure:
+                self._undo_start(key, f"listing replicas failed: {error}")
+            if isinstance(error, ServiceError):
+                raise ReplicationFailedError(
+                    failure_message(error.operation, key, error.code, error.message)
+                ) from error
+            raise ReplicationFailedError(clip(f"{key.describe()}: {error}")) from error
+
+    def _keep_time_to_undo(self) -> Deadline:
+        """Steps that may need undoing stop early enough to leave time for the undo."""
+        return self._deadline.reserve(self._ivs.attempt_budget_seconds)
+
+    def _undo_start(self, key: ReplicationKey, why: str) -> None:
+        """Stop a replication this request may have started, then fail with `why`."""
+        try:
+            self._ivs.stop(key, self._deadline)
+            outcome = "It was stopped again so nothing is left running."
+        except ServiceError as error:
+            if error.code == "ResourceNotFoundException":
+                outcome = "Nothing was left running."
+            else:
+                outcome = _manual_stop_advice(key)
+        except DeadlineExceededError:
+            outcome = _manual_stop_advice(key)
+        raise ReplicationFailedError(
+            clip(f"Starting {key.describe()} did not complete: {why}. {outcome} Deploy again.")
+        )
+
+
+def _manual_stop_advice(key: ReplicationKey) -> str:
+    return (
+        "It may still be running: stop it with `aws ivs-realtime stop-participant-replication "
+        f"--source-stage-arn {key.source_stage_arn} --destination-stage-arn "
+        f"{key.destination_stage_arn} --participant-id {key.participant_id}`."
+    )

@@ -1,0 +1,258 @@
+"""Pure logic of the custom resource: parse, validate, plan, classify errors, word messages.
+
+No boto3 and no I/O here, so every rule is testable with plain dicts.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Literal
+
+from . import constants as c
+from .rules import (
+    InvalidPropertyError,
+    check_attributes,
+    check_distinct_stages,
+    check_participant_id,
+    check_reconnect_window_seconds,
+    check_stage_arn,
+)
+
+RequestType = Literal["Create", "Update", "Delete"]
+
+# Separates the three parts of a physical id; no stage ARN or participant id can contain it.
+_ID_SEPARATOR = "|"
+
+# Longest message we hand CloudFormation; its Reason field is shared with the provider
+# framework's own text, so stay well under the response's 4 KB.
+MAX_MESSAGE_LENGTH = 1000
+
+
+@dataclass(frozen=True)
+class ReplicationKey:
+    """What identifies one replication in IVS: changing any part means a new replication."""
+
+    source_stage_arn: str
+    destination_stage_arn: str
+    participant_id: str
+
+    def physical_id(self) -> str:
+        """Deterministic and parseable back (`parse_physical_id`): Delete needs nothing else."""
+        return _ID_SEPARATOR.join(
+            (self.source_stage_arn, self.destination_stage_arn, self.participant_id)
+        )
+
+    def describe(self) -> str:
+        return (
+            f"participant '{self.participant_id}' from {self.source_stage_arn} "
+            f"to {self.destination_stage_arn}"
+        )
+
+
+@dataclass(frozen=True)
+class ReplicationSpec:
+    """A validated replication: its identity plus the settings Start takes."""
+
+    key: ReplicationKey
+    attributes: Mapping[str, str] = field(default_factory=dict)
+    reconnect_window_seconds: int = 0
+
+    def settings_equal(self, other: ReplicationSpec) -> bool:
+        return (
+            dict(self.attributes) == dict(other.attributes)
+            and self.reconnect_window_seconds == other.reconnect_window_seconds
+        )
+
+
+def parse_properties(props: Mapping[str, object]) -> ReplicationSpec:
+    """Validate ResourceProperties as CloudFormation delivers them (numbers arrive as strings).
+
+    Raises InvalidPropertyError naming the custom-resource property.
+    """
+    source = check_stage_arn(c.PROP_SOURCE_STAGE_ARN, _required(props, c.PROP_SOURCE_STAGE_ARN))
+    destination = check_stage_arn(
+        c.PROP_DESTINATION_STAGE_ARN, _required(props, c.PROP_DESTINATION_STAGE_ARN)
+    )
+    check_distinct_stages(
+        c.PROP_SOURCE_STAGE_ARN, c.PROP_DESTINATION_STAGE_ARN, source, destination
+    )
+    participant_id = check_participant_id(
+        c.PROP_PARTICIPANT_ID, _required(props, c.PROP_PARTICIPANT_ID)
+    )
+    return ReplicationSpec(
+        key=ReplicationKey(source, destination, participant_id),
+        attributes=parse_attributes(props.get(c.PROP_ATTRIBUTES)),
+        reconnect_window_seconds=parse_reconnect_window(props.get(c.PROP_RECONNECT_WINDOW_SECONDS)),
+    )
+
+
+def _required(props: Mapping[str, object], name: str) -> object:
+    if name not in props or props[name] is None:
+        raise InvalidPropertyError(name, "the property is missing", "it to be set")
+    return props[name]
+
+
+def parse_reconnect_window(value: object) -> int:
+    """Accept 30 and "30" (CloudFormation stringifies numbers); absent means the API default, 0."""
+    if value is None or value == "":
+        return 0
+    if isinstance(value, str):
+        text = value.strip()
+        # isdecimal, not int(): int() would also take "+30", "3_0" and " 30 " silently.
+        if not text.isascii() or not text.isdecimal() or text != value:
+            return check_reconnect_window_seconds(c.PROP_RECONNECT_WINDOW_SECONDS, value)
+        value = int(text)
+    return check_reconnect_window_seconds(c.PROP_RECONNECT_WINDOW_SECONDS, value)
+
+
+def parse_attributes(value: object) -> dict[str, str]:
+    """Accept a map, or its JSON text (what a token or an older template may deliver)."""
+    if value is None or value == "":
+        return {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as error:
+            raise InvalidPropertyError(
+                c.PROP_ATTRIBUTES, f"the text is not JSON ({error.msg})", "a JSON object of strings"
+            ) from error
+    return check_attributes(c.PROP_ATTRIBUTES, value)
+
+
+def parse_physical_id(physical_id: object) -> ReplicationKey | None:
+    """The key a physical id names, or None when the id is not one of ours.
+
+    Ids that are not ours include the provider framework's failed-create marker; deleting
+    such a resource must succeed without any API call.
+    """
+    if not isinstance(physical_id, str):
+        return None
+    parts = physical_id.split(_ID_SEPARATOR)
+    if len(parts) != 3:  # noqa: PLR2004 - source, destination, participant
+        return None
+    try:
+        source = check_stage_arn(c.PROP_SOURCE_STAGE_ARN, parts[0])
+        destination = check_stage_arn(c.PROP_DESTINATION_STAGE_ARN, parts[1])
+        participant_id = check_participant_id(c.PROP_PARTICIPANT_ID, parts[2])
+    except InvalidPropertyError:
+        return None
+    return ReplicationKey(source, destination, participant_id)
+
+
+# --- Planning -------------------------------------------------------------------------------
+
+
+class UpdateKind(Enum):
+    """How an Update relates to what is deployed."""
+
+    NO_CHANGE = "no-change"
+    IN_PLACE = "in-place"  # same identity, new settings: Stop then Start, same physical id
+    REPLACE = "replace"  # new identity: Start the new one; CloudFormation deletes the old id
+
+
+def plan_update(
+    new: ReplicationSpec, physical_id: str, old_props: Mapping[str, object]
+) -> UpdateKind:
+    """Decide what an Update must do. The deployed identity comes from the physical id."""
+    deployed_key = parse_physical_id(physical_id)
+    if deployed_key != new.key:
+        return UpdateKind.REPLACE
+    old = try_parse_properties(old_props)
+    if old is not None and old.key == new.key and old.settings_equal(new):
+        return UpdateKind.NO_CHANGE
+    return UpdateKind.IN_PLACE
+
+
+def try_parse_properties(props: Mapping[str, object]) -> ReplicationSpec | None:
+    """Old properties may come from an older, laxer version: unparseable means unknown."""
+    try:
+        return parse_properties(props)
+    except InvalidPropertyError:
+        return None
+
+
+# --- Errors ---------------------------------------------------------------------------------
+
+_THROTTLING_CODES = frozenset(
+    {"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"}
+)
+_HTTP_TOO_MANY_REQUESTS = 429
+_HTTP_SERVER_ERROR = 500
+
+# Raised for connection problems, where no HTTP status exists.
+CONNECTION_ERROR_CODE = "ConnectionError"
+
+# The service reports "<participantId> is not publishing" when Start finds no publisher.
+# Which error code carries it is not documented, so it is recognised by its text under any
+# client-error code, and the caller treats it as a user-facing condition, not a bug.
+_NOT_PUBLISHING_TEXT = "is not publishing"
+
+_HINTS = {
+    "AccessDeniedException": (
+        "The handler's role may not call this action on the stage, or the stage belongs to "
+        "another account: use stages of this stack's account and check the role's policy."
+    ),
+    "PendingVerification": (
+        "The AWS account is pending verification for IVS; complete verification, then deploy again."
+    ),
+    "ServiceQuotaExceededException": (
+        "An IVS real-time quota is exhausted; stop unused replications or request a quota "
+        "increase in Service Quotas."
+    ),
+    "ValidationException": "IVS rejected the request; check the stage ARNs and participant id.",
+    "ResourceNotFoundException": (
+        "A stage was not found; check that both stage ARNs exist in this account and region."
+    ),
+    "ConflictException": (
+        "IVS reports a conflicting replication or participant in the destination stage."
+    ),
+    "InternalServerException": "IVS kept failing; deploy again later.",
+    "ThrottlingException": "IVS kept throttling; deploy again later or deploy fewer at once.",
+    CONNECTION_ERROR_CODE: "IVS could not be reached in time; check network access, retry later.",
+}
+
+
+def is_transient(code: str, status: int) -> bool:
+    """Worth retrying: throttling, server-side failures, and connection problems."""
+    return (
+        code in _THROTTLING_CODES
+        or code == CONNECTION_ERROR_CODE
+        or status == _HTTP_TOO_MANY_REQUESTS
+        or status >= _HTTP_SERVER_ERROR
+    )
+
+
+def is_not_publishing(message: str) -> bool:
+    return _NOT_PUBLISHING_TEXT in message
+
+
+def backoff_delay(
+    attempt: int, *, base: float = 0.2, cap: float = 5.0, rng: random.Random | None = None
+) -> float:
+    """Exponential backoff with full jitter: uniform in [0, min(cap, base * 2**attempt)]."""
+    ceiling = min(cap, base * (2**attempt))
+    return (rng or random).uniform(0.0, ceiling)
+
+
+def failure_message(operation: str, key: ReplicationKey, code: str, service_text: str) -> str:
+    """A message for CloudFormation's Reason: what failed, the service's words, what to do."""
+    hint = _HINTS.get(code, "See the handler's log for details.")
+    text = f"{operation} failed for {key.describe()}: {code}: {service_text} {hint}"
+    return clip(text)
+
+
+def not_publishing_message(key: ReplicationKey) -> str:
+    return clip(
+        f"Participant '{key.participant_id}' is not publishing in stage "
+        f"{key.source_stage_arn}, so it cannot be replicated to {key.destination_stage_arn}. "
+        "IVS only replicates a participant while it publishes: start publishing "
+        "(e.g. connect the encoder or client with this participant id), then deploy again."
+    )
+
+
+def clip(text: str) -> str:
+    return text if len(text) <= MAX_MESSAGE_LENGTH else text[: MAX_MESSAGE_LENGTH - 3] + "..."

@@ -1,0 +1,161 @@
+"""The handler's Lambda asset: its zip root plus the SDK versions the project pins.
+
+Dependencies are installed with pip for the Lambda's platform (no Docker), trimmed to what
+the handler loads, and cached by the hash of everything that shapes them, so a synth after
+the first one only copies files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+import jsii
+from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
+from aws_cdk import aws_lambda as lambda_
+
+# The zip root: `requirements.txt` and the `ivs_replication_handler` package. In a repository
+# checkout this is a symlink to lambda/replication; the wheel carries a copy.
+HANDLER_ROOT = Path(__file__).resolve().parent / "_handler"
+HANDLER_PACKAGE = "ivs_replication_handler"
+
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+ARCHITECTURE = lambda_.Architecture.ARM_64
+_PIP_PLATFORM = "manylinux2014_aarch64"
+_PIP_PYTHON_VERSION = "3.14"
+
+# botocore ships the model of every AWS service (most of its size); the handler needs one.
+_BOTOCORE_DATA_KEPT = frozenset(
+    {"ivs-realtime", "endpoints.json", "partitions.json", "sdk-default-configuration.json"}
+)
+# Bump when the trimming below changes, so cached installs are rebuilt.
+_RECIPE_VERSION = "1"
+
+CACHE_DIR_ENV = "IVS_REPLICATION_CACHE_DIR"
+
+
+class BundlingError(RuntimeError):
+    """Installing the handler's dependencies into its asset failed."""
+
+
+def handler_code() -> lambda_.Code:
+    """The handler asset; its hash follows the bundled output, so it is stable across synths."""
+    return lambda_.Code.from_asset(
+        str(HANDLER_ROOT),
+        asset_hash_type=AssetHashType.OUTPUT,
+        exclude=["**/__pycache__", "**/*.pyc"],
+        bundling=BundlingOptions(
+            # Never used: local bundling always succeeds or raises. CDK requires an image.
+            image=DockerImage.from_registry("unused-local-bundling-only"),
+            local=LocalPipBundling(),
+        ),
+    )
+
+
+@jsii.implements(ILocalBundling)
+class LocalPipBundling:
+    """Builds the asset on this machine with pip, for the Lambda's platform."""
+
+    def try_bundle(self, output_dir: str, options: BundlingOptions) -> bool:  # noqa: ARG002
+        build_asset(Path(output_dir))
+        return True
+
+
+def build_asset(output_dir: Path) -> None:
+    """Write the dependencies, then the handler package, into `output_dir`."""
+    shutil.copytree(dependencies_dir(), output_dir, dirs_exist_ok=True)
+    shutil.copytree(
+        HANDLER_ROOT / HANDLER_PACKAGE,
+        output_dir / HANDLER_PACKAGE,
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "tests", "test_*.py"),
+        dirs_exist_ok=True,
+    )
+
+
+def dependencies_dir() -> Path:
+    """A cached, trimmed install of requirements.txt for the Lambda platform."""
+    requirements = (HANDLER_ROOT / "requirements.txt").read_text(encoding="utf-8")
+    recipe = "\n".join(
+        (
+            _RECIPE_VERSION,
+            _PIP_PLATFORM,
+            _PIP_PYTHON_VERSION,
+            *sorted(_BOTOCORE_DATA_KEPT),
+            requirements,
+        )
+    )
+    digest = hashlib.sha256(recipe.encode("utf-8")).hexdigest()[:16]
+    target = _cache_root() / f"deps-{digest}"
+    if not target.is_dir():
+        _install(requirements, target)
+    return target
+
+
+def _cache_root() -> Path:
+    configured = os.environ.get(CACHE_DIR_ENV)
+    if configured:
+        return Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "ivs-participant-replication"
+
+
+def _install(requirements: str, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Install next to the cache entry and rename at the end: a crash leaves no half entry.
+    with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
+        staging = Path(scratch) / "site"
+        requirements_file = Path(scratch) / "requirements.txt"
+        requirements_file.write_text(requirements, encoding="utf-8")
+        _pip_install(requirements_file, staging)
+        trim(staging)
+        try:
+            staging.rename(target)
+        except OSError:
+            if not target.is_dir():  # another process won the race: use its copy
+                raise
+
+
+def _pip_install(requirements_file: Path, staging: Path) -> None:
+    command = [
+        sys.executable, "-m", "pip", "install",
+        "--requirement", str(requirements_file),
+        "--target", str(staging),
+        "--platform", _PIP_PLATFORM,
+        "--python-version", _PIP_PYTHON_VERSION,
+        "--implementation", "cp",
+        "--only-binary=:all:",
+        "--no-compile",
+        "--disable-pip-version-check",
+        "--quiet",
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
+    if result.returncode != 0:
+        raise BundlingError(
+            "Installing the replication handler's dependencies failed "
+            f"(`{' '.join(command)}`):\n{result.stderr.strip()[-2000:]}"
+        )
+
+
+def trim(site: Path) -> None:
+    """Drop what the handler never loads: other services' models, boto3 resources, caches."""
+    botocore_data = site / "botocore" / "data"
+    for entry in botocore_data.iterdir():
+        if entry.name not in _BOTOCORE_DATA_KEPT:
+            _remove(entry)
+    boto3_data = site / "boto3" / "data"
+    if boto3_data.is_dir():
+        for entry in boto3_data.iterdir():
+            _remove(entry)
+    for cache in [*site.rglob("__pycache__"), site / "bin"]:
+        _remove(cache)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()

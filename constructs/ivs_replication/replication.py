@@ -1,0 +1,161 @@
+"""`ParticipantReplication`: replicate a publishing IVS participant into another stage."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Union
+
+from aws_cdk import Annotations, CustomResource, Duration, Stack, Token
+from aws_cdk.interfaces.aws_ivs import IStageRef
+from constructs import Construct
+
+from ._handler.ivs_replication_handler import constants as c
+from ._handler.ivs_replication_handler import rules
+from .provider import ReplicationProvider
+
+# A stage, as a CDK stage reference (e.g. `aws_ivs.CfnStage`) or its ARN.
+StageLike = Union[IStageRef, str]  # noqa: UP007 - an alias jsii users can read in docs
+
+# CloudFormation's own default is one hour; a broken handler should fail in minutes.
+SERVICE_TIMEOUT = Duration.minutes(10)
+
+
+class ParticipantReplication(Construct):
+    """Replicates participant `participant_id`, publishing in `source_stage`, into
+    `destination_stage` while the stack holds this construct.
+
+    Creating it starts the replication (the participant must be publishing at that moment);
+    removing it stops the replication. Every replication in a stack shares one provider.
+
+    :param source_stage: the stage the participant publishes in: an ``IStageRef`` such as
+        ``aws_ivs.CfnStage``, or a stage ARN.
+    :param destination_stage: the stage to replicate into; must differ from the source.
+    :param participant_id: the publisher's participant id: 1-64 characters of
+        ``[a-zA-Z0-9-_]``.
+    :param attributes: attributes set on the replicated participant, merged over its token's
+        attributes and visible to every participant of the destination stage. At most 1 KB
+        of UTF-8 in keys and values. Default: none.
+    :param reconnect_window: how long the replication survives the publisher disconnecting,
+        whole seconds from 0 to 300. Default: ``Duration.seconds(0)`` (IVS's default).
+    :raises ValueError: if a concrete (non-token) value breaks these rules; the message names
+        the property, the problem and the allowed form.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        source_stage: StageLike,
+        destination_stage: StageLike,
+        participant_id: str,
+        attributes: Mapping[str, str] | None = None,
+        reconnect_window: Duration | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        source_arn = _stage_arn("source_stage", source_stage)
+        destination_arn = _stage_arn("destination_stage", destination_stage)
+        if not _is_token(participant_id):
+            rules.check_participant_id("participant_id", participant_id)
+        # Unresolved tokens encode to equal strings only when they name the same stage.
+        rules.check_distinct_stages(
+            "source_stage", "destination_stage", source_arn, destination_arn
+        )
+        checked_attributes = _checked_attributes(attributes or {})
+        window_seconds = _window_seconds(reconnect_window)
+        self._warn_if_cross_boundary(source_arn, destination_arn)
+
+        self.source_stage_arn = source_arn
+        self.destination_stage_arn = destination_arn
+        self.participant_id = participant_id
+        self.resource = CustomResource(
+            self,
+            "Resource",
+            service_token=ReplicationProvider.of(self).service_token,
+            resource_type=c.RESOURCE_TYPE,
+            service_timeout=SERVICE_TIMEOUT,
+            properties={
+                c.PROP_SOURCE_STAGE_ARN: source_arn,
+                c.PROP_DESTINATION_STAGE_ARN: destination_arn,
+                c.PROP_PARTICIPANT_ID: participant_id,
+                c.PROP_ATTRIBUTES: checked_attributes,
+                c.PROP_RECONNECT_WINDOW_SECONDS: window_seconds,
+            },
+        )
+
+    @property
+    def replication_id(self) -> str:
+        """The custom resource's physical id: "<source ARN>|<destination ARN>|<participant>"."""
+        return self.resource.ref
+
+    def _warn_if_cross_boundary(self, source_arn: str, destination_arn: str) -> None:
+        """IVS does not document replication across regions or accounts: warn, don't block."""
+        source = _region_and_account(source_arn)
+        destination = _region_and_account(destination_arn)
+        if source and destination and source != destination:
+            Annotations.of(self).add_warning_v2(
+                "ivs-replication:cross-region-or-account",
+                f"source_stage is in {'/'.join(source)} and destination_stage in "
+                f"{'/'.join(destination)} (region/account): IVS does not document replication "
+                "across regions or accounts, and the handler calls IVS in its own stack's "
+                "region and account.",
+            )
+        stack = Stack.of(self)
+        for prop, where in (("source_stage", source), ("destination_stage", destination)):
+            if where and not Token.is_unresolved(stack.account) and where[1] != stack.account:
+                Annotations.of(self).add_warning_v2(
+                    "ivs-replication:foreign-account",
+                    f"{prop} belongs to account {where[1]}, not this stack's account "
+                    f"{stack.account}: the handler's role cannot reach it.",
+                )
+
+
+def _stage_arn(prop: str, stage: StageLike) -> str:
+    if isinstance(stage, str):
+        arn = stage
+    elif hasattr(stage, "stage_ref"):  # IStageRef is a jsii interface: no isinstance check
+        arn = stage.stage_ref.stage_arn
+    else:
+        raise rules.InvalidPropertyError(
+            prop,
+            f"a {type(stage).__name__} was given",
+            "an IStageRef (e.g. CfnStage) or a stage ARN",
+        )
+    if not _is_token(arn):
+        rules.check_stage_arn(prop, arn)
+    return arn
+
+
+def _region_and_account(arn: str) -> tuple[str, str] | None:
+    """(region, account) of a concrete stage ARN; None for a token."""
+    if Token.is_unresolved(arn):
+        return None
+    parts = arn.split(":")
+    return parts[3], parts[4]
+
+
+def _checked_attributes(attributes: Mapping[str, str]) -> dict[str, str]:
+    """Check what is concrete now; pairs holding tokens are checked by the handler at deploy."""
+    plain = dict(attributes)
+    concrete = {k: v for k, v in plain.items() if not _is_token(k) and not _is_token(v)}
+    rules.check_attributes("attributes", concrete)
+    return plain
+
+
+def _is_token(value: object) -> bool:
+    return isinstance(value, str) and Token.is_unresolved(value)
+
+
+def _window_seconds(window: Duration | None) -> int | str:
+    if window is None:
+        return 0
+    seconds = window.to_seconds(integral=False)
+    if Token.is_unresolved(seconds):
+        return Token.as_string(seconds)
+    if not float(seconds).is_integer():
+        raise rules.InvalidPropertyError(
+            "reconnect_window",
+            f"{window.to_human_string()} is not whole seconds",
+            rules.RECONNECT_WINDOW_FORM,
+        )
+    return rules.check_reconnect_window_seconds("reconnect_window", int(seconds))

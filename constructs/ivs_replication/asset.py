@@ -14,6 +14,8 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
+
 import jsii
 from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
@@ -60,7 +62,9 @@ def handler_code() -> lambda_.Code:
 class LocalPipBundling:
     """Builds the asset on this machine with pip, for the Lambda's platform."""
 
-    def try_bundle(self, output_dir: str, options: BundlingOptions) -> bool:  # noqa: ARG002
+    # jsii's generated stub takes the options as keywords, but the runtime passes them as one
+    # positional struct (a TypeError otherwise); this handler needs none of them.
+    def try_bundle(self, output_dir: str, *_options: Any, **_keywords: Any) -> bool:  # noqa: ANN401
         build_asset(Path(output_dir))
         return True
 

@@ -1,0 +1,48 @@
+# The commands the README names. `make demo` and `make test` set everything up on first use.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
+# jsii warns loudly on Node 20; the CDK still supports running on it.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export CDK_DISABLE_VERSION_CHECK := 1
+# Never talk to AWS from here: a dummy account/region for anything that asks.
+export AWS_REGION ?= us-east-1
+export AWS_DEFAULT_REGION ?= us-east-1
+
+.PHONY: setup demo synth test lint check clean
+
+setup: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: pyproject.toml lambda/replication/requirements.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## The main job: synthesize the example app with the pinned CDK CLI (no AWS account needed).
+demo: synth
+
+synth: setup
+	cdk synth --quiet
+	@echo "Template: cdk.out/IvsReplicationExample.template.json"
+
+## All tests (unit, handler at the AWS edge, construct, CDK CLI synth, wheel packaging).
+test: setup
+	$(PY) -m pytest -q -n 2
+
+lint: setup
+	ruff check .
+	ruff format --check .
+	cd constructs && mypy --strict -p ivs_replication
+	cd lambda/replication && mypy --strict -p ivs_replication_handler
+	mypy --strict app.py example
+
+check: lint test
+
+clean:
+	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache dist build

@@ -19,7 +19,7 @@ LOCAL_STACK_ID = (
     "arn:aws:cloudformation:us-east-1:123456789012:stack/LocalStack/"
     "00000000-0000-0000-0000-000000000000"
 )
-LOCAL_SERVICE_TOKEN = "arn:aws:lambda:us-east-1:123456789012:function:framework-onEvent"
+LOCAL_FRAMEWORK_FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:framework-onEvent"
 # Pre-signed in real life; the handler must never log it, so tests look for this text.
 LOCAL_RESPONSE_URL = "https://cloudformation-response.invalid/local?X-Amz-Signature=local-secret"
 
@@ -66,7 +66,7 @@ def custom_resource_event(
     physical_id: str | None = None,
     old_properties: Mapping[str, object] | None = None,
     resource_type: str = "Custom::IvsParticipantReplication",
-    service_token: str = LOCAL_SERVICE_TOKEN,
+    service_token: str = LOCAL_FRAMEWORK_FUNCTION_ARN,
 ) -> dict[str, object]:
     """The event the provider framework hands ``on_event`` for one CloudFormation request."""
     event: dict[str, object] = {

@@ -27,7 +27,8 @@ logger = Logger(service=c.LOGGER_SERVICE)
 _ivs = IvsRealtime()
 
 
-@logger.inject_lambda_context(clear_state=True)
+# log_event=False explicitly: POWERTOOLS_LOGGER_LOG_EVENT=true must not log the ResponseURL.
+@logger.inject_lambda_context(clear_state=True, log_event=False)
 def on_event(event: Mapping[str, Any], context: LambdaContext) -> dict[str, object]:
     return handle_event(event, context, _ivs)
 

@@ -73,6 +73,11 @@ class ServiceError(Exception):
 class DeadlineExceededError(Exception):
     """Retrying stopped because the Lambda's remaining time ran short."""
 
+    def __init__(self, message: str, *, attempts: int) -> None:
+        super().__init__(message)
+        # 0 means the request was never sent, so it cannot have changed anything.
+        self.attempts = attempts
+
 
 class Deadline:
     """The time left to work, taken from the Lambda context, minus a margin to report back."""
@@ -117,7 +122,7 @@ class IvsRealtime:
         attempt_budget_seconds: float = CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS,
     ) -> None:
         self._client = client
-        self._sleep = sleep
+        self.sleep = sleep
         # An attempt is only started if it can time out before the deadline does.
         self.attempt_budget_seconds = attempt_budget_seconds
 
@@ -185,7 +190,8 @@ class IvsRealtime:
         while True:
             if deadline.seconds_left() < self.attempt_budget_seconds:
                 raise DeadlineExceededError(
-                    f"{operation}: no time left for another attempt after {attempt}"
+                    f"{operation}: no time left for an attempt after {attempt} failed ones",
+                    attempts=attempt,
                 )
             try:
                 return send()
@@ -197,7 +203,8 @@ class IvsRealtime:
                 if deadline.seconds_left() - delay < self.attempt_budget_seconds:
                     raise DeadlineExceededError(
                         f"{operation} still failing after {attempt + 1} attempts, "
-                        f"the last with {error.code}: {error.message}"
+                        f"the last with {error.code}: {error.message}",
+                        attempts=attempt + 1,
                     ) from error
-                self._sleep(delay)
+                self.sleep(delay)
                 attempt += 1

@@ -7,7 +7,6 @@ the following Delete never reaches this handler: anything left running would be 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -66,12 +65,13 @@ class Lifecycle:
         deadline: Deadline,
         *,
         confirm_timeout_seconds: float = CONFIRM_TIMEOUT_SECONDS,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
         self._ivs = ivs
         self._deadline = deadline
         self._confirm_timeout = confirm_timeout_seconds
-        self._sleep = sleep
+        # Waits between polls use the same clock as the IVS edge's retries.
+        self._sleep = sleep or ivs.sleep
 
     # --- requests ------------------------------------------------------------------------
 
@@ -113,6 +113,10 @@ class Lifecycle:
             self._handle_start_refusal(spec, error)
             return
         except DeadlineExceededError as error:
+            if error.attempts == 0:
+                raise ReplicationFailedError(
+                    clip(f"Not started: {error}. Nothing was changed; deploy again.")
+                ) from error
             # The last attempt may have reached IVS: make sure it did not leave a replication.
             self._undo_start(key, str(error))
         self._confirm_active(key)

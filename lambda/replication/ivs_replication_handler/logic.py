@@ -14,6 +14,9 @@ from typing import Literal
 
 from . import constants as c
 from .rules import (
+    PARTICIPANT_ID_FORM,
+    RECONNECT_WINDOW_MAX_SECONDS,
+    STAGE_ARN_FORM,
     InvalidPropertyError,
     check_attributes,
     check_distinct_stages,
@@ -26,6 +29,8 @@ RequestType = Literal["Create", "Update", "Delete"]
 
 # Separates the three parts of a physical id; no stage ARN or participant id can contain it.
 _ID_SEPARATOR = "|"
+
+_MAX_WINDOW_DIGITS = len(str(RECONNECT_WINDOW_MAX_SECONDS))
 
 # Longest message we hand CloudFormation; its Reason field is shared with the provider
 # framework's own text, so stay well under the response's 4 KB.
@@ -73,15 +78,18 @@ def parse_properties(props: Mapping[str, object]) -> ReplicationSpec:
 
     Raises InvalidPropertyError naming the custom-resource property.
     """
-    source = check_stage_arn(c.PROP_SOURCE_STAGE_ARN, _required(props, c.PROP_SOURCE_STAGE_ARN))
+    source = check_stage_arn(
+        c.PROP_SOURCE_STAGE_ARN, _required(props, c.PROP_SOURCE_STAGE_ARN, STAGE_ARN_FORM)
+    )
     destination = check_stage_arn(
-        c.PROP_DESTINATION_STAGE_ARN, _required(props, c.PROP_DESTINATION_STAGE_ARN)
+        c.PROP_DESTINATION_STAGE_ARN,
+        _required(props, c.PROP_DESTINATION_STAGE_ARN, STAGE_ARN_FORM),
     )
     check_distinct_stages(
         c.PROP_SOURCE_STAGE_ARN, c.PROP_DESTINATION_STAGE_ARN, source, destination
     )
     participant_id = check_participant_id(
-        c.PROP_PARTICIPANT_ID, _required(props, c.PROP_PARTICIPANT_ID)
+        c.PROP_PARTICIPANT_ID, _required(props, c.PROP_PARTICIPANT_ID, PARTICIPANT_ID_FORM)
     )
     return ReplicationSpec(
         key=ReplicationKey(source, destination, participant_id),
@@ -90,9 +98,9 @@ def parse_properties(props: Mapping[str, object]) -> ReplicationSpec:
     )
 
 
-def _required(props: Mapping[str, object], name: str) -> object:
+def _required(props: Mapping[str, object], name: str, allowed: str) -> object:
     if name not in props or props[name] is None:
-        raise InvalidPropertyError(name, "the property is missing", "it to be set")
+        raise InvalidPropertyError(name, "the property is missing", allowed)
     return props[name]
 
 
@@ -105,7 +113,11 @@ def parse_reconnect_window(value: object) -> int:
         # isdecimal, not int(): int() would also take "+30", "3_0" and " 30 " silently.
         if not text.isascii() or not text.isdecimal() or text != value:
             return check_reconnect_window_seconds(c.PROP_RECONNECT_WINDOW_SECONDS, value)
-        value = int(text)
+        # More digits than "300" is out of range; int() would refuse thousands of them anyway.
+        digits = text.lstrip("0") or "0"
+        value = (
+            int(digits) if len(digits) <= _MAX_WINDOW_DIGITS else RECONNECT_WINDOW_MAX_SECONDS + 1
+        )
     return check_reconnect_window_seconds(c.PROP_RECONNECT_WINDOW_SECONDS, value)
 
 
@@ -116,9 +128,9 @@ def parse_attributes(value: object) -> dict[str, str]:
     if isinstance(value, str):
         try:
             value = json.loads(value)
-        except json.JSONDecodeError as error:
+        except (ValueError, RecursionError) as error:  # RecursionError: absurdly deep nesting
             raise InvalidPropertyError(
-                c.PROP_ATTRIBUTES, f"the text is not JSON ({error.msg})", "a JSON object of strings"
+                c.PROP_ATTRIBUTES, "the text is not a JSON object", "a JSON object of strings"
             ) from error
     return check_attributes(c.PROP_ATTRIBUTES, value)
 
@@ -241,8 +253,10 @@ def backoff_delay(
 def failure_message(operation: str, key: ReplicationKey, code: str, service_text: str) -> str:
     """A message for CloudFormation's Reason: what failed, the service's words, what to do."""
     hint = _HINTS.get(code, "See the handler's log for details.")
-    text = f"{operation} failed for {key.describe()}: {code}: {service_text} {hint}"
-    return clip(text)
+    head = f"{operation} failed for {key.describe()}: {code}: "
+    # Shorten the service's text, never the hint: the hint says what to do.
+    room = MAX_MESSAGE_LENGTH - len(head) - len(hint) - 1
+    return clip(f"{head}{clip(service_text, room)} {hint}")
 
 
 def not_publishing_message(key: ReplicationKey) -> str:
@@ -254,5 +268,6 @@ def not_publishing_message(key: ReplicationKey) -> str:
     )
 
 
-def clip(text: str) -> str:
-    return text if len(text) <= MAX_MESSAGE_LENGTH else text[: MAX_MESSAGE_LENGTH - 3] + "..."
+def clip(text: str, limit: int = MAX_MESSAGE_LENGTH) -> str:
+    limit = max(limit, 3)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,0 +1,122 @@
+"""The example app through the real, pinned CDK CLI, and the Lambda asset it bundles."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CDK = REPO / "node_modules" / ".bin" / "cdk"
+STACK = "IvsReplicationExample"
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def cloud_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`cdk synth` of app.py with a participant id from context, into a fresh directory."""
+    if not CDK.exists():
+        pytest.fail("the CDK CLI is not installed: run `npm ci` (make setup does)")
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    subprocess.run(
+        [str(CDK), "synth", "--quiet", "-c", "participantId=guest-7", "-o", str(outdir)],
+        cwd=REPO,
+        env=env,
+        check=True,
+        timeout=600,
+    )
+    return outdir
+
+
+@pytest.fixture(scope="module")
+def template(cloud_assembly: Path) -> dict[str, Any]:
+    return json.loads((cloud_assembly / f"{STACK}.template.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def handler_asset(cloud_assembly: Path, template: dict[str, Any]) -> Path:
+    """The asset directory of the Python handler, found through the function's metadata."""
+    (function,) = [
+        r
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Function" and r["Properties"]["Runtime"].startswith("python")
+    ]
+    return cloud_assembly / function["Metadata"]["aws:asset:path"]
+
+
+def resources_of_type(template: dict[str, Any], type_name: str) -> list[dict[str, Any]]:
+    return [r for r in template["Resources"].values() if r["Type"] == type_name]
+
+
+def test_the_template_holds_the_replication_with_the_context_participant(
+    template: dict[str, Any],
+) -> None:
+    (replication,) = resources_of_type(template, "Custom::IvsParticipantReplication")
+    props = replication["Properties"]
+
+    assert props["ParticipantId"] == "guest-7"
+    assert props["Attributes"] == {"role": "cohost"}
+    assert props["ReconnectWindowSeconds"] == 30
+    stage_ids = {
+        logical_id
+        for logical_id, r in template["Resources"].items()
+        if r["Type"] == "AWS::IVS::Stage"
+    }
+    referenced = {props["SourceStageArn"]["Ref"], props["DestinationStageArn"]["Ref"]}
+    assert referenced == stage_ids
+
+
+def test_the_template_has_one_handler_and_no_wildcard_ivs_grant(template: dict[str, Any]) -> None:
+    statements = [
+        s
+        for p in resources_of_type(template, "AWS::IAM::Policy")
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    ivs = [s for s in statements if str(s["Action"]).count("ivs:")]
+
+    assert len(ivs) == 1
+    assert ivs[0]["Resource"] != "*"
+    assert len(resources_of_type(template, "AWS::Lambda::Function")) == 2
+
+
+def test_the_asset_carries_the_pinned_sdk_that_knows_the_api(handler_asset: Path) -> None:
+    pins = dict(
+        line.split("==")
+        for line in (REPO / "lambda/replication/requirements.txt").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    )
+    # -S: nothing from this venv's site-packages, only the asset and the standard library;
+    # -B: leave no bytecode behind in the asset.
+    probe = (
+        "import sys; sys.path.insert(0, sys.argv[1]);"
+        "import boto3, botocore, aws_lambda_powertools;"
+        "client = boto3.client('ivs-realtime', region_name='us-east-1');"
+        "assert hasattr(client, 'start_participant_replication');"
+        "assert boto3.__file__.startswith(sys.argv[1]);"
+        "print(botocore.__version__, boto3.__version__)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-S", "-B", "-c", probe, str(handler_asset)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"},
+    )
+
+    assert result.stdout.split() == [pins["botocore"], pins["boto3"]]
+
+
+def test_the_asset_has_the_handler_and_no_caches_or_tests(handler_asset: Path) -> None:
+    names = [p.relative_to(handler_asset).as_posix() for p in handler_asset.rglob("*")]
+
+    assert "ivs_replication_handler/handler.py" in names
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
+    assert not [n for n in names if n.split("/")[0] in ("tests", "test")]
+    assert not [n for n in names if n.startswith("ivs_replication_handler/test")]

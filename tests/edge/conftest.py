@@ -1,0 +1,358 @@
+"""Fixtures for the handler at its AWS edge: a real boto3 ivs-realtime client with botocore's
+Stubber, a fake Lambda context, and custom-resource events shaped like the ones the CDK
+provider framework's onEvent receives. No test here ever reaches AWS."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from ivs_replication_handler import handler
+from ivs_replication_handler.ivs import IvsRealtime
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+SOURCE = f"arn:aws:ivs:{REGION}:{ACCOUNT}:stage/SourceStage01"
+DESTINATION = f"arn:aws:ivs:{REGION}:{ACCOUNT}:stage/DestinationStage01"
+OTHER_DESTINATION = f"arn:aws:ivs:{REGION}:{ACCOUNT}:stage/DestinationStage02"
+PARTICIPANT = "host-1"
+RESPONSE_URL = (
+    "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/secret-presigned"
+)
+SERVICE_TOKEN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:Stack-ProviderframeworkonEvent"
+STACK_ID = (
+    f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/Stack/0a1b2c3d-1111-2222-3333-444455556666"
+)
+FAILED_CREATE_MARKER = "AWSCDK::CustomResourceProviderFramework::CREATE_FAILED"
+
+
+@pytest.fixture(autouse=True)
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dummy credentials and a region: a client can be built, but nothing is signed for real."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+    }.items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_IVS_REALTIME"):
+        monkeypatch.delenv(name, raising=False)
+    # Would make Powertools log the whole event (ResponseURL included): not our default.
+    monkeypatch.delenv("POWERTOOLS_LOGGER_LOG_EVENT", raising=False)
+
+
+@dataclass
+class StubbedIvs:
+    """An `IvsRealtime` over a Stubber-backed client; `sleeps` records every backoff."""
+
+    client: Any
+    stubber: Stubber
+    ivs: IvsRealtime
+    sleeps: list[float] = field(default_factory=list)
+    calls: list[str] = field(default_factory=list)
+    hooks: list[Any] = field(default_factory=list)
+
+    def expect_start(
+        self,
+        source: str = SOURCE,
+        destination: str = DESTINATION,
+        participant: str = PARTICIPANT,
+        *,
+        attributes: dict[str, str] | None = None,
+        window: int = 0,
+    ) -> None:
+        self.stubber.add_response(
+            "start_participant_replication",
+            {},
+            start_params(source, destination, participant, attributes=attributes, window=window),
+        )
+
+    def expect_start_error(
+        self,
+        code: str,
+        status: int,
+        message: str = "",
+        *,
+        exception_message: str | None = None,
+        destination: str = DESTINATION,
+        attributes: dict[str, str] | None = None,
+        window: int = 0,
+    ) -> None:
+        params = start_params(destination=destination, attributes=attributes, window=window)
+        self._error(
+            "start_participant_replication",
+            code=code,
+            status=status,
+            message=message,
+            exception_message=exception_message,
+            params=params,
+        )
+
+    def expect_stop(
+        self, source: str = SOURCE, destination: str = DESTINATION, participant: str = PARTICIPANT
+    ) -> None:
+        self.stubber.add_response(
+            "stop_participant_replication",
+            {},
+            stop_params(source, destination, participant),
+        )
+
+    def expect_stop_error(
+        self, code: str, status: int, message: str = "", *, destination: str = DESTINATION
+    ) -> None:
+        params = stop_params(destination=destination)
+        self._error(
+            "stop_participant_replication",
+            code=code,
+            status=status,
+            message=message,
+            exception_message=None,
+            params=params,
+        )
+
+    def expect_list(
+        self,
+        states: dict[str, str],
+        *,
+        source: str = SOURCE,
+        participant: str = PARTICIPANT,
+        token_in: str | None = None,
+        token_out: str | None = None,
+    ) -> None:
+        """ListParticipantReplicas answering one replica per destination, with its state;
+        `token_in` is the nextToken the request must carry, `token_out` the one returned."""
+        replicas = [
+            {
+                "sourceStageArn": source,
+                "participantId": participant,
+                "sourceSessionId": "st-source-session",
+                "destinationStageArn": destination,
+                "destinationSessionId": "st-destination-session",
+                "replicationState": state,
+            }
+            for destination, state in states.items()
+        ]
+        response: dict[str, Any] = {"replicas": replicas}
+        if token_out:
+            response["nextToken"] = token_out
+        params: dict[str, Any] = {"sourceStageArn": source, "participantId": participant}
+        if token_in:
+            params["nextToken"] = token_in
+        self.stubber.add_response("list_participant_replicas", response, params)
+
+    def fail_next(self, operation: str, error: Exception) -> None:
+        """The next `operation` call fails without an HTTP answer (a transport error)."""
+        pending = [error]
+
+        def fail(model: Any, **_: Any) -> None:
+            if model.name == operation and pending:
+                raise pending.pop()
+
+        # Raised while the request is built: the Stubber answers before any later hook runs.
+        self.hooks.append(fail)  # botocore keeps only a weak reference to handlers
+        self.client.meta.events.register("before-parameter-build.ivs-realtime", fail)
+
+    def _error(
+        self,
+        method: str,
+        *,
+        code: str,
+        status: int,
+        message: str,
+        exception_message: str | None,
+        params: dict[str, Any],
+    ) -> None:
+        self.stubber.add_client_error(
+            method,
+            service_error_code=code,
+            service_message=message,
+            http_status_code=status,
+            response_meta={"RequestId": "req-0000"},
+            modeled_fields=(
+                {"exceptionMessage": exception_message} if exception_message is not None else None
+            ),
+            expected_params=params,
+        )
+
+
+def start_params(
+    source: str = SOURCE,
+    destination: str = DESTINATION,
+    participant: str = PARTICIPANT,
+    *,
+    attributes: dict[str, str] | None = None,
+    window: int = 0,
+) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "sourceStageArn": source,
+        "destinationStageArn": destination,
+        "participantId": participant,
+        "reconnectWindowSeconds": window,
+    }
+    if attributes:
+        params["attributes"] = attributes
+    return params
+
+
+def stop_params(
+    source: str = SOURCE, destination: str = DESTINATION, participant: str = PARTICIPANT
+) -> dict[str, Any]:
+    return {
+        "sourceStageArn": source,
+        "destinationStageArn": destination,
+        "participantId": participant,
+    }
+
+
+@pytest.fixture
+def stubbed(context: FakeLambdaContext) -> Any:
+    """A real ivs-realtime client under a Stubber, wrapped in `IvsRealtime` whose sleep only
+    records the delay and advances the fake Lambda clock (so deadlines still come).
+
+    `calls` lists every operation the handler attempted, in order; on leaving, every
+    expected call must have been made.
+    """
+    client = boto3.client("ivs-realtime", region_name=REGION)
+    stubber = Stubber(client)
+    fake = StubbedIvs(client=client, stubber=stubber, ivs=None)  # type: ignore[arg-type]
+
+    def sleep(seconds: float) -> None:
+        fake.sleeps.append(seconds)
+        context.elapsed_ms += int(seconds * 1000)
+
+    fake.ivs = IvsRealtime(client=client, sleep=sleep)
+
+    def record(model: Any, **_: Any) -> None:
+        fake.calls.append(model.name)
+
+    client.meta.events.register("before-parameter-build.ivs-realtime", record)
+    with stubber:
+        yield fake
+        stubber.assert_no_pending_responses()
+
+
+@dataclass
+class FakeLambdaContext:
+    """What the handler and Powertools read from a Lambda context; `remaining_ms` is settable
+    and shrinks by `elapsed_ms` (which the recorded sleeps advance)."""
+
+    remaining_ms: int = 900_000
+    function_name: str = "Stack-ReplicationOnEvent"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = (
+        f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:Stack-ReplicationOnEvent"
+    )
+    aws_request_id: str = "5f0c8a52-0000-4000-8000-000000000001"
+    elapsed_ms: int = 0
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, self.remaining_ms - self.elapsed_ms)
+
+
+@pytest.fixture
+def context() -> FakeLambdaContext:
+    return FakeLambdaContext()
+
+
+class CfnEvents:
+    """Custom-resource events as the provider framework's onEvent receives them."""
+
+    source = SOURCE
+    destination = DESTINATION
+    other_destination = OTHER_DESTINATION
+    participant = PARTICIPANT
+    physical_id = f"{SOURCE}|{DESTINATION}|{PARTICIPANT}"
+    marker = FAILED_CREATE_MARKER
+    response_url = RESPONSE_URL
+    logical_id = "HostReplicationA1B2C3D4"
+
+    def props(self, **overrides: object) -> dict[str, object]:
+        """ResourceProperties as CloudFormation delivers them: strings; None drops a key."""
+        props: dict[str, object] = {
+            "ServiceToken": SERVICE_TOKEN,
+            "SourceStageArn": SOURCE,
+            "DestinationStageArn": DESTINATION,
+            "ParticipantId": PARTICIPANT,
+        }
+        props.update(overrides)
+        return {key: value for key, value in props.items() if value is not None}
+
+    def _base(self, request_type: str, props: dict[str, object]) -> dict[str, Any]:
+        return {
+            "RequestType": request_type,
+            "ServiceToken": SERVICE_TOKEN,
+            "ResponseURL": RESPONSE_URL,
+            "StackId": STACK_ID,
+            "RequestId": "0b7f7a1e-2222-4333-8444-555566667777",
+            "LogicalResourceId": self.logical_id,
+            "ResourceType": "Custom::IvsParticipantReplication",
+            "ResourceProperties": props,
+        }
+
+    def create(self, props: dict[str, object] | None = None) -> dict[str, Any]:
+        return self._base("Create", props if props is not None else self.props())
+
+    def update(
+        self,
+        props: dict[str, object],
+        old_props: dict[str, object],
+        physical_id: str | None = None,
+    ) -> dict[str, Any]:
+        event = self._base("Update", props)
+        event["OldResourceProperties"] = old_props
+        event["PhysicalResourceId"] = physical_id or self.physical_id
+        return event
+
+    def delete(
+        self, physical_id: str | None = None, props: dict[str, object] | None = None
+    ) -> dict[str, Any]:
+        event = self._base("Delete", props if props is not None else self.props())
+        event["PhysicalResourceId"] = physical_id or self.physical_id
+        return event
+
+
+@pytest.fixture
+def cfn() -> CfnEvents:
+    return CfnEvents()
+
+
+class _CurrentStdout:
+    """A stream that writes to the `sys.stdout` of the moment."""
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
+def log_lines(text: str) -> list[dict[str, Any]]:
+    """Powertools writes one JSON object per line."""
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+@pytest.fixture
+def read_logs(capsys: pytest.CaptureFixture[str]) -> Any:
+    """Everything the handler logged since the last read, as Powertools' JSON lines.
+
+    Powertools binds its stream handler to the `sys.stdout` of import time; let it write to
+    whatever `sys.stdout` is when it logs (capsys's, during the test), and restore it after.
+    """
+    stream_handler = handler.logger.registered_handler
+    assert isinstance(stream_handler, logging.StreamHandler)
+    previous = stream_handler.setStream(_CurrentStdout())
+
+    def read() -> list[dict[str, Any]]:
+        return log_lines(capsys.readouterr().out)
+
+    yield read
+    stream_handler.setStream(previous)

@@ -1,0 +1,228 @@
+"""Transient and permanent IVS errors, and the Lambda deadline, through `handle_event`."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+from botocore.awsrequest import AWSResponse
+from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
+
+from ivs_replication_handler.handler import handle_event
+from ivs_replication_handler.ivs import IvsRealtime
+from ivs_replication_handler.lifecycle import ReplicationFailedError
+
+START = "StartParticipantReplication"
+STOP = "StopParticipantReplication"
+LIST = "ListParticipantReplicas"
+ENDPOINT = "https://ivsrealtime.us-east-1.amazonaws.com"
+
+# --- transient: retried with bounded backoff ------------------------------------------------
+
+
+def test_start_throttled_twice_then_accepted_succeeds_after_bounded_backoff(stubbed, cfn, context):
+    stubbed.expect_start_error("ThrottlingException", 429, "Rate exceeded")
+    stubbed.expect_start_error("ThrottlingException", 429, "Rate exceeded")
+    stubbed.expect_start()
+    stubbed.expect_list({cfn.destination: "ACTIVE"})
+
+    result = handle_event(cfn.create(), context, stubbed.ivs)
+
+    assert result["PhysicalResourceId"] == cfn.physical_id
+    assert stubbed.calls == [START, START, START, LIST]
+    assert len(stubbed.sleeps) == 2
+    assert 0 <= stubbed.sleeps[0] <= 0.2
+    assert 0 <= stubbed.sleeps[1] <= 0.4
+
+
+def test_start_internal_server_error_then_accepted_succeeds(stubbed, cfn, context):
+    stubbed.expect_start_error("InternalServerException", 500, "Internal failure")
+    stubbed.expect_start()
+    stubbed.expect_list({cfn.destination: "ACTIVE"})
+    handle_event(cfn.create(), context, stubbed.ivs)
+    assert stubbed.calls == [START, START, LIST]
+    assert len(stubbed.sleeps) == 1
+
+
+@pytest.mark.parametrize(
+    "error",
+    [EndpointConnectionError(endpoint_url=ENDPOINT), ReadTimeoutError(endpoint_url=ENDPOINT)],
+    ids=["connection", "read-timeout"],
+)
+def test_start_transport_failure_is_retried(stubbed, cfn, context, error):
+    stubbed.fail_next(START, error)
+    stubbed.expect_start()
+    stubbed.expect_list({cfn.destination: "ACTIVE"})
+    handle_event(cfn.create(), context, stubbed.ivs)
+    assert stubbed.calls == [START, START, LIST]
+
+
+def test_delete_retries_a_503_stop(stubbed, cfn, context):
+    stubbed.expect_stop_error("ServiceUnavailableException", 503, "Service unavailable")
+    stubbed.expect_stop()
+    handle_event(cfn.delete(), context, stubbed.ivs)
+    assert stubbed.calls == [STOP, STOP]
+
+
+def test_confirmation_retries_a_throttled_list(stubbed, cfn, context):
+    stubbed.expect_start()
+    stubbed.stubber.add_client_error(
+        "list_participant_replicas", "ThrottlingException", "Rate exceeded", 429
+    )
+    stubbed.expect_list({cfn.destination: "ACTIVE"})
+    handle_event(cfn.create(), context, stubbed.ivs)
+    assert stubbed.calls == [START, LIST, LIST]
+
+
+# --- permanent: fail at once with the service's text and a hint -----------------------------
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        (
+            "AccessDeniedException",
+            403,
+            "User is not authorized to perform ivs:StartParticipantReplication",
+            "check the role's policy",
+        ),
+        (
+            "PendingVerification",
+            403,
+            "Account is pending verification",
+            "complete verification",
+        ),
+        (
+            "ServiceQuotaExceededException",
+            402,
+            "Replication quota exceeded",
+            "request a quota increase",
+        ),
+        ("ValidationException", 400, "Destination stage is invalid", "check the stage ARNs"),
+    ],
+)
+def test_permanent_start_error_fails_at_once_with_service_text_and_hint(
+    stubbed, cfn, context, error
+):
+    code, status, text, hint = error
+    stubbed.expect_start_error(code, status, text)
+
+    with pytest.raises(ReplicationFailedError) as caught:
+        handle_event(cfn.create(), context, stubbed.ivs)
+
+    message = str(caught.value)
+    assert code in message
+    assert text in message
+    assert hint in message
+    assert cfn.participant in message
+    assert stubbed.calls == [START]
+    assert stubbed.sleeps == []
+
+
+def test_service_text_only_in_exception_message_is_surfaced(stubbed, cfn, context):
+    stubbed.expect_start_error(
+        "AccessDeniedException",
+        403,
+        "",
+        exception_message="Stage arn:aws:ivs:us-east-1:111122223333:stage/x is not yours",
+    )
+    with pytest.raises(ReplicationFailedError) as caught:
+        handle_event(cfn.create(), context, stubbed.ivs)
+    assert "is not yours" in str(caught.value)
+    assert "check the role's policy" in str(caught.value)
+    assert stubbed.calls == [START]
+
+
+def test_exception_message_wins_over_the_generic_message(stubbed, cfn, context):
+    stubbed.expect_start_error(
+        "ServiceQuotaExceededException",
+        402,
+        "Forbidden",
+        exception_message="Too many replications for this stage",
+    )
+    with pytest.raises(ReplicationFailedError, match="Too many replications for this stage"):
+        handle_event(cfn.create(), context, stubbed.ivs)
+
+
+# --- the Lambda deadline --------------------------------------------------------------------
+
+
+def test_create_with_almost_no_time_left_fails_clearly_without_calling(stubbed, cfn, context):
+    context.remaining_ms = 10_000
+
+    with pytest.raises(ReplicationFailedError) as caught:
+        handle_event(cfn.create(), context, stubbed.ivs)
+
+    message = str(caught.value)
+    assert "no time left" in message
+    assert cfn.participant in message
+    assert "Deploy again" in message
+    assert stubbed.calls == []
+
+
+def test_create_that_never_sent_start_does_not_claim_it_may_be_running(stubbed, cfn, context):
+    context.remaining_ms = 10_000
+    with pytest.raises(ReplicationFailedError) as caught:
+        handle_event(cfn.create(), context, stubbed.ivs)
+    assert stubbed.calls == []
+    assert "may still be running" not in str(caught.value)
+
+
+def test_delete_with_almost_no_time_left_fails_asking_for_a_retry(stubbed, cfn, context):
+    context.remaining_ms = 10_000
+    with pytest.raises(ReplicationFailedError, match=r"ran out of time.*Retry"):
+        handle_event(cfn.delete(), context, stubbed.ivs)
+    assert stubbed.calls == []
+
+
+def test_transient_start_failure_at_the_deadline_is_compensated_by_a_stop(stubbed, cfn, context):
+    # Just enough time for one Start attempt that keeps time back for the Stop.
+    context.remaining_ms = 31_000
+    stubbed.expect_start_error("ThrottlingException", 429, "Rate exceeded")
+    stubbed.expect_stop()
+
+    with pytest.raises(ReplicationFailedError) as caught:
+        handle_event(cfn.create(), context, stubbed.ivs)
+
+    message = str(caught.value)
+    assert "still failing after 1 attempts" in message
+    assert "ThrottlingException" in message
+    assert "stopped again" in message
+    assert stubbed.calls == [START, STOP]
+
+
+def throttled_forever(context, calls, sleeps):
+    """An `IvsRealtime` whose service throttles every Start and accepts every Stop."""
+    client = boto3.client("ivs-realtime")
+
+    def answer(model, **_):
+        calls.append(model.name)
+        if model.name == START:
+            return AWSResponse(ENDPOINT, 429, {}, None), {
+                "Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"},
+                "ResponseMetadata": {"HTTPStatusCode": 429},
+            }
+        return AWSResponse(ENDPOINT, 200, {}, None), {"ResponseMetadata": {"HTTPStatusCode": 200}}
+
+    def sleep(seconds):
+        sleeps.append(seconds)
+        context.elapsed_ms += int(seconds * 1000)
+
+    client.meta.events.register_first("before-call.ivs-realtime", answer)
+    return IvsRealtime(client=client, sleep=sleep), answer
+
+
+def test_endless_throttling_gives_up_before_the_deadline_and_stops_again(cfn, context):
+    context.remaining_ms = 60_000
+    calls, sleeps = [], []
+    ivs, _keep_alive = throttled_forever(context, calls, sleeps)
+
+    with pytest.raises(ReplicationFailedError) as caught:
+        handle_event(cfn.create(), context, ivs)
+
+    assert "ThrottlingException" in str(caught.value)
+    assert "stopped again" in str(caught.value)
+    assert calls.count(START) >= 2
+    assert calls[-1] == STOP
+    # Backoff never ate into the time kept for the Stop and for answering CloudFormation.
+    assert sum(sleeps) <= 60 - 5 - 13
+    assert max(sleeps) <= 5.0

@@ -1,0 +1,382 @@
+"""The behaviour table of DESIGN.md, row by row, through `handle_event` and a stubbed client."""
+
+from __future__ import annotations
+
+import pytest
+
+from ivs_replication_handler.handler import handle_event
+from ivs_replication_handler.ivs import Deadline
+from ivs_replication_handler.lifecycle import Lifecycle, ReplicationFailedError
+from ivs_replication_handler.logic import parse_properties
+from ivs_replication_handler.rules import InvalidPropertyError
+
+START = "StartParticipantReplication"
+STOP = "StopParticipantReplication"
+LIST = "ListParticipantReplicas"
+
+# --- Create ---------------------------------------------------------------------------------
+
+
+def test_create_starts_confirms_active_and_returns_a_parseable_id(stubbed, cfn, context):
+    stubbed.expect_start(attributes={"role": "host"}, window=30)
+    stubbed.expect_list({cfn.other_destination: "STOPPED", cfn.destination: "ACTIVE"})
+    event = cfn.create(cfn.props(Attributes={"role": "host"}, ReconnectWindowSeconds="30"))
+
+    result = handle_event(event, context, stubbed.ivs)
+
+    assert result == {
+        "PhysicalResourceId": f"{cfn.source}|{cfn.destination}|{cfn.participant}",
+        "Data": {
+            "SourceStageArn": cfn.source,
+            "DestinationStageArn": cfn.destination,
+            "ParticipantId": cfn.participant,
+        },
+    }
+    assert stubbed.calls == [START, LIST]
+
+
+def test_create_sends_attributes_given_as_json_text_as_a_map(stubbed, cfn, context):
+    stubbed.expect_start(attributes={"role": "host"})
+    stubbed.expect_list({cfn.destination: "ACTIVE"})
+    handle_event(cfn.create(cfn.props(Attributes='{"role":"host"}')), context, stubbed.ivs)
+    assert stubbed.calls == [START, LIST]
+
+
+def test_create_finds_its_replica_on_a_later_page(stubbed, cfn, context):
+    stubbed.expect_start()
+    stubbed.expect_list({cfn.other_destination: "ACTIVE"}, token_out="page-2")
+    stubbed.expect_list({cfn.destination: "ACTIVE"}, token_in="page-2")
+    result = handle_event(cfn.create(), context, stubbed.ivs)
+    assert result["PhysicalResourceId"] == cfn.physical_id
+
+
+def test_create_adopts_a_replication_that_is_already_active(stubbed, cfn, context, read_logs):
+    stubbed.expect_start_error("ConflictException", 409, "Participant is already replicated")
+    stubbed.expect_list({cfn.destination: "ACTIVE"})
+
+    result = handle_event(cfn.create(), context, stubbed.ivs)
+
+    assert result["PhysicalResourceId"] == cfn.physical_id
+    assert stubbed.calls == [START, LIST]
+    warnings = [line for line in read_logs() if line["level"] == "WARNING"]
+    assert len(warnings) == 1
+    assert "adopting" in warnings[0]["message"]
+    assert warnings[0]["participant_id"] == cfn.participant
+
+
+@pytest.mark.parametrize("listed", [None, "STOPPED"], ids=["not-listed", "stopped"])
+def test_create_conflict_without_an_active_replica_fails_explaining_it(
+    stubbed, cfn, context, listed
+):
+    stubbed.expect_start_error("ConflictException", 409, "Conflicting participant in stage")
+    stubbed.expect_list({cfn.destination: listed} if listed else {})
+
+    with pytest.raises(ReplicationFailedError) as caught:
+        handle_event(cfn.create(), context, stubbed.ivs)
+
+    message = str(caught.value)
+    assert "ConflictException" in message
+    assert "Conflicting participant in stage" in message
+    assert "conflicting replication or participant" in message
+    assert cfn.participant in message
+    assert stubbed.calls == [START, LIST]
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [
+        ("ValidationException", 400),
+        ("ResourceNotFoundException", 404),
+        ("ConflictException", 409),
+    ],
+)
+def test_create_while_not_publishing_fails_naming_participant_stage_and_fix(
+    stubbed, cfn, context, code, status
+):
+    stubbed.expect_start_error(code, status, "host-1 is not publishing")
+
+    with pytest.raises(ReplicationFailedError) as caught:
+        handle_event(cfn.create(), context, stubbed.ivs)
+
+    message = str(caught.value)
+    assert "'host-1' is not publishing" in message
+    assert cfn.source in message
+    assert "start publishing" in message
+    assert stubbed.calls == [START]  # no retry, no adoption attempt
+
+
+def test_not_publishing_is_recognised_in_the_exception_message_member(stubbed, cfn, context):
+    stubbed.expect_start_error(
+        "ValidationException", 400, "", exception_message="host-1 is not publishing"
+    )
+    with pytest.raises(ReplicationFailedError, match="'host-1' is not publishing"):
+        handle_event(cfn.create(), context, stubbed.ivs)
+
+
+def confirming_lifecycle(stubbed, context, **options):
+    """The handler's Lifecycle with an injected sleep: `handle_event` waits with time.sleep."""
+    waits = []
+    lifecycle = Lifecycle(
+        stubbed.ivs, Deadline(context.get_remaining_time_in_millis), sleep=waits.append, **options
+    )
+    return lifecycle, waits
+
+
+def test_create_keeps_checking_until_the_replica_is_active(stubbed, cfn, context):
+    lifecycle, waits = confirming_lifecycle(stubbed, context, confirm_timeout_seconds=1000)
+    stubbed.expect_start()
+    stubbed.expect_list({})
+    stubbed.expect_list({cfn.destination: "STOPPED"})
+    stubbed.expect_list({cfn.destination: "ACTIVE"})
+
+    outcome = lifecycle.create(parse_properties(cfn.props()))
+
+    assert outcome.physical_id == cfn.physical_id
+    assert len(waits) == 2
+    assert stubbed.calls == [START, LIST, LIST, LIST]
+
+
+def test_create_never_confirmed_active_is_stopped_again_and_fails_saying_so(stubbed, cfn, context):
+    lifecycle, _ = confirming_lifecycle(stubbed, context, confirm_timeout_seconds=0)
+    stubbed.expect_start()
+    stubbed.expect_list({cfn.destination: "STOPPED"})
+    stubbed.expect_stop()
+
+    with pytest.raises(ReplicationFailedError) as caught:
+        lifecycle.create(parse_properties(cfn.props()))
+
+    message = str(caught.value)
+    assert "did not list it as ACTIVE" in message
+    assert "last state: STOPPED" in message
+    assert "stopped again" in message
+    assert stubbed.calls == [START, LIST, STOP]
+
+
+def test_unconfirmed_create_whose_stop_fails_says_how_to_stop_it_by_hand(stubbed, cfn, context):
+    lifecycle, _ = confirming_lifecycle(stubbed, context, confirm_timeout_seconds=0)
+    stubbed.expect_start()
+    stubbed.expect_list({})
+    stubbed.expect_stop_error("AccessDeniedException", 403, "not authorized")
+
+    with pytest.raises(ReplicationFailedError) as caught:
+        lifecycle.create(parse_properties(cfn.props()))
+
+    message = str(caught.value)
+    assert "last state: not listed" in message
+    assert "aws ivs-realtime stop-participant-replication" in message
+    assert f"--participant-id {cfn.participant}" in message
+    assert len(message) <= 1000
+
+
+# --- invalid properties ---------------------------------------------------------------------
+
+INVALID = [
+    ({"SourceStageArn": None}, "SourceStageArn"),
+    ({"DestinationStageArn": "arn:aws:ivs:us-east-1:1:channel/x"}, "DestinationStageArn"),
+    ({"ParticipantId": "host 1"}, "ParticipantId"),
+    ({"ReconnectWindowSeconds": "-1"}, "ReconnectWindowSeconds"),
+    ({"ReconnectWindowSeconds": "301"}, "ReconnectWindowSeconds"),
+    ({"Attributes": "not json"}, "Attributes"),
+    ({"Attributes": {"k": "é" * 512}}, "Attributes"),
+]
+
+
+@pytest.mark.parametrize(("overrides", "prop"), INVALID)
+def test_invalid_create_fails_before_any_api_call(stubbed, cfn, context, overrides, prop):
+    with pytest.raises(InvalidPropertyError) as caught:
+        handle_event(cfn.create(cfn.props(**overrides)), context, stubbed.ivs)
+    assert caught.value.prop == prop
+    assert stubbed.calls == []
+    stubbed.stubber.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize(("overrides", "prop"), INVALID)
+def test_invalid_update_fails_before_any_api_call(stubbed, cfn, context, overrides, prop):
+    event = cfn.update(cfn.props(**overrides), old_props=cfn.props())
+    with pytest.raises(InvalidPropertyError) as caught:
+        handle_event(event, context, stubbed.ivs)
+    assert caught.value.prop == prop
+    assert stubbed.calls == []
+
+
+def test_create_without_resource_properties_names_the_first_missing_one(stubbed, cfn, context):
+    event = cfn.create()
+    del event["ResourceProperties"]
+    with pytest.raises(InvalidPropertyError, match="SourceStageArn"):
+        handle_event(event, context, stubbed.ivs)
+    assert stubbed.calls == []
+
+
+def test_unknown_request_type_is_refused_without_a_call(stubbed, cfn, context):
+    event = cfn.create()
+    event["RequestType"] = "Replace"
+    with pytest.raises(InvalidPropertyError, match="Create, Update or Delete"):
+        handle_event(event, context, stubbed.ivs)
+    assert stubbed.calls == []
+
+
+# --- Update ---------------------------------------------------------------------------------
+
+
+def test_update_to_a_new_destination_starts_it_and_returns_the_new_id(stubbed, cfn, context):
+    stubbed.expect_start(destination=cfn.other_destination)
+    stubbed.expect_list({cfn.destination: "ACTIVE", cfn.other_destination: "ACTIVE"})
+    event = cfn.update(cfn.props(DestinationStageArn=cfn.other_destination), cfn.props())
+
+    result = handle_event(event, context, stubbed.ivs)
+
+    assert result["PhysicalResourceId"] == f"{cfn.source}|{cfn.other_destination}|host-1"
+    assert result["Data"]["DestinationStageArn"] == cfn.other_destination
+    assert stubbed.calls == [START, LIST]  # the old one is CloudFormation's Delete to stop
+
+
+def test_update_of_attributes_only_stops_then_starts_keeping_the_id(stubbed, cfn, context):
+    stubbed.expect_stop()
+    stubbed.expect_start(attributes={"role": "guest"}, window=30)
+    stubbed.expect_list({cfn.destination: "ACTIVE"})
+    event = cfn.update(
+        cfn.props(Attributes={"role": "guest"}, ReconnectWindowSeconds="30"),
+        cfn.props(Attributes={"role": "host"}, ReconnectWindowSeconds="30"),
+    )
+
+    result = handle_event(event, context, stubbed.ivs)
+
+    assert result["PhysicalResourceId"] == cfn.physical_id
+    assert stubbed.calls == [STOP, START, LIST]
+
+
+def test_update_of_the_window_only_restarts_in_place(stubbed, cfn, context):
+    stubbed.expect_stop()
+    stubbed.expect_start(window=60)
+    stubbed.expect_list({cfn.destination: "ACTIVE"})
+    event = cfn.update(cfn.props(ReconnectWindowSeconds="60"), cfn.props())
+    assert handle_event(event, context, stubbed.ivs)["PhysicalResourceId"] == cfn.physical_id
+
+
+def test_in_place_update_of_an_ended_replication_still_starts_it(stubbed, cfn, context):
+    stubbed.expect_stop_error("ResourceNotFoundException", 404, "Replication not found")
+    stubbed.expect_start(window=60)
+    stubbed.expect_list({cfn.destination: "ACTIVE"})
+    event = cfn.update(cfn.props(ReconnectWindowSeconds="60"), cfn.props())
+    handle_event(event, context, stubbed.ivs)
+    assert stubbed.calls == [STOP, START, LIST]
+
+
+def test_in_place_update_not_publishing_restores_the_previous_settings(stubbed, cfn, context):
+    stubbed.expect_stop()
+    stubbed.expect_start_error(
+        "ValidationException",
+        400,
+        "host-1 is not publishing",
+        attributes={"role": "guest"},
+        window=10,
+    )
+    stubbed.expect_start(attributes={"role": "host"}, window=10)
+    stubbed.expect_list({cfn.destination: "ACTIVE"})
+    event = cfn.update(
+        cfn.props(Attributes={"role": "guest"}, ReconnectWindowSeconds="10"),
+        cfn.props(Attributes={"role": "host"}, ReconnectWindowSeconds="10"),
+    )
+
+    with pytest.raises(ReplicationFailedError) as caught:
+        handle_event(event, context, stubbed.ivs)
+
+    message = str(caught.value)
+    assert "'host-1' is not publishing" in message
+    assert "runs again with its previous settings" in message
+    assert stubbed.calls == [STOP, START, START, LIST]
+
+
+def test_failed_restore_says_the_replication_is_stopped(stubbed, cfn, context):
+    stubbed.expect_stop()
+    stubbed.expect_start_error(
+        "ValidationException", 400, "host-1 is not publishing", attributes={"role": "guest"}
+    )
+    stubbed.expect_start_error(
+        "ValidationException", 400, "host-1 is not publishing", attributes={"role": "host"}
+    )
+    event = cfn.update(
+        cfn.props(Attributes={"role": "guest"}), cfn.props(Attributes={"role": "host"})
+    )
+
+    with pytest.raises(ReplicationFailedError) as caught:
+        handle_event(event, context, stubbed.ivs)
+
+    assert "Restoring the previous settings failed too" in str(caught.value)
+    assert stubbed.calls == [STOP, START, START]
+
+
+@pytest.mark.parametrize(
+    ("new", "old"),
+    [
+        ({"ReconnectWindowSeconds": 30}, {"ReconnectWindowSeconds": "30"}),
+        ({"ReconnectWindowSeconds": "30"}, {"ReconnectWindowSeconds": 30}),
+        ({"Attributes": {"k": "v"}}, {"Attributes": '{"k": "v"}'}),
+        ({}, {}),
+    ],
+    ids=["int-vs-string", "string-vs-int", "map-vs-json", "identical"],
+)
+def test_update_without_a_relevant_change_calls_nothing(stubbed, cfn, context, new, old):
+    event = cfn.update(cfn.props(**new), cfn.props(**old))
+    result = handle_event(event, context, stubbed.ivs)
+    assert result["PhysicalResourceId"] == cfn.physical_id
+    assert stubbed.calls == []
+
+
+# --- Delete ---------------------------------------------------------------------------------
+
+
+def test_delete_stops_the_replication_named_by_the_physical_id(stubbed, cfn, context):
+    physical_id = f"{cfn.other_destination}|{cfn.source}|guest_7"
+    stubbed.expect_stop(cfn.other_destination, cfn.source, "guest_7")
+
+    # ResourceProperties describe another replication: the id alone decides what to stop.
+    result = handle_event(cfn.delete(physical_id), context, stubbed.ivs)
+
+    assert result["PhysicalResourceId"] == physical_id
+    assert result["Data"]["ParticipantId"] == "guest_7"
+    assert stubbed.calls == [STOP]
+
+
+def test_delete_of_a_replication_that_is_already_gone_succeeds(stubbed, cfn, context):
+    stubbed.expect_stop_error("ResourceNotFoundException", 404, "Replication not found")
+    result = handle_event(cfn.delete(), context, stubbed.ivs)
+    assert result["PhysicalResourceId"] == cfn.physical_id
+    assert stubbed.calls == [STOP]
+
+
+@pytest.mark.parametrize("listed", ["STOPPED", None], ids=["stopped", "not-listed"])
+def test_delete_refused_by_validation_succeeds_when_nothing_is_active(
+    stubbed, cfn, context, listed
+):
+    stubbed.expect_stop_error("ValidationException", 400, "Replication is not active")
+    stubbed.expect_list({cfn.destination: listed} if listed else {})
+    result = handle_event(cfn.delete(), context, stubbed.ivs)
+    assert result["PhysicalResourceId"] == cfn.physical_id
+    assert stubbed.calls == [STOP, LIST]
+
+
+def test_delete_refused_while_still_active_fails_with_the_service_text(stubbed, cfn, context):
+    stubbed.expect_stop_error("ValidationException", 400, "Cannot stop right now")
+    stubbed.expect_list({cfn.destination: "ACTIVE"})
+    with pytest.raises(ReplicationFailedError) as caught:
+        handle_event(cfn.delete(), context, stubbed.ivs)
+    assert "StopParticipantReplication failed" in str(caught.value)
+    assert "Cannot stop right now" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "physical_id",
+    [
+        "AWSCDK::CustomResourceProviderFramework::CREATE_FAILED",
+        "Stack-HostReplication-1A2B3C4D5E6F",
+        "arn:aws:ivs:us-east-1:123456789012:stage/a|not-an-arn|host-1",
+    ],
+    ids=["failed-create-marker", "foreign-id", "bad-part"],
+)
+def test_delete_of_an_id_that_is_not_ours_succeeds_without_a_call(
+    stubbed, cfn, context, physical_id
+):
+    result = handle_event(cfn.delete(physical_id), context, stubbed.ivs)
+    assert result == {"PhysicalResourceId": physical_id, "Data": {}}
+    assert stubbed.calls == []

@@ -115,7 +115,9 @@ class Lifecycle:
         except DeadlineExceededError as error:
             if error.attempts == 0:
                 raise ReplicationFailedError(
-                    clip(f"Not started: {error}. Nothing was changed; deploy again.")
+                    clip(
+                        f"Did not start {key.describe()}: {error}. Nothing was changed; deploy again."
+                    )
                 ) from error
             # The last attempt may have reached IVS: make sure it did not leave a replication.
             self._undo_start(key, str(error))

@@ -116,7 +116,8 @@ class Lifecycle:
             if error.attempts == 0:
                 raise ReplicationFailedError(
                     clip(
-                        f"Did not start {key.describe()}: {error}. Nothing was changed; deploy again."
+                        f"Did not start {key.describe()}: {error}. "
+                        "Nothing was changed. Deploy again."
                     )
                 ) from error
             # The last attempt may have reached IVS: make sure it did not leave a replication.

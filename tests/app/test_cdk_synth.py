@@ -18,20 +18,26 @@ STACK = "IvsReplicationExample"
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def cloud_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`cdk synth` of app.py with a participant id from context, into a fresh directory."""
+def cdk_synth(outdir: Path, *context: str) -> dict[str, Any]:
+    """`cdk synth` of app.py (cdk.json runs `python3 app.py`: this venv's) into `outdir`."""
     if not CDK.exists():
         pytest.fail("the CDK CLI is not installed: run `npm ci` (make setup does)")
-    outdir = tmp_path_factory.mktemp("cdk.out")
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    context_args = [arg for pair in context for arg in ("-c", pair)]
     subprocess.run(
-        [str(CDK), "synth", "--quiet", "-c", "participantId=guest-7", "-o", str(outdir)],
+        [str(CDK), "synth", "--quiet", *context_args, "-o", str(outdir)],
         cwd=REPO,
         env=env,
         check=True,
         timeout=600,
     )
+    return json.loads((outdir / f"{STACK}.template.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def cloud_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    cdk_synth(outdir, "participantId=guest-7")
     return outdir
 
 
@@ -120,3 +126,10 @@ def test_the_asset_has_the_handler_and_no_caches_or_tests(handler_asset: Path) -
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
     assert not [n for n in names if n.split("/")[0] in ("tests", "test")]
     assert not [n for n in names if n.startswith("ivs_replication_handler/test")]
+
+
+def test_without_replication_context_only_the_stages_are_synthesized(tmp_path: Path) -> None:
+    template = cdk_synth(tmp_path, "withReplication=false")
+
+    assert len(resources_of_type(template, "AWS::IVS::Stage")) == 2
+    assert not resources_of_type(template, "Custom::IvsParticipantReplication")

@@ -24,8 +24,10 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-## The main job: synthesize the example app with the pinned CDK CLI (no AWS account needed).
-demo: synth
+## The main job: synthesize app.py with the pinned CDK CLI, then create, update and delete its
+## replication through the real handler against the local IVS endpoint (nothing reaches AWS).
+demo: setup
+	$(PY) -m example.local_demo
 
 synth: setup
 	cdk synth --quiet

@@ -1,0 +1,228 @@
+"""Read a synthesized CloudFormation template well enough to deploy its replications locally.
+
+Only what a template of this library uses is resolved: literals, ``Ref`` to an
+``AWS::IVS::Stage`` (which returns the stage ARN) and ``Fn::GetAtt [stage, "Arn"]``.
+Everything else (``Fn::Join``, ``Fn::Sub``, parameters, pseudo parameters, conditions,
+attributes of other resources) raises ``UnsupportedTemplateError`` naming the resource, the
+property and the intrinsic, rather than guessing a value. ``ServiceToken`` is dropped: locally
+the handler is called directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ivs_replication._handler.ivs_replication_handler.constants import RESOURCE_TYPE
+
+if TYPE_CHECKING:
+    from ivs_replication.local.server import LocalIvsRealtime
+
+STAGE_TYPE = "AWS::IVS::Stage"
+REPLICATION_TYPE = RESOURCE_TYPE
+SERVICE_TOKEN = "ServiceToken"  # noqa: S105 - a property name, not a secret
+STAGE_ARN_ATTRIBUTE = "Arn"
+
+
+class UnsupportedTemplateError(ValueError):
+    """The template uses something a local deployment cannot resolve."""
+
+    def __init__(self, logical_id: str, prop: str, intrinsic: str, why: str) -> None:
+        super().__init__(
+            f"Resource {logical_id}, property {prop}: {intrinsic} is not supported locally "
+            f"({why}); only literals, Ref to an {STAGE_TYPE} and Fn::GetAtt [stage, "
+            f"{STAGE_ARN_ATTRIBUTE}] are"
+        )
+        self.logical_id = logical_id
+        self.prop = prop
+        self.intrinsic = intrinsic
+
+
+@dataclass(frozen=True)
+class TemplateStage:
+    """One ``AWS::IVS::Stage``: its logical id and the name a local stage gets."""
+
+    logical_id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class TemplateReplication:
+    """One replication custom resource, its properties as written (``ServiceToken`` dropped)."""
+
+    logical_id: str
+    properties: Mapping[str, object]
+
+
+def resources_of_type(template: Mapping[str, Any], resource_type: str) -> dict[str, Any]:
+    """The template's resources of ``resource_type`` by logical id, in template order."""
+    resources = template.get("Resources") or {}
+    if not isinstance(resources, Mapping):
+        raise UnsupportedTemplateError("(template)", "Resources", "a non-object", "not a template")
+    return {
+        str(logical_id): resource
+        for logical_id, resource in resources.items()
+        if isinstance(resource, Mapping) and resource.get("Type") == resource_type
+    }
+
+
+def template_stages(template: Mapping[str, Any]) -> list[TemplateStage]:
+    """Every stage; its name is the literal ``Name`` property, or else its logical id."""
+    stages = []
+    for logical_id, resource in resources_of_type(template, STAGE_TYPE).items():
+        _require_unconditional(logical_id, resource)
+        name = (resource.get("Properties") or {}).get("Name", logical_id)
+        if not isinstance(name, str):
+            raise UnsupportedTemplateError(
+                logical_id, "Name", _intrinsic_name(name), "a stage name must be a literal"
+            )
+        stages.append(TemplateStage(logical_id, name))
+    return stages
+
+
+def template_replications(template: Mapping[str, Any]) -> list[TemplateReplication]:
+    """Every ``Custom::IvsParticipantReplication``, properties unresolved."""
+    replications = []
+    for logical_id, resource in resources_of_type(template, REPLICATION_TYPE).items():
+        _require_unconditional(logical_id, resource)
+        properties = dict(resource.get("Properties") or {})
+        properties.pop(SERVICE_TOKEN, None)
+        replications.append(TemplateReplication(logical_id, properties))
+    return replications
+
+
+def resolve_properties(
+    template: Mapping[str, Any],
+    replication: TemplateReplication,
+    stage_arns: Mapping[str, str],
+) -> dict[str, object]:
+    """The replication's properties with every intrinsic replaced by its local value.
+
+    ``stage_arns`` maps stage logical ids to local ARNs. Raises ``UnsupportedTemplateError``.
+    """
+    resolver = _Resolver(template, stage_arns, replication.logical_id)
+    return {name: resolver.resolve(value, name) for name, value in replication.properties.items()}
+
+
+class _Resolver:
+    """Resolves the values of one resource's properties."""
+
+    def __init__(
+        self, template: Mapping[str, Any], stage_arns: Mapping[str, str], logical_id: str
+    ) -> None:
+        self._resources: Mapping[str, Any] = template.get("Resources") or {}
+        self._parameters: Mapping[str, Any] = template.get("Parameters") or {}
+        self._stage_arns = stage_arns
+        self._logical_id = logical_id
+
+    def resolve(self, value: object, prop: str) -> object:
+        if isinstance(value, list):
+            return [self.resolve(item, f"{prop}[{index}]") for index, item in enumerate(value)]
+        if not isinstance(value, Mapping):
+            return value
+        if len(value) == 1:
+            [(key, argument)] = value.items()
+            if key == "Ref":
+                return self._ref(argument, prop)
+            if key == "Fn::GetAtt":
+                return self._get_att(argument, prop)
+            if key.startswith("Fn::") or key == "Condition":
+                raise self._unsupported(prop, key, "intrinsic functions are not evaluated")
+        return {str(key): self.resolve(item, f"{prop}.{key}") for key, item in value.items()}
+
+    def _ref(self, target: object, prop: str) -> str:
+        if not isinstance(target, str):
+            raise self._unsupported(prop, "Ref", "its target must be a logical id")
+        if target in self._stage_arns:
+            return self._stage_arns[target]
+        if target.startswith("AWS::"):
+            raise self._unsupported(prop, f"Ref {target}", "pseudo parameters have no local value")
+        if target in self._parameters:
+            raise self._unsupported(prop, f"Ref {target}", "parameters have no local value")
+        raise self._unsupported(prop, f"Ref {target}", self._what_is(target))
+
+    def _get_att(self, argument: object, prop: str) -> str:
+        if isinstance(argument, str) and "." in argument:
+            argument = argument.split(".", 1)
+        if not (
+            isinstance(argument, list)
+            and len(argument) == 2  # noqa: PLR2004 - [logical id, attribute]
+            and all(isinstance(part, str) for part in argument)
+        ):
+            raise self._unsupported(prop, "Fn::GetAtt", "expected [logical id, attribute]")
+        target, attribute = argument
+        shown = f"Fn::GetAtt {target}.{attribute}"
+        if target not in self._stage_arns:
+            raise self._unsupported(prop, shown, self._what_is(target))
+        if attribute != STAGE_ARN_ATTRIBUTE:
+            raise self._unsupported(prop, shown, f"only a stage's {STAGE_ARN_ATTRIBUTE} is known")
+        return self._stage_arns[target]
+
+    def _what_is(self, target: str) -> str:
+        resource = self._resources.get(target)
+        if isinstance(resource, Mapping):
+            if resource.get("Type") == STAGE_TYPE:
+                return f"stage {target} has no local ARN yet"
+            return f"{target} is a {resource.get('Type')}, not an {STAGE_TYPE}"
+        return f"{target} is not in the template"
+
+    def _unsupported(self, prop: str, intrinsic: str, why: str) -> UnsupportedTemplateError:
+        return UnsupportedTemplateError(self._logical_id, prop, intrinsic, why)
+
+
+def _require_unconditional(logical_id: str, resource: Mapping[str, Any]) -> None:
+    if "Condition" in resource:
+        condition = f"Condition {resource['Condition']}"
+        raise UnsupportedTemplateError(
+            logical_id, "Condition", condition, "conditions are not evaluated"
+        )
+
+
+def _intrinsic_name(value: object) -> str:
+    if isinstance(value, Mapping) and len(value) == 1:
+        return str(next(iter(value)))
+    return type(value).__name__
+
+
+class LocalTemplate:
+    """A synthesized template deployed onto a ``LocalIvsRealtime``: its stages become local
+    stages, its replications resolved property dicts.
+
+    ``create_stages()`` first; ``replication_properties()`` raises ``UnsupportedTemplateError``
+    for anything it cannot resolve.
+    """
+
+    def __init__(self, template: Mapping[str, Any], ivs: LocalIvsRealtime) -> None:
+        self._template = template
+        self._ivs = ivs
+        self.stages = template_stages(template)
+        self.replications = template_replications(template)
+        self._stage_arns: dict[str, str] = {}
+
+    @property
+    def stage_arns(self) -> dict[str, str]:
+        """Local stage ARNs by stage logical id (empty before ``create_stages()``)."""
+        return dict(self._stage_arns)
+
+    @property
+    def stage_names(self) -> dict[str, str]:
+        """Stage names by local ARN."""
+        names = {stage.logical_id: stage.name for stage in self.stages}
+        return {arn: names[logical_id] for logical_id, arn in self._stage_arns.items()}
+
+    def create_stages(self) -> dict[str, str]:
+        """Create one local stage per template stage (once); returns ARNs by logical id."""
+        for stage in self.stages:
+            if stage.logical_id not in self._stage_arns:
+                self._stage_arns[stage.logical_id] = self._ivs.create_stage(stage.name)
+        return self.stage_arns
+
+    def replication_properties(self) -> dict[str, dict[str, object]]:
+        """Resolved properties of every replication, by logical id."""
+        return {
+            replication.logical_id: resolve_properties(
+                self._template, replication, self._stage_arns
+            )
+            for replication in self.replications
+        }

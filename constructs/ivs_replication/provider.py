@@ -43,7 +43,7 @@ class ReplicationProvider(Construct):
             )
         )
         _acknowledge(
-            handler_role,
+            handler_role.node.find_child("DefaultPolicy"),
             "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ivs:*:<AWS::AccountId>:stage/*]",
             "Only the three replication actions, on stages of this account only. A fixed "
             "pattern keeps the policy's size constant and lets a replacement stop the "
@@ -75,7 +75,8 @@ class ReplicationProvider(Construct):
             log_group=framework_logs,
         )
         _acknowledge(
-            framework_role,
+            # Created by the framework when it grants itself the invoke permission.
+            framework_role.node.find_child("DefaultPolicy"),
             f"AwsSolutions-IAM5[Resource::<{_logical_id(self.on_event_function)}.Arn>:*]",
             "The provider framework may invoke any version of this stack's replication "
             "handler (FunctionArn:*), and no other function.",
@@ -150,7 +151,7 @@ def _logical_id(construct: IConstruct) -> str:
     return Stack.of(construct).resolve(resource.logical_id)  # type: ignore[no-any-return]
 
 
-def _acknowledge(scope: Construct, rule: str, reason: str) -> None:
+def _acknowledge(scope: IConstruct, rule: str, reason: str) -> None:
     """Record why a cdk-nag finding on `scope` is intended (read by `cdk-nag` v3 packs)."""
     Validations.of(scope).acknowledge(Acknowledgment(id=f"AwsSolutions::{rule}", reason=reason))
 

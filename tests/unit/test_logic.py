@@ -370,6 +370,13 @@ def test_unparseable_old_properties_restart_in_place_rather_than_skip() -> None:
     assert plan_update(spec, PHYSICAL_ID, old) is UpdateKind.IN_PLACE
 
 
+def test_rollback_of_a_failed_replacement_only_ensures_the_deployed_one_runs() -> None:
+    # Rollback: properties and physical id are the old ones, OldResourceProperties the failed.
+    spec = parse_properties(props())
+    failed = props(ParticipantId="guest-9", Attributes={"role": "other"})
+    assert plan_update(spec, PHYSICAL_ID, failed) is UpdateKind.ENSURE_RUNNING
+
+
 def test_update_of_a_resource_with_a_foreign_id_starts_a_new_replication() -> None:
     spec = parse_properties(props())
     assert plan_update(spec, MARKER, props()) is UpdateKind.REPLACE

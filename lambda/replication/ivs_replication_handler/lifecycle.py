@@ -89,6 +89,10 @@ class Lifecycle:
         if kind is UpdateKind.REPLACE:
             # CloudFormation deletes the old physical id once this one is in place.
             return self.create(spec)
+        if kind is UpdateKind.ENSURE_RUNNING:
+            if self._state(spec.key) != ACTIVE:
+                self._start_confirmed(spec)
+            return Outcome(physical_id, spec.key)
         self._restart_in_place(spec, old_props)
         return Outcome(physical_id, spec.key)
 
@@ -121,7 +125,7 @@ class Lifecycle:
                     )
                 ) from error
             # The last attempt may have reached IVS: make sure it did not leave a replication.
-            self._undo_start(key, str(error))
+            self._undo_start(key, str(error), start_outcome_known=False)
         self._confirm_active(key)
 
     def _handle_start_refusal(self, spec: ReplicationSpec, error: ServiceError) -> None:
@@ -220,26 +224,37 @@ class Lifecycle:
         """Steps that may need undoing stop early enough to leave time for the undo."""
         return self._deadline.reserve(self._ivs.attempt_budget_seconds)
 
-    def _undo_start(self, key: ReplicationKey, why: str) -> None:
-        """Stop a replication this request may have started, then fail with `why`."""
+    def _undo_start(
+        self, key: ReplicationKey, why: str, *, start_outcome_known: bool = True
+    ) -> None:
+        """Stop a replication this request may have started, then fail with `why`.
+
+        After a Start that timed out, IVS may still carry it out after our Stop found nothing,
+        so "nothing is running" is only claimed when the Start's answer was received.
+        """
         try:
             self._ivs.stop(key, self._deadline)
             outcome = "It was stopped again so nothing is left running."
         except ServiceError as error:
-            if error.code == "ResourceNotFoundException":
+            if error.code == "ResourceNotFoundException" and start_outcome_known:
                 outcome = "Nothing was left running."
             else:
                 outcome = _manual_stop_advice(key)
         except DeadlineExceededError:
             outcome = _manual_stop_advice(key)
         raise ReplicationFailedError(
-            clip(f"Starting {key.describe()} did not complete: {why}. {outcome} Deploy again.")
+            # The advice comes before the cause, so clipping can only shorten the cause.
+            clip(
+                f"Starting {key.describe()} did not complete. {outcome} Deploy again. Cause: {why}"
+            )
         )
 
 
 def _manual_stop_advice(key: ReplicationKey) -> str:
     return (
-        "It may still be running: stop it with `aws ivs-realtime stop-participant-replication "
+        "It may be running, or start late from an unanswered request: if "
+        "list-participant-replicas shows it ACTIVE, stop it with "
+        "`aws ivs-realtime stop-participant-replication "
         f"--source-stage-arn {key.source_stage_arn} --destination-stage-arn "
         f"{key.destination_stage_arn} --participant-id {key.participant_id}`."
     )

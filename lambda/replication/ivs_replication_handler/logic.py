@@ -164,6 +164,9 @@ class UpdateKind(Enum):
     NO_CHANGE = "no-change"
     IN_PLACE = "in-place"  # same identity, new settings: Stop then Start, same physical id
     REPLACE = "replace"  # new identity: Start the new one; CloudFormation deletes the old id
+    # The old properties describe another replication than the physical id: the rollback of
+    # a failed replacement. What runs under the id was never touched; only make sure it runs.
+    ENSURE_RUNNING = "ensure-running"
 
 
 def plan_update(
@@ -174,9 +177,11 @@ def plan_update(
     if deployed_key != new.key:
         return UpdateKind.REPLACE
     old = try_parse_properties(old_props)
-    if old is not None and old.key == new.key and old.settings_equal(new):
-        return UpdateKind.NO_CHANGE
-    return UpdateKind.IN_PLACE
+    if old is None:
+        return UpdateKind.IN_PLACE  # unknown settings: apply the new ones
+    if old.key != new.key:
+        return UpdateKind.ENSURE_RUNNING
+    return UpdateKind.NO_CHANGE if old.settings_equal(new) else UpdateKind.IN_PLACE
 
 
 def try_parse_properties(props: Mapping[str, object]) -> ReplicationSpec | None:

@@ -10,7 +10,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export AWS_REGION ?= us-east-1
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: setup demo synth test lint check clean
+.PHONY: setup demo synth test lint check clean bench
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -45,6 +45,10 @@ lint: setup
 	mypy --strict app.py example
 
 check: lint test
+
+## Benchmarks against in-run baselines (AwsCustomResource, bare boto3); writes bench/results.json.
+bench: setup
+	$(PY) -m bench.run
 
 clean:
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache dist build

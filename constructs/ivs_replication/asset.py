@@ -2,7 +2,7 @@
 
 Dependencies are installed with pip for the Lambda's platform (no Docker), trimmed to what
 the handler loads, and cached by the hash of everything that shapes them, so a synth after
-the first one only copies files.
+the first one only links files.
 """
 
 from __future__ import annotations
@@ -45,10 +45,12 @@ class BundlingError(RuntimeError):
 
 
 def handler_code() -> lambda_.Code:
-    """The handler asset; its hash follows the bundled output, so it is stable across synths."""
+    """The handler asset, hashed from everything that shapes it (`asset_hash`): CDK then need
+    not read the bundled output to hash it, and skips bundling when the asset is staged."""
     return lambda_.Code.from_asset(
         str(HANDLER_ROOT),
-        asset_hash_type=AssetHashType.OUTPUT,
+        asset_hash_type=AssetHashType.CUSTOM,
+        asset_hash=asset_hash(),
         exclude=["**/__pycache__", "**/*.pyc"],
         bundling=BundlingOptions(
             # Never used: local bundling always succeeds or raises. CDK requires an image.
@@ -71,7 +73,9 @@ class LocalPipBundling:
 
 def build_asset(output_dir: Path) -> None:
     """Write the dependencies, then the handler package, into `output_dir`."""
-    shutil.copytree(dependencies_dir(), output_dir, dirs_exist_ok=True)
+    # Hard links: the ~600 cached dependency files are never written to, and linking them
+    # costs a fraction of copying 11 MB on every synth.
+    shutil.copytree(dependencies_dir(), output_dir, dirs_exist_ok=True, copy_function=_link_or_copy)
     shutil.copytree(
         HANDLER_ROOT / HANDLER_PACKAGE,
         output_dir / HANDLER_PACKAGE,
@@ -80,22 +84,45 @@ def build_asset(output_dir: Path) -> None:
     )
 
 
-def dependencies_dir() -> Path:
-    """A cached, trimmed install of requirements.txt for the Lambda platform."""
-    requirements = (HANDLER_ROOT / "requirements.txt").read_text(encoding="utf-8")
+def _link_or_copy(source: str, destination: str) -> None:
+    try:
+        os.link(source, destination)
+    except OSError:  # another file system, or links not allowed: copy instead
+        shutil.copy2(source, destination)
+
+
+def asset_hash() -> str:
+    """Changes whenever the bundled asset would: the dependency recipe or a handler file."""
+    digest = hashlib.sha256(_dependencies_digest().encode("utf-8"))
+    package = HANDLER_ROOT / HANDLER_PACKAGE
+    for source in sorted(package.rglob("*.py")):
+        digest.update(source.relative_to(package).as_posix().encode("utf-8"))
+        digest.update(source.read_bytes())
+    return digest.hexdigest()
+
+
+def _dependencies_digest() -> str:
     recipe = "\n".join(
         (
             _RECIPE_VERSION,
             _PIP_PLATFORM,
             _PIP_PYTHON_VERSION,
             *sorted(_BOTOCORE_DATA_KEPT),
-            requirements,
+            _requirements(),
         )
     )
-    digest = hashlib.sha256(recipe.encode("utf-8")).hexdigest()[:16]
-    target = _cache_root() / f"deps-{digest}"
+    return hashlib.sha256(recipe.encode("utf-8")).hexdigest()[:16]
+
+
+def _requirements() -> str:
+    return (HANDLER_ROOT / "requirements.txt").read_text(encoding="utf-8")
+
+
+def dependencies_dir() -> Path:
+    """A cached, trimmed install of requirements.txt for the Lambda platform."""
+    target = _cache_root() / f"deps-{_dependencies_digest()}"
     if not target.is_dir():
-        _install(requirements, target)
+        _install(_requirements(), target)
     return target
 
 

@@ -1,0 +1,167 @@
+"""P4: cold start of the deployed handler vs bare boto3, and the asset's size.
+
+Each sample is a fresh `python -S -B` process whose sys.path holds only the built asset (so
+both sides load the pinned, trimmed boto3 from the asset, and no site-packages). `-B` because
+the Lambda file system is read-only: the asset ships no .pyc, so every cold start compiles.
+The local endpoint answers the handler's first call (a Delete: one Stop, answered with
+ResourceNotFound, which the handler treats as already stopped).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from bench.common import Row, at_most, child_environment, median
+from bench.local_ivs import local_endpoint
+from ivs_replication.asset import build_asset
+
+RUNS = 7
+ZIP_LIMIT_BYTES = 5 * 1024 * 1024
+
+# Shared prologue: only the asset on sys.path, a clock started before any import.
+_PROLOGUE = """
+import time
+started = time.perf_counter()
+import sys
+sys.path[:0] = [{asset!r}]
+"""
+# ru_maxrss survives execve (it can report the forking parent's peak), so VmHWM, the peak
+# of this process image's own memory, is reported beside it.
+_EPILOGUE = """
+import json, resource
+with open("/proc/self/status") as status:
+    hwm = [int(line.split()[1]) for line in status if line.startswith("VmHWM:")]
+print("BENCH " + json.dumps({{"seconds": elapsed, "extra": extra,
+    "max_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+    "vm_hwm_kib": hwm[0] if hwm else None}}), flush=True)
+"""
+# The handler: import its entry point, then make the first call, as Lambda's init + invoke.
+_HANDLER = """
+from ivs_replication_handler.handler import on_event
+
+class Context:
+    function_name = "bench"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
+    aws_request_id = "bench-request"
+    def get_remaining_time_in_millis(self):
+        return 300_000
+
+arn = "arn:aws:ivs:us-east-1:123456789012:stage/"
+event = {{
+    "RequestType": "Delete",
+    "LogicalResourceId": "Replication",
+    "PhysicalResourceId": arn + "Nowhere1|" + arn + "Nowhere2|host-1",
+    "ResourceProperties": {{}},
+}}
+on_event(event, Context())
+elapsed = time.perf_counter() - started
+extra = None
+"""
+# The baseline: import boto3 and create the client; a first call is timed apart (info only).
+_BOTO3 = """
+import boto3
+client = boto3.client("ivs-realtime")
+elapsed = time.perf_counter() - started
+arn = "arn:aws:ivs:us-east-1:123456789012:stage/"
+try:
+    client.stop_participant_replication(
+        sourceStageArn=arn + "Nowhere1", destinationStageArn=arn + "Nowhere2",
+        participantId="host-1")
+except client.exceptions.ResourceNotFoundException:
+    pass
+extra = time.perf_counter() - started
+"""
+
+
+def measure() -> tuple[list[Row], dict[str, Any]]:
+    with tempfile.TemporaryDirectory(prefix="bench-asset-") as scratch:
+        asset = Path(scratch) / "asset"
+        build_started = time.perf_counter()
+        build_asset(asset)
+        build_seconds = time.perf_counter() - build_started
+        zip_bytes = _zipped_size(asset, Path(scratch) / "asset.zip")
+        with local_endpoint() as local:
+            env = child_environment(AWS_ENDPOINT_URL_IVS_REALTIME=local.endpoint_url)
+            handler_runs: list[dict[str, Any]] = []
+            boto3_runs: list[dict[str, Any]] = []
+            for _ in range(RUNS):  # interleaved, so drift hits both sides alike
+                handler_runs.append(_child(_HANDLER, asset, env, scratch))
+                boto3_runs.append(_child(_BOTO3, asset, env, scratch))
+    handler_s = median([r["seconds"] for r in handler_runs])
+    boto3_s = median([r["seconds"] for r in boto3_runs])
+    boto3_with_call_s = median([r["extra"] for r in boto3_runs])
+    handler_rss = median([r["vm_hwm_kib"] for r in handler_runs])
+    boto3_rss = median([r["vm_hwm_kib"] for r in boto3_runs])
+    raw = {
+        "runs_per_side": RUNS,
+        "handler_cold_seconds_median": handler_s,
+        "boto3_import_and_client_seconds_median": boto3_s,
+        "boto3_with_first_stop_call_seconds_median": boto3_with_call_s,
+        "ratio_vs_boto3_with_first_call": handler_s / boto3_with_call_s,
+        "handler_peak_rss_kib_median": handler_rss,
+        "boto3_peak_rss_kib_median": boto3_rss,
+        "peak_rss_source": "VmHWM of the child; ru_maxrss (also in the samples) can carry "
+        "the forking parent's peak across execve",
+        "handler_ru_maxrss_kib_median": median([r["max_rss_kib"] for r in handler_runs]),
+        "asset_zip_bytes": zip_bytes,
+        "asset_build_seconds_warm_cache": build_seconds,
+        "handler_samples": handler_runs,
+        "boto3_samples": boto3_runs,
+    }
+    rows = [
+        at_most(
+            "P4.cold_start",
+            "P4 cold start",
+            handler_s / boto3_s,
+            limit=1.5,
+            detail=f"{handler_s * 1000:.0f} ms vs {boto3_s * 1000:.0f} ms (import boto3 + client); "
+            f"vs {boto3_with_call_s * 1000:.0f} ms with a first call too: "
+            f"{handler_s / boto3_with_call_s:.2f}x; peak RSS {handler_rss / 1024:.0f} MiB vs "
+            f"{boto3_rss / 1024:.0f} MiB",
+        ),
+        Row(
+            "P4.asset_zip",
+            "P4 asset zip size",
+            zip_bytes / ZIP_LIMIT_BYTES,
+            "<= 5 MB",
+            zip_bytes <= ZIP_LIMIT_BYTES,
+            f"{zip_bytes / 1024 / 1024:.2f} MiB zipped (deflate); ratio = share of 5 MB",
+        ),
+    ]
+    return rows, raw
+
+
+def _zipped_size(directory: Path, target: Path) -> int:
+    """The asset zipped with deflate, as the CDK uploads it."""
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(directory.rglob("*")):
+            if path.is_file():
+                archive.write(path, path.relative_to(directory).as_posix())
+    return target.stat().st_size
+
+
+def _child(body: str, asset: Path, env: dict[str, str], cwd: str) -> dict[str, Any]:
+    code = _PROLOGUE.format(asset=str(asset)) + body.format() + _EPILOGUE.format()
+    result = subprocess.run(
+        [sys.executable, "-S", "-B", "-c", code],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    for line in result.stdout.splitlines():
+        if line.startswith("BENCH "):
+            sample: dict[str, Any] = json.loads(line.removeprefix("BENCH "))
+            return sample
+    raise RuntimeError(f"cold-start child failed:\n{result.stdout[-1500:]}{result.stderr[-1500:]}")

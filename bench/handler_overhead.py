@@ -1,0 +1,157 @@
+"""P2: one create+delete cycle through the handler vs bare boto3 Start + Stop.
+
+Both sides use one warm client for every cycle (as a warm Lambda would) against the local
+endpoint, with the participant publishing. Cycles alternate between the sides in blocks, so
+drift (CPU frequency, the endpoint's growing state) hits both alike.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any, Protocol
+
+import boto3
+
+from bench.common import Row, at_most, median
+from bench.local_ivs import lambda_context, local_endpoint
+from ivs_replication._handler.ivs_replication_handler.handler import handle_event
+from ivs_replication._handler.ivs_replication_handler.ivs import IvsRealtime
+from ivs_replication.local.cloudformation import custom_resource_event
+
+if TYPE_CHECKING:
+    from mypy_boto3_ivs_realtime import IvsrealtimeClient
+
+    from ivs_replication.local import LocalIvsRealtime
+
+BLOCKS = 10
+CYCLES_PER_BLOCK = 40
+WARMUP_CYCLES = 20
+PARTICIPANT = "host-1"
+
+
+def measure() -> tuple[list[Row], dict[str, Any]]:
+    with local_endpoint() as local:
+        source = local.create_stage("source")
+        handler_destination = local.create_stage("handler-destination")
+        boto3_destination = local.create_stage("boto3-destination")
+        local.publish(source, PARTICIPANT)
+        handler_side = _HandlerCycle(source, handler_destination)
+        boto3_side = _Boto3Cycle(source, boto3_destination)
+        # Not the target's baseline: bare boto3 making the handler's three calls, to separate
+        # the cost of the confirming List call from the handler's own Python work.
+        same_calls_side = _Boto3Cycle(source, local.create_stage("same-calls"), confirm=True)
+        sides: list[_Cycle] = [handler_side, boto3_side, same_calls_side]
+        calls = [_calls_per_cycle(local, side.run) for side in sides]
+        for _ in range(WARMUP_CYCLES):
+            for side in sides:
+                side.run()
+        times: list[list[float]] = [[] for _ in sides]
+        for block in range(BLOCKS):
+            # Rotate which side goes first in each block.
+            for offset in range(len(sides)):
+                index = (block + offset) % len(sides)
+                times[index].extend(sides[index].timed() for _ in range(CYCLES_PER_BLOCK))
+    handler_median, boto3_median, same_calls_median = (median(t) for t in times)
+    handler_calls, boto3_calls, same_calls = calls
+    ratio = handler_median / boto3_median
+    per_call = boto3_median / sum(boto3_calls.values())
+    raw = {
+        "cycles_per_side": len(times[0]),
+        "warmup_cycles_per_side": WARMUP_CYCLES,
+        "handler_cycle_seconds_median": handler_median,
+        "boto3_cycle_seconds_median": boto3_median,
+        "handler_calls_per_cycle": handler_calls,
+        "boto3_calls_per_cycle": boto3_calls,
+        "handler_seconds_beyond_its_extra_calls_estimate": handler_median
+        - per_call * sum(handler_calls.values()),
+        "boto3_same_calls_cycle_seconds_median": same_calls_median,
+        "boto3_same_calls_per_cycle": same_calls,
+        "ratio_vs_boto3_same_calls": handler_median / same_calls_median,
+    }
+    detail = (
+        f"{handler_median * 1000:.2f} ms vs {boto3_median * 1000:.2f} ms per cycle; calls/cycle "
+        f"{_describe(handler_calls)} vs {_describe(boto3_calls)}; vs boto3 with the same "
+        f"3 calls: {handler_median / same_calls_median:.2f}x ({same_calls_median * 1000:.2f} ms)"
+    )
+    return [
+        at_most("P2.handler_cycle", "P2 handler create+delete", ratio, limit=1.3, detail=detail)
+    ], raw
+
+
+def _describe(calls: dict[str, int]) -> str:
+    short = {
+        "StartParticipantReplication": "Start",
+        "StopParticipantReplication": "Stop",
+        "ListParticipantReplicas": "List",
+    }
+    return "+".join(f"{count} {short.get(op, op)}" for op, count in sorted(calls.items()))
+
+
+def _calls_per_cycle(local: LocalIvsRealtime, cycle: Any) -> dict[str, int]:  # noqa: ANN401
+    """The AWS calls of one cycle, as the endpoint counted them (this also warms the side)."""
+    local.reset_calls()
+    cycle()
+    calls = local.calls
+    local.reset_calls()
+    return calls
+
+
+class _Cycle(Protocol):
+    def run(self) -> None: ...
+
+    def timed(self) -> float: ...
+
+
+class _HandlerCycle:
+    """Create then Delete through `handle_event`, with one `IvsRealtime` reused throughout."""
+
+    def __init__(self, source: str, destination: str) -> None:
+        self._ivs = IvsRealtime()  # the client is created on first use, as in Lambda
+        properties = {
+            "SourceStageArn": source,
+            "DestinationStageArn": destination,
+            "ParticipantId": PARTICIPANT,
+        }
+        self._create = custom_resource_event("Create", properties)
+        self._delete = custom_resource_event(
+            "Delete", properties, physical_id=f"{source}|{destination}|{PARTICIPANT}"
+        )
+
+    def run(self) -> None:
+        handle_event(self._create, lambda_context(), self._ivs)
+        handle_event(self._delete, lambda_context(), self._ivs)
+
+    def timed(self) -> float:
+        started = time.perf_counter()
+        self.run()
+        return time.perf_counter() - started
+
+
+class _Boto3Cycle:
+    """Start then Stop on one default client; `confirm` adds the handler's List call."""
+
+    def __init__(self, source: str, destination: str, *, confirm: bool = False) -> None:
+        self._client: IvsrealtimeClient = boto3.client("ivs-realtime")
+        self._confirm = confirm
+        self._identity = {
+            "sourceStageArn": source,
+            "destinationStageArn": destination,
+            "participantId": PARTICIPANT,
+        }
+
+    def run(self) -> None:
+        self._client.start_participant_replication(
+            sourceStageArn=self._identity["sourceStageArn"],
+            destinationStageArn=self._identity["destinationStageArn"],
+            participantId=PARTICIPANT,
+        )
+        if self._confirm:
+            self._client.list_participant_replicas(
+                sourceStageArn=self._identity["sourceStageArn"], participantId=PARTICIPANT
+            )
+        self._client.stop_participant_replication(**self._identity)
+
+    def timed(self) -> float:
+        started = time.perf_counter()
+        self.run()
+        return time.perf_counter() - started

@@ -1,0 +1,170 @@
+"""P1: synth time, template size and resource counts against AwsCustomResource."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import REPO, Row, at_most, child_environment, median
+from bench.synth_child import AWS_CUSTOM_RESOURCE, CONSTRUCT
+
+COUNTS = (1, 50, 200)
+RUNS = 5
+
+_COLD_BUNDLING = """
+import sys, time
+from ivs_replication.asset import dependencies_dir
+started = time.perf_counter()
+dependencies_dir()
+print(time.perf_counter() - started)
+"""
+
+
+def measure() -> tuple[list[Row], dict[str, Any]]:
+    warm_seconds = _warm_dependency_cache()
+    cold_bundling = _cold_bundling_seconds()
+    sides = {kind: _run_side(kind) for kind in (CONSTRUCT, AWS_CUSTOM_RESOURCE)}
+    stats = {kind: _stats(result["samples"]) for kind, result in sides.items()}
+    ours, theirs = stats[CONSTRUCT], stats[AWS_CUSTOM_RESOURCE]
+    big, small = max(COUNTS), min(COUNTS)
+
+    def per_replication(side: dict[int, dict[str, float]]) -> float:
+        return (side[big]["template_bytes"] - side[small]["template_bytes"]) / (big - small)
+
+    raw: dict[str, Any] = {
+        "runs_per_point": RUNS,
+        "replication_counts": list(COUNTS),
+        "timing": "in-process: one subprocess per side, first synth discarded (jsii warm-up), "
+        "then fresh App + temp outdir per run; CDK asset cache cleared before each run",
+        "construct": {"per_n": ours, "cold_process": sides[CONSTRUCT]["cold"]},
+        "aws_custom_resource": {
+            "per_n": theirs,
+            "cold_process": sides[AWS_CUSTOM_RESOURCE]["cold"],
+        },
+        "dependency_cache_first_fill_seconds_this_machine": warm_seconds,
+        "cold_bundling_seconds": cold_bundling,
+        "time_ratio_per_n": {n: ours[n]["seconds"] / theirs[n]["seconds"] for n in COUNTS},
+        "seconds_per_extra_replication": {
+            CONSTRUCT: (ours[big]["seconds"] - ours[small]["seconds"]) / (big - small),
+            AWS_CUSTOM_RESOURCE: (theirs[big]["seconds"] - theirs[small]["seconds"])
+            / (big - small),
+        },
+        "template_bytes_per_replication": {
+            CONSTRUCT: per_replication(ours),
+            AWS_CUSTOM_RESOURCE: per_replication(theirs),
+        },
+    }
+    time_ratio = ours[big]["seconds"] / theirs[big]["seconds"]
+    bytes_ratio = per_replication(ours) / per_replication(theirs)
+    functions = [int(ours[n]["lambda_functions"]) for n in COUNTS]
+    resources = {n: int(ours[n]["resources"]) for n in COUNTS}
+    their_resources = {n: int(theirs[n]["resources"]) for n in COUNTS}
+    rows = [
+        at_most(
+            "P1.synth_time_n200",
+            f"P1 synth time, N={big}",
+            time_ratio,
+            limit=1.0,
+            detail=f"{ours[big]['seconds']:.2f} s vs {theirs[big]['seconds']:.2f} s "
+            f"(N={small}: {raw['time_ratio_per_n'][small]:.2f}x, "
+            f"N=50: {raw['time_ratio_per_n'][50]:.2f}x); per extra replication "
+            f"{raw['seconds_per_extra_replication'][CONSTRUCT] * 1000:.1f} ms vs "
+            f"{raw['seconds_per_extra_replication'][AWS_CUSTOM_RESOURCE] * 1000:.1f} ms",
+        ),
+        at_most(
+            "P1.template_bytes_per_replication",
+            "P1 template bytes/replication",
+            bytes_ratio,
+            limit=0.5,
+            detail=f"{per_replication(ours):.0f} B vs {per_replication(theirs):.0f} B "
+            f"(marginal, N={small}->{big})",
+        ),
+        Row(
+            "P1.lambda_functions",
+            "P1 Lambda functions vs N",
+            functions[-1] / functions[0],
+            "constant in N",
+            len(set(functions)) == 1,
+            f"{'/'.join(map(str, functions))} at N={'/'.join(map(str, COUNTS))}; "
+            f"resources {'/'.join(str(resources[n]) for n in COUNTS)} vs "
+            f"{'/'.join(str(their_resources[n]) for n in COUNTS)}",
+        ),
+    ]
+    cold_ours = sides[CONSTRUCT]["cold"]["process_to_first_synth_seconds"]
+    cold_theirs = sides[AWS_CUSTOM_RESOURCE]["cold"]["process_to_first_synth_seconds"]
+    bundling = f"{cold_bundling:.1f} s" if isinstance(cold_bundling, float) else cold_bundling
+    rows.append(
+        Row(
+            "P1.cold_process_info",
+            f"P1 info: fresh process, N={big}",
+            cold_ours / cold_theirs,
+            "(info)",
+            None,
+            f"import + first synth {cold_ours:.1f} s vs {cold_theirs:.1f} s (1 run each); "
+            f"first-ever bundling, empty cache (pip): {bundling}",
+        )
+    )
+    return rows, raw
+
+
+def _warm_dependency_cache() -> float:
+    """Fill the user's dependency cache if it is empty (the benchmark measures a warm one)."""
+    from ivs_replication.asset import dependencies_dir  # noqa: PLC0415 - starts jsii
+
+    started = time.perf_counter()
+    dependencies_dir()
+    return time.perf_counter() - started
+
+
+def _cold_bundling_seconds() -> float | str:
+    """pip install + trim into an empty cache (pip's own cache off): a user's first synth."""
+    with tempfile.TemporaryDirectory(prefix="bench-cold-cache-") as cache:
+        result = subprocess.run(
+            [sys.executable, "-c", _COLD_BUNDLING],
+            cwd=REPO,
+            env=child_environment(IVS_REPLICATION_CACHE_DIR=cache, PIP_NO_CACHE_DIR="1"),
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+        )
+    if result.returncode != 0:
+        return f"failed: {result.stderr.strip()[-300:]}"
+    return float(result.stdout.strip().splitlines()[-1])
+
+
+def _run_side(kind: str) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="bench-synth-") as scratch:
+        out = Path(scratch) / "result.json"
+        counts = ",".join(map(str, COUNTS))
+        subprocess.run(
+            [sys.executable, "-m", "bench.synth_child", kind, str(RUNS), counts, str(out)],
+            cwd=REPO,
+            env=child_environment(),
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            timeout=600,
+        )
+        result: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+        return result
+
+
+def _stats(samples: list[dict[str, Any]]) -> dict[int, dict[str, float]]:
+    """Per N: the median time and (deterministic) sizes and counts."""
+    by_n: dict[int, dict[str, float]] = {}
+    for n in COUNTS:
+        mine = [s for s in samples if s["replications"] == n]
+        by_n[n] = {
+            "seconds": median([s["seconds"] for s in mine]),
+            "template_bytes": median([s["template_bytes"] for s in mine]),
+            "resources": median([s["resources"] for s in mine]),
+            "lambda_functions": median([s["lambda_functions"] for s in mine]),
+            "runs": len(mine),
+        }
+    return by_n

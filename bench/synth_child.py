@@ -1,0 +1,129 @@
+"""One side of P1 in its own process: `python -m bench.synth_child KIND RUNS N,N,... OUT.json`.
+
+KIND is "construct" (ParticipantReplication) or "aws_custom_resource" (the hand-written
+equivalent). The first synth (at the largest N) warms the jsii runtime up and is reported
+apart as a cold-process figure; the measured runs that follow each build a fresh App and
+synthesize it into a fresh temporary outdir. The CDK's in-process asset cache is cleared
+before each run, so the handler's asset is bundled again every time, as in a new `cdk synth`
+process (with the dependency cache warm: copy plus hash, no pip).
+"""
+
+from __future__ import annotations
+
+import time
+
+PROCESS_STARTED = time.perf_counter()
+
+import json  # noqa: E402 - the clock above must start before the heavy imports
+import shutil  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import aws_cdk as cdk  # noqa: E402
+from aws_cdk import aws_ivs as ivs  # noqa: E402
+from aws_cdk import custom_resources as cr  # noqa: E402
+
+from ivs_replication import ParticipantReplication  # noqa: E402
+
+STACK_NAME = "BenchReplications"
+CONSTRUCT = "construct"
+AWS_CUSTOM_RESOURCE = "aws_custom_resource"
+
+
+def build(kind: str, replications: int, outdir: str) -> cdk.App:
+    """A stack with two stages and `replications` replications of distinct participants."""
+    app = cdk.App(outdir=outdir)
+    stack = cdk.Stack(
+        app, STACK_NAME, env=cdk.Environment(account="123456789012", region="us-east-1")
+    )
+    source = ivs.CfnStage(stack, "Source", name="source")
+    destination = ivs.CfnStage(stack, "Destination", name="destination")
+    for index in range(replications):
+        participant = f"participant-{index}"
+        if kind == CONSTRUCT:
+            ParticipantReplication(
+                stack,
+                f"Replication{index}",
+                source_stage=source,
+                destination_stage=destination,
+                participant_id=participant,
+            )
+        else:
+            _aws_custom_resource(stack, index, source.attr_arn, destination.attr_arn, participant)
+    return app
+
+
+def _aws_custom_resource(
+    stack: cdk.Stack, index: int, source_arn: str, destination_arn: str, participant: str
+) -> None:
+    """What a careful user writes without this library: Start on create, Stop on delete,
+    a physical id from the three identity parts, IAM scoped to the two stages."""
+    identity = {
+        "sourceStageArn": source_arn,
+        "destinationStageArn": destination_arn,
+        "participantId": participant,
+    }
+    cr.AwsCustomResource(
+        stack,
+        f"Replication{index}",
+        on_create=cr.AwsSdkCall(
+            service="IVSRealTime",
+            action="StartParticipantReplication",
+            parameters={**identity, "reconnectWindowSeconds": 0},
+            physical_resource_id=cr.PhysicalResourceId.of(
+                cdk.Fn.join("|", [source_arn, destination_arn, participant])
+            ),
+        ),
+        on_delete=cr.AwsSdkCall(
+            service="IVSRealTime", action="StopParticipantReplication", parameters=identity
+        ),
+        policy=cr.AwsCustomResourcePolicy.from_sdk_calls(resources=[source_arn, destination_arn]),
+        install_latest_aws_sdk=False,
+    )
+
+
+def synth_once(kind: str, replications: int) -> dict[str, Any]:
+    """Build and synthesize one fresh App; the timing covers both, not the cleanup."""
+    outdir = tempfile.mkdtemp(prefix="bench-synth-")
+    try:
+        cdk.AssetStaging.clear_asset_hash_cache()
+        started = time.perf_counter()
+        build(kind, replications, outdir).synth()
+        seconds = time.perf_counter() - started
+        template_file = Path(outdir) / f"{STACK_NAME}.template.json"
+        template = json.loads(template_file.read_text(encoding="utf-8"))
+        types = [resource["Type"] for resource in template["Resources"].values()]
+        return {
+            "replications": replications,
+            "seconds": seconds,
+            "template_bytes": template_file.stat().st_size,
+            "resources": len(types),
+            "lambda_functions": types.count("AWS::Lambda::Function"),
+        }
+    finally:
+        shutil.rmtree(outdir, ignore_errors=True)
+
+
+def main(argv: list[str]) -> None:
+    kind, runs, counts, out = argv[0], int(argv[1]), [int(n) for n in argv[2].split(",")], argv[3]
+    imported = time.perf_counter() - PROCESS_STARTED
+    warmup = synth_once(kind, max(counts))
+    cold = {
+        "replications": warmup["replications"],
+        "import_seconds": imported,
+        "first_synth_seconds": warmup["seconds"],
+        "process_to_first_synth_seconds": time.perf_counter() - PROCESS_STARTED,
+    }
+    samples: list[dict[str, Any]] = []
+    for run in range(runs):
+        # Rotate the order of N, so no N always runs right after the largest one.
+        shift = run % len(counts)
+        for replications in counts[shift:] + counts[:shift]:
+            samples.append(synth_once(kind, replications))
+    Path(out).write_text(json.dumps({"cold": cold, "samples": samples}), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,120 @@
+"""The trimmed handler asset still does everything the handler needs from botocore.
+
+`ivs_replication.asset` keeps only the ivs-realtime model and the endpoint data of botocore.
+These tests load the built asset alone (`python -S -B`, nothing but the asset on sys.path)
+and prove the client is created and resolves an endpoint in every region botocore knows.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from ivs_replication.asset import build_asset
+
+pytestmark = pytest.mark.slow
+
+ZIP_LIMIT_BYTES = 5 * 1024 * 1024
+
+# Runs inside the asset only. Reads the regions from the asset's own botocore data.
+PROBE = textwrap.dedent(
+    """
+    import json, sys
+    sys.path[:0] = [ASSET]
+    import boto3, botocore
+    from pathlib import Path
+    from botocore.exceptions import UnknownServiceError
+
+    data = Path(botocore.__file__).parent / "data"
+    regions = {}
+    for name in ("partitions.json", "endpoints.json"):
+        for partition in json.loads((data / name).read_text())["partitions"]:
+            for region in partition["regions"]:
+                regions.setdefault(region, partition.get("id") or partition.get("partition"))
+    session = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+    endpoints = {
+        region: session.client("ivs-realtime", region_name=region).meta.endpoint_url
+        for region in sorted(regions)
+    }
+    try:
+        session.client("s3", region_name="us-east-1")
+        s3 = "created"
+    except UnknownServiceError:
+        s3 = "UnknownServiceError"
+    print(json.dumps({
+        "botocore": botocore.__file__,
+        "partitions": sorted(set(regions.values())),
+        "endpoints": endpoints,
+        "s3": s3,
+        "services": session.get_available_services(),
+    }))
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def asset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("asset") / "asset"
+    build_asset(directory)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def probe(asset: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    code = f"ASSET = {str(asset)!r}\n{PROBE}"
+    result = subprocess.run(
+        [sys.executable, "-S", "-B", "-c", code],
+        cwd=tmp_path_factory.mktemp("empty"),  # so '' on sys.path finds nothing
+        env={"PATH": "/usr/bin:/bin", "AWS_CONFIG_FILE": "/dev/null"},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+
+def test_the_probe_loads_botocore_from_the_asset(asset: Path, probe: dict[str, object]) -> None:
+    assert Path(str(probe["botocore"])).is_relative_to(asset)
+
+
+def test_ivs_realtime_resolves_an_https_endpoint_in_every_region(
+    probe: dict[str, object],
+) -> None:
+    endpoints = probe["endpoints"]
+    assert isinstance(endpoints, dict)
+    partitions = probe["partitions"]
+    assert isinstance(partitions, list)
+    # botocore 1.44 knows these; a trimmed file that lost a partition would shrink the list.
+    assert {"aws", "aws-cn", "aws-us-gov"} <= set(partitions)
+    assert "us-east-1" in endpoints
+    assert "cn-north-1" in endpoints
+    wrong = {
+        region: url
+        for region, url in endpoints.items()
+        if not (url.startswith("https://") and region in url)
+    }
+    assert not wrong, f"regions without a proper endpoint: {wrong}"
+
+
+def test_other_services_models_are_gone(probe: dict[str, object]) -> None:
+    assert probe["s3"] == "UnknownServiceError"
+    assert probe["services"] == ["ivs-realtime"]
+
+
+def test_the_zipped_asset_is_at_most_5_mb(asset: Path, tmp_path: Path) -> None:
+    target = tmp_path / "asset.zip"
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(asset.rglob("*")):
+            if path.is_file():
+                archive.write(path, path.relative_to(asset).as_posix())
+    assert target.stat().st_size <= ZIP_LIMIT_BYTES

@@ -42,7 +42,7 @@ lint: setup
 	ruff format --check .
 	cd constructs && mypy --strict -p ivs_replication
 	cd lambda/replication && mypy --strict -p ivs_replication_handler
-	mypy --strict app.py example
+	mypy --strict app.py example bench
 
 check: lint test
 

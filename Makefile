@@ -37,12 +37,15 @@ synth: setup
 test: setup
 	$(PY) -m pytest -q -n 2
 
+# One mypy cache for the three runs: the CDK's type information is read once.
+MYPY := mypy --strict --cache-dir $(CURDIR)/.mypy_cache
+
 lint: setup
 	ruff check .
 	ruff format --check .
-	cd constructs && mypy --strict -p ivs_replication
-	cd lambda/replication && mypy --strict -p ivs_replication_handler
-	mypy --strict app.py example bench
+	cd constructs && $(MYPY) -p ivs_replication
+	cd lambda/replication && $(MYPY) -p ivs_replication_handler
+	$(MYPY) app.py example bench
 
 check: lint test
 

@@ -509,7 +509,9 @@ class LifecycleMachine(RuleBasedStateMachine):
         reply = self.send(event)
         failed_replacement = _parses(failed) and _key_of(failed) != key
         if failed_replacement:
-            applied = self.model.start(key, _settings_of(old))
+            # The handler lists first: an ACTIVE replica (its publisher possibly away inside
+            # the window) is left alone; otherwise it is started like a Create.
+            applied = key in self.model.alive or self.model.start(key, _settings_of(old))
         else:
             applied = self.model.restart_in_place(key, _settings_of(old))
         if applied:

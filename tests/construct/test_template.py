@@ -119,6 +119,8 @@ def test_handler_runs_on_current_python_arm64_with_the_entry_point(stack: cdk.St
             "Runtime": "python3.14",
             "Architectures": ["arm64"],
             "Handler": "ivs_replication_handler.handler.on_event",
+            # Below the custom resource's ServiceTimeout (600 s): the handler ends first.
+            "Timeout": 300,
             "LoggingConfig": Match.object_like({"LogGroup": Match.any_value()}),
         },
     )

@@ -528,6 +528,9 @@ def test_not_publishing_message_names_participant_stage_and_fix() -> None:
     assert DESTINATION in message
     assert "start publishing" in message
     assert "deploy again" in message
+    # The message names the other modes, so the user learns what else deploy can do.
+    assert "WhenNotPublishing.follow()" in message
+    assert "WhenNotPublishing.wait_up_to(" in message
 
 
 def test_not_publishing_message_for_the_longest_ids_fits_whole() -> None:
@@ -536,4 +539,4 @@ def test_not_publishing_message_for_the_longest_ids_fits_whole() -> None:
     assert len(message) <= 1000
     assert key.participant_id in message
     assert key.source_stage_arn in message
-    assert message.endswith("then deploy again.")
+    assert message.endswith("waits for it.")  # nothing clipped

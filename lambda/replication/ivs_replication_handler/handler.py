@@ -16,6 +16,7 @@ from . import constants as c
 from .ivs import Deadline, IvsRealtime
 from .lifecycle import Lifecycle, Outcome, ReplicationFailedError
 from .logic import ReplicationKey, ReplicationSpec, parse_physical_id, parse_properties
+from .registry import Registry
 from .rules import InvalidPropertyError
 
 if TYPE_CHECKING:
@@ -23,27 +24,34 @@ if TYPE_CHECKING:
 
 logger = Logger(service=c.LOGGER_SERVICE)
 
-# Holds no boto3 client until the first call (see IvsRealtime.client); warm invocations reuse it.
+# Hold no boto3 client until the first call (see their `client`); warm invocations reuse them.
 _ivs = IvsRealtime()
+_registry = Registry()
 
 
 # log_event=False explicitly: POWERTOOLS_LOGGER_LOG_EVENT=true must not log the ResponseURL.
 @logger.inject_lambda_context(clear_state=True, log_event=False)
 def on_event(event: Mapping[str, Any], context: LambdaContext) -> dict[str, object]:
-    return handle_event(event, context, _ivs)
+    return handle_event(event, context, _ivs, _registry)
 
 
 def handle_event(
-    event: Mapping[str, Any], context: LambdaContext, ivs: IvsRealtime
+    event: Mapping[str, Any],
+    context: LambdaContext,
+    ivs: IvsRealtime,
+    registry: Registry | None = None,
 ) -> dict[str, object]:
-    """Validate, then create, update or delete; every failure is logged once and re-raised."""
+    """Validate, then create, update or delete; every failure is logged once and re-raised.
+
+    ``registry`` Default: the table named by ``IVS_REPLICATION_REGISTRY_TABLE``, if set.
+    """
     request_type = event.get("RequestType")
     logger.append_keys(
         request_type=request_type,
         logical_id=event.get("LogicalResourceId"),
         physical_id=event.get("PhysicalResourceId"),
     )
-    lifecycle = Lifecycle(ivs, Deadline(context.get_remaining_time_in_millis))
+    lifecycle = Lifecycle(ivs, Deadline(context.get_remaining_time_in_millis), registry=registry)
     try:
         outcome = _dispatch(request_type, event, lifecycle)
     except (InvalidPropertyError, ReplicationFailedError) as error:
@@ -85,4 +93,5 @@ def _log_replication(key: ReplicationKey | None, spec: ReplicationSpec | None = 
         logger.append_keys(
             attribute_keys=sorted(spec.attributes),
             reconnect_window_seconds=spec.reconnect_window_seconds,
+            when_not_publishing=spec.when_not_publishing,
         )

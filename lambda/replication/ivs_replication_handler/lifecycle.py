@@ -3,12 +3,18 @@
 Every path that may have started a replication and then fails stops it again before
 reporting, because after a failed Create the provider framework answers with a marker id and
 the following Delete never reaches this handler: anything left running would be orphaned.
+
+When the participant is not publishing, the replication's mode decides: FAIL reports it, WAIT
+retries Start until the participant publishes or the wait ends, FOLLOW succeeds and leaves the
+start to the reconciler. A follow-mode replication is declared in the registry before it is
+started and withdrawn before it is stopped, so the reconciler never restarts a deleted one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from enum import Enum
 
 from aws_lambda_powertools import Logger
 
@@ -26,12 +32,25 @@ from .logic import (
     parse_physical_id,
     plan_update,
     try_parse_properties,
+    wait_timed_out_message,
 )
+from .registry import Registry, RegistryUnavailableError
 
 logger = Logger(service=c.LOGGER_SERVICE, child=True)
 
 ACTIVE = "ACTIVE"
 CONFIRM_TIMEOUT_SECONDS = 30.0
+# Waiting for a publisher retries Start at this pace (with jitter, so waiters spread out).
+WAIT_POLL_BASE_SECONDS = 1.0
+WAIT_POLL_CAP_SECONDS = 5.0
+
+
+class StartResult(Enum):
+    """How one Start attempt ended, short of a failure."""
+
+    STARTED = "started"
+    ADOPTED = "adopted"  # already ACTIVE under this key
+    NOT_PUBLISHING = "not-publishing"
 
 
 class ReplicationFailedError(Exception):
@@ -64,36 +83,43 @@ class Lifecycle:
         ivs: IvsRealtime,
         deadline: Deadline,
         *,
+        registry: Registry | None = None,
         confirm_timeout_seconds: float = CONFIRM_TIMEOUT_SECONDS,
+        request_budget_seconds: float = c.REQUEST_BUDGET_SECONDS,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
         self._ivs = ivs
-        self._deadline = deadline
+        self._lambda_deadline = deadline
+        self._deadline = deadline.within(request_budget_seconds)
+        self._wait_until = self._deadline
+        self._registry = registry or Registry()
         self._confirm_timeout = confirm_timeout_seconds
+        self._request_budget = request_budget_seconds
         # Waits between polls use the same clock as the IVS edge's retries.
         self._sleep = sleep or ivs.sleep
 
     # --- requests ------------------------------------------------------------------------
 
     def create(self, spec: ReplicationSpec) -> Outcome:
-        self._start_confirmed(spec)
-        return Outcome(spec.key.physical_id(), spec.key)
+        self._budget_for(spec)
+        return self._create(spec)
 
     def update(
         self, spec: ReplicationSpec, physical_id: str, old_props: Mapping[str, object]
     ) -> Outcome:
+        self._budget_for(spec)
         kind = plan_update(spec, physical_id, old_props)
         logger.info("Update planned", extra={"update_kind": kind.value})
         if kind is UpdateKind.NO_CHANGE:
             return Outcome(physical_id, spec.key)
         if kind is UpdateKind.REPLACE:
             # CloudFormation deletes the old physical id once this one is in place.
-            return self.create(spec)
-        if kind is UpdateKind.ENSURE_RUNNING:
-            if self._state(spec.key) != ACTIVE:
-                self._start_confirmed(spec)
-            return Outcome(physical_id, spec.key)
-        self._restart_in_place(spec, old_props)
+            return self._create(spec)
+        self._sync_declaration(spec)
+        if kind is UpdateKind.IN_PLACE:
+            self._restart_in_place(spec, old_props)
+        elif self._state(spec.key) != ACTIVE:  # ENSURE_RUNNING or MODE_ONLY
+            self._start_confirmed(spec)
         return Outcome(physical_id, spec.key)
 
     def delete(self, physical_id: str) -> Outcome:
@@ -102,20 +128,57 @@ class Lifecycle:
             # A failed create's marker, or an id some other version wrote: nothing of ours runs.
             logger.info("Physical id is not a replication id; nothing to stop")
             return Outcome(physical_id, None)
+        # Withdrawn first: once the Stop is done, no reconciler run can start it again.
+        self._withdraw(key)
         self._stop(key, reason="Delete")
         return Outcome(physical_id, key)
+
+    def _budget_for(self, spec: ReplicationSpec) -> None:
+        """This request's time: the standard budget, plus the wait for the publisher."""
+        wait = spec.wait_seconds if spec.when_not_publishing == c.MODE_WAIT else 0
+        self._deadline = self._lambda_deadline.within(self._request_budget + wait)
+        self._wait_until = self._lambda_deadline.within(wait, margin_seconds=0.0)
+
+    def _create(self, spec: ReplicationSpec) -> Outcome:
+        if spec.follows:
+            self._declare(spec)
+        try:
+            self._start_confirmed(spec)
+        except ReplicationFailedError as error:
+            # After a failed Create no Delete comes (see the module docstring).
+            if spec.follows and not self._withdrawn_after_failure(spec.key):
+                raise ReplicationFailedError(
+                    clip(f"{_stale_declaration_advice(spec.key)} {error}")
+                ) from error
+            raise
+        return Outcome(spec.key.physical_id(), spec.key)
 
     # --- steps ---------------------------------------------------------------------------
 
     def _start_confirmed(self, spec: ReplicationSpec) -> None:
+        """Start and confirm ACTIVE; when the participant is not publishing, the mode decides."""
+        result = self._try_start(spec)
+        if result is StartResult.NOT_PUBLISHING:
+            if spec.when_not_publishing == c.MODE_FOLLOW:
+                logger.info(
+                    "Participant not publishing; the reconciler starts the replication "
+                    "when it publishes"
+                )
+                return
+            if spec.when_not_publishing != c.MODE_WAIT:
+                raise ReplicationFailedError(not_publishing_message(spec.key))
+            result = self._wait_for_publisher(spec)
+        if result is StartResult.STARTED:
+            self._confirm_active(spec.key)
+
+    def _try_start(self, spec: ReplicationSpec) -> StartResult:
         key = spec.key
         try:
             self._ivs.start(spec, self._keep_time_to_undo())
         except ServiceError as error:
             # Only refusals arrive here: `IvsRealtime` retries transient errors until the
             # deadline and then raises DeadlineExceededError.
-            self._handle_start_refusal(spec, error)
-            return
+            return self._start_refused(spec, error)
         except DeadlineExceededError as error:
             if error.attempts == 0:
                 raise ReplicationFailedError(
@@ -126,22 +189,38 @@ class Lifecycle:
                 ) from error
             # The last attempt may have reached IVS: make sure it did not leave a replication.
             self._undo_start(key, str(error), start_outcome_known=False)
-        self._confirm_active(key)
+        return StartResult.STARTED
 
-    def _handle_start_refusal(self, spec: ReplicationSpec, error: ServiceError) -> None:
+    def _start_refused(self, spec: ReplicationSpec, error: ServiceError) -> StartResult:
         """Start was refused: adopt what is already running, or explain the refusal."""
         key = spec.key
         if is_not_publishing(error.message):
-            raise ReplicationFailedError(not_publishing_message(key)) from error
+            return StartResult.NOT_PUBLISHING
         if error.code == "ConflictException" and self._state(key) == ACTIVE:
             logger.warning(
                 "Replication already ACTIVE; adopting it (its attributes and reconnect window "
                 "are left as they are)"
             )
-            return
+            return StartResult.ADOPTED
         raise ReplicationFailedError(
             failure_message(error.operation, key, error.code, error.message)
         ) from error
+
+    def _wait_for_publisher(self, spec: ReplicationSpec) -> StartResult:
+        """Retry Start until the participant publishes; fail once the wait is over."""
+        attempt = 0
+        while True:
+            delay = WAIT_POLL_BASE_SECONDS + backoff_delay(
+                attempt, base=WAIT_POLL_BASE_SECONDS, cap=WAIT_POLL_CAP_SECONDS
+            )
+            if self._wait_until.seconds_left() < delay:
+                raise ReplicationFailedError(wait_timed_out_message(spec.key, spec.wait_seconds))
+            self._sleep(delay)
+            attempt += 1
+            result = self._try_start(spec)
+            if result is not StartResult.NOT_PUBLISHING:
+                logger.info("Participant publishes; started", extra={"wait_attempts": attempt})
+                return result
 
     def _confirm_active(self, key: ReplicationKey) -> None:
         """Wait (bounded) until IVS lists the replica as ACTIVE; undo the start otherwise."""
@@ -182,11 +261,49 @@ class Lifecycle:
 
     def _restore(self, previous: ReplicationSpec) -> str:
         try:
+            self._sync_declaration(previous)
             self._start_confirmed(previous)
         except ReplicationFailedError as error:
             logger.error("Restoring the previous settings failed", extra={"reason": str(error)})
             return "Restoring the previous settings failed too: the replication is stopped."
         return "The replication runs again with its previous settings."
+
+    def _sync_declaration(self, spec: ReplicationSpec) -> None:
+        """Declared for the reconciler exactly when the mode is FOLLOW."""
+        if spec.follows:
+            self._declare(spec)
+        else:
+            self._withdraw(spec.key)
+
+    def _declare(self, spec: ReplicationSpec) -> None:
+        try:
+            self._registry.put(spec, self._deadline)
+        except (ServiceError, DeadlineExceededError, RegistryUnavailableError) as error:
+            raise ReplicationFailedError(
+                clip(
+                    f"Could not declare {spec.key.describe()} for follow mode in the registry "
+                    f"table; nothing was started. Deploy again. Cause: {error}"
+                )
+            ) from error
+
+    def _withdraw(self, key: ReplicationKey) -> None:
+        try:
+            self._registry.remove(key, self._deadline)
+        except (ServiceError, DeadlineExceededError) as error:
+            raise ReplicationFailedError(
+                clip(
+                    f"Could not withdraw {key.describe()} from the follow-mode registry, so it "
+                    f"was not stopped (the reconciler could restart it). Retry. Cause: {error}"
+                )
+            ) from error
+
+    def _withdrawn_after_failure(self, key: ReplicationKey) -> bool:
+        try:
+            self._withdraw(key)
+        except ReplicationFailedError as error:
+            logger.error("Withdrawing after a failed request failed", extra={"reason": str(error)})
+            return False
+        return True
 
     def _stop(self, key: ReplicationKey, *, reason: str) -> None:
         """Stop; a replication that is already gone or STOPPED counts as stopped."""
@@ -248,6 +365,16 @@ class Lifecycle:
                 f"Starting {key.describe()} did not complete. {outcome} Deploy again. Cause: {why}"
             )
         )
+
+
+def _stale_declaration_advice(key: ReplicationKey) -> str:
+    # Said first, so clipping can only shorten the cause: a stale item lets the reconciler
+    # start a replication no resource owns.
+    return (
+        f"{key.describe()} also stays declared in the follow-mode registry table: delete its "
+        f"item ({c.REGISTRY_PARTITION_KEY} '{key.source_stage_arn}|{key.participant_id}', "
+        f"{c.REGISTRY_SORT_KEY} '{key.destination_stage_arn}') before deploying again."
+    )
 
 
 def _manual_stop_advice(key: ReplicationKey) -> str:

@@ -17,12 +17,15 @@ from .rules import (
     PARTICIPANT_ID_FORM,
     RECONNECT_WINDOW_MAX_SECONDS,
     STAGE_ARN_FORM,
+    WAIT_SECONDS_FORM,
     InvalidPropertyError,
     check_attributes,
     check_distinct_stages,
     check_participant_id,
     check_reconnect_window_seconds,
     check_stage_arn,
+    check_wait_seconds,
+    check_when_not_publishing,
 )
 
 RequestType = Literal["Create", "Update", "Delete"]
@@ -30,7 +33,6 @@ RequestType = Literal["Create", "Update", "Delete"]
 # Separates the three parts of a physical id; no stage ARN or participant id can contain it.
 _ID_SEPARATOR = "|"
 
-_MAX_WINDOW_DIGITS = len(str(RECONNECT_WINDOW_MAX_SECONDS))
 
 # Longest message we hand CloudFormation; its Reason field is shared with the provider
 # framework's own text, so stay well under the response's 4 KB.
@@ -65,11 +67,25 @@ class ReplicationSpec:
     key: ReplicationKey
     attributes: Mapping[str, str] = field(default_factory=dict)
     reconnect_window_seconds: int = 0
+    # What a request does when the participant is not publishing (constants.MODES).
+    when_not_publishing: str = c.MODE_FAIL
+    wait_seconds: int = 0  # only with MODE_WAIT
+
+    @property
+    def follows(self) -> bool:
+        return self.when_not_publishing == c.MODE_FOLLOW
 
     def settings_equal(self, other: ReplicationSpec) -> bool:
+        """Equal in what IVS applies (the replication must restart if not)."""
         return (
             dict(self.attributes) == dict(other.attributes)
             and self.reconnect_window_seconds == other.reconnect_window_seconds
+        )
+
+    def mode_equal(self, other: ReplicationSpec) -> bool:
+        return (self.when_not_publishing, self.wait_seconds) == (
+            other.when_not_publishing,
+            other.wait_seconds,
         )
 
 
@@ -91,10 +107,16 @@ def parse_properties(props: Mapping[str, object]) -> ReplicationSpec:
     participant_id = check_participant_id(
         c.PROP_PARTICIPANT_ID, _required(props, c.PROP_PARTICIPANT_ID, PARTICIPANT_ID_FORM)
     )
+    mode = parse_when_not_publishing(props.get(c.PROP_WHEN_NOT_PUBLISHING))
     return ReplicationSpec(
         key=ReplicationKey(source, destination, participant_id),
         attributes=parse_attributes(props.get(c.PROP_ATTRIBUTES)),
         reconnect_window_seconds=parse_reconnect_window(props.get(c.PROP_RECONNECT_WINDOW_SECONDS)),
+        when_not_publishing=mode,
+        # Only a wait needs a length; other modes ignore the property (the construct sends 0).
+        wait_seconds=parse_wait_seconds(props.get(c.PROP_WAIT_SECONDS))
+        if mode == c.MODE_WAIT
+        else 0,
     )
 
 
@@ -108,17 +130,43 @@ def parse_reconnect_window(value: object) -> int:
     """Accept 30 and "30" (CloudFormation stringifies numbers); absent means the API default, 0."""
     if value is None or value == "":
         return 0
-    if isinstance(value, str):
-        text = value.strip()
-        # isdecimal, not int(): int() would also take "+30", "3_0" and " 30 " silently.
-        if not text.isascii() or not text.isdecimal() or text != value:
-            return check_reconnect_window_seconds(c.PROP_RECONNECT_WINDOW_SECONDS, value)
-        # More digits than "300" is out of range; int() would refuse thousands of them anyway.
-        digits = text.lstrip("0") or "0"
-        value = (
-            int(digits) if len(digits) <= _MAX_WINDOW_DIGITS else RECONNECT_WINDOW_MAX_SECONDS + 1
+    return check_reconnect_window_seconds(
+        c.PROP_RECONNECT_WINDOW_SECONDS, _whole_number(value, RECONNECT_WINDOW_MAX_SECONDS)
+    )
+
+
+def parse_when_not_publishing(value: object) -> str:
+    """Absent means FAIL: templates written before the property existed keep their behaviour."""
+    if value is None or value == "":
+        return c.MODE_FAIL
+    return check_when_not_publishing(c.PROP_WHEN_NOT_PUBLISHING, value)
+
+
+def parse_wait_seconds(value: object) -> int:
+    """Accept 60 and "60"; required with WAIT."""
+    if value is None or value == "":
+        raise InvalidPropertyError(
+            c.PROP_WAIT_SECONDS,
+            f"it is missing while {c.PROP_WHEN_NOT_PUBLISHING} is WAIT",
+            WAIT_SECONDS_FORM,
         )
-    return check_reconnect_window_seconds(c.PROP_RECONNECT_WINDOW_SECONDS, value)
+    return check_wait_seconds(c.PROP_WAIT_SECONDS, _whole_number(value, c.WAIT_MAX_SECONDS))
+
+
+def _whole_number(value: object, maximum: int) -> object:
+    """A decimal string as an int (anything else unchanged, for the rule to reject).
+
+    Strings of more digits than `maximum` become `maximum + 1`, out of range for the rule:
+    int() would refuse thousands of digits with a bare ValueError.
+    """
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    # isdecimal, not int(): int() would also take "+30", "3_0" and " 30 " silently.
+    if not text.isascii() or not text.isdecimal() or text != value:
+        return value
+    digits = text.lstrip("0") or "0"
+    return int(digits) if len(digits) <= len(str(maximum)) else maximum + 1
 
 
 def parse_attributes(value: object) -> dict[str, str]:
@@ -167,6 +215,9 @@ class UpdateKind(Enum):
     # The old properties describe another replication than the physical id: the rollback of
     # a failed replacement. What runs under the id was never touched; only make sure it runs.
     ENSURE_RUNNING = "ensure-running"
+    # Same replication and settings, another when-not-publishing mode: nothing to restart;
+    # declare (or withdraw) it for the reconciler and make sure it runs.
+    MODE_ONLY = "mode-only"
 
 
 def plan_update(
@@ -181,7 +232,9 @@ def plan_update(
         return UpdateKind.IN_PLACE  # unknown settings: apply the new ones
     if old.key != new.key:
         return UpdateKind.ENSURE_RUNNING
-    return UpdateKind.NO_CHANGE if old.settings_equal(new) else UpdateKind.IN_PLACE
+    if not old.settings_equal(new):
+        return UpdateKind.IN_PLACE
+    return UpdateKind.NO_CHANGE if old.mode_equal(new) else UpdateKind.MODE_ONLY
 
 
 def try_parse_properties(props: Mapping[str, object]) -> ReplicationSpec | None:
@@ -269,7 +322,21 @@ def not_publishing_message(key: ReplicationKey) -> str:
         f"Participant '{key.participant_id}' is not publishing in stage "
         f"{key.source_stage_arn}, so it cannot be replicated to {key.destination_stage_arn}. "
         "IVS only replicates a participant while it publishes: start publishing "
-        "(e.g. connect the encoder or client with this participant id), then deploy again."
+        "(e.g. connect the encoder or client with this participant id), then deploy again. "
+        "Or declare what deploy should do instead: "
+        "when_not_publishing=WhenNotPublishing.follow() starts it whenever the participant "
+        "publishes, WhenNotPublishing.wait_up_to(Duration.minutes(5)) waits for it."
+    )
+
+
+def wait_timed_out_message(key: ReplicationKey, wait_seconds: int) -> str:
+    return clip(
+        f"Participant '{key.participant_id}' did not publish in stage {key.source_stage_arn} "
+        f"within the {wait_seconds} s wait, so it was not replicated to "
+        f"{key.destination_stage_arn}. Start the publisher before or during the deploy, "
+        "wait longer (WhenNotPublishing.wait_up_to, at most "
+        f"{c.WAIT_MAX_SECONDS // 60} minutes), or use WhenNotPublishing.follow() to start it "
+        "whenever the participant publishes."
     )
 
 

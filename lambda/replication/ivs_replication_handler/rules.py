@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from .constants import MODES, WAIT_MAX_SECONDS
+
 STAGE_ARN_MAX_LENGTH = 128
 STAGE_ARN_PATTERN = re.compile(r"arn:aws:ivs:[a-z0-9-]+:[0-9]+:stage/[a-zA-Z0-9-]+")
 STAGE_ARN_FORM = "arn:aws:ivs:<region>:<account>:stage/<id> (at most 128 characters)"
@@ -26,6 +28,11 @@ ATTRIBUTES_MAX_BYTES = 1024
 ATTRIBUTES_FORM = (
     f"a map of string keys to string values, at most {ATTRIBUTES_MAX_BYTES} bytes "
     "of UTF-8 in keys and values together"
+)
+
+WHEN_NOT_PUBLISHING_FORM = f"{', '.join(MODES[:-1])} or {MODES[-1]}"
+WAIT_SECONDS_FORM = (
+    f"a whole number of seconds from 1 to {WAIT_MAX_SECONDS} ({WAIT_MAX_SECONDS // 60} minutes)"
 )
 
 # ARNs are echoed in messages, but cut short so a message always fits CloudFormation's Reason.
@@ -125,3 +132,23 @@ def check_distinct_stages(source_prop: str, destination_prop: str, source: str, 
             f"it equals {source_prop} ({echo(source)})",
             "a stage other than the source stage",
         )
+
+
+def check_when_not_publishing(prop: str, value: object) -> str:
+    """Return ``value`` if it names a mode (FAIL, WAIT, FOLLOW); raise InvalidPropertyError."""
+    if value not in MODES:
+        raise InvalidPropertyError(prop, f"{echo(value)} is not a mode", WHEN_NOT_PUBLISHING_FORM)
+    return str(value)
+
+
+def check_wait_seconds(prop: str, value: object) -> int:
+    """Return ``value`` if it is a usable wait for the publisher; raise InvalidPropertyError.
+
+    The bound comes from the provider framework: it calls the handler synchronously from a
+    function with a 15-minute timeout, and a request needs time beyond the wait to start.
+    """
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidPropertyError(prop, f"{echo(value)} is not an integer", WAIT_SECONDS_FORM)
+    if not 1 <= value <= WAIT_MAX_SECONDS:
+        raise InvalidPropertyError(prop, f"{value} is out of range", WAIT_SECONDS_FORM)
+    return value

@@ -1,0 +1,219 @@
+"""Lambda entry point of follow mode: start declared replications whose publisher is live.
+
+Two triggers, one job:
+- an EventBridge "IVS Stage Update" event, "Participant Published": reconcile that
+  publisher's declarations (its rule matches only declared publishers, but any event is
+  checked against the registry);
+- the sweep's constant input ``{"IvsReplicationSweep": true}``: reconcile every declaration,
+  because EventBridge delivery is best effort.
+
+Reconciling is idempotent: a replication IVS lists as ACTIVE is left alone, one that is
+STOPPED or missing is started, a publisher that is not publishing is skipped (its next
+"Participant Published" event, or a later sweep, starts it). After every Start the registry is
+read again, consistently: if the declaration was withdrawn meanwhile (the custom resource is
+being deleted), the replication just started is stopped again, so a late or duplicate event can
+never leave a replication running that no stack declares.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools import Logger
+
+from . import constants as c
+from .ivs import Deadline, DeadlineExceededError, IvsRealtime, ServiceError
+from .lifecycle import StartResult
+from .logic import ReplicationKey, ReplicationSpec, is_not_publishing
+from .registry import Registry, publisher_key
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+logger = Logger(service=c.LOGGER_SERVICE)
+
+_ivs = IvsRealtime()
+_registry = Registry()
+
+ACTIVE = "ACTIVE"
+
+
+class ReconcileError(Exception):
+    """Some declarations could not be reconciled; raised after all were tried, so Lambda's
+    asynchronous retry (or the next sweep) tries again."""
+
+
+@dataclass
+class Report:
+    """What one run did, by physical id; returned and logged."""
+
+    trigger: str
+    declarations: int = 0
+    started: list[str] = field(default_factory=list)
+    already_active: list[str] = field(default_factory=list)
+    not_publishing: list[str] = field(default_factory=list)
+    withdrawn: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    ignored: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "trigger": self.trigger,
+            "declarations": self.declarations,
+            "started": self.started,
+            "already_active": self.already_active,
+            "not_publishing": self.not_publishing,
+            "withdrawn": self.withdrawn,
+            "failed": self.failed,
+            "ignored": self.ignored,
+        }
+
+
+@logger.inject_lambda_context(clear_state=True, log_event=False)
+def on_event(event: Mapping[str, Any], context: LambdaContext) -> dict[str, object]:
+    return handle_event(event, context, _ivs, _registry)
+
+
+def handle_event(
+    event: Mapping[str, Any], context: LambdaContext, ivs: IvsRealtime, registry: Registry
+) -> dict[str, object]:
+    """Reconcile what `event` asks for; raise ReconcileError if anything failed."""
+    deadline = Deadline(context.get_remaining_time_in_millis)
+    report = _reconcile_event(event, ivs, registry, deadline)
+    logger.info("Reconciled", extra={"report": report.as_dict()})
+    if report.failed:
+        raise ReconcileError(
+            f"{len(report.failed)} of {report.declarations} declarations failed: "
+            + "; ".join(f"{pid}: {why}" for pid, why in sorted(report.failed.items()))[:2000]
+        )
+    return report.as_dict()
+
+
+def _reconcile_event(
+    event: Mapping[str, Any], ivs: IvsRealtime, registry: Registry, deadline: Deadline
+) -> Report:
+    if event.get(c.SWEEP_INPUT_KEY) is True:
+        report = Report(trigger="sweep")
+        _reconcile(registry.all_declarations(deadline), ivs, registry, deadline, report)
+        return report
+    publisher = published_publisher(event)
+    if publisher is None:
+        return Report(trigger="event", ignored="not a Participant Published event of IVS")
+    source_stage_arn, participant_id = publisher
+    logger.append_keys(source_stage_arn=source_stage_arn, participant_id=participant_id)
+    report = Report(trigger="event")
+    declarations = registry.declarations_of(source_stage_arn, participant_id, deadline)
+    if not declarations:
+        report.ignored = "no replication of this participant is declared"
+    _reconcile(declarations, ivs, registry, deadline, report)
+    return report
+
+
+def published_publisher(event: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(source stage ARN, participant id) of a "Participant Published" event; None otherwise."""
+    detail = event.get("detail")
+    resources = event.get("resources")
+    if (
+        event.get("source") != c.EVENT_SOURCE
+        or event.get("detail-type") != c.EVENT_DETAIL_TYPE
+        or not isinstance(detail, Mapping)
+        or detail.get("event_name") != c.EVENT_PARTICIPANT_PUBLISHED
+        or not isinstance(resources, list)
+        or not resources
+    ):
+        return None
+    participant_id = detail.get("participant_id")
+    stage_arn = resources[0]
+    if not isinstance(participant_id, str) or not isinstance(stage_arn, str):
+        return None
+    return stage_arn, participant_id
+
+
+def _reconcile(
+    declarations: Iterable[ReplicationSpec],
+    ivs: IvsRealtime,
+    registry: Registry,
+    deadline: Deadline,
+    report: Report,
+) -> None:
+    """One List per publisher, then a Start for each declared destination not ACTIVE."""
+    by_publisher: dict[str, list[ReplicationSpec]] = {}
+    for spec in declarations:
+        key = spec.key
+        by_publisher.setdefault(publisher_key(key.source_stage_arn, key.participant_id), []).append(
+            spec
+        )
+        report.declarations += 1
+    for specs in by_publisher.values():
+        try:
+            _reconcile_publisher(specs, ivs, registry, deadline, report)
+        except (ServiceError, DeadlineExceededError) as error:
+            for spec in specs:
+                report.failed.setdefault(spec.key.physical_id(), str(error))
+
+
+def _reconcile_publisher(
+    specs: list[ReplicationSpec],
+    ivs: IvsRealtime,
+    registry: Registry,
+    deadline: Deadline,
+    report: Report,
+) -> None:
+    first = specs[0].key
+    states = ivs.replica_states(first.source_stage_arn, first.participant_id, deadline)
+    for index, spec in enumerate(specs):
+        physical_id = spec.key.physical_id()
+        if states.get(spec.key.destination_stage_arn) == ACTIVE:
+            report.already_active.append(physical_id)
+            continue
+        result = _start(spec, ivs, deadline)
+        if result is StartResult.NOT_PUBLISHING:
+            # The publisher is away, for its other destinations too; its next
+            # "Participant Published" event (or a sweep) comes back here.
+            report.not_publishing.extend(s.key.physical_id() for s in specs[index:])
+            return
+        if not _still_declared(spec.key, registry, deadline):
+            _stop_withdrawn(spec.key, ivs, deadline)
+            report.withdrawn.append(physical_id)
+        elif result is StartResult.STARTED:
+            report.started.append(physical_id)
+        else:
+            report.already_active.append(physical_id)
+
+
+def _start(spec: ReplicationSpec, ivs: IvsRealtime, deadline: Deadline) -> StartResult:
+    try:
+        ivs.start(spec, deadline)
+    except ServiceError as error:
+        if is_not_publishing(error.message):
+            return StartResult.NOT_PUBLISHING
+        if error.code == "ConflictException" and ivs.replica_state(spec.key, deadline) == ACTIVE:
+            return StartResult.ADOPTED  # another run, or the custom resource, started it
+        raise
+    logger.info("Replication started", extra={"physical_id": spec.key.physical_id()})
+    return StartResult.STARTED
+
+
+def _still_declared(key: ReplicationKey, registry: Registry, deadline: Deadline) -> bool:
+    """A consistent read after the Start; unknown counts as withdrawn, because a replication
+    left running unverified could be one nobody declares, and a declared one comes back with
+    the next event or sweep."""
+    try:
+        return registry.contains(key, deadline)
+    except (ServiceError, DeadlineExceededError) as error:
+        logger.error("Registry check failed; stopping to be safe", extra={"reason": str(error)})
+        return False
+
+
+def _stop_withdrawn(key: ReplicationKey, ivs: IvsRealtime, deadline: Deadline) -> None:
+    """The declaration went away while we started it: undo, so nothing is orphaned."""
+    logger.warning(
+        "Declaration withdrawn during the start; stopping", extra={"physical_id": key.physical_id()}
+    )
+    try:
+        ivs.stop(key, deadline)
+    except ServiceError as error:
+        if error.code != "ResourceNotFoundException":
+            raise

@@ -1,0 +1,234 @@
+"""The registry of follow-mode declarations: the other AWS edge (DynamoDB).
+
+One item per declared replication, keyed by publisher ("<source ARN>|<participant id>") and
+destination stage ARN. The custom-resource handler writes an item before it starts a
+follow-mode replication and deletes it before it stops one; the reconciler reads items, and
+after every Start checks with a consistent read that the item is still there. That order is
+what keeps a late or duplicate event from restarting a deleted replication: if the check sees
+the item, the delete (and the Stop after it) comes later; if not, the reconciler stops what
+it started.
+
+The client is created on first use, so ``AWS_ENDPOINT_URL_DYNAMODB`` redirects it.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import boto3
+from aws_lambda_powertools import Logger
+
+from . import constants as c
+from .ivs import CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS, client_config
+from .logic import ReplicationKey, ReplicationSpec, parse_properties
+from .retries import Deadline, ServiceError, call_with_retries
+from .rules import InvalidPropertyError
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+logger = Logger(service=c.LOGGER_SERVICE, child=True)
+
+T = TypeVar("T")
+
+_TABLE_GONE = "ResourceNotFoundException"
+
+
+class RegistryUnavailableError(Exception):
+    """Follow mode was asked for, but the function was given no registry table."""
+
+
+def publisher_key(source_stage_arn: str, participant_id: str) -> str:
+    return f"{source_stage_arn}|{participant_id}"
+
+
+class Registry:
+    """Reads and writes declarations; every call retries transient errors until the deadline.
+
+    ``table_name`` Default: the ``IVS_REPLICATION_REGISTRY_TABLE`` environment variable, set
+    by the provider once a stack declares a follow-mode replication.
+    """
+
+    def __init__(
+        self,
+        table_name: str | None = None,
+        client: DynamoDBClient | None = None,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        attempt_budget_seconds: float = CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS,
+    ) -> None:
+        self._table_name = table_name
+        self._client = client
+        self._sleep = sleep
+        self._attempt_budget = attempt_budget_seconds
+
+    @property
+    def table_name(self) -> str | None:
+        return self._table_name or os.environ.get(c.ENV_REGISTRY_TABLE) or None
+
+    @property
+    def enabled(self) -> bool:
+        return self.table_name is not None
+
+    @property
+    def client(self) -> DynamoDBClient:
+        if self._client is None:
+            self._client = boto3.client("dynamodb", config=client_config())
+        return self._client
+
+    # --- the custom-resource handler's side ----------------------------------------------
+
+    def put(self, spec: ReplicationSpec, deadline: Deadline) -> None:
+        """Declare `spec` (overwriting the item of the same replication)."""
+        table = self._require_table()
+        self._call(
+            "PutItem", lambda: self.client.put_item(TableName=table, Item=_item(spec)), deadline
+        )
+
+    def remove(self, key: ReplicationKey, deadline: Deadline) -> None:
+        """Withdraw `key`; removing what is not declared, or from a deleted table, succeeds."""
+        table = self.table_name
+        if table is None:
+            return
+        try:
+            self._call(
+                "DeleteItem",
+                lambda: self.client.delete_item(TableName=table, Key=_item_key(key)),
+                deadline,
+            )
+        except ServiceError as error:
+            if error.code != _TABLE_GONE:
+                raise
+
+    # --- the reconciler's side -----------------------------------------------------------
+
+    def contains(self, key: ReplicationKey, deadline: Deadline) -> bool:
+        """Whether `key` is declared now (a consistent read: it sees every finished write)."""
+        table = self._require_table()
+        try:
+            response = self._call(
+                "GetItem",
+                lambda: self.client.get_item(
+                    TableName=table, Key=_item_key(key), ConsistentRead=True
+                ),
+                deadline,
+            )
+        except ServiceError as error:
+            if error.code == _TABLE_GONE:
+                return False
+            raise
+        return "Item" in response
+
+    def declarations_of(
+        self, source_stage_arn: str, participant_id: str, deadline: Deadline
+    ) -> list[ReplicationSpec]:
+        """Every declaration whose publisher is this participant in this stage."""
+        table = self._require_table()
+        publisher = publisher_key(source_stage_arn, participant_id)
+        return list(
+            self._pages(
+                "Query",
+                lambda start: self.client.query(
+                    TableName=table,
+                    KeyConditionExpression="#publisher = :publisher",
+                    ExpressionAttributeNames={"#publisher": c.REGISTRY_PARTITION_KEY},
+                    ExpressionAttributeValues={":publisher": {"S": publisher}},
+                    ConsistentRead=True,
+                    **start,
+                ),
+                deadline,
+            )
+        )
+
+    def all_declarations(self, deadline: Deadline) -> Iterator[ReplicationSpec]:
+        """Every declaration of the stack, page by page (the sweep's input)."""
+        table = self._require_table()
+        return self._pages(
+            "Scan", lambda start: self.client.scan(TableName=table, **start), deadline
+        )
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def _pages(
+        self,
+        operation: str,
+        fetch: Callable[[dict[str, Any]], Mapping[str, Any]],
+        deadline: Deadline,
+    ) -> Iterator[ReplicationSpec]:
+        start: dict[str, Any] = {}
+        while True:
+            try:
+                page = self._call(operation, functools.partial(fetch, start), deadline)
+            except ServiceError as error:
+                if error.code == _TABLE_GONE:
+                    return  # the stack is being deleted: nothing is declared any more
+                raise
+            for item in page.get("Items", []):
+                spec = _spec_of(item)
+                if spec is not None:
+                    yield spec
+            last = page.get("LastEvaluatedKey")
+            if not last:
+                return
+            start = {"ExclusiveStartKey": last}
+
+    def _require_table(self) -> str:
+        table = self.table_name
+        if table is None:
+            raise RegistryUnavailableError(
+                f"Follow mode needs the registry table, but {c.ENV_REGISTRY_TABLE} is not set "
+                "on this function: synthesize the stack with this version of the construct "
+                "library, which sets it, and deploy again."
+            )
+        return table
+
+    def _call(self, operation: str, send: Callable[[], T], deadline: Deadline) -> T:
+        return call_with_retries(
+            operation,
+            send,
+            deadline,
+            sleep=self._sleep,
+            attempt_budget_seconds=self._attempt_budget,
+        )
+
+
+def _item_key(key: ReplicationKey) -> dict[str, Any]:
+    return {
+        c.REGISTRY_PARTITION_KEY: {"S": publisher_key(key.source_stage_arn, key.participant_id)},
+        c.REGISTRY_SORT_KEY: {"S": key.destination_stage_arn},
+    }
+
+
+def _item(spec: ReplicationSpec) -> dict[str, Any]:
+    key = spec.key
+    return {
+        **_item_key(key),
+        c.PROP_SOURCE_STAGE_ARN: {"S": key.source_stage_arn},
+        c.PROP_PARTICIPANT_ID: {"S": key.participant_id},
+        c.PROP_ATTRIBUTES: {"M": {k: {"S": v} for k, v in spec.attributes.items()}},
+        c.PROP_RECONNECT_WINDOW_SECONDS: {"N": str(spec.reconnect_window_seconds)},
+    }
+
+
+def _spec_of(item: Mapping[str, Any]) -> ReplicationSpec | None:
+    """The declaration an item holds, validated like properties; a malformed item is skipped."""
+    try:
+        return parse_properties(
+            {
+                c.PROP_SOURCE_STAGE_ARN: item[c.PROP_SOURCE_STAGE_ARN]["S"],
+                c.PROP_DESTINATION_STAGE_ARN: item[c.REGISTRY_SORT_KEY]["S"],
+                c.PROP_PARTICIPANT_ID: item[c.PROP_PARTICIPANT_ID]["S"],
+                c.PROP_ATTRIBUTES: {
+                    k: v.get("S") for k, v in item.get(c.PROP_ATTRIBUTES, {}).get("M", {}).items()
+                },
+                c.PROP_RECONNECT_WINDOW_SECONDS: item[c.PROP_RECONNECT_WINDOW_SECONDS]["N"],
+                c.PROP_WHEN_NOT_PUBLISHING: c.MODE_FOLLOW,
+            }
+        )
+    except (KeyError, TypeError, AttributeError, InvalidPropertyError) as error:
+        logger.warning("Skipping a malformed registry item", extra={"problem": repr(error)})
+        return None

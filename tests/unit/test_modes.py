@@ -38,9 +38,7 @@ def props(**overrides: object) -> dict[str, object]:
 
 
 def test_properties_written_before_modes_existed_mean_fail() -> None:
-    spec = parse_properties(
-        props(**{c.PROP_WHEN_NOT_PUBLISHING: None, c.PROP_WAIT_SECONDS: None})
-    )
+    spec = parse_properties(props(**{c.PROP_WHEN_NOT_PUBLISHING: None, c.PROP_WAIT_SECONDS: None}))
     assert (spec.when_not_publishing, spec.wait_seconds, spec.follows) == (c.MODE_FAIL, 0, False)
 
 

@@ -1,0 +1,136 @@
+"""Follow and wait modes end to end: the real handler and reconciler, the local IVS endpoint,
+and the registry in a local DynamoDB (moto's server), all through real boto3 clients.
+
+`FollowWorld` plays CloudFormation (custom-resource events to the handler) and EventBridge
+(IVS events handed to the reconciler, or held back to play a lost delivery).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from ivs_replication.local import LocalIvsRealtime
+from ivs_replication.local.cloudformation import LocalLambdaContext, custom_resource_event
+from ivs_replication.local.dynamodb import LocalDynamoDB
+from ivs_replication_handler import constants as c
+from ivs_replication_handler.handler import handle_event
+from ivs_replication_handler.ivs import IvsRealtime, make_client
+from ivs_replication_handler.reconciler import handle_event as reconcile
+from ivs_replication_handler.registry import Registry
+
+_table_numbers = itertools.count()
+
+
+@pytest.fixture(scope="module")
+def dynamodb() -> Iterator[LocalDynamoDB]:
+    with LocalDynamoDB() as server:
+        yield server
+
+
+@dataclass
+class FollowWorld:
+    """One registry table, one IVS endpoint, and the events the endpoint announced."""
+
+    ivs_endpoint: LocalIvsRealtime
+    registry: Registry
+    ivs: IvsRealtime
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    def stage(self, name: str) -> str:
+        return self.ivs_endpoint.create_stage(name)
+
+    def props(
+        self, source: str, destination: str, participant: str = "encoder-1", **extra: object
+    ) -> dict[str, object]:
+        return {
+            c.PROP_SOURCE_STAGE_ARN: source,
+            c.PROP_DESTINATION_STAGE_ARN: destination,
+            c.PROP_PARTICIPANT_ID: participant,
+            c.PROP_ATTRIBUTES: {},
+            c.PROP_RECONNECT_WINDOW_SECONDS: 0,
+            c.PROP_WHEN_NOT_PUBLISHING: c.MODE_FOLLOW,
+            c.PROP_WAIT_SECONDS: 0,
+            **extra,
+        }
+
+    def create(self, props: Mapping[str, object]) -> str:
+        event = custom_resource_event("Create", logical_id="Replication", properties=props)
+        return str(self._handle(event)["PhysicalResourceId"])
+
+    def update(
+        self, physical_id: str, props: Mapping[str, object], old: Mapping[str, object]
+    ) -> str:
+        event = custom_resource_event(
+            "Update",
+            logical_id="Replication",
+            properties=props,
+            old_properties=old,
+            physical_id=physical_id,
+        )
+        return str(self._handle(event)["PhysicalResourceId"])
+
+    def delete(self, physical_id: str, props: Mapping[str, object]) -> None:
+        event = custom_resource_event(
+            "Delete", logical_id="Replication", properties=props, physical_id=physical_id
+        )
+        self._handle(event)
+
+    def deliver_events(self) -> list[dict[str, object]]:
+        """Hand every announced event to the reconciler, as the follow rule would."""
+        pending, self.events[:] = list(self.events), []
+        return [self.reconcile(event) for event in pending]
+
+    def drop_events(self) -> None:
+        """Lose the announced events: EventBridge delivery is best effort."""
+        self.events.clear()
+
+    def reconcile(self, event: Mapping[str, Any]) -> dict[str, object]:
+        return reconcile(event, LocalLambdaContext(), self.ivs, self.registry)
+
+    def sweep(self) -> dict[str, object]:
+        return self.reconcile({c.SWEEP_INPUT_KEY: True})
+
+    def state(self, source: str, destination: str, participant: str = "encoder-1") -> str | None:
+        replicas = self.ivs_endpoint.replicas(
+            source_stage_arn=source, participant_id=participant, destination_stage_arn=destination
+        )
+        if not replicas:
+            return None
+        return "ACTIVE" if any(r.state == "ACTIVE" for r in replicas) else "STOPPED"
+
+    def declared(self) -> list[dict[str, Any]]:
+        table = self.registry.table_name
+        assert table is not None
+        return [
+            {"publisher": item[c.REGISTRY_PARTITION_KEY], "destination": item[c.REGISTRY_SORT_KEY]}
+            for item in _scan(self.registry, table)
+        ]
+
+    def _handle(self, event: dict[str, object]) -> Mapping[str, object]:
+        return handle_event(event, LocalLambdaContext(), self.ivs, self.registry)
+
+
+def _scan(registry: Registry, table: str) -> list[dict[str, Any]]:
+    items = registry.client.scan(TableName=table, ConsistentRead=True)["Items"]
+    return [{k: next(iter(v.values())) for k, v in item.items()} for item in items]
+
+
+@pytest.fixture
+def world(local_ivs: LocalIvsRealtime, dynamodb: LocalDynamoDB) -> Iterator[FollowWorld]:
+    table = dynamodb.create_registry_table(f"registry-{next(_table_numbers)}")
+    # The handler's own client factory, aimed at the endpoint by the local_ivs fixture's env.
+    built = FollowWorld(
+        ivs_endpoint=local_ivs,
+        registry=Registry(table, client=dynamodb.client()),
+        ivs=IvsRealtime(make_client()),
+    )
+    unsubscribe = local_ivs.subscribe(built.events.append)
+    try:
+        yield built
+    finally:
+        unsubscribe()

@@ -1,0 +1,275 @@
+"""Follow mode: deploy succeeds with nobody publishing; replication holds whenever the
+publisher is live, and nothing restarts it once the declaration is deleted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from ivs_replication.local.cloudformation import LocalLambdaContext
+from ivs_replication_handler import constants as c
+from ivs_replication_handler.ivs import Deadline, IvsRealtime
+from ivs_replication_handler.lifecycle import ReplicationFailedError
+from ivs_replication_handler.logic import ReplicationSpec
+from ivs_replication_handler.reconciler import handle_event as reconcile
+from ivs_replication_handler.registry import Registry
+
+from .conftest import FollowWorld
+
+WINDOW = 30
+
+
+def test_declared_while_offline_it_starts_when_the_participant_publishes(
+    world: FollowWorld,
+) -> None:
+    main, side = world.stage("main"), world.stage("side")
+    world.create(world.props(main, side))
+    assert world.state(main, side) is None
+    assert world.declared() == [{"publisher": f"{main}|encoder-1", "destination": side}]
+
+    world.ivs_endpoint.publish(main, "encoder-1")
+    [report] = world.deliver_events()
+
+    assert report["started"] == [f"{main}|{side}|encoder-1"]
+    assert world.state(main, side) == "ACTIVE"
+
+
+def test_an_absence_beyond_the_window_ends_it_and_the_next_publish_restarts_it(
+    world: FollowWorld,
+) -> None:
+    main, side = world.stage("main"), world.stage("side")
+    world.create(world.props(main, side, ReconnectWindowSeconds=WINDOW))
+    world.ivs_endpoint.publish(main, "encoder-1")
+    world.deliver_events()
+
+    world.ivs_endpoint.unpublish(main, "encoder-1")
+    world.ivs_endpoint.clock.advance(WINDOW + 1)
+    world.deliver_events()  # "Participant Unpublished" does not match: nothing to do
+    assert world.state(main, side) == "STOPPED"
+
+    world.ivs_endpoint.publish(main, "encoder-1")
+    world.deliver_events()
+    assert world.state(main, side) == "ACTIVE"
+
+
+def test_declared_while_publishing_it_starts_at_once(world: FollowWorld) -> None:
+    main, side = world.stage("main"), world.stage("side")
+    world.ivs_endpoint.publish(main, "encoder-1")
+    world.drop_events()
+    world.create(world.props(main, side))
+    assert world.state(main, side) == "ACTIVE"
+
+
+def test_delete_withdraws_then_stops_and_a_late_event_restarts_nothing(
+    world: FollowWorld,
+) -> None:
+    main, side = world.stage("main"), world.stage("side")
+    props = world.props(main, side)
+    physical_id = world.create(props)
+    world.ivs_endpoint.publish(main, "encoder-1")
+    late = list(world.events)
+    world.deliver_events()
+    assert world.state(main, side) == "ACTIVE"
+
+    world.delete(physical_id, props)
+    assert world.declared() == []
+    assert world.state(main, side) == "STOPPED"
+
+    # An event EventBridge delivers late (or retries) after the rule is gone.
+    report = world.reconcile(late[0])
+    assert report["ignored"] == "no replication of this participant is declared"
+    assert world.state(main, side) == "STOPPED"
+    world.sweep()
+    assert world.state(main, side) == "STOPPED"
+
+
+def test_duplicate_events_start_once(world: FollowWorld) -> None:
+    main, side = world.stage("main"), world.stage("side")
+    world.create(world.props(main, side))
+    world.ivs_endpoint.publish(main, "encoder-1")
+    world.events.extend(list(world.events))  # delivered twice
+    world.ivs_endpoint.reset_calls()
+
+    first, second = world.deliver_events()
+
+    assert first["started"]
+    assert not second["started"]
+    assert second["already_active"] == [f"{main}|{side}|encoder-1"]
+    assert world.ivs_endpoint.calls.get("StartParticipantReplication") == 1
+    assert world.state(main, side) == "ACTIVE"
+
+
+def test_an_old_event_arriving_after_the_publisher_left_is_harmless(world: FollowWorld) -> None:
+    main, side = world.stage("main"), world.stage("side")
+    world.create(world.props(main, side))
+    world.ivs_endpoint.publish(main, "encoder-1")
+    stale = list(world.events)
+    world.drop_events()
+    world.ivs_endpoint.unpublish(main, "encoder-1")
+    world.drop_events()
+
+    report = world.reconcile(stale[0])
+    assert report["not_publishing"] == [f"{main}|{side}|encoder-1"]
+    assert report["failed"] == {}
+    assert world.state(main, side) is None
+
+    world.ivs_endpoint.publish(main, "encoder-1")  # the newest event wins
+    world.deliver_events()
+    assert world.state(main, side) == "ACTIVE"
+
+
+def test_events_of_other_participants_stages_or_kinds_start_nothing(world: FollowWorld) -> None:
+    main, side, other = world.stage("main"), world.stage("side"), world.stage("other")
+    world.create(world.props(main, side))
+    world.ivs_endpoint.publish(main, "guest-7")  # another participant, same stage
+    world.ivs_endpoint.publish(other, "encoder-1")  # same participant id, another stage
+    world.ivs_endpoint.reset_calls()
+    reports = world.deliver_events()
+
+    assert [r["ignored"] for r in reports] == ["no replication of this participant is declared"] * 2
+    not_ivs: dict[str, Any] = {"source": "aws.s3", "detail-type": "Object Created"}
+    assert world.reconcile(not_ivs)["ignored"] == "not a Participant Published event of IVS"
+    assert world.ivs_endpoint.calls.get("StartParticipantReplication") is None
+    assert world.state(main, side) is None
+
+
+def test_the_sweep_recovers_a_lost_event(world: FollowWorld) -> None:
+    main, side = world.stage("main"), world.stage("side")
+    world.create(world.props(main, side))
+    world.ivs_endpoint.publish(main, "encoder-1")
+    world.drop_events()
+    assert world.state(main, side) is None
+
+    report = world.sweep()
+
+    assert report["trigger"] == "sweep"
+    assert report["started"] == [f"{main}|{side}|encoder-1"]
+    assert world.state(main, side) == "ACTIVE"
+
+
+def test_one_event_starts_every_destination_of_a_fan_out_with_one_list_call(
+    world: FollowWorld,
+) -> None:
+    main = world.stage("main")
+    destinations = [world.stage(f"side-{n}") for n in range(3)]
+    for destination in destinations:
+        world.create(world.props(main, destination))
+    world.ivs_endpoint.publish(main, "encoder-1")
+    world.ivs_endpoint.reset_calls()
+
+    [report] = world.deliver_events()
+
+    assert len(report["started"]) == 3  # type: ignore[arg-type]
+    assert world.ivs_endpoint.calls.get("ListParticipantReplicas") == 1
+    assert all(world.state(main, d) == "ACTIVE" for d in destinations)
+
+
+def test_a_sweep_covers_200_declarations_with_one_list_per_publisher(world: FollowWorld) -> None:
+    sources = [world.stage(f"main-{n}") for n in range(40)]
+    destinations = [world.stage(f"side-{n}") for n in range(5)]
+    for source in sources:
+        for destination in destinations:
+            world.create(world.props(source, destination))
+        world.ivs_endpoint.publish(source, "encoder-1")
+    world.drop_events()
+    world.ivs_endpoint.reset_calls()
+
+    report = world.sweep()
+
+    assert report["declarations"] == 200
+    assert len(report["started"]) == 200  # type: ignore[arg-type]
+    assert world.ivs_endpoint.calls.get("ListParticipantReplicas") == 40
+    again = world.sweep()
+    assert len(again["already_active"]) == 200  # type: ignore[arg-type]
+    assert again["started"] == []
+
+
+def test_a_declaration_withdrawn_during_the_start_is_stopped_again(world: FollowWorld) -> None:
+    """The custom resource's Delete withdraws, then stops; a reconciler run that read the
+    declaration just before the withdrawal starts after that Stop. Its registry check after
+    the Start must catch this."""
+    main, side = world.stage("main"), world.stage("side")
+    props = world.props(main, side)
+    world.create(props)
+    world.ivs_endpoint.publish(main, "encoder-1")
+    racing = DeleteDuringStart(world.ivs, world.registry)
+
+    report = _reconcile_with(world, racing)
+
+    assert report["withdrawn"] == [f"{main}|{side}|encoder-1"]
+    assert world.state(main, side) == "STOPPED"
+
+
+class DeleteDuringStart(IvsRealtime):
+    """IVS as seen by a reconciler racing a Delete: the declaration is withdrawn right
+    after this Start reaches IVS."""
+
+    def __init__(self, real: IvsRealtime, registry: Registry) -> None:
+        super().__init__(real.client)
+        self._registry = registry
+
+    def start(self, spec: ReplicationSpec, deadline: Deadline) -> None:
+        super().start(spec, deadline)
+        self._registry.remove(spec.key, deadline)
+
+
+def _reconcile_with(world: FollowWorld, ivs: IvsRealtime) -> dict[str, object]:
+    [event] = world.events
+    return reconcile(event, LocalLambdaContext(), ivs, world.registry)
+
+
+def test_a_failed_create_leaves_nothing_declared(world: FollowWorld) -> None:
+    main = world.stage("main")
+    missing = main.rsplit("/", 1)[0] + "/NoSuchStage"
+    world.ivs_endpoint.publish(main, "encoder-1")
+    with pytest.raises(ReplicationFailedError, match="ResourceNotFoundException"):
+        world.create(world.props(main, missing))
+    assert world.declared() == []
+
+
+def test_switching_modes_declares_and_withdraws_without_restarting(world: FollowWorld) -> None:
+    main, side = world.stage("main"), world.stage("side")
+    world.ivs_endpoint.publish(main, "encoder-1")
+    failing = world.props(main, side, WhenNotPublishing=c.MODE_FAIL)
+    physical_id = world.create(failing)
+    following = world.props(main, side)
+    world.ivs_endpoint.reset_calls()
+
+    world.update(physical_id, following, failing)
+    assert len(world.declared()) == 1
+    world.update(physical_id, failing, following)
+    assert world.declared() == []
+
+    assert world.ivs_endpoint.calls.get("StopParticipantReplication") is None
+    assert world.state(main, side) == "ACTIVE"
+
+
+def test_an_in_place_update_while_offline_succeeds_and_applies_on_the_next_publish(
+    world: FollowWorld,
+) -> None:
+    main, side = world.stage("main"), world.stage("side")
+    old = world.props(main, side)
+    physical_id = world.create(old)
+    new = world.props(main, side, Attributes={"role": "cohost"})
+
+    world.update(physical_id, new, old)
+    world.ivs_endpoint.publish(main, "encoder-1")
+    world.deliver_events()
+
+    [replica] = world.ivs_endpoint.replicas(destination_stage_arn=side)
+    assert replica.state == "ACTIVE"
+    assert replica.attributes == {"role": "cohost"}
+
+
+def test_the_reconciler_rides_out_throttling(world: FollowWorld) -> None:
+    main, side = world.stage("main"), world.stage("side")
+    world.create(world.props(main, side))
+    world.ivs_endpoint.publish(main, "encoder-1")
+    world.ivs_endpoint.faults.script_errors("StartParticipantReplication", [429, 500])
+    world.ivs = IvsRealtime(world.ivs.client, sleep=lambda _: None)
+
+    [report] = world.deliver_events()
+
+    assert report["failed"] == {}
+    assert world.state(main, side) == "ACTIVE"

@@ -1,0 +1,119 @@
+"""Wait mode: deploy waits (up to a limit) for the participant to publish, then starts.
+
+Time is simulated: the Lambda context's remaining time and every sleep of the handler read one
+fake clock, so a nine-minute wait takes milliseconds, and the local endpoint is real HTTP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+
+from ivs_replication.local import LocalIvsRealtime
+from ivs_replication.local.cloudformation import custom_resource_event
+from ivs_replication_handler import constants as c
+from ivs_replication_handler.handler import handle_event
+from ivs_replication_handler.ivs import IvsRealtime, make_client
+from ivs_replication_handler.lifecycle import ReplicationFailedError
+
+# What the construct gives the handler for a stack whose longest wait is nine minutes.
+LAMBDA_TIMEOUT_SECONDS = c.REQUEST_BUDGET_SECONDS + c.WAIT_MAX_SECONDS
+
+
+@dataclass
+class FakeTime:
+    """The Lambda's clock; `at(t, action)` runs `action` once simulated time reaches t."""
+
+    timeout_seconds: float = LAMBDA_TIMEOUT_SECONDS
+    now: float = 0.0
+    scheduled: list[tuple[float, Callable[[], object]]] = field(default_factory=list)
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.timeout_seconds - self.now) * 1000))
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        due = [entry for entry in self.scheduled if entry[0] <= self.now]
+        for entry in due:
+            self.scheduled.remove(entry)
+            entry[1]()
+
+    def at(self, when: float, action: Callable[[], object]) -> None:
+        self.scheduled.append((when, action))
+
+
+@pytest.fixture
+def fake_time() -> FakeTime:
+    return FakeTime()
+
+
+def create(local_ivs: LocalIvsRealtime, fake_time: FakeTime, **props: object) -> dict[str, object]:
+    main, side = local_ivs.create_stage("main"), local_ivs.create_stage("side")
+    properties = {
+        c.PROP_SOURCE_STAGE_ARN: main,
+        c.PROP_DESTINATION_STAGE_ARN: side,
+        c.PROP_PARTICIPANT_ID: "encoder-1",
+        **props,
+    }
+    ivs = IvsRealtime(make_client(), sleep=fake_time.sleep)
+    event = custom_resource_event("Create", properties)
+    return handle_event(event, fake_time, ivs)  # type: ignore[arg-type]
+
+
+def test_a_publisher_appearing_within_the_wait_is_replicated(
+    local_ivs: LocalIvsRealtime, fake_time: FakeTime
+) -> None:
+    def go_live() -> None:
+        [main] = [s for s in local_ivs.snapshot()["stages"] if s["name"] == "main"]
+        local_ivs.publish(main["arn"], "encoder-1")
+
+    fake_time.at(20.0, go_live)
+
+    result = create(local_ivs, fake_time, WhenNotPublishing="WAIT", WaitForPublisherSeconds="60")
+
+    assert str(result["PhysicalResourceId"]).endswith("|encoder-1")
+    [replica] = local_ivs.replicas(participant_id="encoder-1")
+    assert replica.state == "ACTIVE"
+    assert 20.0 <= fake_time.now < 30.0  # started on the first poll after going live
+
+
+def test_a_publisher_that_never_appears_fails_clearly_when_the_wait_ends(
+    local_ivs: LocalIvsRealtime, fake_time: FakeTime
+) -> None:
+    with pytest.raises(ReplicationFailedError) as caught:
+        create(local_ivs, fake_time, WhenNotPublishing="WAIT", WaitForPublisherSeconds="45")
+
+    message = str(caught.value)
+    assert "did not publish" in message
+    assert "within the 45 s wait" in message
+    assert "WhenNotPublishing.follow()" in message
+    assert fake_time.now <= 45.0
+    assert local_ivs.calls["StartParticipantReplication"] > 5  # it kept trying
+    assert local_ivs.replicas() == []
+
+
+def test_fail_mode_fails_at_once_and_names_the_other_modes(
+    local_ivs: LocalIvsRealtime, fake_time: FakeTime
+) -> None:
+    with pytest.raises(ReplicationFailedError) as caught:
+        create(local_ivs, fake_time)
+
+    assert "is not publishing" in str(caught.value)
+    assert "when_not_publishing=WhenNotPublishing.follow()" in str(caught.value)
+    assert "WhenNotPublishing.wait_up_to(" in str(caught.value)
+    assert local_ivs.calls["StartParticipantReplication"] == 1
+    assert fake_time.now == 0.0
+
+
+def test_a_request_without_a_wait_keeps_to_the_standard_budget_in_a_longer_lambda(
+    local_ivs: LocalIvsRealtime, fake_time: FakeTime
+) -> None:
+    """The stack's Lambda timeout grows with its longest wait; a throttled request of another
+    replication must still give up after the standard budget, not the Lambda's timeout."""
+    local_ivs.faults.random_errors("StartParticipantReplication", probability=1.0, seed=1)
+    with pytest.raises(ReplicationFailedError, match="still failing"):
+        create(local_ivs, fake_time)
+    assert fake_time.now <= c.REQUEST_BUDGET_SECONDS
+    assert fake_time.now > c.REQUEST_BUDGET_SECONDS / 2

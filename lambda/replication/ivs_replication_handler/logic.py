@@ -248,7 +248,14 @@ def try_parse_properties(props: Mapping[str, object]) -> ReplicationSpec | None:
 # --- Errors ---------------------------------------------------------------------------------
 
 _THROTTLING_CODES = frozenset(
-    {"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"}
+    {
+        "ThrottlingException",
+        "Throttling",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        # DynamoDB (the follow-mode registry) throttles with HTTP 400 and this code.
+        "ProvisionedThroughputExceededException",
+    }
 )
 _HTTP_TOO_MANY_REQUESTS = 429
 _HTTP_SERVER_ERROR = 500

@@ -1,23 +1,16 @@
 #!/usr/bin/env python3
 """Example CDK app: `npx cdk synth` (no AWS account needed) or `npx cdk deploy`.
 
-Context: `-c participantId=...` (default "host-1") names the replicated participant;
-`-c withReplication=false` leaves the replication out (a first deploy that only creates the
-stages, so the participant has a stage to publish in before the replication starts).
+One stack (example/stack.py): an encoder's participant replicated from a main stage into three
+side stages, following the encoder. It deploys whether or not the encoder is publishing.
 """
 
 from __future__ import annotations
 
 import aws_cdk as cdk
 
-from example.stack import DEFAULT_PARTICIPANT_ID, ReplicationExampleStack
+from example.stack import ReplicationExampleStack
 
 app = cdk.App()
-ReplicationExampleStack(
-    app,
-    "IvsReplicationExample",
-    participant_id=str(app.node.try_get_context("participantId") or DEFAULT_PARTICIPANT_ID),
-    # Context values from the command line are strings: "false" must mean False.
-    with_replication=str(app.node.try_get_context("withReplication")).lower() != "false",
-)
+ReplicationExampleStack(app, "IvsReplicationExample")
 app.synth()

@@ -1,4 +1,4 @@
-"""Example: a main stage whose host also appears in a side stage."""
+"""Example: an encoder pushed into a main stage, replicated into three side stages."""
 
 from __future__ import annotations
 
@@ -7,41 +7,45 @@ from typing import TYPE_CHECKING
 from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_ivs as ivs
 
-from ivs_replication import ParticipantReplication
+from ivs_replication import IngestReplication, ReplicationSweep
 
 if TYPE_CHECKING:
     from constructs import Construct
 
-DEFAULT_PARTICIPANT_ID = "host-1"
+SIDE_STAGE_NAMES = ("side-1", "side-2", "side-3")
+RECONNECT_WINDOW = Duration.seconds(30)
+SWEEP_INTERVAL = Duration.minutes(5)
 
 
 class ReplicationExampleStack(Stack):
-    """Two IVS stages and one replication of `participant_id` from the first to the second."""
+    """A main stage, an encoder (an IVS ingest configuration) publishing into it, and three
+    side stages the encoder's participant also appears in.
 
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        participant_id: str = DEFAULT_PARTICIPANT_ID,
-        with_replication: bool = True,
-    ) -> None:
+    The replications follow the encoder: the stack deploys whether or not it is publishing,
+    each replication starts whenever it publishes (an EventBridge rule on "Participant
+    Published"), and a sweep every 5 minutes catches up on any event EventBridge missed.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id, description="IVS participant replication example")
         main = ivs.CfnStage(self, "MainStage", name="main")
-        side = ivs.CfnStage(self, "SideStage", name="side")
-        CfnOutput(self, "MainStageArn", value=main.attr_arn)
-        CfnOutput(self, "SideStageArn", value=side.attr_arn)
-        # The stages must exist, and the participant publish, before a replication can start:
-        # a first deploy without it creates the stages to publish into.
-        if not with_replication:
-            return
-        replication = ParticipantReplication(
-            self,
-            "HostIntoSideStage",
-            source_stage=main,
-            destination_stage=side,
-            participant_id=participant_id,
-            attributes={"role": "cohost"},
-            reconnect_window=Duration.seconds(30),
+        # The service gives the encoder its participant id; an RTMPS encoder pushes to it.
+        encoder = ivs.CfnIngestConfiguration(
+            self, "Encoder", name="encoder", stage_arn=main.attr_arn, ingest_protocol="RTMPS"
         )
-        CfnOutput(self, "ReplicationId", value=replication.replication_id)
+        sides = [
+            ivs.CfnStage(self, f"SideStage{number}", name=name)
+            for number, name in enumerate(SIDE_STAGE_NAMES, start=1)
+        ]
+        IngestReplication(
+            self,
+            "EncoderIntoSideStages",
+            ingest_configuration=encoder,
+            destination_stages=sides,
+            attributes={"role": "cohost"},
+            reconnect_window=RECONNECT_WINDOW,
+        )
+        ReplicationSweep(self, "Sweep", interval=SWEEP_INTERVAL)
+        CfnOutput(self, "MainStageArn", value=main.attr_arn)
+        CfnOutput(self, "EncoderParticipantId", value=encoder.attr_participant_id)
+        CfnOutput(self, "EncoderArn", value=encoder.attr_arn)

@@ -22,7 +22,8 @@ from .asset import ARCHITECTURE, RUNTIME, handler_code
 
 PROVIDER_ID = "IvsParticipantReplicationProvider"
 
-HANDLER_TIMEOUT = Duration.minutes(5)
+# The handler's timeout when no replication of the stack waits for its publisher.
+HANDLER_TIMEOUT = Duration.seconds(c.REQUEST_BUDGET_SECONDS)
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 
 
@@ -35,14 +36,15 @@ class ReplicationProvider(Construct):
 
     def __init__(self, scope: Stack, construct_id: str) -> None:
         super().__init__(scope, construct_id)
-        handler_logs = _log_group(self, "OnEventLogs")
-        handler_role = _role_writing_to(self, "OnEventRole", handler_logs)
+        self._longest_wait_seconds = 0
+        handler_logs = new_log_group(self, "OnEventLogs")
+        handler_role = role_writing_to(self, "OnEventRole", handler_logs)
         handler_role.add_to_policy(
             iam.PolicyStatement(
                 actions=list(c.IAM_ACTIONS), resources=[stage_arns_of_account(scope)]
             )
         )
-        _acknowledge(
+        acknowledge(
             handler_role.node.find_child("DefaultPolicy"),
             "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ivs:*:<AWS::AccountId>:stage/*]",
             "Only the three replication actions, on stages of this account only. A fixed "
@@ -63,10 +65,10 @@ class ReplicationProvider(Construct):
             log_group=handler_logs,
             logging_format=lambda_.LoggingFormat.JSON,
         )
-        _depend_on_policy_only(self.on_event_function)
+        depend_on_policy_only(self.on_event_function)
 
-        framework_logs = _log_group(self, "FrameworkLogs")
-        framework_role = _role_writing_to(self, "FrameworkRole", framework_logs)
+        framework_logs = new_log_group(self, "FrameworkLogs")
+        framework_role = role_writing_to(self, "FrameworkRole", framework_logs)
         self._provider = cr.Provider(
             self,
             "Framework",
@@ -74,18 +76,35 @@ class ReplicationProvider(Construct):
             framework_on_event_role=framework_role,
             log_group=framework_logs,
         )
-        _acknowledge(
+        acknowledge(
             # Created by the framework when it grants itself the invoke permission.
             framework_role.node.find_child("DefaultPolicy"),
-            f"AwsSolutions-IAM5[Resource::<{_logical_id(self.on_event_function)}.Arn>:*]",
+            f"AwsSolutions-IAM5[Resource::<{logical_id(self.on_event_function)}.Arn>:*]",
             "The provider framework may invoke any version of this stack's replication "
             "handler (FunctionArn:*), and no other function.",
         )
-        _depend_on_policy_only(self._provider.node.find_child("framework-onEvent"))
+        depend_on_policy_only(self._provider.node.find_child("framework-onEvent"))
 
     @property
     def service_token(self) -> str:
         return self._provider.service_token
+
+    @property
+    def longest_wait_seconds(self) -> int:
+        """The longest wait for a publisher declared in the stack so far (0: none)."""
+        return self._longest_wait_seconds
+
+    def allow_wait(self, wait_seconds: int) -> None:
+        """Give the handler time to wait `wait_seconds` for a publisher, on top of the time
+        any request needs: its timeout is the request budget plus the stack's longest wait,
+        so a stack that never waits keeps the 5-minute timeout."""
+        if wait_seconds <= self._longest_wait_seconds:
+            return
+        self._longest_wait_seconds = wait_seconds
+        cfn_function = self.on_event_function.node.default_child
+        if not isinstance(cfn_function, lambda_.CfnFunction):
+            raise TypeError(f"{self.on_event_function.node.path} has no CfnFunction")
+        cfn_function.timeout = c.REQUEST_BUDGET_SECONDS + wait_seconds
 
     @classmethod
     def of(cls, scope: Construct) -> ReplicationProvider:
@@ -120,7 +139,7 @@ def stage_arns_of_account(stack: Stack) -> str:
     )
 
 
-def _role_writing_to(scope: Construct, construct_id: str, log_group: logs.LogGroup) -> iam.Role:
+def role_writing_to(scope: Construct, construct_id: str, log_group: logs.LogGroup) -> iam.Role:
     """A Lambda role that can write to its own log group only (no AWS managed policy)."""
     role = iam.Role(
         scope,
@@ -132,7 +151,7 @@ def _role_writing_to(scope: Construct, construct_id: str, log_group: logs.LogGro
     return role
 
 
-def _depend_on_policy_only(function: IConstruct) -> None:
+def depend_on_policy_only(function: IConstruct) -> None:
     """CDK makes a function depend on its role and its role's policy, though `Role` is
     already a `GetAtt` dependency; cfn-lint rightly warns (W3005). Keep the policy only:
     the function must not run before its permissions exist."""
@@ -141,22 +160,22 @@ def _depend_on_policy_only(function: IConstruct) -> None:
     policy = role.node.try_find_child("DefaultPolicy") if role is not None else None
     if not isinstance(cfn_function, CfnResource) or policy is None:
         raise TypeError(f"{function.node.path} has no role policy to depend on")
-    cfn_function.add_override("DependsOn", [_logical_id(policy)])
+    cfn_function.add_override("DependsOn", [logical_id(policy)])
 
 
-def _logical_id(construct: IConstruct) -> str:
+def logical_id(construct: IConstruct) -> str:
     resource = construct.node.default_child
     if not isinstance(resource, CfnElement):
         raise TypeError(f"{construct.node.path} has no CloudFormation resource")
     return Stack.of(construct).resolve(resource.logical_id)  # type: ignore[no-any-return]
 
 
-def _acknowledge(scope: IConstruct, rule: str, reason: str) -> None:
+def acknowledge(scope: IConstruct, rule: str, reason: str) -> None:
     """Record why a cdk-nag finding on `scope` is intended (read by `cdk-nag` v3 packs)."""
     Validations.of(scope).acknowledge(Acknowledgment(id=f"AwsSolutions::{rule}", reason=reason))
 
 
-def _log_group(scope: Construct, construct_id: str) -> logs.LogGroup:
+def new_log_group(scope: Construct, construct_id: str) -> logs.LogGroup:
     return logs.LogGroup(
         scope,
         construct_id,

@@ -5,18 +5,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Union
 
-from aws_cdk import Annotations, CustomResource, Duration, Stack, Token
+from aws_cdk import Annotations, CfnResource, CustomResource, Duration, Stack, Token
 from aws_cdk.interfaces.aws_ivs import IStageRef
 from constructs import Construct
 
 from ._handler.ivs_replication_handler import constants as c
 from ._handler.ivs_replication_handler import rules
+from .follow import FollowInfrastructure
+from .modes import WhenNotPublishing, checked_mode
 from .provider import ReplicationProvider
 
 # A stage, as a CDK stage reference (e.g. `aws_ivs.CfnStage`) or its ARN.
 StageLike = Union[IStageRef, str]  # noqa: UP007 - an alias jsii users can read in docs
 
-# CloudFormation's own default is one hour; a broken handler should fail in minutes.
+# CloudFormation's own default is one hour; a broken handler should fail in minutes. A
+# replication that waits for its publisher gets its wait on top.
 SERVICE_TIMEOUT = Duration.minutes(10)
 
 
@@ -24,8 +27,9 @@ class ParticipantReplication(Construct):
     """Replicates participant `participant_id`, publishing in `source_stage`, into
     `destination_stage` while the stack holds this construct.
 
-    Creating it starts the replication (the participant must be publishing at that moment);
-    removing it stops the replication. Every replication in a stack shares one provider.
+    Creating it starts the replication; removing it stops the replication. IVS only starts a
+    replication while the participant publishes: `when_not_publishing` says what deploy does
+    otherwise. Every replication in a stack shares one provider.
 
     :param source_stage: the stage the participant publishes in: an ``IStageRef`` such as
         ``aws_ivs.CfnStage``, or a stage ARN.
@@ -37,6 +41,9 @@ class ParticipantReplication(Construct):
         of UTF-8 in keys and values. Default: none.
     :param reconnect_window: how long the replication survives the publisher disconnecting,
         whole seconds from 0 to 300. Default: ``Duration.seconds(0)`` (IVS's default).
+    :param when_not_publishing: what deploy does if the participant is not publishing:
+        ``WhenNotPublishing.fail()``, ``.wait_up_to(duration)`` or ``.follow()``.
+        Default: ``WhenNotPublishing.fail()`` (the deploy fails, saying what to do).
     :raises ValueError: if a concrete (non-token) value breaks these rules; the message names
         the property, the problem and the allowed form.
     """
@@ -51,42 +58,67 @@ class ParticipantReplication(Construct):
         participant_id: str,
         attributes: Mapping[str, str] | None = None,
         reconnect_window: Duration | None = None,
+        when_not_publishing: WhenNotPublishing | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        source_arn = _stage_arn("source_stage", source_stage)
-        destination_arn = _stage_arn("destination_stage", destination_stage)
-        if not _is_token(participant_id):
+        mode = checked_mode(when_not_publishing)
+        source_arn = stage_arn_of("source_stage", source_stage)
+        destination_arn = stage_arn_of("destination_stage", destination_stage)
+        if not is_token(participant_id):
             rules.check_participant_id("participant_id", participant_id)
         # Unresolved tokens encode to equal strings only when they name the same stage.
         rules.check_distinct_stages(
             "source_stage", "destination_stage", source_arn, destination_arn
         )
-        checked_attributes = _checked_attributes(attributes or {})
-        window_seconds = _window_seconds(reconnect_window)
+        attributes_checked = checked_attributes(attributes or {})
+        window_seconds = window_seconds_of(reconnect_window)
         self._warn_if_cross_boundary(source_arn, destination_arn)
 
         self.source_stage_arn = source_arn
         self.destination_stage_arn = destination_arn
         self.participant_id = participant_id
+        self.when_not_publishing = mode
+        provider = ReplicationProvider.of(self)
+        provider.allow_wait(mode.wait_seconds)
         self.resource = CustomResource(
             self,
             "Resource",
-            service_token=ReplicationProvider.of(self).service_token,
+            service_token=provider.service_token,
             resource_type=c.RESOURCE_TYPE,
-            service_timeout=SERVICE_TIMEOUT,
+            service_timeout=SERVICE_TIMEOUT.plus(Duration.seconds(mode.wait_seconds)),
             properties={
                 c.PROP_SOURCE_STAGE_ARN: source_arn,
                 c.PROP_DESTINATION_STAGE_ARN: destination_arn,
                 c.PROP_PARTICIPANT_ID: participant_id,
-                c.PROP_ATTRIBUTES: checked_attributes,
+                c.PROP_ATTRIBUTES: attributes_checked,
                 c.PROP_RECONNECT_WINDOW_SECONDS: window_seconds,
+                c.PROP_WHEN_NOT_PUBLISHING: mode.mode,
+                c.PROP_WAIT_SECONDS: mode.wait_seconds,
             },
         )
+        if mode.mode == c.MODE_FOLLOW:
+            self._follow_the_publisher()
 
     @property
     def replication_id(self) -> str:
         """The custom resource's physical id: "<source ARN>|<destination ARN>|<participant>"."""
         return self.resource.ref
+
+    def _follow_the_publisher(self) -> None:
+        """Route the publisher's "Participant Published" events to the reconciler.
+
+        The rule depends on this custom resource: CloudFormation creates the rule after it
+        and, on delete, deletes the rule before it, so no event can restart a replication
+        whose Stop has already run. The rule is created under this construct unless an
+        earlier declaration of the same publisher (or the enclosing fan-out) created it.
+        """
+        cfn_resource = self.resource.node.default_child
+        if not isinstance(cfn_resource, CfnResource):
+            raise TypeError(f"{self.resource.node.path} has no CloudFormation resource")
+        rule = FollowInfrastructure.of(self).publisher_rule(
+            self, self.source_stage_arn, self.participant_id
+        )
+        rule.add_resource_dependency(cfn_resource)
 
     def _warn_if_cross_boundary(self, source_arn: str, destination_arn: str) -> None:
         """IVS does not document replication across regions or accounts: warn, don't block."""
@@ -110,7 +142,7 @@ class ParticipantReplication(Construct):
                 )
 
 
-def _stage_arn(prop: str, stage: StageLike) -> str:
+def stage_arn_of(prop: str, stage: StageLike) -> str:
     if isinstance(stage, str):
         arn = stage
     elif hasattr(stage, "stage_ref"):  # IStageRef is a jsii interface: no isinstance check
@@ -121,7 +153,7 @@ def _stage_arn(prop: str, stage: StageLike) -> str:
             f"a {type(stage).__name__} was given",
             "an IStageRef (e.g. CfnStage) or a stage ARN",
         )
-    if not _is_token(arn):
+    if not is_token(arn):
         rules.check_stage_arn(prop, arn)
     return arn
 
@@ -134,19 +166,19 @@ def _region_and_account(arn: str) -> tuple[str, str] | None:
     return parts[3], parts[4]
 
 
-def _checked_attributes(attributes: Mapping[str, str]) -> dict[str, str]:
+def checked_attributes(attributes: Mapping[str, str]) -> dict[str, str]:
     """Check what is concrete now; pairs holding tokens are checked by the handler at deploy."""
     plain = dict(attributes)
-    concrete = {k: v for k, v in plain.items() if not _is_token(k) and not _is_token(v)}
+    concrete = {k: v for k, v in plain.items() if not is_token(k) and not is_token(v)}
     rules.check_attributes("attributes", concrete)
     return plain
 
 
-def _is_token(value: object) -> bool:
+def is_token(value: object) -> bool:
     return isinstance(value, str) and Token.is_unresolved(value)
 
 
-def _window_seconds(window: Duration | None) -> int | str:
+def window_seconds_of(window: Duration | None) -> int | str:
     if window is None:
         return 0
     seconds = window.to_seconds(integral=False)

@@ -37,7 +37,7 @@ def cdk_synth(outdir: Path, *context: str) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def cloud_assembly(tmp_path_factory: pytest.TempPathFactory) -> Path:
     outdir = tmp_path_factory.mktemp("cdk.out")
-    cdk_synth(outdir, "participantId=guest-7")
+    cdk_synth(outdir)
     return outdir
 
 
@@ -52,7 +52,8 @@ def handler_asset(cloud_assembly: Path, template: dict[str, Any]) -> Path:
     (function,) = [
         r
         for r in template["Resources"].values()
-        if r["Type"] == "AWS::Lambda::Function" and r["Properties"]["Runtime"].startswith("python")
+        if r["Type"] == "AWS::Lambda::Function"
+        and r["Properties"]["Handler"] == "ivs_replication_handler.handler.on_event"
     ]
     return cloud_assembly / function["Metadata"]["aws:asset:path"]
 
@@ -61,22 +62,41 @@ def resources_of_type(template: dict[str, Any], type_name: str) -> list[dict[str
     return [r for r in template["Resources"].values() if r["Type"] == type_name]
 
 
-def test_the_template_holds_the_replication_with_the_context_participant(
+def test_the_template_follows_the_encoder_into_every_side_stage(
     template: dict[str, Any],
 ) -> None:
-    (replication,) = resources_of_type(template, "Custom::IvsParticipantReplication")
-    props = replication["Properties"]
-
-    assert props["ParticipantId"] == "guest-7"
-    assert props["Attributes"] == {"role": "cohost"}
-    assert props["ReconnectWindowSeconds"] == 30
-    stage_ids = {
-        logical_id
+    replications = resources_of_type(template, "Custom::IvsParticipantReplication")
+    stages = {
+        logical_id: r["Properties"]["Name"]
         for logical_id, r in template["Resources"].items()
         if r["Type"] == "AWS::IVS::Stage"
     }
-    referenced = {props["SourceStageArn"]["Ref"], props["DestinationStageArn"]["Ref"]}
-    assert referenced == stage_ids
+
+    assert sorted(stages.values()) == ["main", "side-1", "side-2", "side-3"]
+    assert len(replications) == 3
+    for replication in replications:
+        props = replication["Properties"]
+        assert props["ParticipantId"] == {"Fn::GetAtt": ["Encoder", "ParticipantId"]}
+        assert props["SourceStageArn"] == {"Fn::GetAtt": ["MainStage", "Arn"]}
+        assert props["WhenNotPublishing"] == "FOLLOW"
+        assert props["Attributes"] == {"role": "cohost"}
+        assert props["ReconnectWindowSeconds"] == 30
+    destinations = {stages[r["Properties"]["DestinationStageArn"]["Ref"]] for r in replications}
+    assert destinations == {"side-1", "side-2", "side-3"}
+
+
+def test_the_template_has_a_publisher_rule_and_a_sweep(template: dict[str, Any]) -> None:
+    rules = resources_of_type(template, "AWS::Events::Rule")
+    publisher_rules = [r for r in rules if "EventPattern" in r["Properties"]]
+    schedules = [r["Properties"]["ScheduleExpression"] for r in rules if r not in publisher_rules]
+
+    # One rule for the one encoder, however many stages it fans out to; one sweep.
+    assert len(publisher_rules) == 1
+    assert publisher_rules[0]["Properties"]["EventPattern"]["detail"]["participant_id"] == [
+        {"Fn::GetAtt": ["Encoder", "ParticipantId"]}
+    ]
+    assert schedules == ["rate(5 minutes)"]
+    assert len(resources_of_type(template, "AWS::DynamoDB::Table")) == 1
 
 
 def test_the_template_has_one_handler_and_no_wildcard_ivs_grant(template: dict[str, Any]) -> None:
@@ -87,9 +107,10 @@ def test_the_template_has_one_handler_and_no_wildcard_ivs_grant(template: dict[s
     ]
     ivs = [s for s in statements if str(s["Action"]).count("ivs:")]
 
-    assert len(ivs) == 1
-    assert ivs[0]["Resource"] != "*"
-    assert len(resources_of_type(template, "AWS::Lambda::Function")) == 2
+    assert len(ivs) == 2  # the handler's and the reconciler's
+    assert all(s["Resource"] != "*" for s in ivs)
+    # The handler, the provider framework's function and the reconciler.
+    assert len(resources_of_type(template, "AWS::Lambda::Function")) == 3
 
 
 def test_the_asset_carries_the_pinned_sdk_that_knows_the_api(handler_asset: Path) -> None:
@@ -126,10 +147,3 @@ def test_the_asset_has_the_handler_and_no_caches_or_tests(handler_asset: Path) -
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
     assert not [n for n in names if n.split("/")[0] in ("tests", "test")]
     assert not [n for n in names if n.startswith("ivs_replication_handler/test")]
-
-
-def test_without_replication_context_only_the_stages_are_synthesized(tmp_path: Path) -> None:
-    template = cdk_synth(tmp_path, "withReplication=false")
-
-    assert len(resources_of_type(template, "AWS::IVS::Stage")) == 2
-    assert not resources_of_type(template, "Custom::IvsParticipantReplication")

@@ -1,5 +1,6 @@
-"""`make demo`'s main job: app.py synthesized by the CDK CLI, its replication created, changed
-and removed through the real handler against the local endpoint."""
+"""`make demo`'s main job: app.py synthesized by the CDK CLI, deployed locally with nobody
+publishing, its replications following the encoder in and out, a lost event caught up by the
+sweep, and the stack deleted."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 from example import local_demo
 
 REPO = Path(__file__).resolve().parents[2]
+SIDES = ("side-1", "side-2", "side-3")
 
 
 def section(output: str, number: int) -> str:
@@ -21,6 +23,10 @@ def section(output: str, number: int) -> str:
     match = re.search(rf"^\[{number}/\d+\].*?(?=^\[\d+/\d+\]|\Z)", output, re.M | re.S)
     assert match, f"step {number} missing from:\n{output}"
     return match.group(0)
+
+
+def all_in(state: str) -> str:
+    return ", ".join(f"{side} {state}" for side in SIDES)
 
 
 @pytest.fixture(scope="module")
@@ -35,31 +41,62 @@ def demo_run() -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.fixture(scope="module")
+def output(demo_run: subprocess.CompletedProcess[str]) -> str:
+    assert demo_run.returncode == 0, f"{demo_run.stdout}\n{demo_run.stderr}"
+    return demo_run.stdout
+
+
 @pytest.mark.slow
-def test_the_demo_succeeds_and_walks_the_whole_lifecycle(
-    demo_run: subprocess.CompletedProcess[str],
-) -> None:
-    output = demo_run.stdout
-    assert demo_run.returncode == 0, f"{output}\n{demo_run.stderr}"
+def test_the_stack_deploys_with_nobody_publishing(output: str) -> None:
+    synth = section(output, 1)
+    assert "1 AWS::IVS::IngestConfiguration, 3 Custom::IvsParticipantReplication" in synth
+    assert "2 AWS::Events::Rule" in synth
 
-    create = section(output, 4)
-    assert "StartParticipantReplication x1" in create
-    assert "IVS lists the replica as ACTIVE" in create
+    deploy = section(output, 3)
+    participant = re.search(r"IVS gave it participant id (\w+)", deploy)
+    assert participant, deploy
+    for side in SIDES:
+        assert f"replication into {side}: Create succeeded with nobody publishing (FOLLOW" in deploy
+    assert "the registry holds 3 declarations" in deploy
+    assert "created after the 3 replications it depends on" in deploy
+    assert "rule on the schedule rate(5 minutes)" in deploy
+    assert f"side stages: {all_in('none')}" in deploy
 
-    update = section(output, 5)
-    assert "StopParticipantReplication x1, StartParticipantReplication x1" in update
-    assert "same physical id" in update
-    assert "ACTIVE; attribute keys now on the replica: mood, role" in update
 
-    window = section(output, 6)
-    assert "29 s pass (window 30 s): still ACTIVE" in window
-    assert "publishes again within the window: ACTIVE" in window
-    assert "31 s pass: STOPPED" in window
+@pytest.mark.slow
+def test_the_replications_follow_the_encoder_out_and_back_in(output: str) -> None:
+    for number in (4, 6):  # first publish, and back after the window
+        published = section(output, number)
+        assert "PublisherRule invoked the reconciler: it started 3 replication(s)" in published
+        assert f"-> {all_in('ACTIVE')}" in published
 
-    delete = section(output, 7)
-    assert "-> ACTIVE" in delete
-    assert "STOPPED, no ACTIVE replica left" in delete
-    assert re.search(r"HostIntoSideStage\w*\s+\"main\"\s+\"side\"\s+host-1\s+STOPPED", output)
+    away = section(output, 5)
+    assert "31 s pass (reconnect window 30 s)" in away
+    assert f"-> {all_in('STOPPED')}" in away
+
+
+@pytest.mark.slow
+def test_a_lost_event_is_caught_up_by_the_sweep(output: str) -> None:
+    lost = section(output, 7)
+
+    assert "EventBridge lost the event for rule EncoderIntoSideStages/PublisherRule" in lost
+    assert f"still {all_in('STOPPED')}" in lost
+    assert "rule Sweep/Schedule invoked the reconciler: it started 3 replication(s)" in lost
+    assert lost.rstrip().endswith(all_in("ACTIVE"))
+
+
+@pytest.mark.slow
+def test_deleting_the_stack_removes_the_rules_first_and_stops_everything(output: str) -> None:
+    delete = section(output, 8)
+
+    assert "the 2 rules before any replication" in delete
+    assert "the handler called StopParticipantReplication x3" in delete
+    assert f"{all_in('STOPPED')}; no rule left, no table left" in delete
+    final = section(output, 9)
+    for side in SIDES:
+        assert re.search(rf"-> {side}\s+main\s+{side}\s+\w+\s+STOPPED$", final, re.M), final
+    assert "Demo complete" in output
 
 
 @pytest.mark.slow
@@ -69,31 +106,25 @@ def test_the_demo_output_stays_readable_and_leaks_nothing(
     output = demo_run.stdout + demo_run.stderr
     assert "local-secret" not in output  # the ResponseURL's signature
     assert not [line for line in output.splitlines() if line.lstrip().startswith("{")]
+    assert "POST /" not in output  # no request log from the local endpoints
 
 
 def test_a_failing_step_is_reported_with_its_reason_and_exit_status_1(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """No CLI here: the template is handed over directly, with an intrinsic it cannot resolve."""
+    """No CLI here: the template is handed over directly, with a type it cannot deploy."""
     template: dict[str, Any] = {
         "Resources": {
             "Stage": {"Type": "AWS::IVS::Stage"},
-            "Replication": {
-                "Type": "Custom::IvsParticipantReplication",
-                "Properties": {"SourceStageArn": {"Fn::Join": ["", ["arn"]]}},
-            },
+            "Bucket": {"Type": "AWS::S3::Bucket"},
         }
     }
-    # Everything the demo sets for the handler goes back to what it was after the test.
-    touched = ("AWS_ENDPOINT_URL_IVS_REALTIME", "AWS_SESSION_TOKEN")
-    for name in (*local_demo.HANDLER_ENVIRONMENT, *touched):
-        monkeypatch.setenv(name, "placeholder")
-    monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "WARNING")
     monkeypatch.setattr(local_demo, "synthesize", lambda _out_dir: template)
+    monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "WARNING")  # the demo sets it if unset
 
     status = local_demo.main()
 
     output = capsys.readouterr().out
     assert status == 1
     assert "DEMO FAILED: UnsupportedTemplateError" in output
-    assert "Resource Replication, property SourceStageArn: Fn::Join" in output
+    assert "Resource Bucket, property Type: AWS::S3::Bucket" in output

@@ -6,6 +6,7 @@ from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_ivs as ivs
+from aws_cdk.assertions import Template
 
 from ivs_replication import ParticipantReplication
 
@@ -35,3 +36,31 @@ def replicate(
 
 def cfn_stage(stack: cdk.Stack, construct_id: str) -> ivs.CfnStage:
     return ivs.CfnStage(stack, construct_id, name=construct_id.lower())
+
+
+def ingest_configuration(stack: cdk.Stack, source: ivs.CfnStage) -> ivs.CfnIngestConfiguration:
+    return ivs.CfnIngestConfiguration(
+        stack, "Encoder", stage_arn=source.attr_arn, ingest_protocol="RTMPS"
+    )
+
+
+def logical_ids(stack: cdk.Stack, type_name: str) -> set[str]:
+    return set(Template.from_stack(stack).find_resources(type_name))
+
+
+def resource_types(stack: cdk.Stack) -> list[str]:
+    return sorted(r["Type"] for r in Template.from_stack(stack).to_json()["Resources"].values())
+
+
+# Values a deployment in this account would give the pseudo parameters.
+PSEUDO = {"AWS::Partition": "aws", "AWS::AccountId": "123456789012", "AWS::Region": "us-east-1"}
+
+
+def render(value: Any) -> str:
+    """Render an ARN built from pseudo parameters the way CloudFormation would here."""
+    if isinstance(value, str):
+        return value
+    if "Ref" in value:
+        return PSEUDO[value["Ref"]]
+    separator, parts = value["Fn::Join"]
+    return separator.join(render(part) for part in parts)

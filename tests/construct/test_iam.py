@@ -8,15 +8,19 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk.assertions import Template
 
-from tests.construct.helpers import DESTINATION_ARN, OTHER_DESTINATION_ARN, new_stack, replicate
+from tests.construct.helpers import (
+    DESTINATION_ARN,
+    OTHER_DESTINATION_ARN,
+    new_stack,
+    render,
+    replicate,
+)
 
 IVS_ACTIONS = {
     "ivs:StartParticipantReplication",
     "ivs:StopParticipantReplication",
     "ivs:ListParticipantReplicas",
 }
-# Values a deployment in this account would give the pseudo parameters.
-PSEUDO = {"AWS::Partition": "aws", "AWS::AccountId": "123456789012", "AWS::Region": "us-east-1"}
 
 
 def ivs_statements(stack: cdk.Stack) -> list[dict[str, Any]]:
@@ -27,18 +31,8 @@ def ivs_statements(stack: cdk.Stack) -> list[dict[str, Any]]:
     return [s for s in statements if any(a.startswith("ivs:") for a in _as_list(s["Action"]))]
 
 
-def resolve(value: Any) -> str:
-    """Render a policy resource the way CloudFormation would in account 123456789012."""
-    if isinstance(value, str):
-        return value
-    if "Ref" in value:
-        return PSEUDO[value["Ref"]]
-    separator, parts = value["Fn::Join"]
-    return separator.join(resolve(part) for part in parts)
-
-
 def granted_resources(stack: cdk.Stack) -> list[str]:
-    return [resolve(r) for s in ivs_statements(stack) for r in _as_list(s["Resource"])]
+    return [render(r) for s in ivs_statements(stack) for r in _as_list(s["Resource"])]
 
 
 def _as_list(value: Any) -> list[Any]:

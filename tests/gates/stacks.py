@@ -1,4 +1,5 @@
-"""The stacks every gate checks: the example app's and one with three replications."""
+"""The stacks every gate checks: the example app's, one with three replications, and one with
+every mode: an encoder followed into three stages, a waiting replication and a sweep."""
 
 from __future__ import annotations
 
@@ -8,7 +9,13 @@ import aws_cdk as cdk
 from aws_cdk import aws_ivs as ivs
 
 from example.stack import ReplicationExampleStack
-from ivs_replication import ParticipantReplication, StageLike
+from ivs_replication import (
+    IngestReplication,
+    ParticipantReplication,
+    ReplicationSweep,
+    StageLike,
+    WhenNotPublishing,
+)
 
 # Templates only: the Lambda asset's bundling is covered by tests/app.
 NO_BUNDLING = {"aws:cdk:bundling-stacks": []}
@@ -42,7 +49,37 @@ def three_replications_stack(app: cdk.App) -> cdk.Stack:
     return stack
 
 
+def every_mode_stack(app: cdk.App) -> cdk.Stack:
+    stack = cdk.Stack(app, "EveryMode")
+    main = ivs.CfnStage(stack, "Main", name="main")
+    encoder = ivs.CfnIngestConfiguration(
+        stack, "Encoder", stage_arn=main.attr_arn, ingest_protocol="RTMPS"
+    )
+    IngestReplication(
+        stack,
+        "EncoderEverywhere",
+        ingest_configuration=encoder,
+        destination_stages=[
+            ivs.CfnStage(stack, "Left", name="left"),
+            "arn:aws:ivs:us-east-1:123456789012:stage/RightStage01",
+            ivs.CfnStage(stack, "Bottom", name="bottom"),
+        ],
+        reconnect_window=cdk.Duration.seconds(60),
+    )
+    ParticipantReplication(
+        stack,
+        "HostWhenReady",
+        source_stage=main,
+        destination_stage=ivs.CfnStage(stack, "Green", name="green"),
+        participant_id="host-1",
+        when_not_publishing=WhenNotPublishing.wait_up_to(cdk.Duration.minutes(9)),
+    )
+    ReplicationSweep(stack, "Sweep")
+    return stack
+
+
 STACKS: dict[str, Callable[[cdk.App], cdk.Stack]] = {
     "example": example_stack,
     "three-replications": three_replications_stack,
+    "every-mode": every_mode_stack,
 }

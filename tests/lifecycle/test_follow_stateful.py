@@ -70,6 +70,7 @@ class FollowMachine(RuleBasedStateMachine):
         dynamodb = _registry_server()
         table = dynamodb.create_registry_table(f"follow-{os.getpid()}-{next(_tables)}")
         self.registry = Registry(table, client=dynamodb.client(), sleep=lambda _: None)
+        self.table = table
         self.source = self.server.create_stage("main")
         self.destinations = [self.server.create_stage(f"side-{n}") for n in range(DESTINATIONS)]
         self.window = 0
@@ -83,6 +84,8 @@ class FollowMachine(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         self.server.stop()
+        # moto keeps one store per process: leave no table for other tests to find.
+        _registry_server().delete_table(self.table)
 
     # --- CloudFormation ------------------------------------------------------------------
 

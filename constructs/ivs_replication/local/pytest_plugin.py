@@ -1,6 +1,7 @@
-"""pytest plugin: the ``local_ivs`` fixture, a running local IVS real-time endpoint.
+"""pytest plugin: ``local_ivs`` (a local IVS real-time endpoint) and ``local_dynamodb`` (a local
+DynamoDB endpoint, for follow mode's registry).
 
-Registered as a ``pytest11`` entry point; imports nothing heavy until the fixture runs.
+Registered as a ``pytest11`` entry point; imports nothing heavy until a fixture runs.
 """
 
 from __future__ import annotations
@@ -12,9 +13,20 @@ import pytest
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from ivs_replication.local.dynamodb import LocalDynamoDB
     from ivs_replication.local.server import LocalIvsRealtime
 
 DUMMY_REGION = "us-east-1"
+
+
+def _no_real_account(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dummy credentials and us-east-1, no profile: nothing can reach a real account."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", DUMMY_REGION)
+    monkeypatch.setenv("AWS_REGION", DUMMY_REGION)
 
 
 @pytest.fixture(name="local_ivs")
@@ -29,12 +41,26 @@ def local_ivs(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalIvsRealtime]:
     server = LocalIvsRealtime().start()
     try:
         monkeypatch.setenv("AWS_ENDPOINT_URL_IVS_REALTIME", server.endpoint_url)
-        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
-        monkeypatch.delenv("AWS_PROFILE", raising=False)
-        monkeypatch.setenv("AWS_DEFAULT_REGION", DUMMY_REGION)
-        monkeypatch.setenv("AWS_REGION", DUMMY_REGION)
+        _no_real_account(monkeypatch)
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(name="local_dynamodb")
+def local_dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalDynamoDB]:
+    """A started ``LocalDynamoDB`` (moto) that boto3 clients reach through the environment.
+
+    Sets ``AWS_ENDPOINT_URL_DYNAMODB``, dummy credentials and us-east-1, unsets
+    ``AWS_PROFILE``; afterwards deletes the tables created meanwhile and stops the server.
+    Needs moto (the ``local`` extra).
+    """
+    from ivs_replication.local.dynamodb import LocalDynamoDB  # noqa: PLC0415 - stay light
+
+    server = LocalDynamoDB().start()
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", server.endpoint_url)
+        _no_real_account(monkeypatch)
         yield server
     finally:
         server.stop()

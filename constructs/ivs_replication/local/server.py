@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Final, Self, cast
 from urllib.parse import parse_qs, urlsplit
 
 from ivs_replication.local import assumptions
+from ivs_replication.local.clients import local_client
 from ivs_replication.local.faults import FaultPlan, FaultPlanError, Faults
 from ivs_replication.local.model import (
     MalformedBodyError,
@@ -41,6 +42,9 @@ from ivs_replication.local.state import (
 if TYPE_CHECKING:
     from collections.abc import Callable
     from types import TracebackType
+
+    from botocore.config import Config
+    from mypy_boto3_ivs_realtime import IvsrealtimeClient
 
     from ivs_replication.local.state import Clock, PublishChange
 
@@ -176,6 +180,21 @@ class LocalIvsRealtime:
         """Create a stage directly; returns its ARN."""
         stage = self._state.create_stage(name=name, tags=tags, region=region, account=account)
         return str(stage["arn"])
+
+    def delete_stage(self, stage_arn: str) -> None:
+        """Delete a stage directly, as DeleteStage does (its replicas stop).
+
+        Raises ``ResourceNotFoundError`` for an unknown stage.
+        """
+        self._state.delete_stage(stage_arn)
+
+    def client(self, config: Config | None = None) -> IvsrealtimeClient:
+        """A boto3 ``ivs-realtime`` client for this endpoint, with dummy credentials.
+
+        ``config`` (default None) is merged over short timeouts and a single attempt.
+        """
+        client = local_client("ivs-realtime", self.endpoint_url, config=config)
+        return cast("IvsrealtimeClient", client)
 
     def publish(self, stage_arn: str, participant_id: str) -> str:
         """Make ``participant_id`` publish in the stage; returns the session id.

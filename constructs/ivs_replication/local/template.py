@@ -23,16 +23,29 @@ STAGE_TYPE = "AWS::IVS::Stage"
 REPLICATION_TYPE = RESOURCE_TYPE
 SERVICE_TOKEN = "ServiceToken"  # noqa: S105 - a property name, not a secret
 STAGE_ARN_ATTRIBUTE = "Arn"
+TEMPLATE_SUPPORTED = (
+    f"literals, Ref to an {STAGE_TYPE} and Fn::GetAtt [stage, {STAGE_ARN_ATTRIBUTE}]"
+)
 
 
 class UnsupportedTemplateError(ValueError):
-    """The template uses something a local deployment cannot resolve."""
+    """The template uses something a local deployment cannot resolve.
 
-    def __init__(self, logical_id: str, prop: str, intrinsic: str, why: str) -> None:
+    ``supported`` (default: what ``LocalTemplate`` resolves) ends the message.
+    """
+
+    def __init__(
+        self,
+        logical_id: str,
+        prop: str,
+        intrinsic: str,
+        why: str,
+        *,
+        supported: str = TEMPLATE_SUPPORTED,
+    ) -> None:
         super().__init__(
             f"Resource {logical_id}, property {prop}: {intrinsic} is not supported locally "
-            f"({why}); only literals, Ref to an {STAGE_TYPE} and Fn::GetAtt [stage, "
-            f"{STAGE_ARN_ATTRIBUTE}] are"
+            f"({why}); only {supported} are"
         )
         self.logical_id = logical_id
         self.prop = prop

@@ -1,0 +1,211 @@
+"""Follow mode's infrastructure: once per stack, created by the first follow-mode declaration.
+
+A registry (DynamoDB table) of what the stack declares, written by the custom-resource
+handler; a reconciler function that starts declared replications whenever their publisher
+publishes; one EventBridge rule per followed publisher. Stacks without follow mode hold none of
+it.
+"""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from ._handler.ivs_replication_handler import constants as c
+from .asset import ARCHITECTURE, RUNTIME, handler_code
+from .provider import (
+    ReplicationProvider,
+    acknowledge,
+    depend_on_policy_only,
+    new_log_group,
+    role_writing_to,
+    stage_arns_of_account,
+)
+
+FOLLOW_ID = "Follow"
+PUBLISHER_RULE_ID = "PublisherRule"
+RECONCILER_TIMEOUT = Duration.minutes(5)
+RECONCILER_TARGET_ID = "Reconciler"
+
+
+class FollowInfrastructure(Construct):
+    """The registry, the reconciler and its invoke permission, shared by a stack's follow-mode
+    replications at `<provider>/Follow`; plus the bookkeeping of one rule per publisher.
+
+    Use `FollowInfrastructure.of(scope)`; constructing it directly is for that method only.
+    """
+
+    def __init__(self, provider: ReplicationProvider, construct_id: str) -> None:
+        super().__init__(provider, construct_id)
+        self.table = _registry_table(self)
+        self.reconciler = self._reconciler()
+        self.invoke_permission = self._invoke_permission_for_rules_of_the_stack()
+        self._let_the_handler_write_the_registry(provider.on_event_function)
+        # (source stage ARN, participant id) -> that publisher's rule. Equal token strings
+        # stand for the same token, so two declarations of one publisher share a rule.
+        self._publisher_rules: dict[tuple[str, str], events.CfnRule] = {}
+        self._sweep: Construct | None = None
+
+    @classmethod
+    def of(cls, scope: Construct) -> FollowInfrastructure:
+        """The stack's follow-mode infrastructure, created (with the provider) on first use."""
+        provider = ReplicationProvider.of(scope)
+        existing = provider.node.try_find_child(FOLLOW_ID)
+        if existing is None:
+            return cls(provider, FOLLOW_ID)
+        if not isinstance(existing, cls):
+            raise TypeError(f"{existing.node.path} is not the follow-mode infrastructure")
+        return existing
+
+    def publisher_rule(
+        self, scope: Construct, source_stage_arn: str, participant_id: str
+    ) -> events.CfnRule:
+        """The rule that sends the publisher's "Participant Published" events to the
+        reconciler; created under `scope` (the declaring construct) for the first declaration
+        of that publisher, so its logical id does not depend on the other declarations."""
+        key = (source_stage_arn, participant_id)
+        rule = self._publisher_rules.get(key)
+        if rule is None:
+            rule = events.CfnRule(
+                scope,
+                PUBLISHER_RULE_ID,
+                description="Starts the follow-mode IVS participant replications of one "
+                "publisher whenever it publishes",
+                event_pattern=publisher_event_pattern(source_stage_arn, participant_id),
+                state="ENABLED",
+                targets=[self.reconciler_target()],
+            )
+            # An event delivered before the permission exists would be refused.
+            rule.add_resource_dependency(self.invoke_permission)
+            self._publisher_rules[key] = rule
+        return rule
+
+    def reconciler_target(self, rule_input: str | None = None) -> events.CfnRule.TargetProperty:
+        """The reconciler as a rule target, without a permission of its own: the stack's one
+        permission covers every rule (see `_invoke_permission_for_rules_of_the_stack`)."""
+        return events.CfnRule.TargetProperty(
+            arn=self.reconciler.function_arn, id=RECONCILER_TARGET_ID, input=rule_input
+        )
+
+    def claim_sweep(self, sweep: Construct) -> None:
+        """Record the stack's one sweep; a second one is an error (it would only double the
+        reconciler's work)."""
+        if self._sweep is not None:
+            raise ValueError(
+                f"Invalid ReplicationSweep {sweep.node.path}: stack {Stack.of(self).stack_name} "
+                f"already has one ({self._sweep.node.path}). Expected at most one "
+                "ReplicationSweep per stack: one sweep covers every follow-mode replication."
+            )
+        self._sweep = sweep
+
+    def _reconciler(self) -> lambda_.Function:
+        stack = Stack.of(self)
+        reconciler_logs = new_log_group(self, "ReconcilerLogs")
+        role = role_writing_to(self, "ReconcilerRole", reconciler_logs)
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=list(c.IAM_ACTIONS), resources=[stage_arns_of_account(stack)]
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=list(c.REGISTRY_RECONCILER_ACTIONS), resources=[self.table.table_arn]
+            )
+        )
+        acknowledge(
+            role.node.find_child("DefaultPolicy"),
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ivs:*:<AWS::AccountId>:stage/*]",
+            "Only the three replication actions, on stages of this account only. The "
+            "reconciler starts the replications the registry declares, whichever stages they "
+            "name; a fixed pattern keeps the policy's size constant.",
+        )
+        reconciler = lambda_.Function(
+            self,
+            "Reconciler",
+            description="Starts follow-mode IVS participant replications when their "
+            "publisher publishes",
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler=c.RECONCILER_ENTRY_POINT,
+            code=handler_code(),
+            timeout=RECONCILER_TIMEOUT,
+            memory_size=256,
+            role=role,
+            log_group=reconciler_logs,
+            logging_format=lambda_.LoggingFormat.JSON,
+            environment={c.ENV_REGISTRY_TABLE: self.table.table_name},
+            # EventBridge invokes asynchronously; a start that is an hour late is stale.
+            retry_attempts=2,
+            max_event_age=Duration.hours(1),
+        )
+        depend_on_policy_only(reconciler)
+        return reconciler
+
+    def _invoke_permission_for_rules_of_the_stack(self) -> lambda_.CfnPermission:
+        """ONE permission for every rule of this account and region, not one per rule: a
+        stack may follow hundreds of publishers and holds at most 500 resources.
+
+        Safe although any rule of the account may invoke the reconciler: whatever the event,
+        it only starts replications the registry declares (written by this stack's handler),
+        and starting one that is already running changes nothing.
+        """
+        stack = Stack.of(self)
+        return lambda_.CfnPermission(
+            self,
+            "InvokeFromRules",
+            action="lambda:InvokeFunction",
+            function_name=self.reconciler.function_arn,
+            principal="events.amazonaws.com",
+            source_account=stack.account,
+            source_arn=stack.format_arn(service="events", resource="rule", resource_name="*"),
+        )
+
+    def _let_the_handler_write_the_registry(self, on_event: lambda_.Function) -> None:
+        on_event.add_environment(c.ENV_REGISTRY_TABLE, self.table.table_name)
+        on_event.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=list(c.REGISTRY_HANDLER_ACTIONS), resources=[self.table.table_arn]
+            )
+        )
+
+
+def publisher_event_pattern(source_stage_arn: str, participant_id: str) -> dict[str, object]:
+    """IVS's "Participant Published" events of one participant in one stage."""
+    return {
+        "source": [c.EVENT_SOURCE],
+        "detail-type": [c.EVENT_DETAIL_TYPE],
+        "detail": {
+            "event_name": [c.EVENT_PARTICIPANT_PUBLISHED],
+            "participant_id": [participant_id],
+        },
+        "resources": [source_stage_arn],
+    }
+
+
+def sweep_input() -> str:
+    """The sweep rule's constant input: a few bytes however many declarations exist."""
+    return json.dumps({c.SWEEP_INPUT_KEY: True})
+
+
+def _registry_table(scope: Construct) -> dynamodb.Table:
+    return dynamodb.Table(
+        scope,
+        "Registry",
+        partition_key=dynamodb.Attribute(
+            name=c.REGISTRY_PARTITION_KEY, type=dynamodb.AttributeType.STRING
+        ),
+        sort_key=dynamodb.Attribute(name=c.REGISTRY_SORT_KEY, type=dynamodb.AttributeType.STRING),
+        billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+        point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+            point_in_time_recovery_enabled=True
+        ),
+        # Derived state: it records what the stack's follow-mode custom resources declare,
+        # and is removed with the last of them.
+        removal_policy=RemovalPolicy.DESTROY,
+    )

@@ -1,0 +1,116 @@
+"""`WhenNotPublishing`: what deploying a replication does while its publisher is not publishing."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, Token
+
+from ._handler.ivs_replication_handler import constants as c
+from ._handler.ivs_replication_handler import rules
+
+PROP = "when_not_publishing"
+# How a user writes a mode, for messages about a value that is not one.
+FORM = (
+    "WhenNotPublishing.fail(), WhenNotPublishing.wait_up_to(duration) or WhenNotPublishing.follow()"
+)
+
+
+class WhenNotPublishing:
+    """What a deploy does when IVS refuses to start a replication because the participant is
+    not publishing (IVS can only replicate a participant while it publishes).
+
+    Build one with a factory method: ``fail()`` (the default), ``wait_up_to(duration)`` or
+    ``follow()``.
+    """
+
+    __slots__ = ("_mode", "_wait_seconds")
+
+    def __init__(self, mode: str, wait_seconds: int = 0) -> None:
+        """Prefer the factory methods, which validate their argument."""
+        self._mode = rules.check_when_not_publishing(PROP, mode)
+        if mode == c.MODE_WAIT:
+            self._wait_seconds = rules.check_wait_seconds(PROP, wait_seconds)
+        elif wait_seconds != 0:
+            raise rules.InvalidPropertyError(
+                PROP, f"a wait of {rules.echo(wait_seconds)} s was given for {mode}", FORM
+            )
+        else:
+            self._wait_seconds = 0
+
+    @staticmethod
+    def fail() -> WhenNotPublishing:
+        """The deploy fails, with a message naming the participant, the source stage and what
+        to do (start publishing, then deploy again). This is the default."""
+        return WhenNotPublishing(c.MODE_FAIL)
+
+    @staticmethod
+    def wait_up_to(duration: Duration) -> WhenNotPublishing:
+        """The deploy waits for the participant to publish, retrying for at most `duration`,
+        then fails as with ``fail()``. The stack's handler gets a longer Lambda timeout and
+        the custom resource a longer ServiceTimeout to match.
+
+        :param duration: whole seconds, from 1 second to 9 minutes; must be concrete (not a
+            token), because the handler's timeout is sized from it at synth.
+        :raises ValueError: if `duration` is a token, not whole seconds, or out of range.
+        """
+        return WhenNotPublishing(c.MODE_WAIT, _wait_seconds(duration))
+
+    @staticmethod
+    def follow() -> WhenNotPublishing:
+        """The deploy succeeds at once, and the replication starts whenever the participant
+        publishes, now or later, again and again, for as long as the stack declares it: a
+        reconciler Lambda function, triggered by IVS's "Participant Published" events, starts
+        it. The first follow-mode replication of a stack adds the reconciler, a DynamoDB table
+        recording the declarations, and one EventBridge rule per followed publisher."""
+        return WhenNotPublishing(c.MODE_FOLLOW)
+
+    @property
+    def mode(self) -> str:
+        """``"FAIL"``, ``"WAIT"`` or ``"FOLLOW"``."""
+        return self._mode
+
+    @property
+    def wait_seconds(self) -> int:
+        """How long a deploy waits for the publisher, in seconds; 0 unless the mode is WAIT."""
+        return self._wait_seconds
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, WhenNotPublishing):
+            return NotImplemented
+        return (self._mode, self._wait_seconds) == (other._mode, other._wait_seconds)
+
+    def __hash__(self) -> int:
+        return hash((self._mode, self._wait_seconds))
+
+    def __repr__(self) -> str:
+        if self._mode == c.MODE_WAIT:
+            return f"WhenNotPublishing.wait_up_to(Duration.seconds({self._wait_seconds}))"
+        return f"WhenNotPublishing.{self._mode.lower()}()"
+
+
+def checked_mode(value: object) -> WhenNotPublishing:
+    """`value` if it is a WhenNotPublishing; the default (fail) for None; else a clear error."""
+    if value is None:
+        return WhenNotPublishing.fail()
+    if not isinstance(value, WhenNotPublishing):
+        raise rules.InvalidPropertyError(PROP, f"a {type(value).__name__} was given", FORM)
+    return value
+
+
+def _wait_seconds(duration: Duration) -> int:
+    if not isinstance(duration, Duration):
+        raise rules.InvalidPropertyError(
+            PROP, f"a {type(duration).__name__} was given to wait_up_to", "a Duration"
+        )
+    seconds = duration.to_seconds(integral=False)
+    if Token.is_unresolved(seconds):
+        # The handler's Lambda timeout is sized from the wait when the stack is synthesized.
+        raise rules.InvalidPropertyError(
+            PROP,
+            "the wait is a token, unknown until deploy",
+            f"a concrete Duration: {rules.WAIT_SECONDS_FORM}",
+        )
+    if not float(seconds).is_integer():
+        raise rules.InvalidPropertyError(
+            PROP, f"{duration.to_human_string()} is not whole seconds", rules.WAIT_SECONDS_FORM
+        )
+    return rules.check_wait_seconds(PROP, int(seconds))

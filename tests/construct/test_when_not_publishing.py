@@ -1,0 +1,122 @@
+"""`when_not_publishing`: the modes, their custom-resource properties and the timeouts a
+wait needs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Template
+
+from ivs_replication import WhenNotPublishing
+from ivs_replication._handler.ivs_replication_handler import constants as c
+from tests.construct.helpers import new_stack, replicate
+
+CUSTOM_TYPE = c.RESOURCE_TYPE
+
+
+def wait(seconds: float) -> WhenNotPublishing:
+    return WhenNotPublishing.wait_up_to(cdk.Duration.seconds(seconds))
+
+
+def on_event_timeout(stack: cdk.Stack) -> int:
+    functions = Template.from_stack(stack).find_resources(
+        "AWS::Lambda::Function", {"Properties": {"Handler": c.ON_EVENT_ENTRY_POINT}}
+    )
+    (function,) = functions.values()
+    return int(function["Properties"]["Timeout"])
+
+
+def replication_props(stack: cdk.Stack) -> dict[str, dict[str, Any]]:
+    resources = Template.from_stack(stack).find_resources(CUSTOM_TYPE)
+    return {r["Properties"]["ParticipantId"]: r["Properties"] for r in resources.values()}
+
+
+def test_the_modes_expose_their_name_and_wait() -> None:
+    assert (WhenNotPublishing.fail().mode, WhenNotPublishing.fail().wait_seconds) == ("FAIL", 0)
+    assert (WhenNotPublishing.follow().mode, WhenNotPublishing.follow().wait_seconds) == (
+        "FOLLOW",
+        0,
+    )
+    longest = WhenNotPublishing.wait_up_to(cdk.Duration.minutes(9))
+    assert (longest.mode, longest.wait_seconds) == ("WAIT", 540)
+    assert wait(1).wait_seconds == 1
+    assert wait(30) == wait(30)
+
+
+def test_fail_is_the_default_and_is_always_emitted(stack: cdk.Stack) -> None:
+    replicate(stack)
+
+    Template.from_stack(stack).has_resource_properties(
+        CUSTOM_TYPE,
+        {"WhenNotPublishing": "FAIL", "WaitForPublisherSeconds": 0, "ServiceTimeout": "600"},
+    )
+    assert on_event_timeout(stack) == c.REQUEST_BUDGET_SECONDS == 300
+
+
+def test_a_wait_sets_the_properties_and_lengthens_the_service_timeout(stack: cdk.Stack) -> None:
+    replicate(stack, when_not_publishing=WhenNotPublishing.wait_up_to(cdk.Duration.minutes(3)))
+
+    Template.from_stack(stack).has_resource_properties(
+        CUSTOM_TYPE,
+        {"WhenNotPublishing": "WAIT", "WaitForPublisherSeconds": 180, "ServiceTimeout": "780"},
+    )
+    assert on_event_timeout(stack) == 300 + 180
+
+
+def test_the_handler_timeout_grows_with_the_longest_wait_of_the_stack() -> None:
+    stack = new_stack()
+    replicate(stack, "Short", participant_id="short", when_not_publishing=wait(60))
+    replicate(stack, "Longest", participant_id="longest", when_not_publishing=wait(540))
+    replicate(stack, "Medium", participant_id="medium", when_not_publishing=wait(120))
+    replicate(stack, "Failing", participant_id="failing")
+
+    # The provider framework calls the handler from a 15-minute function: 300 + 540 fits.
+    assert on_event_timeout(stack) == 300 + 540
+    props = replication_props(stack)
+    assert props["short"]["ServiceTimeout"] == "660"
+    assert props["longest"]["ServiceTimeout"] == "1140"
+    assert props["failing"]["ServiceTimeout"] == "600"
+    assert props["failing"]["WaitForPublisherSeconds"] == 0
+
+
+def test_follow_mode_needs_no_longer_timeouts(stack: cdk.Stack) -> None:
+    replicate(stack, when_not_publishing=WhenNotPublishing.follow())
+
+    Template.from_stack(stack).has_resource_properties(
+        CUSTOM_TYPE,
+        {"WhenNotPublishing": "FOLLOW", "WaitForPublisherSeconds": 0, "ServiceTimeout": "600"},
+    )
+    assert on_event_timeout(stack) == 300
+
+
+@pytest.mark.parametrize(
+    ("duration", "fragment"),
+    [
+        (cdk.Duration.seconds(0), "out of range"),
+        (cdk.Duration.seconds(541), "out of range"),
+        (cdk.Duration.minutes(10), "out of range"),
+        (cdk.Duration.millis(1500), "not whole seconds"),
+        (cdk.Duration.seconds(cdk.Token.as_number(cdk.Fn.ref("WaitParameter"))), "token"),
+    ],
+)
+def test_invalid_waits_fail_naming_the_property(duration: cdk.Duration, fragment: str) -> None:
+    with pytest.raises(ValueError, match="Invalid when_not_publishing:") as caught:
+        WhenNotPublishing.wait_up_to(duration)
+
+    assert fragment in str(caught.value)
+    assert "Expected" in str(caught.value)
+    assert "1 to 540" in str(caught.value)
+
+
+def test_a_mode_given_as_a_string_is_rejected(stack: cdk.Stack) -> None:
+    with pytest.raises(ValueError, match=r"Invalid when_not_publishing: a str was given") as caught:
+        replicate(stack, when_not_publishing="FOLLOW")
+
+    assert "WhenNotPublishing.follow()" in str(caught.value)
+
+
+def test_a_wait_given_as_a_number_is_rejected() -> None:
+    with pytest.raises(ValueError, match="Invalid when_not_publishing: a int was given"):
+        WhenNotPublishing.wait_up_to(30)  # type: ignore[arg-type]

@@ -18,11 +18,10 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from ._handler.ivs_replication_handler import constants as c
-from .asset import ARCHITECTURE, RUNTIME, handler_code
 from .provider import (
     ReplicationProvider,
     acknowledge,
-    depend_on_policy_only,
+    handler_function,
     new_log_group,
     role_writing_to,
     stage_arns_of_account,
@@ -125,27 +124,20 @@ class FollowInfrastructure(Construct):
             "reconciler starts the replications the registry declares, whichever stages they "
             "name; a fixed pattern keeps the policy's size constant.",
         )
-        reconciler = lambda_.Function(
+        return handler_function(
             self,
             "Reconciler",
             description="Starts follow-mode IVS participant replications when their "
             "publisher publishes",
-            runtime=RUNTIME,
-            architecture=ARCHITECTURE,
             handler=c.RECONCILER_ENTRY_POINT,
-            code=handler_code(),
             timeout=RECONCILER_TIMEOUT,
-            memory_size=256,
             role=role,
             log_group=reconciler_logs,
-            logging_format=lambda_.LoggingFormat.JSON,
             environment={c.ENV_REGISTRY_TABLE: self.table.table_name},
             # EventBridge invokes asynchronously; a start that is an hour late is stale.
             retry_attempts=2,
             max_event_age=Duration.hours(1),
         )
-        depend_on_policy_only(reconciler)
-        return reconciler
 
     def _invoke_permission_for_rules_of_the_stack(self) -> lambda_.CfnPermission:
         """ONE permission for every rule of this account and region, not one per rule: a

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from aws_cdk import (
     Acknowledgment,
     CfnElement,
@@ -25,6 +27,7 @@ PROVIDER_ID = "IvsParticipantReplicationProvider"
 # The handler's timeout when no replication of the stack waits for its publisher.
 HANDLER_TIMEOUT = Duration.seconds(c.REQUEST_BUDGET_SECONDS)
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+HANDLER_MEMORY_MB = 256
 
 
 class ReplicationProvider(Construct):
@@ -51,21 +54,15 @@ class ReplicationProvider(Construct):
             "pattern keeps the policy's size constant and lets a replacement stop the "
             "replication it replaces; exact ARNs would be dropped before that Stop runs.",
         )
-        self.on_event_function = lambda_.Function(
+        self.on_event_function = handler_function(
             self,
             "OnEvent",
             description="Starts and stops IVS participant replications for CloudFormation",
-            runtime=RUNTIME,
-            architecture=ARCHITECTURE,
             handler=c.ON_EVENT_ENTRY_POINT,
-            code=handler_code(),
             timeout=HANDLER_TIMEOUT,
-            memory_size=256,
             role=handler_role,
             log_group=handler_logs,
-            logging_format=lambda_.LoggingFormat.JSON,
         )
-        depend_on_policy_only(self.on_event_function)
 
         framework_logs = new_log_group(self, "FrameworkLogs")
         framework_role = role_writing_to(self, "FrameworkRole", framework_logs)
@@ -137,6 +134,43 @@ def stage_arns_of_account(stack: Stack) -> str:
         resource_name="*",
         arn_format=None,
     )
+
+
+def handler_function(
+    scope: Construct,
+    construct_id: str,
+    *,
+    description: str,
+    handler: str,
+    timeout: Duration,
+    role: iam.IRole,
+    log_group: logs.ILogGroup,
+    environment: Mapping[str, str] | None = None,
+    retry_attempts: int | None = None,
+    max_event_age: Duration | None = None,
+) -> lambda_.Function:
+    """A function running one entry point of the handler package: the same runtime,
+    architecture, code, memory and JSON logging for every function of the library, depending
+    on its role's policy only. The last three are `lambda_.Function`'s (default: unset)."""
+    function = lambda_.Function(
+        scope,
+        construct_id,
+        description=description,
+        runtime=RUNTIME,
+        architecture=ARCHITECTURE,
+        handler=handler,
+        code=handler_code(),
+        timeout=timeout,
+        memory_size=HANDLER_MEMORY_MB,
+        role=role,
+        log_group=log_group,
+        logging_format=lambda_.LoggingFormat.JSON,
+        environment=environment,
+        retry_attempts=retry_attempts,
+        max_event_age=max_event_age,
+    )
+    depend_on_policy_only(function)
+    return function
 
 
 def role_writing_to(scope: Construct, construct_id: str, log_group: logs.LogGroup) -> iam.Role:

@@ -27,6 +27,7 @@ from ivs_replication._handler.ivs_replication_handler.constants import (
 )
 from ivs_replication.local import assumptions
 from ivs_replication.local.clients import local_client
+from ivs_replication.local.serving import endpoint_url_of, serve_in_thread, stop_serving
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -38,7 +39,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 DEFAULT_REGISTRY_TABLE: Final = "ivs-replication-registry"
-_STOP_TIMEOUT_SECONDS: Final = 5.0
 
 
 class DynamoDBNotRunningError(RuntimeError):
@@ -88,14 +88,7 @@ class LocalDynamoDB:
         if self._server is not None:
             return self
         server = _make_quiet_moto_server(self._host, self._port)
-        thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="local-dynamodb",
-            daemon=True,
-        )
-        thread.start()
-        self._server, self._thread = server, thread
+        self._server, self._thread = server, serve_in_thread(server, "local-dynamodb")
         self._tables_before = set(self.tables())
         return self
 
@@ -108,10 +101,7 @@ class LocalDynamoDB:
             for name in set(self.tables()) - self._tables_before:
                 self.client().delete_table(TableName=name)
         finally:
-            server.shutdown()
-            server.server_close()
-            if thread is not None:
-                thread.join(_STOP_TIMEOUT_SECONDS)
+            stop_serving(server, thread)
             self._server = self._thread = self._client = None
 
     def __enter__(self) -> Self:
@@ -130,8 +120,7 @@ class LocalDynamoDB:
         """``http://127.0.0.1:<port>``; raises ``DynamoDBNotRunningError`` before ``start()``."""
         if self._server is None:
             raise DynamoDBNotRunningError("start() LocalDynamoDB before asking for its endpoint")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return endpoint_url_of(self._server)
 
     @property
     def region(self) -> str:

@@ -14,13 +14,35 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from ivs_replication.local.template import UnsupportedTemplateError
-
 STACK_SUPPORTED: Final = (
     "literals, Ref to a created resource or a pseudo parameter, and Fn::GetAtt of an "
     "attribute the local resource has"
 )
 _SUB_REFERENCE: Final = re.compile(r"\$\{(?!!)([^}.]+)(?:\.[^}]*)?\}")
+
+
+class UnsupportedTemplateError(ValueError):
+    """The template uses something a local deployment cannot resolve.
+
+    ``supported`` (default: what ``LocalStack`` resolves) ends the message.
+    """
+
+    def __init__(
+        self,
+        logical_id: str,
+        prop: str,
+        intrinsic: str,
+        why: str,
+        *,
+        supported: str = STACK_SUPPORTED,
+    ) -> None:
+        super().__init__(
+            f"Resource {logical_id}, property {prop}: {intrinsic} is not supported locally "
+            f"({why}); only {supported} are"
+        )
+        self.logical_id = logical_id
+        self.prop = prop
+        self.intrinsic = intrinsic
 
 
 @dataclass(frozen=True)
@@ -35,8 +57,12 @@ class Resolver:
     """Resolves the property values of one resource (``logical_id``).
 
     ``values`` maps logical ids of created resources to their ``LocalValues``; ``pseudo``
-    maps pseudo parameters (``AWS::Region``, ...) to their local values.
+    maps pseudo parameters (``AWS::Region``, ...) to their local values; ``supported``
+    (default: what ``LocalStack`` resolves) ends the message of every error. Subclasses may
+    reword why a target or an attribute has no value (``_not_created``, ``_no_attribute``).
     """
+
+    NO_PSEUDO_VALUE = "this pseudo parameter has no value"
 
     def __init__(
         self,
@@ -45,12 +71,14 @@ class Resolver:
         logical_id: str,
         *,
         pseudo: Mapping[str, str],
+        supported: str = STACK_SUPPORTED,
     ) -> None:
         self._resources: Mapping[str, Any] = template.get("Resources") or {}
         self._parameters: Mapping[str, Any] = template.get("Parameters") or {}
         self._values = values
         self._pseudo = pseudo
         self._logical_id = logical_id
+        self._supported = supported
 
     def resolve(self, value: object, prop: str) -> object:
         """``value`` with every intrinsic replaced; ``prop`` names it in errors."""
@@ -83,7 +111,7 @@ class Resolver:
         if target in self._pseudo:
             return self._pseudo[target]
         if target.startswith("AWS::"):
-            raise self.unsupported(prop, f"Ref {target}", "this pseudo parameter has no value")
+            raise self.unsupported(prop, f"Ref {target}", self.NO_PSEUDO_VALUE)
         if target in self._parameters:
             raise self.unsupported(prop, f"Ref {target}", "parameters have no local value")
         raise self.unsupported(prop, f"Ref {target}", self._not_created(target))
@@ -103,15 +131,19 @@ class Resolver:
         if values is None:
             raise self.unsupported(prop, shown, self._not_created(target))
         if attribute not in values.attributes:
-            known = ", ".join(sorted(values.attributes)) or "none"
-            why = f"the local {self._type_of(target)} has no {attribute} (it has: {known})"
-            raise self.unsupported(prop, shown, why)
+            raise self.unsupported(prop, shown, self._no_attribute(target, attribute, values))
         return values.attributes[attribute]
 
     def _not_created(self, target: str) -> str:
+        """Why ``target`` (not among ``values``) has no value."""
         if target in self._resources:
             return f"{target} ({self._type_of(target)}) has no local value yet"
         return f"{target} is not in the template"
+
+    def _no_attribute(self, target: str, attribute: str, values: LocalValues) -> str:
+        """Why the created ``target`` has no value for ``attribute``."""
+        known = ", ".join(sorted(values.attributes)) or "none"
+        return f"the local {self._type_of(target)} has no {attribute} (it has: {known})"
 
     def _type_of(self, target: str) -> str:
         resource = self._resources.get(target)
@@ -120,7 +152,7 @@ class Resolver:
     def unsupported(self, prop: str, intrinsic: str, why: str) -> UnsupportedTemplateError:
         """The error for something this resource uses that cannot be resolved locally."""
         return UnsupportedTemplateError(
-            self._logical_id, prop, intrinsic, why, supported=STACK_SUPPORTED
+            self._logical_id, prop, intrinsic, why, supported=self._supported
         )
 
 

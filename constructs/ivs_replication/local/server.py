@@ -29,6 +29,7 @@ from ivs_replication.local.model import (
     operation_names,
     validate_request,
 )
+from ivs_replication.local.serving import endpoint_url_of, serve_in_thread, stop_serving
 from ivs_replication.local.state import (
     IvsState,
     ReplicaRecord,
@@ -53,7 +54,6 @@ logger = logging.getLogger(__name__)
 Event = dict[str, Any]
 _CONTROL_PREFIX: Final = "/_local/"
 _CREDENTIAL_SCOPE: Final = re.compile(r"Credential=[^/,\s]+/\d{8}/(?P<region>[a-z0-9-]+)/")
-_STOP_TIMEOUT_SECONDS: Final = 5.0
 _LIST_FILTERS: Final = (
     "filterByUserId",
     "filterByPublished",
@@ -105,14 +105,7 @@ class LocalIvsRealtime:
             return self
         self._faults.reopen()
         httpd = _LocalHttpServer((self._host, self._port), _Handler, app=self)
-        thread = threading.Thread(
-            target=httpd.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="local-ivs-realtime",
-            daemon=True,
-        )
-        thread.start()
-        self._httpd, self._thread = httpd, thread
+        self._httpd, self._thread = httpd, serve_in_thread(httpd, "local-ivs-realtime")
         return self
 
     def stop(self) -> None:
@@ -121,10 +114,7 @@ class LocalIvsRealtime:
         if httpd is None:
             return
         self._faults.close()
-        httpd.shutdown()
-        httpd.server_close()
-        if thread is not None:
-            thread.join(_STOP_TIMEOUT_SECONDS)
+        stop_serving(httpd, thread)
         self._httpd = self._thread = None
 
     def __enter__(self) -> Self:
@@ -143,8 +133,7 @@ class LocalIvsRealtime:
         """``http://127.0.0.1:<port>``; raises ``ServerNotRunningError`` before ``start()``."""
         if self._httpd is None:
             raise ServerNotRunningError("start() the server before asking for its endpoint_url")
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return endpoint_url_of(self._httpd)
 
     # --- control API -------------------------------------------------------------------------
 

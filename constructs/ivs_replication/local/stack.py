@@ -39,7 +39,13 @@ from ivs_replication._handler.ivs_replication_handler.constants import (
 from ivs_replication.local import assumptions
 from ivs_replication.local.deploy import LocalDeployment
 from ivs_replication.local.events import LocalEventBus, Rule
-from ivs_replication.local.intrinsics import STACK_SUPPORTED, LocalValues, Resolver, references
+from ivs_replication.local.intrinsics import (
+    STACK_SUPPORTED,
+    LocalValues,
+    Resolver,
+    UnsupportedTemplateError,
+    references,
+)
 from ivs_replication.local.runtime import (
     LAMBDA_DEFAULT_TIMEOUT_SECONDS,
     RUNNABLE_ENTRY_POINTS,
@@ -48,11 +54,7 @@ from ivs_replication.local.runtime import (
     LocalFunction,
 )
 from ivs_replication.local.state import random_id
-from ivs_replication.local.template import (
-    SERVICE_TOKEN,
-    STAGE_TYPE,
-    UnsupportedTemplateError,
-)
+from ivs_replication.local.template import SERVICE_TOKEN, STAGE_TYPE
 
 if TYPE_CHECKING:
     from ivs_replication.local.dynamodb import LocalDynamoDB

@@ -15,9 +15,26 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ivs_replication._handler.ivs_replication_handler.constants import RESOURCE_TYPE
+from ivs_replication.local.intrinsics import LocalValues, Resolver, UnsupportedTemplateError
 
 if TYPE_CHECKING:
     from ivs_replication.local.server import LocalIvsRealtime
+
+__all__ = [
+    "REPLICATION_TYPE",
+    "SERVICE_TOKEN",
+    "STAGE_ARN_ATTRIBUTE",
+    "STAGE_TYPE",
+    "TEMPLATE_SUPPORTED",
+    "LocalTemplate",
+    "TemplateReplication",
+    "TemplateStage",
+    "UnsupportedTemplateError",
+    "resolve_properties",
+    "resources_of_type",
+    "template_replications",
+    "template_stages",
+]
 
 STAGE_TYPE = "AWS::IVS::Stage"
 REPLICATION_TYPE = RESOURCE_TYPE
@@ -26,30 +43,6 @@ STAGE_ARN_ATTRIBUTE = "Arn"
 TEMPLATE_SUPPORTED = (
     f"literals, Ref to an {STAGE_TYPE} and Fn::GetAtt [stage, {STAGE_ARN_ATTRIBUTE}]"
 )
-
-
-class UnsupportedTemplateError(ValueError):
-    """The template uses something a local deployment cannot resolve.
-
-    ``supported`` (default: what ``LocalTemplate`` resolves) ends the message.
-    """
-
-    def __init__(
-        self,
-        logical_id: str,
-        prop: str,
-        intrinsic: str,
-        why: str,
-        *,
-        supported: str = TEMPLATE_SUPPORTED,
-    ) -> None:
-        super().__init__(
-            f"Resource {logical_id}, property {prop}: {intrinsic} is not supported locally "
-            f"({why}); only {supported} are"
-        )
-        self.logical_id = logical_id
-        self.prop = prop
-        self.intrinsic = intrinsic
 
 
 @dataclass(frozen=True)
@@ -72,7 +65,13 @@ def resources_of_type(template: Mapping[str, Any], resource_type: str) -> dict[s
     """The template's resources of ``resource_type`` by logical id, in template order."""
     resources = template.get("Resources") or {}
     if not isinstance(resources, Mapping):
-        raise UnsupportedTemplateError("(template)", "Resources", "a non-object", "not a template")
+        raise UnsupportedTemplateError(
+            "(template)",
+            "Resources",
+            "a non-object",
+            "not a template",
+            supported=TEMPLATE_SUPPORTED,
+        )
     return {
         str(logical_id): resource
         for logical_id, resource in resources.items()
@@ -88,7 +87,11 @@ def template_stages(template: Mapping[str, Any]) -> list[TemplateStage]:
         name = (resource.get("Properties") or {}).get("Name", logical_id)
         if not isinstance(name, str):
             raise UnsupportedTemplateError(
-                logical_id, "Name", _intrinsic_name(name), "a stage name must be a literal"
+                logical_id,
+                "Name",
+                _intrinsic_name(name),
+                "a stage name must be a literal",
+                supported=TEMPLATE_SUPPORTED,
             )
         stages.append(TemplateStage(logical_id, name))
     return stages
@@ -114,65 +117,22 @@ def resolve_properties(
 
     ``stage_arns`` maps stage logical ids to local ARNs. Raises ``UnsupportedTemplateError``.
     """
-    resolver = _Resolver(template, stage_arns, replication.logical_id)
+    values = {
+        logical_id: LocalValues(arn, {STAGE_ARN_ATTRIBUTE: arn})
+        for logical_id, arn in stage_arns.items()
+    }
+    resolver = _StageResolver(
+        template, values, replication.logical_id, pseudo={}, supported=TEMPLATE_SUPPORTED
+    )
     return {name: resolver.resolve(value, name) for name, value in replication.properties.items()}
 
 
-class _Resolver:
-    """Resolves the values of one resource's properties."""
+class _StageResolver(Resolver):
+    """The general ``Resolver`` with stages as the only values, saying so when it refuses."""
 
-    def __init__(
-        self, template: Mapping[str, Any], stage_arns: Mapping[str, str], logical_id: str
-    ) -> None:
-        self._resources: Mapping[str, Any] = template.get("Resources") or {}
-        self._parameters: Mapping[str, Any] = template.get("Parameters") or {}
-        self._stage_arns = stage_arns
-        self._logical_id = logical_id
+    NO_PSEUDO_VALUE = "pseudo parameters have no local value"
 
-    def resolve(self, value: object, prop: str) -> object:
-        if isinstance(value, list):
-            return [self.resolve(item, f"{prop}[{index}]") for index, item in enumerate(value)]
-        if not isinstance(value, Mapping):
-            return value
-        if len(value) == 1:
-            [(key, argument)] = value.items()
-            if key == "Ref":
-                return self._ref(argument, prop)
-            if key == "Fn::GetAtt":
-                return self._get_att(argument, prop)
-            if key.startswith("Fn::") or key == "Condition":
-                raise self._unsupported(prop, key, "intrinsic functions are not evaluated")
-        return {str(key): self.resolve(item, f"{prop}.{key}") for key, item in value.items()}
-
-    def _ref(self, target: object, prop: str) -> str:
-        if not isinstance(target, str):
-            raise self._unsupported(prop, "Ref", "its target must be a logical id")
-        if target in self._stage_arns:
-            return self._stage_arns[target]
-        if target.startswith("AWS::"):
-            raise self._unsupported(prop, f"Ref {target}", "pseudo parameters have no local value")
-        if target in self._parameters:
-            raise self._unsupported(prop, f"Ref {target}", "parameters have no local value")
-        raise self._unsupported(prop, f"Ref {target}", self._what_is(target))
-
-    def _get_att(self, argument: object, prop: str) -> str:
-        if isinstance(argument, str) and "." in argument:
-            argument = argument.split(".", 1)
-        if not (
-            isinstance(argument, list)
-            and len(argument) == 2  # noqa: PLR2004 - [logical id, attribute]
-            and all(isinstance(part, str) for part in argument)
-        ):
-            raise self._unsupported(prop, "Fn::GetAtt", "expected [logical id, attribute]")
-        target, attribute = argument
-        shown = f"Fn::GetAtt {target}.{attribute}"
-        if target not in self._stage_arns:
-            raise self._unsupported(prop, shown, self._what_is(target))
-        if attribute != STAGE_ARN_ATTRIBUTE:
-            raise self._unsupported(prop, shown, f"only a stage's {STAGE_ARN_ATTRIBUTE} is known")
-        return self._stage_arns[target]
-
-    def _what_is(self, target: str) -> str:
+    def _not_created(self, target: str) -> str:
         resource = self._resources.get(target)
         if isinstance(resource, Mapping):
             if resource.get("Type") == STAGE_TYPE:
@@ -180,15 +140,19 @@ class _Resolver:
             return f"{target} is a {resource.get('Type')}, not an {STAGE_TYPE}"
         return f"{target} is not in the template"
 
-    def _unsupported(self, prop: str, intrinsic: str, why: str) -> UnsupportedTemplateError:
-        return UnsupportedTemplateError(self._logical_id, prop, intrinsic, why)
+    def _no_attribute(self, target: str, attribute: str, values: LocalValues) -> str:
+        return f"only a stage's {STAGE_ARN_ATTRIBUTE} is known"
 
 
 def _require_unconditional(logical_id: str, resource: Mapping[str, Any]) -> None:
     if "Condition" in resource:
         condition = f"Condition {resource['Condition']}"
         raise UnsupportedTemplateError(
-            logical_id, "Condition", condition, "conditions are not evaluated"
+            logical_id,
+            "Condition",
+            condition,
+            "conditions are not evaluated",
+            supported=TEMPLATE_SUPPORTED,
         )
 
 

@@ -20,7 +20,8 @@ StageLike = Union[IStageRef, str]  # noqa: UP007 - an alias jsii users can read 
 
 # CloudFormation's own default is one hour; a broken handler should fail in minutes. A
 # replication that waits for its publisher gets its wait on top.
-SERVICE_TIMEOUT = Duration.minutes(10)
+SERVICE_TIMEOUT_SECONDS = 600
+SERVICE_TIMEOUT = Duration.seconds(SERVICE_TIMEOUT_SECONDS)
 
 
 class ParticipantReplication(Construct):
@@ -85,7 +86,7 @@ class ParticipantReplication(Construct):
             "Resource",
             service_token=provider.service_token,
             resource_type=c.RESOURCE_TYPE,
-            service_timeout=SERVICE_TIMEOUT.plus(Duration.seconds(mode.wait_seconds)),
+            service_timeout=_service_timeout(mode.wait_seconds),
             properties={
                 c.PROP_SOURCE_STAGE_ARN: source_arn,
                 c.PROP_DESTINATION_STAGE_ARN: destination_arn,
@@ -156,6 +157,13 @@ def stage_arn_of(prop: str, stage: StageLike) -> str:
     if not is_token(arn):
         rules.check_stage_arn(prop, arn)
     return arn
+
+
+def _service_timeout(wait_seconds: int) -> Duration:
+    # The shared Duration unless there is a wait: each jsii call costs synth time, x200.
+    if not wait_seconds:
+        return SERVICE_TIMEOUT
+    return Duration.seconds(SERVICE_TIMEOUT_SECONDS + wait_seconds)
 
 
 def _region_and_account(arn: str) -> tuple[str, str] | None:

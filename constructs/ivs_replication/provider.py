@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
 
 from aws_cdk import (
@@ -26,6 +27,10 @@ PROVIDER_ID = "IvsParticipantReplicationProvider"
 
 # The handler's timeout when no replication of the stack waits for its publisher.
 HANDLER_TIMEOUT = Duration.seconds(c.REQUEST_BUDGET_SECONDS)
+
+# The provider of each scope asked so far: replications usually share their scope, and finding
+# the provider through jsii twice per replication adds up at hundreds of replications.
+_providers: weakref.WeakKeyDictionary[IConstruct, ReplicationProvider] = weakref.WeakKeyDictionary()
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 HANDLER_MEMORY_MB = 256
 
@@ -104,8 +109,15 @@ class ReplicationProvider(Construct):
         cfn_function.timeout = c.REQUEST_BUDGET_SECONDS + wait_seconds
 
     @classmethod
-    def of(cls, scope: Construct) -> ReplicationProvider:
+    def of(cls, scope: IConstruct) -> ReplicationProvider:
         """The stack's provider, created on first use."""
+        known = _providers.get(scope)
+        if known is None:
+            known = _providers[scope] = cls._find_or_create(scope)
+        return known
+
+    @classmethod
+    def _find_or_create(cls, scope: IConstruct) -> ReplicationProvider:
         stack = Stack.of(scope)
         existing = stack.node.try_find_child(PROVIDER_ID)
         if existing is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
 from typing import Union
 
@@ -17,6 +18,13 @@ from .provider import ReplicationProvider
 
 # A stage, as a CDK stage reference (e.g. `aws_ivs.CfnStage`) or its ARN.
 StageLike = Union[IStageRef, str]  # noqa: UP007 - an alias jsii users can read in docs
+
+# CDK encodes every unresolved string token with this marker: strings without it are concrete,
+# and need no jsii round trip to tell (synth time counts at 200 replications).
+_UNRESOLVED_STRING_MARK = "${Token["
+
+# A stage construct's ARN, read through jsii once per stage rather than once per replication.
+_stage_arns: weakref.WeakKeyDictionary[object, str] = weakref.WeakKeyDictionary()
 
 # CloudFormation's own default is one hour; a broken handler should fail in minutes. A
 # replication that waits for its publisher gets its wait on top.
@@ -79,7 +87,7 @@ class ParticipantReplication(Construct):
         self.destination_stage_arn = destination_arn
         self.participant_id = participant_id
         self.when_not_publishing = mode
-        provider = ReplicationProvider.of(self)
+        provider = ReplicationProvider.of(scope)
         provider.allow_wait(mode.wait_seconds)
         self.resource = CustomResource(
             self,
@@ -133,6 +141,8 @@ class ParticipantReplication(Construct):
                 "across regions or accounts, and the handler calls IVS in its own stack's "
                 "region and account.",
             )
+        if source is None and destination is None:
+            return
         stack = Stack.of(self)
         for prop, where in (("source_stage", source), ("destination_stage", destination)):
             if where and not Token.is_unresolved(stack.account) and where[1] != stack.account:
@@ -144,19 +154,25 @@ class ParticipantReplication(Construct):
 
 
 def stage_arn_of(prop: str, stage: StageLike) -> str:
-    if isinstance(stage, str):
-        arn = stage
-    elif hasattr(stage, "stage_ref"):  # IStageRef is a jsii interface: no isinstance check
-        arn = stage.stage_ref.stage_arn
-    else:
+    arn = stage if isinstance(stage, str) else _arn_of_stage_ref(prop, stage)
+    if not is_token(arn):
+        rules.check_stage_arn(prop, arn)
+    return arn
+
+
+def _arn_of_stage_ref(prop: str, stage: object) -> str:
+    # IStageRef is a jsii interface: no isinstance check. Anything else (say, an int) is also
+    # not weakly referenceable, so it is refused before the cache is asked.
+    if not hasattr(type(stage), "stage_ref"):
         raise rules.InvalidPropertyError(
             prop,
             f"a {type(stage).__name__} was given",
             "an IStageRef (e.g. CfnStage) or a stage ARN",
         )
-    if not is_token(arn):
-        rules.check_stage_arn(prop, arn)
-    return arn
+    known = _stage_arns.get(stage)
+    if known is None:
+        known = _stage_arns[stage] = stage.stage_ref.stage_arn  # type: ignore[attr-defined]
+    return known
 
 
 def _service_timeout(wait_seconds: int) -> Duration:
@@ -168,7 +184,7 @@ def _service_timeout(wait_seconds: int) -> Duration:
 
 def _region_and_account(arn: str) -> tuple[str, str] | None:
     """(region, account) of a concrete stage ARN; None for a token."""
-    if Token.is_unresolved(arn):
+    if is_token(arn):
         return None
     parts = arn.split(":")
     return parts[3], parts[4]
@@ -183,7 +199,9 @@ def checked_attributes(attributes: Mapping[str, str]) -> dict[str, str]:
 
 
 def is_token(value: object) -> bool:
-    return isinstance(value, str) and Token.is_unresolved(value)
+    if not isinstance(value, str) or _UNRESOLVED_STRING_MARK not in value:
+        return False
+    return Token.is_unresolved(value)
 
 
 def window_seconds_of(window: Duration | None) -> int | str:

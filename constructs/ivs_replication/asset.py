@@ -20,6 +20,8 @@ import jsii
 from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
 
+from ._handler.ivs_replication_handler import constants as c
+
 # The zip root: `requirements.txt` and the `ivs_replication_handler` package. In a repository
 # checkout this is a symlink to lambda/replication; the wheel carries a copy.
 HANDLER_ROOT = Path(__file__).resolve().parent / "_handler"
@@ -30,12 +32,13 @@ ARCHITECTURE = lambda_.Architecture.ARM_64
 _PIP_PLATFORM = "manylinux2014_aarch64"
 _PIP_PYTHON_VERSION = "3.14"
 
-# botocore ships the model of every AWS service (most of its size); the handler needs one.
+# botocore ships the model of every AWS service (most of its size); the functions need two:
+# IVS real-time, and DynamoDB for follow mode's registry.
 _BOTOCORE_DATA_KEPT = frozenset(
-    {"ivs-realtime", "endpoints.json", "partitions.json", "sdk-default-configuration.json"}
+    {*c.AWS_SERVICES, "endpoints.json", "partitions.json", "sdk-default-configuration.json"}
 )
 # Bump when the trimming below changes, so cached installs are rebuilt.
-_RECIPE_VERSION = "1"
+_RECIPE_VERSION = "2"
 
 CACHE_DIR_ENV = "IVS_REPLICATION_CACHE_DIR"
 

@@ -1,8 +1,10 @@
 """The trimmed handler asset still does everything the handler needs from botocore.
 
-`ivs_replication.asset` keeps only the ivs-realtime model and the endpoint data of botocore.
-These tests load the built asset alone (`python -S -B`, nothing but the asset on sys.path)
-and prove the client is created and resolves an endpoint in every region botocore knows.
+`ivs_replication.asset` keeps only the models of the services the functions call (ivs-realtime,
+and dynamodb for follow mode's registry) and the endpoint data of botocore. These tests load
+the built asset alone (`python -S -B`, nothing but the asset on sys.path), create the clients
+through the handler's own code, and prove each resolves an endpoint in every region botocore
+knows.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from ivs_replication.asset import build_asset
+from ivs_replication_handler.constants import AWS_SERVICES
 
 pytestmark = pytest.mark.slow
 
@@ -41,9 +44,19 @@ PROBE = textwrap.dedent(
         aws_access_key_id="testing", aws_secret_access_key="testing"
     )
     endpoints = {
-        region: session.client("ivs-realtime", region_name=region).meta.endpoint_url
-        for region in sorted(regions)
+        service: {
+            region: session.client(service, region_name=region).meta.endpoint_url
+            for region in sorted(regions)
+        }
+        for service in SERVICES
     }
+    # The clients as the deployed functions create them, from the asset's handler package.
+    from ivs_replication_handler.ivs import IvsRealtime
+    from ivs_replication_handler.registry import Registry
+    handler_clients = [
+        IvsRealtime().client.meta.service_model.service_name,
+        Registry("registry").client.meta.service_model.service_name,
+    ]
     try:
         session.client("s3", region_name="us-east-1")
         s3 = "created"
@@ -53,6 +66,7 @@ PROBE = textwrap.dedent(
         "botocore": botocore.__file__,
         "partitions": sorted(set(regions.values())),
         "endpoints": endpoints,
+        "handler_clients": handler_clients,
         "s3": s3,
         "services": session.get_available_services(),
     }))
@@ -69,11 +83,11 @@ def asset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def probe(asset: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
-    code = f"ASSET = {str(asset)!r}\n{PROBE}"
+    code = f"ASSET = {str(asset)!r}\nSERVICES = {list(AWS_SERVICES)!r}\n{PROBE}"
     result = subprocess.run(
         [sys.executable, "-S", "-B", "-c", code],
         cwd=tmp_path_factory.mktemp("empty"),  # so '' on sys.path finds nothing
-        env={"PATH": "/usr/bin:/bin", "AWS_CONFIG_FILE": "/dev/null"},
+        env={"PATH": "/usr/bin:/bin", "AWS_CONFIG_FILE": "/dev/null", "AWS_DEFAULT_REGION": "us-east-1"},
         capture_output=True,
         text=True,
         check=False,
@@ -87,10 +101,17 @@ def test_the_probe_loads_botocore_from_the_asset(asset: Path, probe: dict[str, o
     assert Path(str(probe["botocore"])).is_relative_to(asset)
 
 
-def test_ivs_realtime_resolves_an_https_endpoint_in_every_region(
-    probe: dict[str, object],
+def test_the_handlers_create_their_clients_from_the_asset(probe: dict[str, object]) -> None:
+    assert probe["handler_clients"] == ["ivs-realtime", "dynamodb"]
+
+
+@pytest.mark.parametrize("service", AWS_SERVICES)
+def test_each_service_resolves_an_https_endpoint_in_every_region(
+    probe: dict[str, object], service: str
 ) -> None:
-    endpoints = probe["endpoints"]
+    all_endpoints = probe["endpoints"]
+    assert isinstance(all_endpoints, dict)
+    endpoints = all_endpoints[service]
     assert isinstance(endpoints, dict)
     partitions = probe["partitions"]
     assert isinstance(partitions, list)
@@ -108,7 +129,7 @@ def test_ivs_realtime_resolves_an_https_endpoint_in_every_region(
 
 def test_other_services_models_are_gone(probe: dict[str, object]) -> None:
     assert probe["s3"] == "UnknownServiceError"
-    assert probe["services"] == ["ivs-realtime"]
+    assert probe["services"] == sorted(AWS_SERVICES)
 
 
 def test_the_zipped_asset_is_at_most_5_mb(asset: Path, tmp_path: Path) -> None:

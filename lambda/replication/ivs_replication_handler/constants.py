@@ -14,6 +14,10 @@ PROP_ATTRIBUTES = "Attributes"
 PROP_RECONNECT_WINDOW_SECONDS = "ReconnectWindowSeconds"
 
 
+# The AWS services whose boto3 clients the functions create (ivs.py and registry.py). The
+# Lambda asset keeps only these models of botocore.
+AWS_SERVICES = ("ivs-realtime", "dynamodb")
+
 # IAM actions the handler needs, on stage ARNs.
 IAM_ACTIONS = (
     "ivs:StartParticipantReplication",

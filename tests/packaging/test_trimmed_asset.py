@@ -87,7 +87,11 @@ def probe(asset: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, ob
     result = subprocess.run(
         [sys.executable, "-S", "-B", "-c", code],
         cwd=tmp_path_factory.mktemp("empty"),  # so '' on sys.path finds nothing
-        env={"PATH": "/usr/bin:/bin", "AWS_CONFIG_FILE": "/dev/null", "AWS_DEFAULT_REGION": "us-east-1"},
+        env={
+            "PATH": "/usr/bin:/bin",
+            "AWS_CONFIG_FILE": "/dev/null",
+            "AWS_DEFAULT_REGION": "us-east-1",  # the Lambda runtime sets it too
+        },
         capture_output=True,
         text=True,
         check=False,

@@ -19,7 +19,13 @@ from pathlib import Path
 import pytest
 
 from ivs_replication.asset import build_asset
-from ivs_replication_handler.constants import AWS_SERVICES
+from ivs_replication_handler.constants import (
+    AWS_SERVICES,
+    ON_EVENT_ENTRY_POINT,
+    RECONCILER_ENTRY_POINT,
+)
+
+ENTRY_POINTS = [ON_EVENT_ENTRY_POINT, RECONCILER_ENTRY_POINT]
 
 pytestmark = pytest.mark.slow
 
@@ -57,6 +63,12 @@ PROBE = textwrap.dedent(
         IvsRealtime().client.meta.service_model.service_name,
         Registry("registry").client.meta.service_model.service_name,
     ]
+    import importlib
+    entry_points = []
+    for entry_point in ENTRY_POINTS:
+        module, _, name = entry_point.rpartition(".")
+        if callable(getattr(importlib.import_module(module), name)):
+            entry_points.append(entry_point)
     try:
         session.client("s3", region_name="us-east-1")
         s3 = "created"
@@ -67,6 +79,7 @@ PROBE = textwrap.dedent(
         "partitions": sorted(set(regions.values())),
         "endpoints": endpoints,
         "handler_clients": handler_clients,
+        "entry_points": entry_points,
         "s3": s3,
         "services": session.get_available_services(),
     }))
@@ -83,7 +96,10 @@ def asset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def probe(asset: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
-    code = f"ASSET = {str(asset)!r}\nSERVICES = {list(AWS_SERVICES)!r}\n{PROBE}"
+    code = (
+        f"ASSET = {str(asset)!r}\nSERVICES = {list(AWS_SERVICES)!r}\n"
+        f"ENTRY_POINTS = {ENTRY_POINTS!r}\n{PROBE}"
+    )
     result = subprocess.run(
         [sys.executable, "-S", "-B", "-c", code],
         cwd=tmp_path_factory.mktemp("empty"),  # so '' on sys.path finds nothing
@@ -107,6 +123,10 @@ def test_the_probe_loads_botocore_from_the_asset(asset: Path, probe: dict[str, o
 
 def test_the_handlers_create_their_clients_from_the_asset(probe: dict[str, object]) -> None:
     assert probe["handler_clients"] == ["ivs-realtime", "dynamodb"]
+
+
+def test_both_lambda_entry_points_import_from_the_asset(probe: dict[str, object]) -> None:
+    assert probe["entry_points"] == ENTRY_POINTS
 
 
 @pytest.mark.parametrize("service", AWS_SERVICES)

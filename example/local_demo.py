@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from ivs_replication.local import LocalDynamoDB, LocalIvsRealtime, LocalStack, ManualClock
-from ivs_replication.local.stack import RULE_TYPE, TABLE_TYPE
+from ivs_replication.local.stack import FUNCTION_TYPE, INGEST_TYPE, RULE_TYPE, TABLE_TYPE
+from ivs_replication.local.template import REPLICATION_TYPE, STAGE_TYPE
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -41,15 +42,7 @@ SYNTH_TIMEOUT_SECONDS = 300
 STEPS = 9
 ACTIVE: Final = "ACTIVE"
 STOPPED: Final = "STOPPED"
-REPLICATION_TYPE: Final = "Custom::IvsParticipantReplication"
-SHOWN_TYPES = (
-    "AWS::IVS::Stage",
-    "AWS::IVS::IngestConfiguration",
-    REPLICATION_TYPE,
-    TABLE_TYPE,
-    RULE_TYPE,
-    "AWS::Lambda::Function",
-)
+SHOWN_TYPES = (STAGE_TYPE, INGEST_TYPE, REPLICATION_TYPE, TABLE_TYPE, RULE_TYPE, FUNCTION_TYPE)
 # The CLI gets no credentials at all, so it cannot look up an account or reach AWS.
 CLI_REMOVED_VARIABLES = (
     "AWS_ACCESS_KEY_ID",
@@ -219,7 +212,7 @@ class Demo:
         self.stack.deploy()
         created = [e for e in self.stack.history if e.status == "CREATE_COMPLETE"]
         detail(f"{len(created)} resources created in dependency order; the ones that act:")
-        for logical_id in self.stack.logical_ids("AWS::IVS::Stage"):
+        for logical_id in self.stack.logical_ids(STAGE_TYPE):
             arn = self.stack.physical_ids[logical_id]
             self.stage_names[arn] = str(
                 self.template["Resources"][logical_id]["Properties"]["Name"]
@@ -319,9 +312,9 @@ class Demo:
         rest = [e.resource_type for e in deleted if e.logical_id not in {*rules, *replications}]
         kinds = ", ".join(t.split("::")[-1] for t in SHOWN_TYPES if t in rest)
         detail(f"  then the other {len(rest)}, among them: {kinds}")
-        left = self.stack.bus.rules()
-        if left or self.dynamodb.tables():
-            raise DemoError(f"left behind: rules {sorted(left)}, tables {self.dynamodb.tables()}")
+        rules_left, tables_left = sorted(self.stack.bus.rules()), self.dynamodb.tables()
+        if rules_left or tables_left:
+            raise DemoError(f"left behind: rules {rules_left}, tables {tables_left}")
         detail(f"-> {self.expect_all(STOPPED, 'after the delete')}; no rule left, no table left")
 
     def table(self) -> None:

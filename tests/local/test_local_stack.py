@@ -3,7 +3,6 @@ functions (what each resource becomes, and when) and with this library's real ha
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -11,12 +10,13 @@ import pytest
 
 from ivs_replication.local import ManualClock
 from ivs_replication.local.events import LocalEventBus
+from ivs_replication.local.intrinsics import UnsupportedTemplateError
 from ivs_replication.local.server import LocalIvsRealtime
-from ivs_replication.local.stack import LocalStack, LocalStackError, creation_order
-from ivs_replication.local.template import UnsupportedTemplateError
+from ivs_replication.local.stack import INERT_TYPES, LocalStack, LocalStackError, creation_order
 from tests.local.follow_stack import (
     DESTINATIONS,
     HANDLER,
+    PERMISSION,
     RECONCILER,
     REPLICATIONS,
     RULE,
@@ -229,8 +229,6 @@ def test_an_unsupported_resource_type_is_named_before_anything_is_created(
 def test_an_unsupported_type_named_inert_becomes_a_placeholder(
     rig: Rig,
 ) -> None:
-    from ivs_replication.local.stack import INERT_TYPES
-
     template = follow_template()
     template["Resources"]["Bucket"] = {"Type": "AWS::S3::Bucket"}
     stack = rig.stack(template, inert_types={*INERT_TYPES, "AWS::S3::Bucket"})
@@ -260,7 +258,7 @@ def test_a_failed_create_names_the_problem_and_rolls_back_what_was_created(
     value: object,
     named: str,
 ) -> None:
-    template = copy.deepcopy(follow_template())
+    template = follow_template()
     template["Resources"][logical_id]["Properties"][prop] = value
     stack = rig.stack(template)
 
@@ -282,7 +280,7 @@ def test_a_failed_create_names_the_problem_and_rolls_back_what_was_created(
 def test_a_rule_target_outside_the_stack_is_refused(
     rig: Rig,
 ) -> None:
-    template = copy.deepcopy(follow_template())
+    template = follow_template()
     target = template["Resources"][SWEEP]["Properties"]["Targets"][0]
     target["Arn"] = "arn:aws:lambda:us-east-1:123456789012:function:elsewhere"
     stack = rig.stack(template)
@@ -404,7 +402,7 @@ def test_without_follow_mode_a_create_with_nobody_publishing_fails_and_rolls_bac
     """No table, no rules, no DynamoDB: the handler runs without a registry."""
     template = follow_template()
     resources = template["Resources"]
-    for logical_id in (RULE, SWEEP, TABLE, RECONCILER, "InvokeFromRules", *REPLICATIONS[1:]):
+    for logical_id in (RULE, SWEEP, TABLE, RECONCILER, PERMISSION, *REPLICATIONS[1:]):
         del resources[logical_id]
     resources[HANDLER]["Properties"]["Environment"]["Variables"] = {}
     resources[REPLICATIONS[0]]["Properties"]["WhenNotPublishing"] = "FAIL"

@@ -7,12 +7,7 @@ carries (a missing ``AWS_PROFILE`` still fails in botocore, as for any client).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ivs_replication.local import assumptions
-
-if TYPE_CHECKING:
-    from botocore.config import Config
 
 # boto3 needs credentials to sign; the endpoints are local, so these reach nothing.
 DUMMY_ACCESS_KEY_ID = "testing"
@@ -26,13 +21,11 @@ def local_client(
     endpoint_url: str,
     *,
     region: str = assumptions.DEFAULT_REGION,
-    config: Config | None = None,
 ) -> object:
     """A boto3 client for ``service_name`` at ``endpoint_url``.
 
-    ``region`` default us-east-1. ``config`` (default None) is merged over these defaults:
-    connect timeout 3 s, read timeout 10 s, one attempt (no botocore retries: the code under
-    test does its own). boto3 is imported here, on first use.
+    ``region`` default us-east-1. Connect timeout 3 s, read timeout 10 s, one attempt (no
+    botocore retries: the code under test does its own). boto3 is imported here, on first use.
     """
     import boto3  # noqa: PLC0415 - importing ivs_replication.local must stay light
     from botocore.config import Config  # noqa: PLC0415
@@ -42,8 +35,6 @@ def local_client(
         read_timeout=READ_TIMEOUT_SECONDS,
         retries={"total_max_attempts": 1},
     )
-    if config is not None:
-        settings = settings.merge(config)
     # A session of its own, so boto3's default session (and its credentials) stay untouched.
     session = boto3.session.Session(
         aws_access_key_id=DUMMY_ACCESS_KEY_ID,

@@ -99,7 +99,7 @@ class LocalDynamoDB:
             return
         try:
             for name in set(self.tables()) - self._tables_before:
-                self.client().delete_table(TableName=name)
+                self.delete_table(name)
         finally:
             stop_serving(server, thread)
             self._server = self._thread = self._client = None

@@ -182,12 +182,6 @@ class Delivery:
     error: str | None = None
     duplicate: bool = False
 
-    @property
-    def event_name(self) -> str | None:
-        """``detail.event_name`` of an IVS event (None for other events)."""
-        detail = self.event.get("detail")
-        return detail.get("event_name") if isinstance(detail, Mapping) else None
-
 
 @dataclass(frozen=True)
 class _Routed:

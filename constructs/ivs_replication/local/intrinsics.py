@@ -156,6 +156,20 @@ class Resolver:
         )
 
 
+def require_unconditional(
+    logical_id: str, resource: Mapping[str, Any], *, supported: str = STACK_SUPPORTED
+) -> None:
+    """Raise ``UnsupportedTemplateError`` for a resource with a ``Condition`` (never evaluated)."""
+    if "Condition" in resource:
+        raise UnsupportedTemplateError(
+            logical_id,
+            "Condition",
+            f"Condition {resource['Condition']}",
+            "conditions are not evaluated",
+            supported=supported,
+        )
+
+
 def references(value: object) -> set[str]:
     """Logical ids ``value`` refers to through ``Ref``, ``Fn::GetAtt`` or ``Fn::Sub``
     (pseudo parameters included; callers keep the ones that are resources)."""

@@ -83,7 +83,8 @@ class HandlerRuntime:
 
     ``ivs`` is the local IVS real-time endpoint; ``dynamodb`` (default None) the local
     DynamoDB endpoint, required once a function's environment names a registry table. Each
-    function gets clients of its own, as separate Lambda functions would.
+    function gets an IVS client of its own; DynamoDB clients are the endpoint's one shared
+    ``LocalDynamoDB.client()``.
     """
 
     def __init__(self, *, ivs: LocalIvsRealtime, dynamodb: LocalDynamoDB | None = None) -> None:

@@ -44,7 +44,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from types import TracebackType
 
-    from botocore.config import Config
     from mypy_boto3_ivs_realtime import IvsrealtimeClient
 
     from ivs_replication.local.state import Clock, PublishChange
@@ -177,13 +176,10 @@ class LocalIvsRealtime:
         """
         self._state.delete_stage(stage_arn)
 
-    def client(self, config: Config | None = None) -> IvsrealtimeClient:
-        """A boto3 ``ivs-realtime`` client for this endpoint, with dummy credentials.
-
-        ``config`` (default None) is merged over short timeouts and a single attempt.
-        """
-        client = local_client("ivs-realtime", self.endpoint_url, config=config)
-        return cast("IvsrealtimeClient", client)
+    def client(self) -> IvsrealtimeClient:
+        """A new boto3 ``ivs-realtime`` client for this endpoint: dummy credentials, short
+        timeouts and a single attempt (see ``local_client``)."""
+        return cast("IvsrealtimeClient", local_client("ivs-realtime", self.endpoint_url))
 
     def publish(self, stage_arn: str, participant_id: str) -> str:
         """Make ``participant_id`` publish in the stage; returns the session id.

@@ -38,13 +38,13 @@ from ivs_replication._handler.ivs_replication_handler.constants import (
 )
 from ivs_replication.local import assumptions
 from ivs_replication.local.deploy import LocalDeployment
-from ivs_replication.local.events import LocalEventBus, Rule
+from ivs_replication.local.events import LocalEventBus
 from ivs_replication.local.intrinsics import (
-    STACK_SUPPORTED,
     LocalValues,
     Resolver,
     UnsupportedTemplateError,
     references,
+    require_unconditional,
 )
 from ivs_replication.local.runtime import (
     LAMBDA_DEFAULT_TIMEOUT_SECONDS,
@@ -120,12 +120,16 @@ class LocalIngestConfiguration:
 
 @dataclass(frozen=True)
 class _Created:
-    logical_id: str
-    resource_type: str
-    physical_id: str
+    """A created resource: what ``Ref`` (its physical id) and ``Fn::GetAtt`` give, and how
+    to delete it."""
+
     values: LocalValues
+    delete: Callable[[], object] | None = field(default=None, compare=False)
     retain: bool = False
-    delete: Callable[[], None] | None = field(default=None, compare=False)
+
+    @property
+    def physical_id(self) -> str:
+        return self.values.ref
 
 
 class LocalStack:
@@ -275,22 +279,14 @@ class LocalStack:
                     "as a placeholder",
                     supported=", ".join(sorted(self._creators)) + " resources",
                 )
-            if "Condition" in resource:
-                raise UnsupportedTemplateError(
-                    logical_id,
-                    "Condition",
-                    f"Condition {resource['Condition']}",
-                    "conditions are not evaluated",
-                    supported=STACK_SUPPORTED,
-                )
+            require_unconditional(logical_id, resource)
 
     def _create(self, logical_id: str) -> None:
         resource = self._resources[logical_id]
         resource_type = str(resource.get("Type"))
         creator = self._creators.get(resource_type)
         if creator is None:  # an inert type: nothing happens locally
-            physical_id = f"{self.stack_name}-{logical_id}"
-            created = _Created(logical_id, resource_type, physical_id, LocalValues(physical_id))
+            created = _Created(LocalValues(f"{self.stack_name}-{logical_id}"))
         else:
             resolver = Resolver(
                 self._template, self._values(), logical_id, pseudo=self._pseudo_parameters()
@@ -360,10 +356,7 @@ class LocalStack:
         name = resolver.resolve_text(properties.get("Name", logical_id), "Name")
         arn = self._ivs.create_stage(name)
         values = LocalValues(arn, {"Arn": arn})
-        return _Created(logical_id, STAGE_TYPE, arn, values, delete=lambda: self._delete_stage(arn))
-
-    def _delete_stage(self, arn: str) -> None:
-        self._ivs.delete_stage(arn)
+        return _Created(values, delete=lambda: self._ivs.delete_stage(arn))
 
     def _create_ingest_configuration(
         self, logical_id: str, properties: Mapping[str, Any], resolver: Resolver
@@ -399,7 +392,7 @@ class LocalStack:
                 self._ivs.unpublish(ingest.stage_arn, ingest.participant_id)
             del self._ingest[logical_id]
 
-        return _Created(logical_id, INGEST_TYPE, ingest.arn, values, delete=delete)
+        return _Created(values, delete=delete)
 
     def _create_table(
         self, logical_id: str, properties: Mapping[str, Any], resolver: Resolver
@@ -421,9 +414,7 @@ class LocalStack:
         )
         arn = f"arn:aws:dynamodb:{self._region}:{self._account}:table/{name}"
         values = LocalValues(name, {"Arn": arn})
-        return _Created(
-            logical_id, TABLE_TYPE, name, values, delete=lambda: dynamodb.delete_table(name)
-        )
+        return _Created(values, delete=lambda: dynamodb.delete_table(name))
 
     def _create_function(
         self, logical_id: str, properties: Mapping[str, Any], resolver: Resolver
@@ -459,7 +450,7 @@ class LocalStack:
             del self._functions[logical_id]
 
         values = LocalValues(name, {"Arn": function.arn})
-        return _Created(logical_id, FUNCTION_TYPE, name, values, delete=delete)
+        return _Created(values, delete=delete)
 
     def _create_rule(
         self, logical_id: str, properties: Mapping[str, Any], resolver: Resolver
@@ -484,10 +475,7 @@ class LocalStack:
             enabled=properties.get("State", "ENABLED") == "ENABLED",
         )
         values = LocalValues(name, {"Arn": rule.arn})
-        return _Created(logical_id, RULE_TYPE, name, values, delete=lambda: self._delete_rule(rule))
-
-    def _delete_rule(self, rule: Rule) -> None:
-        self.bus.delete_rule(rule.name)
+        return _Created(values, delete=lambda: self.bus.delete_rule(rule.name))
 
     def _targets(
         self, logical_id: str, targets: list[Mapping[str, Any]], resolver: Resolver
@@ -532,7 +520,7 @@ class LocalStack:
         def delete() -> None:
             deployment.delete(logical_id)
 
-        return _Created(logical_id, RESOURCE_TYPE, resource.physical_id, values, delete=delete)
+        return _Created(values, delete=delete)
 
     def _replication_deployment(self, resolver: Resolver) -> LocalDeployment:
         if self._deployment is None:
@@ -573,9 +561,7 @@ def dependencies(template: Mapping[str, Any]) -> dict[str, set[str]]:
         depends_on = resource.get("DependsOn") or []
         explicit = {depends_on} if isinstance(depends_on, str) else set(depends_on)
         for missing in sorted(explicit - set(resources)):
-            raise UnsupportedTemplateError(
-                logical_id, "DependsOn", missing, "not in the template", supported=STACK_SUPPORTED
-            )
+            raise UnsupportedTemplateError(logical_id, "DependsOn", missing, "not in the template")
         implicit = references(resource.get("Properties") or {}) & set(resources)
         found[logical_id] = (explicit | implicit) - {logical_id}
     return found
@@ -605,7 +591,6 @@ def creation_order(template: Mapping[str, Any]) -> list[str]:
             "DependsOn",
             "a dependency cycle",
             f"among {', '.join(cycle)}",
-            supported=STACK_SUPPORTED,
         )
     return order
 

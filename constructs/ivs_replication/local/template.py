@@ -15,7 +15,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ivs_replication._handler.ivs_replication_handler.constants import RESOURCE_TYPE
-from ivs_replication.local.intrinsics import LocalValues, Resolver, UnsupportedTemplateError
+from ivs_replication.local.intrinsics import (
+    LocalValues,
+    Resolver,
+    UnsupportedTemplateError,
+    require_unconditional,
+)
 
 if TYPE_CHECKING:
     from ivs_replication.local.server import LocalIvsRealtime
@@ -83,7 +88,7 @@ def template_stages(template: Mapping[str, Any]) -> list[TemplateStage]:
     """Every stage; its name is the literal ``Name`` property, or else its logical id."""
     stages = []
     for logical_id, resource in resources_of_type(template, STAGE_TYPE).items():
-        _require_unconditional(logical_id, resource)
+        require_unconditional(logical_id, resource, supported=TEMPLATE_SUPPORTED)
         name = (resource.get("Properties") or {}).get("Name", logical_id)
         if not isinstance(name, str):
             raise UnsupportedTemplateError(
@@ -101,7 +106,7 @@ def template_replications(template: Mapping[str, Any]) -> list[TemplateReplicati
     """Every ``Custom::IvsParticipantReplication``, properties unresolved."""
     replications = []
     for logical_id, resource in resources_of_type(template, REPLICATION_TYPE).items():
-        _require_unconditional(logical_id, resource)
+        require_unconditional(logical_id, resource, supported=TEMPLATE_SUPPORTED)
         properties = dict(resource.get("Properties") or {})
         properties.pop(SERVICE_TOKEN, None)
         replications.append(TemplateReplication(logical_id, properties))
@@ -142,18 +147,6 @@ class _StageResolver(Resolver):
 
     def _no_attribute(self, target: str, attribute: str, values: LocalValues) -> str:
         return f"only a stage's {STAGE_ARN_ATTRIBUTE} is known"
-
-
-def _require_unconditional(logical_id: str, resource: Mapping[str, Any]) -> None:
-    if "Condition" in resource:
-        condition = f"Condition {resource['Condition']}"
-        raise UnsupportedTemplateError(
-            logical_id,
-            "Condition",
-            condition,
-            "conditions are not evaluated",
-            supported=TEMPLATE_SUPPORTED,
-        )
 
 
 def _intrinsic_name(value: object) -> str:

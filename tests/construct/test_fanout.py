@@ -24,6 +24,7 @@ from tests.construct.helpers import (
     cfn_stage,
     ingest_configuration,
     logical_ids,
+    new_stack,
 )
 
 CUSTOM_TYPE = c.RESOURCE_TYPE
@@ -154,9 +155,13 @@ def test_the_source_as_a_destination_is_rejected(stack: cdk.Stack) -> None:
 def test_invalid_props_fail_before_any_destination(
     stack: cdk.Stack, overrides: dict[str, Any], prop: str
 ) -> None:
-    overrides.setdefault("destination_stages", [])
+    # Found by the fan-out itself: with no destination yet, and before any child replication.
     with pytest.raises(ValueError, match=rf"Invalid {prop}:"):
-        fan_out(stack, **overrides)
+        fan_out(stack, **{"destination_stages": [], **overrides})
+    with_destination = new_stack()
+    with pytest.raises(ValueError, match=rf"Invalid {prop}:"):
+        fan_out(with_destination, **{"destination_stages": [DESTINATION_ARN], **overrides})
+    assert with_destination.node.find_child("FanOut").node.children == []
 
 
 def test_an_ingest_replication_follows_the_encoder_by_default(stack: cdk.Stack) -> None:

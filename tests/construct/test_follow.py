@@ -3,9 +3,10 @@ permission per stack, and rules deleted before the replications they trigger."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import aws_cdk as cdk
+import pytest
 from aws_cdk.assertions import Match, Template
 
 from ivs_replication import IngestReplication, WhenNotPublishing
@@ -41,6 +42,19 @@ def encoder_fanned_out_to_three_stages() -> tuple[cdk.Stack, IngestReplication]:
     return stack, fan_out
 
 
+class Synthesized(NamedTuple):
+    stack: cdk.Stack
+    fan_out: IngestReplication
+    template: Template
+
+
+@pytest.fixture(scope="module")
+def encoder_stack() -> Synthesized:
+    """One synthesis of `encoder_fanned_out_to_three_stages` for the tests that only read it."""
+    stack, fan_out = encoder_fanned_out_to_three_stages()
+    return Synthesized(stack, fan_out, Template.from_stack(stack))
+
+
 def only(resources: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     ((logical_id, resource),) = resources.items()
     return logical_id, resource
@@ -72,9 +86,10 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def test_an_encoder_fanned_out_to_three_stages_is_three_replications_and_one_rule() -> None:
-    stack, fan_out = encoder_fanned_out_to_three_stages()
-    template = Template.from_stack(stack)
+def test_an_encoder_fanned_out_to_three_stages_is_three_replications_and_one_rule(
+    encoder_stack: Synthesized,
+) -> None:
+    stack, fan_out, template = encoder_stack
 
     replications = template.find_resources(CUSTOM_TYPE)
     assert len(replications) == 3
@@ -82,25 +97,21 @@ def test_an_encoder_fanned_out_to_three_stages_is_three_replications_and_one_rul
         c.MODE_FOLLOW
     }
     _, rule = only(template.find_resources(RULE_TYPE))
-    encoder = fan_out.ingest_configuration
-    encoder_props = template.to_json()["Resources"][stack.get_logical_id(encoder)]["Properties"]
+    encoder_id = stack.get_logical_id(fan_out.ingest_configuration)
+    (main_id,) = template.find_resources("AWS::IVS::Stage", {"Properties": {"Name": "main"}})
     assert rule["Properties"]["EventPattern"] == {
         "source": ["aws.ivs"],
         "detail-type": ["IVS Stage Update"],
         "detail": {
             "event_name": ["Participant Published"],
-            "participant_id": [stack.resolve(encoder.attr_participant_id)],
+            "participant_id": [{"Fn::GetAtt": [encoder_id, "ParticipantId"]}],
         },
-        "resources": [encoder_props["StageArn"]],
+        "resources": [{"Fn::GetAtt": [main_id, "Arn"]}],
     }
-    assert rule["Properties"]["EventPattern"]["detail"]["participant_id"] == [
-        {"Fn::GetAtt": [stack.get_logical_id(encoder), "ParticipantId"]}
-    ]
 
 
-def test_the_rule_delivers_the_event_itself_to_the_reconciler() -> None:
-    stack, _ = encoder_fanned_out_to_three_stages()
-    template = Template.from_stack(stack)
+def test_the_rule_delivers_the_event_itself_to_the_reconciler(encoder_stack: Synthesized) -> None:
+    template = encoder_stack.template
 
     _, rule = only(template.find_resources(RULE_TYPE))
     (target,) = rule["Properties"]["Targets"]
@@ -110,19 +121,21 @@ def test_the_rule_delivers_the_event_itself_to_the_reconciler() -> None:
     assert "InputTransformer" not in target
 
 
-def test_the_rule_depends_on_every_replication_of_its_publisher() -> None:
+def test_the_rule_depends_on_every_replication_of_its_publisher(
+    encoder_stack: Synthesized,
+) -> None:
     # So CloudFormation deletes the rule before the replications: no late event can restart
     # a replication whose Stop has already run.
-    stack, _ = encoder_fanned_out_to_three_stages()
-    template = Template.from_stack(stack)
+    template = encoder_stack.template
 
     _, rule = only(template.find_resources(RULE_TYPE))
     assert set(template.find_resources(CUSTOM_TYPE)) <= set(rule["DependsOn"])
 
 
-def test_the_reconciler_runs_the_handler_asset_with_its_own_role_and_logs() -> None:
-    stack, _ = encoder_fanned_out_to_three_stages()
-    template = Template.from_stack(stack)
+def test_the_reconciler_runs_the_handler_asset_with_its_own_role_and_logs(
+    encoder_stack: Synthesized,
+) -> None:
+    template = encoder_stack.template
 
     template.has_resource_properties(
         "AWS::Lambda::Function",
@@ -145,14 +158,18 @@ def test_the_reconciler_runs_the_handler_asset_with_its_own_role_and_logs() -> N
         },
     )
     functions = template.find_resources("AWS::Lambda::Function")
+    by_handler = {f["Properties"].get("Handler"): f["Properties"] for f in functions.values()}
+    reconciler, on_event = by_handler[c.RECONCILER_ENTRY_POINT], by_handler[c.ON_EVENT_ENTRY_POINT]
+    assert reconciler["Code"] == on_event["Code"]  # the same asset
     roles = {str(f["Properties"]["Role"]) for f in functions.values()}
     log_groups = {str(f["Properties"]["LoggingConfig"]["LogGroup"]) for f in functions.values()}
     assert len(roles) == len(log_groups) == len(functions) == 3
+    retention = template.find_resources("AWS::Logs::LogGroup")
+    assert [g["Properties"]["RetentionInDays"] for g in retention.values()] == [30] * 3
 
 
-def test_the_handler_knows_the_registry_table() -> None:
-    stack, _ = encoder_fanned_out_to_three_stages()
-    template = Template.from_stack(stack)
+def test_the_handler_knows_the_registry_table(encoder_stack: Synthesized) -> None:
+    template = encoder_stack.template
 
     template.has_resource_properties(
         "AWS::Lambda::Function",
@@ -163,10 +180,10 @@ def test_the_handler_knows_the_registry_table() -> None:
     )
 
 
-def test_the_registry_is_an_on_demand_table_with_point_in_time_recovery() -> None:
-    stack, _ = encoder_fanned_out_to_three_stages()
-
-    Template.from_stack(stack).has_resource(
+def test_the_registry_is_an_on_demand_table_with_point_in_time_recovery(
+    encoder_stack: Synthesized,
+) -> None:
+    encoder_stack.template.has_resource(
         "AWS::DynamoDB::Table",
         {
             "Properties": Match.object_like(
@@ -190,9 +207,10 @@ def test_the_registry_is_an_on_demand_table_with_point_in_time_recovery() -> Non
     )
 
 
-def test_no_ivs_action_on_every_resource_and_dynamodb_only_on_the_table() -> None:
-    stack, _ = encoder_fanned_out_to_three_stages()
-    template = Template.from_stack(stack)
+def test_no_ivs_action_on_every_resource_and_dynamodb_only_on_the_table(
+    encoder_stack: Synthesized,
+) -> None:
+    template = encoder_stack.template
     statements = policy_statements(template)
     table_arn = {"Fn::GetAtt": [table_id(template), "Arn"]}
 
@@ -207,10 +225,9 @@ def test_no_ivs_action_on_every_resource_and_dynamodb_only_on_the_table() -> Non
     dynamodb_statements = [
         s for s in statements if any(a.startswith("dynamodb:") for a in as_list(s["Action"]))
     ]
-    assert {tuple(sorted(as_list(s["Action"]))) for s in dynamodb_statements} == {
-        tuple(sorted(c.REGISTRY_HANDLER_ACTIONS)),
-        tuple(sorted(c.REGISTRY_RECONCILER_ACTIONS)),
-    }
+    assert sorted(tuple(sorted(as_list(s["Action"]))) for s in dynamodb_statements) == sorted(
+        [tuple(sorted(c.REGISTRY_HANDLER_ACTIONS)), tuple(sorted(c.REGISTRY_RECONCILER_ACTIONS))]
+    )
     assert all(s["Resource"] == table_arn for s in dynamodb_statements)
     assert all(
         not a.startswith("dynamodb:") and not a.startswith("ivs:")
@@ -261,6 +278,28 @@ def test_two_declarations_from_one_stage_construct_share_one_rule() -> None:
     )
 
     Template.from_stack(stack).resource_count_is(RULE_TYPE, 1)
+
+
+def test_one_stage_as_ref_and_as_getatt_makes_two_rules() -> None:
+    """README, "Limits": the construct cannot tell two token forms of one stage apart."""
+    stack = new_stack()
+    main = cfn_stage(stack, "Main")
+    replicate(stack, "AsRef", source_stage=main, when_not_publishing=FOLLOW)
+    replicate(
+        stack,
+        "AsGetAtt",
+        source_stage=main.attr_arn,
+        destination_stage=OTHER_DESTINATION_ARN,
+        when_not_publishing=FOLLOW,
+    )
+    template = Template.from_stack(stack)
+
+    rules = list(template.find_resources(RULE_TYPE).values())
+    assert len(rules) == 2
+    (main_id,) = template.find_resources("AWS::IVS::Stage")
+    assert sorted(str(r["Properties"]["EventPattern"]["resources"]) for r in rules) == sorted(
+        [str([{"Ref": main_id}]), str([{"Fn::GetAtt": [main_id, "Arn"]}])]
+    )
 
 
 def test_a_fan_out_and_a_single_declaration_of_one_publisher_share_one_rule() -> None:

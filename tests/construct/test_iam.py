@@ -1,4 +1,5 @@
-"""The provider's permissions: three IVS actions, scoped to stage ARNs, stable across updates."""
+"""The provider's permissions: three IVS actions, scoped to stage ARNs, stable across updates;
+each role writes its own logs only."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk.assertions import Template
 
+from ivs_replication._handler.ivs_replication_handler import constants as c
 from tests.construct.helpers import (
     DESTINATION_ARN,
     OTHER_DESTINATION_ARN,
@@ -89,3 +91,65 @@ def test_policy_size_does_not_grow_with_the_number_of_replications() -> None:
         return len(str(ivs_statements(stack)))
 
     assert policy_json_length(1) == policy_json_length(40)
+
+
+def test_each_role_writes_only_its_own_logs_and_has_no_managed_policy() -> None:
+    stack = new_stack()
+    replicate(stack)
+    template = Template.from_stack(stack)
+
+    roles = template.find_resources("AWS::IAM::Role")
+    assert len(roles) == 2  # the handler's and the provider framework's
+    assert all("ManagedPolicyArns" not in role["Properties"] for role in roles.values())
+    statements = statements_by_function(template)
+    assert set(statements) == {"handler", "framework"}
+    handler_id = handler_logical_id(template)
+    for name, (log_group_id, granted) in statements.items():
+        logs = [s for s in granted if _writes_logs(s)]
+        assert logs, name
+        assert all(s["Resource"] == {"Fn::GetAtt": [log_group_id, "Arn"]} for s in logs), name
+    # The handler: its logs and exactly one more statement, the IVS one.
+    (_, handler_granted) = statements["handler"]
+    assert [s for s in handler_granted if not _writes_logs(s)] == ivs_statements(stack)
+    # The framework may invoke the handler, any version of it, and no other function.
+    (_, framework_granted) = statements["framework"]
+    (invoke,) = [s for s in framework_granted if s["Action"] == "lambda:InvokeFunction"]
+    handler_arn = {"Fn::GetAtt": [handler_id, "Arn"]}
+    assert invoke["Resource"] == [handler_arn, {"Fn::Join": ["", [handler_arn, ":*"]]}]
+    lambda_resources = [
+        r
+        for s in framework_granted
+        if any(a.startswith("lambda:") for a in _as_list(s["Action"]))
+        for r in _as_list(s["Resource"])
+    ]
+    assert all(handler_id in str(r) for r in lambda_resources)
+
+
+def _writes_logs(statement: dict[str, Any]) -> bool:
+    return any(a.startswith("logs:") for a in _as_list(statement["Action"]))
+
+
+def handler_logical_id(template: Template) -> str:
+    (logical_id,) = template.find_resources(
+        "AWS::Lambda::Function", {"Properties": {"Handler": c.ON_EVENT_ENTRY_POINT}}
+    )
+    return logical_id
+
+
+def statements_by_function(template: Template) -> dict[str, tuple[str, list[dict[str, Any]]]]:
+    """For each function ("handler" or "framework"): its log group's logical id and the
+    statements of its role's policies."""
+    policies = template.find_resources("AWS::IAM::Policy").values()
+    result: dict[str, tuple[str, list[dict[str, Any]]]] = {}
+    for function in template.find_resources("AWS::Lambda::Function").values():
+        props = function["Properties"]
+        name = "handler" if props.get("Handler") == c.ON_EVENT_ENTRY_POINT else "framework"
+        role_id = props["Role"]["Fn::GetAtt"][0]
+        granted = [
+            s
+            for p in policies
+            if {"Ref": role_id} in p["Properties"]["Roles"]
+            for s in p["Properties"]["PolicyDocument"]["Statement"]
+        ]
+        result[name] = (props["LoggingConfig"]["LogGroup"]["Ref"], granted)
+    return result

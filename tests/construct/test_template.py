@@ -158,6 +158,14 @@ def test_warns_when_stages_are_in_different_regions(stack: cdk.Stack) -> None:
     )
 
 
+def test_warns_when_stages_are_in_different_accounts(stack: cdk.Stack) -> None:
+    replicate(stack, destination_stage="arn:aws:ivs:us-east-1:210987654321:stage/DestinationStage1")
+
+    Annotations.from_stack(stack).has_warning(
+        "*", Match.string_like_regexp("does not document replication across regions or accounts")
+    )
+
+
 def test_no_warning_for_stages_of_one_region(stack: cdk.Stack) -> None:
     replicate(stack)
 

@@ -45,24 +45,40 @@ def test_the_modes_expose_their_name_and_wait() -> None:
     assert wait(30) == wait(30)
 
 
-def test_fail_is_the_default_and_is_always_emitted(stack: cdk.Stack) -> None:
-    replicate(stack)
+@pytest.mark.parametrize(
+    ("mode", "expected", "handler_timeout"),
+    [
+        # The default, always emitted.
+        (
+            None,
+            {"WhenNotPublishing": "FAIL", "WaitForPublisherSeconds": 0, "ServiceTimeout": "600"},
+            300,
+        ),
+        # A wait lengthens the custom resource's ServiceTimeout and the handler's timeout.
+        (
+            WhenNotPublishing.wait_up_to(cdk.Duration.minutes(3)),
+            {"WhenNotPublishing": "WAIT", "WaitForPublisherSeconds": 180, "ServiceTimeout": "780"},
+            300 + 180,
+        ),
+        # Follow mode needs no longer timeouts.
+        (
+            WhenNotPublishing.follow(),
+            {"WhenNotPublishing": "FOLLOW", "WaitForPublisherSeconds": 0, "ServiceTimeout": "600"},
+            300,
+        ),
+    ],
+    ids=["fail-by-default", "wait", "follow"],
+)
+def test_each_mode_sets_its_properties_and_timeouts(
+    stack: cdk.Stack,
+    mode: WhenNotPublishing | None,
+    expected: dict[str, Any],
+    handler_timeout: int,
+) -> None:
+    replicate(stack, **({} if mode is None else {"when_not_publishing": mode}))
 
-    Template.from_stack(stack).has_resource_properties(
-        CUSTOM_TYPE,
-        {"WhenNotPublishing": "FAIL", "WaitForPublisherSeconds": 0, "ServiceTimeout": "600"},
-    )
-    assert on_event_timeout(stack) == c.REQUEST_BUDGET_SECONDS == 300
-
-
-def test_a_wait_sets_the_properties_and_lengthens_the_service_timeout(stack: cdk.Stack) -> None:
-    replicate(stack, when_not_publishing=WhenNotPublishing.wait_up_to(cdk.Duration.minutes(3)))
-
-    Template.from_stack(stack).has_resource_properties(
-        CUSTOM_TYPE,
-        {"WhenNotPublishing": "WAIT", "WaitForPublisherSeconds": 180, "ServiceTimeout": "780"},
-    )
-    assert on_event_timeout(stack) == 300 + 180
+    Template.from_stack(stack).has_resource_properties(CUSTOM_TYPE, expected)
+    assert on_event_timeout(stack) == handler_timeout
 
 
 def test_the_handler_timeout_grows_with_the_longest_wait_of_the_stack() -> None:
@@ -79,16 +95,6 @@ def test_the_handler_timeout_grows_with_the_longest_wait_of_the_stack() -> None:
     assert props["longest"]["ServiceTimeout"] == "1140"
     assert props["failing"]["ServiceTimeout"] == "600"
     assert props["failing"]["WaitForPublisherSeconds"] == 0
-
-
-def test_follow_mode_needs_no_longer_timeouts(stack: cdk.Stack) -> None:
-    replicate(stack, when_not_publishing=WhenNotPublishing.follow())
-
-    Template.from_stack(stack).has_resource_properties(
-        CUSTOM_TYPE,
-        {"WhenNotPublishing": "FOLLOW", "WaitForPublisherSeconds": 0, "ServiceTimeout": "600"},
-    )
-    assert on_event_timeout(stack) == 300
 
 
 @pytest.mark.parametrize(

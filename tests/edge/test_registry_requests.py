@@ -9,7 +9,7 @@ import pytest
 from botocore.stub import Stubber
 
 from ivs_replication_handler import constants as c
-from ivs_replication_handler.ivs import Deadline
+from ivs_replication_handler.ivs import Deadline, ServiceError
 from ivs_replication_handler.logic import ReplicationKey, ReplicationSpec
 from ivs_replication_handler.registry import Registry, RegistryUnavailableError
 
@@ -110,8 +110,9 @@ def test_a_deleted_table_means_nothing_is_declared(stubbed: tuple[Registry, Stub
 def test_access_denied_is_not_retried(stubbed: tuple[Registry, Stubber]) -> None:
     registry, stubber = stubbed
     stubber.add_client_error("put_item", "AccessDeniedException", http_status_code=400)
-    with pytest.raises(Exception, match="AccessDeniedException"):
+    with pytest.raises(ServiceError) as caught:
         registry.put(SPEC, deadline())
+    assert caught.value.code == "AccessDeniedException"
 
 
 def test_without_a_table_follow_mode_fails_clearly_and_withdrawal_is_a_no_op(

@@ -3,21 +3,27 @@ publisher is live, and nothing restarts it once the declaration is deleted."""
 
 from __future__ import annotations
 
+import json
+import logging
+import sys
 from typing import Any
 
 import pytest
 
 from ivs_replication.local.cloudformation import LocalLambdaContext
 from ivs_replication_handler import constants as c
+from ivs_replication_handler import reconciler
 from ivs_replication_handler.ivs import Deadline, IvsRealtime
 from ivs_replication_handler.lifecycle import ReplicationFailedError
 from ivs_replication_handler.logic import ReplicationSpec
+from ivs_replication_handler.reconciler import ReconcileError
 from ivs_replication_handler.reconciler import handle_event as reconcile
 from ivs_replication_handler.registry import Registry
 
 from .conftest import FollowWorld
 
 WINDOW = 30
+START = "StartParticipantReplication"
 
 
 def test_declared_while_offline_it_starts_when_the_participant_publishes(
@@ -96,7 +102,7 @@ def test_duplicate_events_start_once(world: FollowWorld) -> None:
     assert first["started"]
     assert not second["started"]
     assert second["already_active"] == [f"{main}|{side}|encoder-1"]
-    assert world.ivs_endpoint.calls.get("StartParticipantReplication") == 1
+    assert world.ivs_endpoint.calls.get(START) == 1
     assert world.state(main, side) == "ACTIVE"
 
 
@@ -130,7 +136,7 @@ def test_events_of_other_participants_stages_or_kinds_start_nothing(world: Follo
     assert [r["ignored"] for r in reports] == ["no replication of this participant is declared"] * 2
     not_ivs: dict[str, Any] = {"source": "aws.s3", "detail-type": "Object Created"}
     assert world.reconcile(not_ivs)["ignored"] == "not a Participant Published event of IVS"
-    assert world.ivs_endpoint.calls.get("StartParticipantReplication") is None
+    assert world.ivs_endpoint.calls.get(START) is None
     assert world.state(main, side) is None
 
 
@@ -266,10 +272,52 @@ def test_the_reconciler_rides_out_throttling(world: FollowWorld) -> None:
     main, side = world.stage("main"), world.stage("side")
     world.create(world.props(main, side))
     world.ivs_endpoint.publish(main, "encoder-1")
-    world.ivs_endpoint.faults.script_errors("StartParticipantReplication", [429, 500])
+    world.ivs_endpoint.faults.script_errors(START, [429, 500])
     world.ivs = IvsRealtime(world.ivs.client, sleep=lambda _: None)
+    world.ivs_endpoint.reset_calls()
 
     [report] = world.deliver_events()
 
     assert report["failed"] == {}
+    assert world.ivs_endpoint.calls.get(START) == 3
     assert world.state(main, side) == "ACTIVE"
+
+
+def test_a_refused_start_fails_the_run_so_lambda_retries_the_event(world: FollowWorld) -> None:
+    main, side = world.stage("main"), world.stage("side")
+    world.create(world.props(main, side))
+    world.ivs_endpoint.publish(main, "encoder-1")
+    [event] = world.events
+    world.ivs_endpoint.faults.script_errors(START, ["AccessDeniedException"])
+
+    with pytest.raises(ReconcileError, match=r"1 of 1 declarations failed.*AccessDeniedException"):
+        world.reconcile(event)
+    assert world.state(main, side) is None
+
+    world.reconcile(event)  # Lambda's asynchronous retry of the same event
+    assert world.state(main, side) == "ACTIVE"
+
+
+def test_the_reconciler_logs_json_with_the_publisher_but_never_attribute_values(
+    world: FollowWorld, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main, side = world.stage("main"), world.stage("side")
+    world.create(world.props(main, side, Attributes={"role": "s3cr3t-value"}))
+    world.ivs_endpoint.publish(main, "encoder-1")
+    # Powertools writes to the stdout of import time; have it write to capsys's for this run.
+    stream_handler = reconciler.logger.registered_handler
+    assert isinstance(stream_handler, logging.StreamHandler)
+    previous = stream_handler.setStream(sys.stdout)
+    try:
+        capsys.readouterr()
+        [report] = world.deliver_events()
+        output = capsys.readouterr().out
+    finally:
+        stream_handler.setStream(previous)
+
+    assert report["started"]
+    lines = [json.loads(line) for line in output.splitlines()]
+    assert lines
+    assert all(line["participant_id"] == "encoder-1" for line in lines)
+    assert all(line["source_stage_arn"] == main for line in lines)
+    assert "s3cr3t-value" not in output

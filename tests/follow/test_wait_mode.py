@@ -29,11 +29,13 @@ class FakeTime:
     timeout_seconds: float = LAMBDA_TIMEOUT_SECONDS
     now: float = 0.0
     scheduled: list[tuple[float, Callable[[], object]]] = field(default_factory=list)
+    slept: list[float] = field(default_factory=list)
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self.timeout_seconds - self.now) * 1000))
 
     def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
         self.now += seconds
         due = [entry for entry in self.scheduled if entry[0] <= self.now]
         for entry in due:
@@ -89,8 +91,12 @@ def test_a_publisher_that_never_appears_fails_clearly_when_the_wait_ends(
     assert "did not publish" in message
     assert "within the 45 s wait" in message
     assert "WhenNotPublishing.follow()" in message
-    assert fake_time.now <= 45.0
-    assert local_ivs.calls["StartParticipantReplication"] > 5  # it kept trying
+    # It used the wait (a poll is at most 6 s) and not a second more.
+    assert 45.0 - 6.0 < fake_time.now <= 45.0
+    # It kept trying, every 1 to 6 s: each sleep is a poll (a refusal is not retried).
+    assert local_ivs.calls["StartParticipantReplication"] == len(fake_time.slept) + 1
+    assert len(fake_time.slept) > 5
+    assert all(1.0 <= seconds <= 6.0 for seconds in fake_time.slept)
     assert local_ivs.replicas() == []
 
 

@@ -110,8 +110,8 @@ class FollowMachine(RuleBasedStateMachine):
         props = self._props(index)
         self._request(custom_resource_event("Create", props))
         self.declared[index] = props
-        if self.live and not self.owed:
-            # Declared while live: the Create itself started it.
+        if self.live:
+            # Declared while live: the Create itself started it, whatever the events did.
             assert self._active(index), "a follow-mode Create while live must start it"
 
     @precondition(lambda self: bool(self.declared))

@@ -51,9 +51,13 @@ def test_wait_mode_takes_its_seconds_as_string_or_number(wait: object) -> None:
     assert spec.wait_seconds == int(str(wait))
 
 
-def test_follow_mode_ignores_the_wait_the_construct_sends_as_zero() -> None:
-    spec = parse_properties(props(**{c.PROP_WHEN_NOT_PUBLISHING: c.MODE_FOLLOW}))
-    assert spec.follows
+@pytest.mark.parametrize("wait", ["0", "30", "not a number", None])
+@pytest.mark.parametrize("mode", [c.MODE_FOLLOW, c.MODE_FAIL])
+def test_modes_without_a_wait_ignore_the_wait_property(mode: str, wait: object) -> None:
+    """The construct sends 0; any other value (or none) is ignored, not validated."""
+    spec = parse_properties(props(**{c.PROP_WHEN_NOT_PUBLISHING: mode, c.PROP_WAIT_SECONDS: wait}))
+    assert spec.when_not_publishing == mode
+    assert spec.follows is (mode == c.MODE_FOLLOW)
     assert spec.wait_seconds == 0
 
 
@@ -103,8 +107,9 @@ def test_bad_modes_and_waits_are_rejected_naming_property_problem_and_form(
     assert caught.value.prop == prop
     assert problem in caught.value.problem
     message = str(caught.value)
-    assert "Expected" in message
-    assert ("FAIL, WAIT or FOLLOW" in message) or ("from 1 to 540" in message)
+    is_mode = prop == c.PROP_WHEN_NOT_PUBLISHING
+    expected_form = "FAIL, WAIT or FOLLOW" if is_mode else "from 1 to 540"
+    assert expected_form in message.split(". Expected ", 1)[1]
 
 
 @pytest.mark.parametrize(
@@ -132,7 +137,7 @@ def test_bad_modes_and_waits_are_rejected_naming_property_problem_and_form(
         ),
     ],
 )
-def test_a_mode_change_alone_never_restarts_the_replication(
+def test_a_mode_change_alone_never_restarts_but_a_new_window_does(
     old: dict[str, object], new: dict[str, object], kind: UpdateKind
 ) -> None:
     assert plan_update(parse_properties(props(**new)), PHYSICAL_ID, props(**old)) is kind

@@ -55,6 +55,8 @@ def test_a_lifecycle_logs_identity_and_keys_but_never_the_url_or_values(
     assert all(line.get("logical_id") == cfn.logical_id for line in lines)
     assert all(line.get("participant_id") == cfn.participant for line in lines)
     assert ["role", "room"] in [line.get("attribute_keys") for line in lines]
+    # Properties without WhenNotPublishing (an older template) run, and log, as FAIL.
+    assert "FAIL" in [line.get("when_not_publishing") for line in lines]
     succeeded = [line for line in lines if line["message"] == "Request succeeded"]
     assert len(succeeded) == 3
 

@@ -91,11 +91,6 @@ class ReplicationProvider(Construct):
     def service_token(self) -> str:
         return self._provider.service_token
 
-    @property
-    def longest_wait_seconds(self) -> int:
-        """The longest wait for a publisher declared in the stack so far (0: none)."""
-        return self._longest_wait_seconds
-
     def allow_wait(self, wait_seconds: int) -> None:
         """Give the handler time to wait `wait_seconds` for a publisher, on top of the time
         any request needs: its timeout is the request budget plus the stack's longest wait,

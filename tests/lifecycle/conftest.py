@@ -46,6 +46,14 @@ settings.register_profile(
     stateful_step_count=30,
 )
 
+
+def stateful_settings() -> settings:
+    """The active profile for a state machine: ``ci`` unless one was chosen on the command line
+    (Hypothesis' own ``default`` would run its 100 examples)."""
+    name = settings.get_current_profile_name()
+    return settings.get_profile(LIFECYCLE_PROFILE if name == "default" else name)
+
+
 # Short client timeouts, and an attempt budget that matches them: an attempt is only started
 # when it can time out (connect + read) before the deadline.
 CONNECT_TIMEOUT_SECONDS = 1

@@ -18,9 +18,8 @@ import atexit
 import itertools
 import os
 from typing import Any
-from unittest import mock
 
-from hypothesis import note, settings
+from hypothesis import note
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
@@ -29,9 +28,10 @@ from ivs_replication.local.cloudformation import LocalLambdaContext, custom_reso
 from ivs_replication.local.dynamodb import LocalDynamoDB
 from ivs_replication_handler import constants as c
 from ivs_replication_handler.handler import handle_event
-from ivs_replication_handler.ivs import IvsRealtime, make_client
 from ivs_replication_handler.reconciler import handle_event as reconcile
 from ivs_replication_handler.registry import Registry
+
+from .conftest import short_timeout_ivs, stateful_settings
 
 PARTICIPANT = "encoder-1"
 DESTINATIONS = 3
@@ -52,21 +52,12 @@ def _registry_server() -> LocalDynamoDB:
     return _dynamodb
 
 
-def _profile() -> settings:
-    name = settings.get_current_profile_name()
-    return settings.get_profile("ci" if name == "default" else name)
-
-
 class FollowMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.clock = ManualClock()
         self.server = LocalIvsRealtime(clock=self.clock).start()
-        with mock.patch.dict(
-            os.environ, {"AWS_ENDPOINT_URL_IVS_REALTIME": self.server.endpoint_url}
-        ):
-            client = make_client(connect_timeout=1, read_timeout=2)
-        self.ivs = IvsRealtime(client, sleep=lambda _: None, attempt_budget_seconds=3)
+        self.ivs = short_timeout_ivs(self.server.endpoint_url, sleep=lambda _: None)
         dynamodb = _registry_server()
         table = dynamodb.create_registry_table(f"follow-{os.getpid()}-{next(_tables)}")
         self.registry = Registry(table, client=dynamodb.client(), sleep=lambda _: None)
@@ -192,5 +183,5 @@ class FollowMachine(RuleBasedStateMachine):
                 assert not self._active(index), f"destination {index} ACTIVE, not declared"
 
 
-FollowMachine.TestCase.settings = _profile()
+FollowMachine.TestCase.settings = stateful_settings()
 TestFollowStateful = FollowMachine.TestCase

@@ -27,14 +27,12 @@ would stop it for each other, which is a template error, not a lifecycle).
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
-from unittest import mock
 
 from hypothesis import event as observe
-from hypothesis import note, settings
+from hypothesis import note
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -47,10 +45,11 @@ from hypothesis.stateful import (
 from ivs_replication.local import LocalIvsRealtime, ManualClock
 from ivs_replication.local.cloudformation import LocalLambdaContext, custom_resource_event
 from ivs_replication_handler.handler import handle_event
-from ivs_replication_handler.ivs import IvsRealtime, make_client
 from ivs_replication_handler.lifecycle import ReplicationFailedError
 from ivs_replication_handler.logic import parse_properties
 from ivs_replication_handler.rules import InvalidPropertyError
+
+from .conftest import short_timeout_ivs, stateful_settings
 
 CREATE_FAILED_MARKER = "AWSCDK::CustomResourceProviderFramework::CREATE_FAILED"
 CONTEXT_TIMEOUT_SECONDS = 20.0
@@ -89,11 +88,6 @@ FAULT_OPERATIONS = (START, STOP, LIST, "*")
 
 Key = tuple[str, str, str]  # (source ARN, destination ARN, participant id)
 Settings = tuple[tuple[tuple[str, str], ...], int]  # (sorted attributes, window)
-
-
-def _profile() -> settings:
-    name = settings.get_current_profile_name()
-    return settings.get_profile("ci" if name == "default" else name)
 
 
 def _settings_of(props: dict[str, Any]) -> Settings:
@@ -192,11 +186,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         super().__init__()
         self.clock = ManualClock()
         self.server = LocalIvsRealtime(clock=self.clock).start()
-        with mock.patch.dict(
-            os.environ, {"AWS_ENDPOINT_URL_IVS_REALTIME": self.server.endpoint_url}
-        ):
-            client = make_client(connect_timeout=1, read_timeout=2)
-        self.ivs = IvsRealtime(client, sleep=_backoff_sleep, attempt_budget_seconds=3)
+        self.ivs = short_timeout_ivs(self.server.endpoint_url, sleep=_backoff_sleep)
         self.model = Model()
         self.stages: list[str] = []
         self.logical_ids = 0
@@ -620,5 +610,5 @@ class LifecycleMachine(RuleBasedStateMachine):
                 assert self.model.alive[key] == _settings_of(declared.props)
 
 
-LifecycleMachine.TestCase.settings = _profile()
+LifecycleMachine.TestCase.settings = stateful_settings()
 TestLifecycleStateful = LifecycleMachine.TestCase

@@ -213,6 +213,10 @@ class _OperationFaults:
         return True
 
 
+# How long `close` waits for held calls to leave; they leave at once once woken.
+_CLOSE_TIMEOUT_SECONDS = 2.0
+
+
 class Faults:
     """Per-operation fault configuration of one server; every method is thread-safe."""
 
@@ -317,6 +321,7 @@ class Faults:
                 )
             finally:
                 self._hung_now -= 1
+                self._release.notify_all()  # `close` waits for the last one to leave
             return not self._closed.is_set()
 
     @property
@@ -332,10 +337,12 @@ class Faults:
             self._release.notify_all()
 
     def close(self) -> None:
-        """The server is stopping: end every wait now and for good."""
+        """The server is stopping: end every wait now and for good, and return once the held
+        calls have left their wait (bounded, in case one never does)."""
         with self._lock:
             self._closed.set()
             self._release.notify_all()
+            self._release.wait_for(lambda: self._hung_now == 0, timeout=_CLOSE_TIMEOUT_SECONDS)
 
     def reopen(self) -> None:
         """The server is starting (again): waits block normally."""

@@ -14,10 +14,11 @@ export AWS_DEFAULT_REGION ?= us-east-1
 
 setup: $(VENV)/.installed node_modules/.installed
 
-$(VENV)/.installed: pyproject.toml lambda/replication/requirements.txt
+$(VENV)/.installed: pyproject.toml emulator/pyproject.toml lambda/replication/ivs_replication_handler/requirements.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	# The emulator first: the library's `testing` extra (in `dev`) asks for it by name.
+	$(PY) -m pip install --quiet -e ./emulator -e '.[dev]'
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -33,19 +34,22 @@ synth: setup
 	cdk synth --quiet
 	@echo "Template: cdk.out/IvsReplicationExample.template.json"
 
-## All tests (unit, handler at the AWS edge, construct, CDK CLI synth, wheel packaging).
+## All tests: the library's (unit, handler at the AWS edge, construct, CDK CLI synth, packaging,
+## local deployments, lifecycle under faults, gates), then the emulator's own, run on their own.
 test: setup
 	$(PY) -m pytest -q -n 2
+	cd emulator && $(CURDIR)/$(PY) -m pytest -q -n 2
 
-# One mypy cache for the three runs: the CDK's type information is read once.
+# One mypy cache for every run: the CDK's type information is read once.
 MYPY := mypy --strict --cache-dir $(CURDIR)/.mypy_cache
 
+## Linters, `mypy --strict` once over each package, and the import contracts between them.
 lint: setup
 	ruff check .
 	ruff format --check .
-	cd constructs && $(MYPY) -p ivs_replication
-	cd lambda/replication && $(MYPY) -p ivs_replication_handler
+	$(MYPY) -p ivs_replication -p ivs_replication_handler -p ivs_realtime_emulator
 	$(MYPY) app.py example bench
+	lint-imports
 
 check: lint test
 

@@ -13,9 +13,9 @@ from typing import Any
 
 from bench.common import Row, at_most, median
 from bench.local_ivs import lambda_context, local_endpoint
-from ivs_replication._handler.ivs_replication_handler.handler import handle_event
-from ivs_replication._handler.ivs_replication_handler.ivs import IvsRealtime, make_client
-from ivs_replication.local.cloudformation import custom_resource_event
+from ivs_replication.testing.cloudformation import custom_resource_event
+from ivs_replication_handler.handler import handle_event
+from ivs_replication_handler.ivs import IvsRealtime, make_client
 
 CREATES = 200
 RATE_PER_SECOND = 20

@@ -14,14 +14,14 @@ import boto3
 
 from bench.common import Row, at_most, median
 from bench.local_ivs import lambda_context, local_endpoint
-from ivs_replication._handler.ivs_replication_handler.handler import handle_event
-from ivs_replication._handler.ivs_replication_handler.ivs import IvsRealtime
-from ivs_replication.local.cloudformation import custom_resource_event
+from ivs_replication.testing.cloudformation import custom_resource_event
+from ivs_replication_handler.handler import handle_event
+from ivs_replication_handler.ivs import IvsRealtime
 
 if TYPE_CHECKING:
     from mypy_boto3_ivs_realtime import IvsrealtimeClient
 
-    from ivs_replication.local import LocalIvsRealtime
+    from ivs_realtime_emulator import IvsRealtimeEmulator
 
 BLOCKS = 10
 CYCLES_PER_BLOCK = 40
@@ -87,7 +87,7 @@ def _describe(calls: dict[str, int]) -> str:
     return "+".join(f"{count} {short.get(op, op)}" for op, count in sorted(calls.items()))
 
 
-def _calls_per_cycle(local: LocalIvsRealtime, cycle: Any) -> dict[str, int]:  # noqa: ANN401
+def _calls_per_cycle(local: IvsRealtimeEmulator, cycle: Any) -> dict[str, int]:  # noqa: ANN401
     """The AWS calls of one cycle, as the endpoint counted them (this also warms the side)."""
     local.reset_calls()
     cycle()

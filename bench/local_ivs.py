@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO, TYPE_CHECKING, cast
 
-from ivs_replication._handler.ivs_replication_handler import handler
-from ivs_replication.local import LocalIvsRealtime
-from ivs_replication.local.cloudformation import LocalLambdaContext
+from ivs_realtime_emulator import IvsRealtimeEmulator
+from ivs_replication.testing.cloudformation import LocalLambdaContext
+from ivs_replication_handler import handler
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -23,10 +23,10 @@ def lambda_context(timeout_seconds: float = 300.0) -> LambdaContext:
 
 
 @contextmanager
-def local_endpoint() -> Iterator[LocalIvsRealtime]:
+def local_endpoint() -> Iterator[IvsRealtimeEmulator]:
     """A local IVS endpoint that every boto3 client of this process reaches via the env."""
     apply_environment()
-    with LocalIvsRealtime() as local, _quiet_handler_logs():
+    with IvsRealtimeEmulator() as local, _quiet_handler_logs():
         os.environ["AWS_ENDPOINT_URL_IVS_REALTIME"] = local.endpoint_url
         try:
             yield local

@@ -1,7 +1,7 @@
 """The main job, locally: app.py's stack deployed, following its encoder, and deleted.
 
 ``python -m example.local_demo`` (``make demo``) synthesizes app.py with the pinned CDK CLI,
-then deploys the template with ``LocalStack`` onto a local IVS real-time endpoint (manual
+then deploys the template with ``TemplateDeployment`` onto a local IVS real-time endpoint (manual
 clock), a local DynamoDB (moto) and an in-process EventBridge bus. The stack's own handler and
 reconciler run in-process, their boto3 clients pointed at those endpoints. The story: deploy
 with nobody publishing, the encoder publishes (replicated into every side stage), drops out
@@ -15,6 +15,7 @@ when every step showed what it should, 1 with the reason otherwise.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import subprocess
@@ -25,14 +26,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from ivs_replication.local import LocalDynamoDB, LocalIvsRealtime, LocalStack, ManualClock
-from ivs_replication.local.stack import FUNCTION_TYPE, INGEST_TYPE, RULE_TYPE, TABLE_TYPE
-from ivs_replication.local.template import REPLICATION_TYPE, STAGE_TYPE
+from ivs_realtime_emulator import IvsRealtimeEmulator, ManualClock
+from ivs_replication.testing import LocalDynamoDB, TemplateDeployment
+from ivs_replication.testing.deployment import (
+    FUNCTION_TYPE,
+    INGEST_TYPE,
+    RULE_TYPE,
+    STAGE_TYPE,
+    TABLE_TYPE,
+)
+from ivs_replication_handler.contract import LOGGER_SERVICE
+from ivs_replication_handler.contract import RESOURCE_TYPE as REPLICATION_TYPE
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from ivs_replication.local.events import Delivery
+    from ivs_replication.testing.events import Delivery
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CDK_CLI = REPO_ROOT / "node_modules" / ".bin" / "cdk"
@@ -135,15 +144,15 @@ class Replication:
 
 
 class Demo:
-    """app.py's template as a ``LocalStack``, driven through the encoder's life."""
+    """app.py's template as a ``TemplateDeployment``, driven through the encoder's life."""
 
     def __init__(
-        self, ivs: LocalIvsRealtime, dynamodb: LocalDynamoDB, template: Mapping[str, Any]
+        self, ivs: IvsRealtimeEmulator, dynamodb: LocalDynamoDB, template: Mapping[str, Any]
     ) -> None:
         self.ivs = ivs
         self.dynamodb = dynamodb
         self.template = template
-        self.stack = LocalStack(template, ivs=ivs, dynamodb=dynamodb, stack_name=STACK_NAME)
+        self.stack = TemplateDeployment(template, ivs=ivs, dynamodb=dynamodb, stack_name=STACK_NAME)
         self.replications: list[Replication] = []
         self.stage_names: dict[str, str] = {}
         self.encoder = ""
@@ -337,7 +346,10 @@ class Demo:
 
 def quiet_handler_logs() -> None:
     """The handlers log JSON at INFO for CloudWatch; here it would drown the story."""
-    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    # Powertools gives each module's child logger a level of its own.
+    for name in [LOGGER_SERVICE, *logging.root.manager.loggerDict]:
+        if name.split(".")[0] == LOGGER_SERVICE:
+            logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def run(out_dir: Path) -> None:
@@ -348,7 +360,7 @@ def run(out_dir: Path) -> None:
     detail(type_counts(template))
     quiet_handler_logs()
     step(2, "Start the local endpoints")
-    with LocalIvsRealtime(clock=ManualClock()) as ivs, LocalDynamoDB() as dynamodb:
+    with IvsRealtimeEmulator(clock=ManualClock()) as ivs, LocalDynamoDB() as dynamodb:
         detail(f"IVS real-time on {ivs.endpoint_url} (manual clock)")
         detail(f"DynamoDB on {dynamodb.endpoint_url} (moto)")
         detail("an in-process EventBridge bus; the stack's handler and reconciler run in-process")

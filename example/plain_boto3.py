@@ -1,6 +1,6 @@
 """A plain boto3 program against the local IVS endpoint: nothing project-specific.
 
-    python -m ivs_replication.local serve --port 8765 &
+    python -m ivs_realtime_emulator serve --port 8765 &
     AWS_ENDPOINT_URL_IVS_REALTIME=http://127.0.0.1:8765 python example/plain_boto3.py
 
 It creates two stages, makes a participant publish through the endpoint's control route

@@ -19,3 +19,7 @@ for _variable in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE
     os.environ.pop(_variable, None)
 os.environ["AWS_CONFIG_FILE"] = os.devnull
 os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+
+# The harness's fixtures (`local_dynamodb`) are opt-in, as they are for users; the emulator's
+# `local_ivs` comes with its distribution's own plugin.
+pytest_plugins = ["ivs_replication.testing.pytest_plugin"]

@@ -1,4 +1,4 @@
-"""The handler's Lambda asset: its zip root plus the SDK versions the project pins.
+"""The handler's Lambda asset: the installed handler package plus the SDK versions it pins.
 
 Dependencies are installed with pip for the Lambda's platform (no Docker), trimmed to what
 the handler loads, and cached by the hash of everything that shapes them, so a synth after
@@ -20,12 +20,15 @@ import jsii
 from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
 from aws_cdk import aws_lambda as lambda_
 
-from ._handler.ivs_replication_handler import constants as c
+from ivs_replication_handler import contract as c
 
-# The zip root: `requirements.txt` and the `ivs_replication_handler` package. In a repository
-# checkout this is a symlink to lambda/replication; the wheel carries a copy.
-HANDLER_ROOT = Path(__file__).resolve().parent / "_handler"
 HANDLER_PACKAGE = "ivs_replication_handler"
+# The handler package's files, wherever it is installed (the wheel ships it beside this
+# library; a checkout's editable install points into lambda/replication). Found from the
+# contract module already imported, so nothing more of the handler is loaded here.
+HANDLER_PACKAGE_DIR = Path(c.__file__).resolve().parent
+# The SDK pins, shipped inside the handler package; not part of the asset's code.
+REQUIREMENTS_FILE = HANDLER_PACKAGE_DIR / "requirements.txt"
 
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 ARCHITECTURE = lambda_.Architecture.ARM_64
@@ -51,7 +54,7 @@ def handler_code() -> lambda_.Code:
     """The handler asset, hashed from everything that shapes it (`asset_hash`): CDK then need
     not read the bundled output to hash it, and skips bundling when the asset is staged."""
     return lambda_.Code.from_asset(
-        str(HANDLER_ROOT),
+        str(HANDLER_PACKAGE_DIR),
         asset_hash_type=AssetHashType.CUSTOM,
         asset_hash=asset_hash(),
         exclude=["**/__pycache__", "**/*.pyc"],
@@ -80,9 +83,11 @@ def build_asset(output_dir: Path) -> None:
     # costs a fraction of copying 11 MB on every synth.
     shutil.copytree(dependencies_dir(), output_dir, dirs_exist_ok=True, copy_function=_link_or_copy)
     shutil.copytree(
-        HANDLER_ROOT / HANDLER_PACKAGE,
+        HANDLER_PACKAGE_DIR,
         output_dir / HANDLER_PACKAGE,
-        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "tests", "test_*.py"),
+        ignore=shutil.ignore_patterns(
+            "__pycache__", "*.pyc", "tests", "test_*.py", REQUIREMENTS_FILE.name
+        ),
         dirs_exist_ok=True,
     )
 
@@ -97,7 +102,7 @@ def _link_or_copy(source: str, destination: str) -> None:
 def asset_hash() -> str:
     """Changes whenever the bundled asset would: the dependency recipe or a handler file."""
     digest = hashlib.sha256(_dependencies_digest().encode("utf-8"))
-    package = HANDLER_ROOT / HANDLER_PACKAGE
+    package = HANDLER_PACKAGE_DIR
     for source in sorted(package.rglob("*.py")):
         digest.update(source.relative_to(package).as_posix().encode("utf-8"))
         digest.update(source.read_bytes())
@@ -118,7 +123,7 @@ def _dependencies_digest() -> str:
 
 
 def _requirements() -> str:
-    return (HANDLER_ROOT / "requirements.txt").read_text(encoding="utf-8")
+    return REQUIREMENTS_FILE.read_text(encoding="utf-8")
 
 
 def dependencies_dir() -> Path:

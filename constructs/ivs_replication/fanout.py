@@ -9,8 +9,8 @@ from aws_cdk import Duration, Names
 from aws_cdk import aws_ivs as ivs
 from constructs import Construct, IConstruct
 
-from ._handler.ivs_replication_handler import constants as c
-from ._handler.ivs_replication_handler import rules
+from ivs_replication_handler import contract as c
+
 from .follow import FollowInfrastructure
 from .modes import WhenNotPublishing, checked_mode
 from .replication import (
@@ -70,7 +70,7 @@ class ParticipantFanOut(Construct):
         self.when_not_publishing = checked_mode(when_not_publishing)
         self.source_stage_arn = stage_arn_of("source_stage", source_stage)
         if not is_token(participant_id):
-            rules.check_participant_id("participant_id", participant_id)
+            c.check_participant_id("participant_id", participant_id)
         checked_attributes(attributes or {})
         window_seconds_of(reconnect_window)
         stages = _destination_list(destination_stages)
@@ -105,18 +105,18 @@ class ParticipantFanOut(Construct):
             source, or has no stable id.
         """
         destination_arn = stage_arn_of(DESTINATIONS_PROP, stage)
-        rules.check_distinct_stages(
+        c.check_distinct_stages(
             "source_stage", DESTINATIONS_PROP, self.source_stage_arn, destination_arn
         )
         if destination_arn in self._by_destination_arn:
-            raise rules.InvalidPropertyError(
+            raise c.InvalidPropertyError(
                 DESTINATIONS_PROP,
-                f"{rules.echo(destination_arn)} is already a destination of {self.node.path}",
+                f"{c.echo(destination_arn)} is already a destination of {self.node.path}",
                 "each destination stage once",
             )
         child_id = construct_id if construct_id is not None else destination_id(stage)
         if self.node.try_find_child(child_id) is not None:
-            raise rules.InvalidPropertyError(
+            raise c.InvalidPropertyError(
                 "construct_id",
                 f"{child_id!r} already names a child of {self.node.path}",
                 "an id unique within the fan-out",
@@ -193,7 +193,7 @@ def destination_id(stage: StageLike) -> str:
         return Names.unique_id(cast(IConstruct, stage))
     arn = stage_arn_of(DESTINATIONS_PROP, stage)
     if is_token(arn):
-        raise rules.InvalidPropertyError(
+        raise c.InvalidPropertyError(
             DESTINATIONS_PROP,
             "a destination is an unresolved token string, which gives its replication no "
             "stable construct id",
@@ -205,7 +205,7 @@ def destination_id(stage: StageLike) -> str:
 def _destination_list(stages: object) -> list[StageLike]:
     # A lone ARN is a Sequence too: iterating it would give one "stage" per character.
     if isinstance(stages, str) or not isinstance(stages, Sequence):
-        raise rules.InvalidPropertyError(
+        raise c.InvalidPropertyError(
             DESTINATIONS_PROP,
             f"a {type(stages).__name__} was given",
             "a list of stages (IStageRef or stage ARN)",
@@ -217,18 +217,18 @@ def _ingest_stage_arn(ingest_configuration: object) -> str:
     """The stage the encoder publishes in; the ingest configuration's `stage_arn`."""
     prop = "ingest_configuration"
     if not isinstance(ingest_configuration, ivs.CfnIngestConfiguration):
-        raise rules.InvalidPropertyError(
+        raise c.InvalidPropertyError(
             prop,
             f"a {type(ingest_configuration).__name__} was given",
             "an aws_ivs.CfnIngestConfiguration",
         )
     stage_arn = ingest_configuration.stage_arn
     if not stage_arn:
-        raise rules.InvalidPropertyError(
+        raise c.InvalidPropertyError(
             prop,
             f"{ingest_configuration.node.path} has no stage_arn, so it publishes in no stage",
             "a CfnIngestConfiguration whose stage_arn names the stage the encoder publishes in",
         )
     if not is_token(stage_arn):
-        rules.check_stage_arn(f"{prop}.stage_arn", stage_arn)
+        c.check_stage_arn(f"{prop}.stage_arn", stage_arn)
     return stage_arn

@@ -17,7 +17,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from ._handler.ivs_replication_handler import constants as c
+from ivs_replication_handler import contract as c
+
 from .provider import (
     ReplicationProvider,
     acknowledge,
@@ -29,7 +30,7 @@ from .provider import (
 
 FOLLOW_ID = "Follow"
 PUBLISHER_RULE_ID = "PublisherRule"
-RECONCILER_TIMEOUT = Duration.minutes(5)
+RECONCILER_TIMEOUT = Duration.seconds(c.RECONCILER_TIMEOUT_SECONDS)
 RECONCILER_TARGET_ID = "Reconciler"
 
 
@@ -135,8 +136,8 @@ class FollowInfrastructure(Construct):
             log_group=reconciler_logs,
             environment={c.ENV_REGISTRY_TABLE: self.table.table_name},
             # EventBridge invokes asynchronously; a start that is an hour late is stale.
-            retry_attempts=2,
-            max_event_age=Duration.hours(1),
+            retry_attempts=c.RECONCILER_RETRY_ATTEMPTS,
+            max_event_age=Duration.seconds(c.RECONCILER_MAX_EVENT_AGE_SECONDS),
         )
 
     def _invoke_permission_for_rules_of_the_stack(self) -> lambda_.CfnPermission:

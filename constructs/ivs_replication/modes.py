@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from aws_cdk import Duration, Token
 
-from ._handler.ivs_replication_handler import constants as c
-from ._handler.ivs_replication_handler import rules
+from ivs_replication_handler import contract as c
 
 PROP = "when_not_publishing"
 # How a user writes a mode, for messages about a value that is not one.
@@ -26,12 +25,12 @@ class WhenNotPublishing:
 
     def __init__(self, mode: str, wait_seconds: int = 0) -> None:
         """Prefer the factory methods, which validate their argument."""
-        self._mode = rules.check_when_not_publishing(PROP, mode)
+        self._mode = c.check_when_not_publishing(PROP, mode)
         if mode == c.MODE_WAIT:
-            self._wait_seconds = rules.check_wait_seconds(PROP, wait_seconds)
+            self._wait_seconds = c.check_wait_seconds(PROP, wait_seconds)
         elif wait_seconds != 0:
-            raise rules.InvalidPropertyError(
-                PROP, f"a wait of {rules.echo(wait_seconds)} s was given for {mode}", FORM
+            raise c.InvalidPropertyError(
+                PROP, f"a wait of {c.echo(wait_seconds)} s was given for {mode}", FORM
             )
         else:
             self._wait_seconds = 0
@@ -92,25 +91,25 @@ def checked_mode(value: object) -> WhenNotPublishing:
     if value is None:
         return WhenNotPublishing.fail()
     if not isinstance(value, WhenNotPublishing):
-        raise rules.InvalidPropertyError(PROP, f"a {type(value).__name__} was given", FORM)
+        raise c.InvalidPropertyError(PROP, f"a {type(value).__name__} was given", FORM)
     return value
 
 
 def _wait_seconds(duration: Duration) -> int:
     if not isinstance(duration, Duration):
-        raise rules.InvalidPropertyError(
+        raise c.InvalidPropertyError(
             PROP, f"a {type(duration).__name__} was given to wait_up_to", "a Duration"
         )
     seconds = duration.to_seconds(integral=False)
     if Token.is_unresolved(seconds):
         # The handler's Lambda timeout is sized from the wait when the stack is synthesized.
-        raise rules.InvalidPropertyError(
+        raise c.InvalidPropertyError(
             PROP,
             "the wait is a token, unknown until deploy",
-            f"a concrete Duration: {rules.WAIT_SECONDS_FORM}",
+            f"a concrete Duration: {c.WAIT_SECONDS_FORM}",
         )
     if not float(seconds).is_integer():
-        raise rules.InvalidPropertyError(
-            PROP, f"{duration.to_human_string()} is not whole seconds", rules.WAIT_SECONDS_FORM
+        raise c.InvalidPropertyError(
+            PROP, f"{duration.to_human_string()} is not whole seconds", c.WAIT_SECONDS_FORM
         )
-    return rules.check_wait_seconds(PROP, int(seconds))
+    return c.check_wait_seconds(PROP, int(seconds))

@@ -20,7 +20,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import custom_resources as cr
 from constructs import Construct, IConstruct
 
-from ._handler.ivs_replication_handler import constants as c
+from ivs_replication_handler import contract as c
+
 from .asset import ARCHITECTURE, RUNTIME, handler_code
 
 PROVIDER_ID = "IvsParticipantReplicationProvider"

@@ -10,8 +10,8 @@ from aws_cdk import Annotations, CfnResource, CustomResource, Duration, Stack, T
 from aws_cdk.interfaces.aws_ivs import IStageRef
 from constructs import Construct
 
-from ._handler.ivs_replication_handler import constants as c
-from ._handler.ivs_replication_handler import rules
+from ivs_replication_handler import contract as c
+
 from .follow import FollowInfrastructure
 from .modes import WhenNotPublishing, checked_mode
 from .provider import ReplicationProvider
@@ -74,11 +74,9 @@ class ParticipantReplication(Construct):
         source_arn = stage_arn_of("source_stage", source_stage)
         destination_arn = stage_arn_of("destination_stage", destination_stage)
         if not is_token(participant_id):
-            rules.check_participant_id("participant_id", participant_id)
+            c.check_participant_id("participant_id", participant_id)
         # Unresolved tokens encode to equal strings only when they name the same stage.
-        rules.check_distinct_stages(
-            "source_stage", "destination_stage", source_arn, destination_arn
-        )
+        c.check_distinct_stages("source_stage", "destination_stage", source_arn, destination_arn)
         attributes_checked = checked_attributes(attributes or {})
         window_seconds = window_seconds_of(reconnect_window)
         self._warn_if_cross_boundary(source_arn, destination_arn)
@@ -156,7 +154,7 @@ class ParticipantReplication(Construct):
 def stage_arn_of(prop: str, stage: StageLike) -> str:
     arn = stage if isinstance(stage, str) else _arn_of_stage_ref(prop, stage)
     if not is_token(arn):
-        rules.check_stage_arn(prop, arn)
+        c.check_stage_arn(prop, arn)
     return arn
 
 
@@ -164,7 +162,7 @@ def _arn_of_stage_ref(prop: str, stage: object) -> str:
     # IStageRef is a jsii interface: no isinstance check. Anything else (say, an int) is also
     # not weakly referenceable, so it is refused before the cache is asked.
     if not hasattr(type(stage), "stage_ref"):
-        raise rules.InvalidPropertyError(
+        raise c.InvalidPropertyError(
             prop,
             f"a {type(stage).__name__} was given",
             "an IStageRef (e.g. CfnStage) or a stage ARN",
@@ -194,7 +192,7 @@ def checked_attributes(attributes: Mapping[str, str]) -> dict[str, str]:
     """Check what is concrete now; pairs holding tokens are checked by the handler at deploy."""
     plain = dict(attributes)
     concrete = {k: v for k, v in plain.items() if not is_token(k) and not is_token(v)}
-    rules.check_attributes("attributes", concrete)
+    c.check_attributes("attributes", concrete)
     return plain
 
 
@@ -211,9 +209,9 @@ def window_seconds_of(window: Duration | None) -> int | str:
     if Token.is_unresolved(seconds):
         return Token.as_string(seconds)
     if not float(seconds).is_integer():
-        raise rules.InvalidPropertyError(
+        raise c.InvalidPropertyError(
             "reconnect_window",
             f"{window.to_human_string()} is not whole seconds",
-            rules.RECONNECT_WINDOW_FORM,
+            c.RECONNECT_WINDOW_FORM,
         )
-    return rules.check_reconnect_window_seconds("reconnect_window", int(seconds))
+    return c.check_reconnect_window_seconds("reconnect_window", int(seconds))

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+REQUIREMENTS = REPO / "lambda/replication/ivs_replication_handler/requirements.txt"
 CDK = REPO / "node_modules" / ".bin" / "cdk"
 STACK = "IvsReplicationExample"
 
@@ -116,7 +117,9 @@ def test_the_template_has_one_handler_and_no_wildcard_ivs_grant(template: dict[s
 def test_the_asset_carries_the_pinned_sdk_that_knows_the_api(handler_asset: Path) -> None:
     pins = dict(
         line.split("==")
-        for line in (REPO / "lambda/replication/requirements.txt").read_text().splitlines()
+        for line in (REPO / "lambda/replication/ivs_replication_handler/requirements.txt")
+        .read_text()
+        .splitlines()
         if "==" in line and not line.startswith("#")
     )
     # -S: nothing from this venv's site-packages, only the asset and the standard library;

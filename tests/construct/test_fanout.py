@@ -16,7 +16,7 @@ from ivs_replication import (
     ParticipantReplication,
     WhenNotPublishing,
 )
-from ivs_replication._handler.ivs_replication_handler import constants as c
+from ivs_replication_handler import contract as c
 from tests.construct.helpers import (
     DESTINATION_ARN,
     OTHER_DESTINATION_ARN,

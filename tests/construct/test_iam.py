@@ -9,7 +9,7 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk.assertions import Template
 
-from ivs_replication._handler.ivs_replication_handler import constants as c
+from ivs_replication_handler import contract as c
 from tests.construct.helpers import (
     DESTINATION_ARN,
     OTHER_DESTINATION_ARN,

@@ -10,7 +10,7 @@ import pytest
 from aws_cdk.assertions import Template
 
 from ivs_replication import WhenNotPublishing
-from ivs_replication._handler.ivs_replication_handler import constants as c
+from ivs_replication_handler import contract as c
 from tests.construct.helpers import new_stack, replicate
 
 CUSTOM_TYPE = c.RESOURCE_TYPE

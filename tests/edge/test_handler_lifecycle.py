@@ -1,14 +1,15 @@
-"""The behaviour table of DESIGN.md, row by row, through `handle_event` and a stubbed client."""
+"""The behaviour table (README, "What deploy does"), row by row, through `handle_event` and a
+stubbed client."""
 
 from __future__ import annotations
 
 import pytest
 
+from ivs_replication_handler.contract import InvalidPropertyError
 from ivs_replication_handler.handler import handle_event
-from ivs_replication_handler.ivs import Deadline
 from ivs_replication_handler.lifecycle import Lifecycle, ReplicationFailedError
 from ivs_replication_handler.logic import parse_properties
-from ivs_replication_handler.rules import InvalidPropertyError
+from ivs_replication_handler.retries import Deadline
 
 START = "StartParticipantReplication"
 STOP = "StopParticipantReplication"

@@ -8,10 +8,10 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from ivs_replication_handler import constants as c
-from ivs_replication_handler.ivs import Deadline, ServiceError
+from ivs_replication_handler import contract as c
 from ivs_replication_handler.logic import ReplicationKey, ReplicationSpec
 from ivs_replication_handler.registry import Registry, RegistryUnavailableError
+from ivs_replication_handler.retries import Deadline, ServiceError
 
 TABLE = "registry"
 SOURCE = "arn:aws:ivs:us-east-1:123456789012:stage/SourceStage01"
@@ -120,7 +120,7 @@ def test_without_a_table_follow_mode_fails_clearly_and_withdrawal_is_a_no_op(
 ) -> None:
     monkeypatch.delenv(c.ENV_REGISTRY_TABLE, raising=False)
     registry = Registry()
-    assert not registry.enabled
+    assert registry.table_name is None
     registry.remove(KEY, deadline())  # a fail-mode stack has no table: Delete must still work
     with pytest.raises(RegistryUnavailableError, match=c.ENV_REGISTRY_TABLE):
         registry.put(SPEC, deadline())

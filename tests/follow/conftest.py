@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from ivs_replication.local import LocalIvsRealtime
-from ivs_replication.local.cloudformation import LocalLambdaContext, custom_resource_event
-from ivs_replication.local.dynamodb import LocalDynamoDB
-from ivs_replication_handler import constants as c
+from ivs_realtime_emulator import IvsRealtimeEmulator
+from ivs_replication.testing.cloudformation import LocalLambdaContext, custom_resource_event
+from ivs_replication.testing.dynamodb import LocalDynamoDB
+from ivs_replication_handler import contract as c
 from ivs_replication_handler.handler import handle_event
 from ivs_replication_handler.ivs import IvsRealtime, make_client
 from ivs_replication_handler.reconciler import handle_event as reconcile
@@ -36,7 +36,7 @@ def dynamodb() -> Iterator[LocalDynamoDB]:
 class FollowWorld:
     """One registry table, one IVS endpoint, and the events the endpoint announced."""
 
-    ivs_endpoint: LocalIvsRealtime
+    ivs_endpoint: IvsRealtimeEmulator
     registry: Registry
     ivs: IvsRealtime
     events: list[dict[str, Any]] = field(default_factory=list)
@@ -121,7 +121,7 @@ def _scan(registry: Registry, table: str) -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def world(local_ivs: LocalIvsRealtime, dynamodb: LocalDynamoDB) -> Iterator[FollowWorld]:
+def world(local_ivs: IvsRealtimeEmulator, dynamodb: LocalDynamoDB) -> Iterator[FollowWorld]:
     table = dynamodb.create_registry_table(f"registry-{next(_table_numbers)}")
     # The handler's own client factory, aimed at the endpoint by the local_ivs fixture's env.
     built = FollowWorld(

@@ -10,15 +10,16 @@ from typing import Any
 
 import pytest
 
-from ivs_replication.local.cloudformation import LocalLambdaContext
-from ivs_replication_handler import constants as c
+from ivs_replication.testing.cloudformation import LocalLambdaContext
+from ivs_replication_handler import contract as c
 from ivs_replication_handler import reconciler
-from ivs_replication_handler.ivs import Deadline, IvsRealtime
+from ivs_replication_handler.ivs import IvsRealtime
 from ivs_replication_handler.lifecycle import ReplicationFailedError
 from ivs_replication_handler.logic import ReplicationSpec
 from ivs_replication_handler.reconciler import ReconcileError
 from ivs_replication_handler.reconciler import handle_event as reconcile
 from ivs_replication_handler.registry import Registry
+from ivs_replication_handler.retries import Deadline
 
 from .conftest import FollowWorld
 
@@ -215,8 +216,8 @@ class DeleteDuringStart(IvsRealtime):
         super().__init__(real.client)
         self._registry = registry
 
-    def start(self, spec: ReplicationSpec, deadline: Deadline) -> None:
-        super().start(spec, deadline)
+    def start_replication(self, spec: ReplicationSpec, deadline: Deadline) -> None:
+        super().start_replication(spec, deadline)
         self._registry.remove(spec.key, deadline)
 
 

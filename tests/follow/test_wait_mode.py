@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from ivs_replication.local import LocalIvsRealtime
-from ivs_replication.local.cloudformation import custom_resource_event
-from ivs_replication_handler import constants as c
+from ivs_realtime_emulator import IvsRealtimeEmulator
+from ivs_replication.testing.cloudformation import custom_resource_event
+from ivs_replication_handler import contract as c
 from ivs_replication_handler.handler import handle_event
 from ivs_replication_handler.ivs import IvsRealtime, make_client
 from ivs_replication_handler.lifecycle import ReplicationFailedError
@@ -51,7 +51,9 @@ def fake_time() -> FakeTime:
     return FakeTime()
 
 
-def create(local_ivs: LocalIvsRealtime, fake_time: FakeTime, **props: object) -> dict[str, object]:
+def create(
+    local_ivs: IvsRealtimeEmulator, fake_time: FakeTime, **props: object
+) -> dict[str, object]:
     main, side = local_ivs.create_stage("main"), local_ivs.create_stage("side")
     properties = {
         c.PROP_SOURCE_STAGE_ARN: main,
@@ -65,7 +67,7 @@ def create(local_ivs: LocalIvsRealtime, fake_time: FakeTime, **props: object) ->
 
 
 def test_a_publisher_appearing_within_the_wait_is_replicated(
-    local_ivs: LocalIvsRealtime, fake_time: FakeTime
+    local_ivs: IvsRealtimeEmulator, fake_time: FakeTime
 ) -> None:
     def go_live() -> None:
         [main] = [s for s in local_ivs.snapshot()["stages"] if s["name"] == "main"]
@@ -82,7 +84,7 @@ def test_a_publisher_appearing_within_the_wait_is_replicated(
 
 
 def test_a_publisher_that_never_appears_fails_clearly_when_the_wait_ends(
-    local_ivs: LocalIvsRealtime, fake_time: FakeTime
+    local_ivs: IvsRealtimeEmulator, fake_time: FakeTime
 ) -> None:
     with pytest.raises(ReplicationFailedError) as caught:
         create(local_ivs, fake_time, WhenNotPublishing="WAIT", WaitForPublisherSeconds="45")
@@ -101,7 +103,7 @@ def test_a_publisher_that_never_appears_fails_clearly_when_the_wait_ends(
 
 
 def test_fail_mode_fails_at_once_and_names_the_other_modes(
-    local_ivs: LocalIvsRealtime, fake_time: FakeTime
+    local_ivs: IvsRealtimeEmulator, fake_time: FakeTime
 ) -> None:
     with pytest.raises(ReplicationFailedError) as caught:
         create(local_ivs, fake_time)
@@ -114,7 +116,7 @@ def test_fail_mode_fails_at_once_and_names_the_other_modes(
 
 
 def test_a_request_without_a_wait_keeps_to_the_standard_budget_in_a_longer_lambda(
-    local_ivs: LocalIvsRealtime, fake_time: FakeTime
+    local_ivs: IvsRealtimeEmulator, fake_time: FakeTime
 ) -> None:
     """The stack's Lambda timeout grows with its longest wait; a throttled request of another
     replication must still give up after the standard budget, not the Lambda's timeout."""

@@ -11,7 +11,7 @@ import aws_cdk as cdk
 import pytest
 from cdk_nag import AwsSolutionsChecks
 
-from ivs_replication._handler.ivs_replication_handler import constants as c
+from ivs_replication_handler import contract as c
 from tests.gates.stacks import NO_BUNDLING, STACKS
 
 pytestmark = pytest.mark.slow

@@ -27,7 +27,7 @@ from ivs_replication_handler.ivs import IvsRealtime, make_client
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from ivs_replication.local import LocalIvsRealtime
+    from ivs_realtime_emulator import IvsRealtimeEmulator
 
 LIFECYCLE_PROFILE = "ci"
 
@@ -76,6 +76,6 @@ def short_timeout_ivs(
 
 
 @pytest.fixture
-def make_ivs(local_ivs: LocalIvsRealtime) -> Callable[[], IvsRealtime]:
+def make_ivs(local_ivs: IvsRealtimeEmulator) -> Callable[[], IvsRealtime]:
     """Fresh short-timeout `IvsRealtime`s for the `local_ivs` endpoint (one per handler run)."""
     return lambda: short_timeout_ivs(local_ivs.endpoint_url)

@@ -23,10 +23,10 @@ from hypothesis import note
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from ivs_replication.local import LocalIvsRealtime, ManualClock
-from ivs_replication.local.cloudformation import LocalLambdaContext, custom_resource_event
-from ivs_replication.local.dynamodb import LocalDynamoDB
-from ivs_replication_handler import constants as c
+from ivs_realtime_emulator import IvsRealtimeEmulator, ManualClock
+from ivs_replication.testing.cloudformation import LocalLambdaContext, custom_resource_event
+from ivs_replication.testing.dynamodb import LocalDynamoDB
+from ivs_replication_handler import contract as c
 from ivs_replication_handler.handler import handle_event
 from ivs_replication_handler.reconciler import handle_event as reconcile
 from ivs_replication_handler.registry import Registry
@@ -56,7 +56,7 @@ class FollowMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.clock = ManualClock()
-        self.server = LocalIvsRealtime(clock=self.clock).start()
+        self.server = IvsRealtimeEmulator(clock=self.clock).start()
         self.ivs = short_timeout_ivs(self.server.endpoint_url, sleep=lambda _: None)
         dynamodb = _registry_server()
         table = dynamodb.create_registry_table(f"follow-{os.getpid()}-{next(_tables)}")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from ivs_replication.local.cloudformation import LocalLambdaContext, custom_resource_event
+from ivs_replication.testing.cloudformation import LocalLambdaContext, custom_resource_event
 from ivs_replication_handler.handler import handle_event
 
 START = "StartParticipantReplication"

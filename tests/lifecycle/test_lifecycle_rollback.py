@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from ivs_replication.local.cloudformation import LocalLambdaContext, custom_resource_event
+from ivs_replication.testing.cloudformation import LocalLambdaContext, custom_resource_event
 from ivs_replication_handler.handler import handle_event
 from ivs_replication_handler.lifecycle import ReplicationFailedError
 

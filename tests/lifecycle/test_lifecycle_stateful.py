@@ -10,7 +10,7 @@ deadline.
 The model ("alive") is what CloudFormation declared, minus what the service legitimately
 ended. Each legitimate end is encoded where it happens:
 
-- the publisher left and its replica's reconnect window passed (DESIGN.md: replication ends);
+- the publisher left and its replica's reconnect window passed (IVS ends the replication);
 - an in-place restart (Update of attributes or window, and the rollback of a failed Update
   whose properties the handler could not parse) while the publisher is not publishing: IVS
   has no update, so the handler stops and starts, and IVS refuses the Start of a participant
@@ -42,12 +42,12 @@ from hypothesis.stateful import (
     rule,
 )
 
-from ivs_replication.local import LocalIvsRealtime, ManualClock
-from ivs_replication.local.cloudformation import LocalLambdaContext, custom_resource_event
+from ivs_realtime_emulator import IvsRealtimeEmulator, ManualClock
+from ivs_replication.testing.cloudformation import LocalLambdaContext, custom_resource_event
+from ivs_replication_handler.contract import InvalidPropertyError
 from ivs_replication_handler.handler import handle_event
 from ivs_replication_handler.lifecycle import ReplicationFailedError
 from ivs_replication_handler.logic import parse_properties
-from ivs_replication_handler.rules import InvalidPropertyError
 
 from .conftest import short_timeout_ivs, stateful_settings
 
@@ -185,7 +185,7 @@ class LifecycleMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.clock = ManualClock()
-        self.server = LocalIvsRealtime(clock=self.clock).start()
+        self.server = IvsRealtimeEmulator(clock=self.clock).start()
         self.ivs = short_timeout_ivs(self.server.endpoint_url, sleep=_backoff_sleep)
         self.model = Model()
         self.stages: list[str] = []

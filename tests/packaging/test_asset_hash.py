@@ -12,9 +12,12 @@ from ivs_replication import asset
 
 @pytest.fixture
 def handler_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    root = tmp_path / "replication"
-    shutil.copytree(asset.HANDLER_ROOT, root, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    monkeypatch.setattr(asset, "HANDLER_ROOT", root)
+    root = tmp_path / asset.HANDLER_PACKAGE
+    shutil.copytree(
+        asset.HANDLER_PACKAGE_DIR, root, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+    )
+    monkeypatch.setattr(asset, "HANDLER_PACKAGE_DIR", root)
+    monkeypatch.setattr(asset, "REQUIREMENTS_FILE", root / asset.REQUIREMENTS_FILE.name)
     return root
 
 
@@ -24,7 +27,7 @@ def test_the_hash_is_stable(handler_root: Path) -> None:
 
 def test_editing_a_handler_module_changes_the_hash(handler_root: Path) -> None:
     before = asset.asset_hash()
-    module = handler_root / asset.HANDLER_PACKAGE / "logic.py"
+    module = handler_root / "logic.py"
     module.write_text(module.read_text() + "\n# changed\n")
 
     assert asset.asset_hash() != before
@@ -40,7 +43,7 @@ def test_changing_a_pinned_requirement_changes_the_hash(handler_root: Path) -> N
 
 def test_bytecode_caches_do_not_change_the_hash(handler_root: Path) -> None:
     before = asset.asset_hash()
-    cache = handler_root / asset.HANDLER_PACKAGE / "__pycache__"
+    cache = handler_root / "__pycache__"
     cache.mkdir()
     (cache / "logic.cpython-311.pyc").write_bytes(b"\x00bytecode")
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from ivs_replication.asset import build_asset
-from ivs_replication_handler.constants import (
+from ivs_replication_handler.contract import (
     AWS_SERVICES,
     ON_EVENT_ENTRY_POINT,
     RECONCILER_ENTRY_POINT,

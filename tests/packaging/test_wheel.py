@@ -55,12 +55,16 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return built
 
 
-def test_the_wheel_ships_the_handler_zip_root_without_caches(wheel: Path) -> None:
+def test_the_wheel_ships_both_packages_and_no_emulator_or_caches(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
 
-    assert "ivs_replication/_handler/requirements.txt" in names
-    assert "ivs_replication/_handler/ivs_replication_handler/handler.py" in names
+    assert "ivs_replication_handler/requirements.txt" in names
+    assert "ivs_replication_handler/handler.py" in names
+    assert "ivs_replication_handler/py.typed" in names
     assert "ivs_replication/py.typed" in names
+    assert "ivs_replication/testing/deployment.py" in names
+    assert not [n for n in names if n.startswith("ivs_realtime_emulator")]
+    assert not [n for n in names if "/_handler" in n]
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
     assert not [n for n in names if n.startswith(("tests/", "constructs/", "lambda/"))]
 

@@ -7,20 +7,19 @@ import random
 
 import pytest
 
+from ivs_replication_handler.contract import InvalidPropertyError
 from ivs_replication_handler.logic import (
     MAX_MESSAGE_LENGTH,
     ReplicationKey,
     UpdateKind,
-    backoff_delay,
     failure_message,
     is_not_publishing,
-    is_transient,
     not_publishing_message,
     parse_physical_id,
     parse_properties,
     plan_update,
 )
-from ivs_replication_handler.rules import InvalidPropertyError
+from ivs_replication_handler.retries import backoff_delay, is_transient
 
 PREFIX = "arn:aws:ivs:us-east-1:123456789012:stage/"
 SOURCE = PREFIX + "SourceStage01"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ivs_replication_handler import constants as c
-from ivs_replication_handler.ivs import Deadline
+from ivs_replication_handler import contract as c
+from ivs_replication_handler.contract import InvalidPropertyError
 from ivs_replication_handler.logic import (
     MAX_MESSAGE_LENGTH,
     ReplicationKey,
@@ -14,7 +14,7 @@ from ivs_replication_handler.logic import (
     plan_update,
     wait_timed_out_message,
 )
-from ivs_replication_handler.rules import InvalidPropertyError
+from ivs_replication_handler.retries import Deadline
 
 PREFIX = "arn:aws:ivs:us-east-1:123456789012:stage/"
 SOURCE = PREFIX + "SourceStage01"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ivs_replication_handler.rules import (
+from ivs_replication_handler.contract import (
     ATTRIBUTES_MAX_BYTES,
     STAGE_ARN_MAX_LENGTH,
     InvalidPropertyError,

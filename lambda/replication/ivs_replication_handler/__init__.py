@@ -1,6 +1,10 @@
-"""Custom-resource handler for IVS participant replication.
+"""Custom-resource handler and follow-mode reconciler for IVS participant replication.
 
-Entry point: ``ivs_replication_handler.handler.on_event``. The modules ``rules`` and
-``constants`` are pure and dependency-free: the CDK construct imports them too, so synth-time
-validation and the handler share one definition of every rule.
+Entry points: ``ivs_replication_handler.handler.on_event`` (the custom resource) and
+``ivs_replication_handler.reconciler.on_event`` (follow mode). Layers: entry points ->
+``lifecycle`` / ``reconciler`` -> ``starting`` -> ``logic`` (pure) and the AWS edges ``ivs`` and
+``registry`` (sharing ``aws``), all under one retry policy (``retries``, pure).
+
+``contract`` holds the names and validation rules the CDK construct shares; it is pure and is
+the only module the construct imports, so importing this package loads nothing else.
 """

@@ -12,12 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
-from . import constants as c
-from .ivs import Deadline, IvsRealtime
+from . import contract as c
+from .contract import InvalidPropertyError
+from .ivs import IvsRealtime
 from .lifecycle import Lifecycle, Outcome, ReplicationFailedError
 from .logic import ReplicationKey, ReplicationSpec, parse_physical_id, parse_properties
 from .registry import Registry
-from .rules import InvalidPropertyError
+from .retries import Deadline
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext

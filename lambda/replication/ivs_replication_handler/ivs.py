@@ -13,57 +13,25 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import boto3
-from botocore.config import Config
 
+from . import aws
 from .logic import ReplicationKey, ReplicationSpec
-from .retries import (
-    DEADLINE_MARGIN_SECONDS,
-    Deadline,
-    DeadlineExceededError,
-    ServiceError,
-    call_with_retries,
-    to_service_error,
-)
+from .retries import Deadline
 
 if TYPE_CHECKING:
     from mypy_boto3_ivs_realtime import IvsrealtimeClient
 
-__all__ = [
-    "DEADLINE_MARGIN_SECONDS",
-    "Deadline",
-    "DeadlineExceededError",
-    "IvsRealtime",
-    "ServiceError",
-    "make_client",
-    "to_service_error",
-]
-
 T = TypeVar("T")
-
-CONNECT_TIMEOUT_SECONDS = 3.0
-READ_TIMEOUT_SECONDS = 10.0
 
 
 def make_client(
     *,
-    connect_timeout: float = CONNECT_TIMEOUT_SECONDS,
-    read_timeout: float = READ_TIMEOUT_SECONDS,
+    connect_timeout: float = aws.CONNECT_TIMEOUT_SECONDS,
+    read_timeout: float = aws.READ_TIMEOUT_SECONDS,
 ) -> IvsrealtimeClient:
     """A client with short timeouts and botocore's own retries off: `call` retries instead,
     within the Lambda's remaining time."""
-    return boto3.client("ivs-realtime", config=client_config(connect_timeout, read_timeout))
-
-
-def client_config(
-    connect_timeout: float = CONNECT_TIMEOUT_SECONDS, read_timeout: float = READ_TIMEOUT_SECONDS
-) -> Config:
-    """Short timeouts, one attempt per call (ours retry), and the library in the user agent."""
-    return Config(
-        connect_timeout=connect_timeout,
-        read_timeout=read_timeout,
-        retries={"total_max_attempts": 1},
-        user_agent_extra="ivs-participant-replication",
-    )
+    return boto3.client("ivs-realtime", config=aws.client_config(connect_timeout, read_timeout))
 
 
 class IvsRealtime:
@@ -75,7 +43,7 @@ class IvsRealtime:
         client: IvsrealtimeClient | None = None,
         *,
         sleep: Callable[[float], None] = time.sleep,
-        attempt_budget_seconds: float = CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS,
+        attempt_budget_seconds: float = aws.ATTEMPT_BUDGET_SECONDS,
     ) -> None:
         self._client = client
         self.sleep = sleep
@@ -88,7 +56,7 @@ class IvsRealtime:
             self._client = make_client()
         return self._client
 
-    def start(self, spec: ReplicationSpec, deadline: Deadline) -> None:
+    def start_replication(self, spec: ReplicationSpec, deadline: Deadline) -> None:
         key = spec.key
         request: dict[str, Any] = {
             "sourceStageArn": key.source_stage_arn,
@@ -104,7 +72,7 @@ class IvsRealtime:
             deadline,
         )
 
-    def stop(self, key: ReplicationKey, deadline: Deadline) -> None:
+    def stop_replication(self, key: ReplicationKey, deadline: Deadline) -> None:
         self.call(
             "StopParticipantReplication",
             lambda: self.client.stop_participant_replication(
@@ -155,7 +123,7 @@ class IvsRealtime:
 
     def call(self, operation: str, send: Callable[[], T], deadline: Deadline) -> T:
         """Run `send`, retrying transient failures; raise ServiceError or DeadlineExceededError."""
-        return call_with_retries(
+        return aws.call(
             operation,
             send,
             deadline,

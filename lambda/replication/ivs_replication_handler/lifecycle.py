@@ -1,4 +1,5 @@
-"""Create, update and delete one replication: the behaviour table of DESIGN.md.
+"""Create, update and delete one replication: the behaviour table in the README's "What deploy
+does".
 
 Every path that may have started a replication and then fails stops it again before
 reporting, because after a failed Create the provider framework answers with a marker id and
@@ -14,43 +15,35 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from enum import Enum
+from typing import NoReturn
 
 from aws_lambda_powertools import Logger
 
-from . import constants as c
-from .ivs import Deadline, DeadlineExceededError, IvsRealtime, ServiceError
+from . import contract as c
+from .ivs import IvsRealtime
 from .logic import (
+    ACTIVE,
     ReplicationKey,
     ReplicationSpec,
     UpdateKind,
-    backoff_delay,
     clip,
     failure_message,
-    is_not_publishing,
     not_publishing_message,
     parse_physical_id,
     plan_update,
     try_parse_properties,
     wait_timed_out_message,
 )
-from .registry import Registry, RegistryUnavailableError
+from .registry import Registry, RegistryUnavailableError, describe_item
+from .retries import Deadline, DeadlineExceededError, ServiceError, backoff_delay
+from .starting import ConflictUnresolvedError, StartResult, start_replication
 
 logger = Logger(service=c.LOGGER_SERVICE, child=True)
 
-ACTIVE = "ACTIVE"
 CONFIRM_TIMEOUT_SECONDS = 30.0
 # Waiting for a publisher retries Start at this pace (with jitter, so waiters spread out).
 WAIT_POLL_BASE_SECONDS = 1.0
 WAIT_POLL_CAP_SECONDS = 5.0
-
-
-class StartResult(Enum):
-    """How one Start attempt ended, short of a failure."""
-
-    STARTED = "started"
-    ADOPTED = "adopted"  # already ACTIVE under this key
-    NOT_PUBLISHING = "not-publishing"
 
 
 class ReplicationFailedError(Exception):
@@ -174,11 +167,15 @@ class Lifecycle:
     def _try_start(self, spec: ReplicationSpec) -> StartResult:
         key = spec.key
         try:
-            self._ivs.start(spec, self._keep_time_to_undo())
+            result = start_replication(self._ivs, spec, self._keep_time_to_undo())
         except ServiceError as error:
             # Only refusals arrive here: `IvsRealtime` retries transient errors until the
             # deadline and then raises DeadlineExceededError.
-            return self._start_refused(spec, error)
+            raise ReplicationFailedError(
+                failure_message(error.operation, key, error.code, error.message)
+            ) from error
+        except ConflictUnresolvedError as error:
+            raise ReplicationFailedError(clip(f"{key.describe()}: {error}")) from error
         except DeadlineExceededError as error:
             if error.attempts == 0:
                 raise ReplicationFailedError(
@@ -189,22 +186,12 @@ class Lifecycle:
                 ) from error
             # The last attempt may have reached IVS: make sure it did not leave a replication.
             self._undo_start(key, str(error), start_outcome_known=False)
-        return StartResult.STARTED
-
-    def _start_refused(self, spec: ReplicationSpec, error: ServiceError) -> StartResult:
-        """Start was refused: adopt what is already running, or explain the refusal."""
-        key = spec.key
-        if is_not_publishing(error.message):
-            return StartResult.NOT_PUBLISHING
-        if error.code == "ConflictException" and self._state(key) == ACTIVE:
+        if result is StartResult.ADOPTED:
             logger.warning(
                 "Replication already ACTIVE; adopting it (its attributes and reconnect window "
                 "are left as they are)"
             )
-            return StartResult.ADOPTED
-        raise ReplicationFailedError(
-            failure_message(error.operation, key, error.code, error.message)
-        ) from error
+        return result
 
     def _wait_for_publisher(self, spec: ReplicationSpec) -> StartResult:
         """Retry Start until the participant publishes; fail once the wait is over."""
@@ -308,7 +295,7 @@ class Lifecycle:
     def _stop(self, key: ReplicationKey, *, reason: str) -> None:
         """Stop; a replication that is already gone or STOPPED counts as stopped."""
         try:
-            self._ivs.stop(key, self._deadline)
+            self._ivs.stop_replication(key, self._deadline)
         except ServiceError as error:
             if error.code == "ResourceNotFoundException":
                 logger.info("Replication already gone", extra={"reason": reason})
@@ -343,14 +330,14 @@ class Lifecycle:
 
     def _undo_start(
         self, key: ReplicationKey, why: str, *, start_outcome_known: bool = True
-    ) -> None:
+    ) -> NoReturn:
         """Stop a replication this request may have started, then fail with `why`.
 
         After a Start that timed out, IVS may still carry it out after our Stop found nothing,
         so "nothing is running" is only claimed when the Start's answer was received.
         """
         try:
-            self._ivs.stop(key, self._deadline)
+            self._ivs.stop_replication(key, self._deadline)
             outcome = "It was stopped again so nothing is left running."
         except ServiceError as error:
             if error.code == "ResourceNotFoundException" and start_outcome_known:
@@ -372,8 +359,7 @@ def _stale_declaration_advice(key: ReplicationKey) -> str:
     # start a replication no resource owns.
     return (
         f"{key.describe()} also stays declared in the follow-mode registry table: delete its "
-        f"item ({c.REGISTRY_PARTITION_KEY} '{key.source_stage_arn}|{key.participant_id}', "
-        f"{c.REGISTRY_SORT_KEY} '{key.destination_stage_arn}') before deploying again."
+        f"item ({describe_item(key)}) before deploying again."
     )
 
 

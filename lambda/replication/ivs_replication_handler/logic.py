@@ -6,14 +6,12 @@ No boto3 and no I/O here, so every rule is testable with plain dicts.
 from __future__ import annotations
 
 import json
-import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Literal
 
-from . import constants as c
-from .rules import (
+from . import contract as c
+from .contract import (
     PARTICIPANT_ID_FORM,
     RECONNECT_WINDOW_MAX_SECONDS,
     STAGE_ARN_FORM,
@@ -27,8 +25,11 @@ from .rules import (
     check_wait_seconds,
     check_when_not_publishing,
 )
+from .retries import CONNECTION_ERROR_CODE
 
-RequestType = Literal["Create", "Update", "Delete"]
+# A replica's state as ListParticipantReplicas reports it.
+ACTIVE = "ACTIVE"
+STOPPED = "STOPPED"
 
 # Separates the three parts of a physical id; no stage ARN or participant id can contain it.
 _ID_SEPARATOR = "|"
@@ -247,22 +248,6 @@ def try_parse_properties(props: Mapping[str, object]) -> ReplicationSpec | None:
 
 # --- Errors ---------------------------------------------------------------------------------
 
-_THROTTLING_CODES = frozenset(
-    {
-        "ThrottlingException",
-        "Throttling",
-        "TooManyRequestsException",
-        "RequestLimitExceeded",
-        # DynamoDB (the follow-mode registry) throttles with HTTP 400 and this code.
-        "ProvisionedThroughputExceededException",
-    }
-)
-_HTTP_TOO_MANY_REQUESTS = 429
-_HTTP_SERVER_ERROR = 500
-
-# Raised for connection problems, where no HTTP status exists.
-CONNECTION_ERROR_CODE = "ConnectionError"
-
 # The service reports "<participantId> is not publishing" when Start finds no publisher.
 # Which error code carries it is not documented, so it is recognised by its text under any
 # client-error code, and the caller treats it as a user-facing condition, not a bug.
@@ -293,26 +278,8 @@ _HINTS = {
 }
 
 
-def is_transient(code: str, status: int) -> bool:
-    """Worth retrying: throttling, server-side failures, and connection problems."""
-    return (
-        code in _THROTTLING_CODES
-        or code == CONNECTION_ERROR_CODE
-        or status == _HTTP_TOO_MANY_REQUESTS
-        or status >= _HTTP_SERVER_ERROR
-    )
-
-
 def is_not_publishing(message: str) -> bool:
     return _NOT_PUBLISHING_TEXT in message
-
-
-def backoff_delay(
-    attempt: int, *, base: float = 0.2, cap: float = 5.0, rng: random.Random | None = None
-) -> float:
-    """Exponential backoff with full jitter: uniform in [0, min(cap, base * 2**attempt)]."""
-    ceiling = min(cap, base * (2**attempt))
-    return (rng or random).uniform(0.0, ceiling)
 
 
 def failure_message(operation: str, key: ReplicationKey, code: str, service_text: str) -> str:

@@ -23,11 +23,12 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
-from . import constants as c
-from .ivs import Deadline, DeadlineExceededError, IvsRealtime, ServiceError
-from .lifecycle import StartResult
-from .logic import ReplicationKey, ReplicationSpec, is_not_publishing
+from . import contract as c
+from .ivs import IvsRealtime
+from .logic import ACTIVE, ReplicationKey, ReplicationSpec
 from .registry import Registry, publisher_key
+from .retries import Deadline, DeadlineExceededError, ServiceError
+from .starting import ConflictUnresolvedError, StartResult, start_replication
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -36,8 +37,6 @@ logger = Logger(service=c.LOGGER_SERVICE)
 
 _ivs = IvsRealtime()
 _registry = Registry()
-
-ACTIVE = "ACTIVE"
 
 
 class ReconcileError(Exception):
@@ -149,7 +148,7 @@ def _reconcile(
     for specs in by_publisher.values():
         try:
             _reconcile_publisher(specs, ivs, registry, deadline, report)
-        except (ServiceError, DeadlineExceededError) as error:
+        except (ServiceError, DeadlineExceededError, ConflictUnresolvedError) as error:
             for spec in specs:
                 report.failed.setdefault(spec.key.physical_id(), str(error))
 
@@ -184,16 +183,10 @@ def _reconcile_publisher(
 
 
 def _start(spec: ReplicationSpec, ivs: IvsRealtime, deadline: Deadline) -> StartResult:
-    try:
-        ivs.start(spec, deadline)
-    except ServiceError as error:
-        if is_not_publishing(error.message):
-            return StartResult.NOT_PUBLISHING
-        if error.code == "ConflictException" and ivs.replica_state(spec.key, deadline) == ACTIVE:
-            return StartResult.ADOPTED  # another run, or the custom resource, started it
-        raise
-    logger.info("Replication started", extra={"physical_id": spec.key.physical_id()})
-    return StartResult.STARTED
+    result = start_replication(ivs, spec, deadline)
+    if result is StartResult.STARTED:
+        logger.info("Replication started", extra={"physical_id": spec.key.physical_id()})
+    return result
 
 
 def _still_declared(key: ReplicationKey, registry: Registry, deadline: Deadline) -> bool:
@@ -213,7 +206,7 @@ def _stop_withdrawn(key: ReplicationKey, ivs: IvsRealtime, deadline: Deadline) -
         "Declaration withdrawn during the start; stopping", extra={"physical_id": key.physical_id()}
     )
     try:
-        ivs.stop(key, deadline)
+        ivs.stop_replication(key, deadline)
     except ServiceError as error:
         if error.code != "ResourceNotFoundException":
             raise

@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import boto3
 from aws_lambda_powertools import Logger
 
-from . import constants as c
-from .ivs import CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS, client_config
+from . import aws
+from . import contract as c
+from .contract import InvalidPropertyError
 from .logic import ReplicationKey, ReplicationSpec, parse_properties
-from .retries import Deadline, ServiceError, call_with_retries
-from .rules import InvalidPropertyError
+from .retries import Deadline, ServiceError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -43,7 +43,21 @@ class RegistryUnavailableError(Exception):
 
 
 def publisher_key(source_stage_arn: str, participant_id: str) -> str:
+    """The registry's partition key: one publisher (a participant in a source stage)."""
     return f"{source_stage_arn}|{participant_id}"
+
+
+def item_key(key: ReplicationKey) -> dict[str, Any]:
+    """The registry item's key of one replication, in DynamoDB's attribute-value form."""
+    return {
+        c.REGISTRY_PARTITION_KEY: {"S": publisher_key(key.source_stage_arn, key.participant_id)},
+        c.REGISTRY_SORT_KEY: {"S": key.destination_stage_arn},
+    }
+
+
+def describe_item(key: ReplicationKey) -> str:
+    """The item's key as a person types it into the console or the CLI."""
+    return ", ".join(f"{name} '{value['S']}'" for name, value in item_key(key).items())
 
 
 class Registry:
@@ -59,7 +73,7 @@ class Registry:
         client: DynamoDBClient | None = None,
         *,
         sleep: Callable[[float], None] = time.sleep,
-        attempt_budget_seconds: float = CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS,
+        attempt_budget_seconds: float = aws.ATTEMPT_BUDGET_SECONDS,
     ) -> None:
         self._table_name = table_name
         self._client = client
@@ -71,13 +85,9 @@ class Registry:
         return self._table_name or os.environ.get(c.ENV_REGISTRY_TABLE) or None
 
     @property
-    def enabled(self) -> bool:
-        return self.table_name is not None
-
-    @property
     def client(self) -> DynamoDBClient:
         if self._client is None:
-            self._client = boto3.client("dynamodb", config=client_config())
+            self._client = boto3.client("dynamodb", config=aws.client_config())
         return self._client
 
     # --- the custom-resource handler's side ----------------------------------------------
@@ -97,7 +107,7 @@ class Registry:
         try:
             self._call(
                 "DeleteItem",
-                lambda: self.client.delete_item(TableName=table, Key=_item_key(key)),
+                lambda: self.client.delete_item(TableName=table, Key=item_key(key)),
                 deadline,
             )
         except ServiceError as error:
@@ -113,7 +123,7 @@ class Registry:
             response = self._call(
                 "GetItem",
                 lambda: self.client.get_item(
-                    TableName=table, Key=_item_key(key), ConsistentRead=True
+                    TableName=table, Key=item_key(key), ConsistentRead=True
                 ),
                 deadline,
             )
@@ -187,7 +197,7 @@ class Registry:
         return table
 
     def _call(self, operation: str, send: Callable[[], T], deadline: Deadline) -> T:
-        return call_with_retries(
+        return aws.call(
             operation,
             send,
             deadline,
@@ -206,7 +216,7 @@ def _item_key(key: ReplicationKey) -> dict[str, Any]:
 def _item(spec: ReplicationSpec) -> dict[str, Any]:
     key = spec.key
     return {
-        **_item_key(key),
+        **item_key(key),
         c.PROP_SOURCE_STAGE_ARN: {"S": key.source_stage_arn},
         c.PROP_PARTICIPANT_ID: {"S": key.participant_id},
         c.PROP_ATTRIBUTES: {"M": {k: {"S": v} for k, v in spec.attributes.items()}},

@@ -1,28 +1,62 @@
-"""Bounded retries for AWS calls: the Lambda's deadline, error normalisation, full-jitter backoff.
+"""The retry policy, in one place: what is transient, the backoff, and the deadline arithmetic.
 
-Shared by the two AWS edges, `ivs` (IVS real-time) and `registry` (DynamoDB). No client here.
+Pure Python (no botocore): the AWS edges (`ivs`, `registry`) hand `call_with_retries` their
+call and a function that turns what the SDK raised into a `ServiceError`. Lambda's own retry
+of a failed asynchronous reconciler run (the third layer of retrying) is configured by the
+construct from `contract.RECONCILER_RETRY_ATTEMPTS` and `contract.RECONCILER_MAX_EVENT_AGE_SECONDS`.
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
-
-from botocore.exceptions import ClientError, HTTPClientError
-from botocore.exceptions import ConnectionError as BotocoreConnectionError
-
-from .logic import CONNECTION_ERROR_CODE, backoff_delay, is_transient
+from typing import TypeVar
 
 T = TypeVar("T")
 
 # Time kept back from the Lambda deadline to report a failure to CloudFormation.
 DEADLINE_MARGIN_SECONDS = 5.0
 
+_THROTTLING_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "Throttling",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        # DynamoDB (the follow-mode registry) throttles with HTTP 400 and this code.
+        "ProvisionedThroughputExceededException",
+    }
+)
+_HTTP_TOO_MANY_REQUESTS = 429
+_HTTP_SERVER_ERROR = 500
+
+# The code given to connection problems and read timeouts, where no HTTP status exists.
+CONNECTION_ERROR_CODE = "ConnectionError"
+
+
+def is_transient(code: str, status: int) -> bool:
+    """Worth retrying: throttling, server-side failures, and connection problems."""
+    return (
+        code in _THROTTLING_CODES
+        or code == CONNECTION_ERROR_CODE
+        or status == _HTTP_TOO_MANY_REQUESTS
+        or status >= _HTTP_SERVER_ERROR
+    )
+
+
+def backoff_delay(
+    attempt: int, *, base: float = 0.2, cap: float = 5.0, rng: random.Random | None = None
+) -> float:
+    """Exponential backoff with full jitter: uniform in [0, min(cap, base * 2**attempt)]."""
+    ceiling = min(cap, base * (2**attempt))
+    return (rng or random).uniform(0.0, ceiling)
+
 
 @dataclass
 class ServiceError(Exception):
-    """An AWS call failed; carries the error code, HTTP status and the service's own text."""
+    """An AWS call was refused or failed; carries the error code, HTTP status (0 for a
+    connection problem) and the service's own text."""
 
     operation: str
     code: str
@@ -82,27 +116,21 @@ class Deadline:
         return Deadline(remaining_ms, margin_seconds=margin)
 
 
-def to_service_error(operation: str, error: Exception) -> ServiceError:
-    """Normalise botocore's exceptions; IVS puts its text in `exceptionMessage`."""
-    if isinstance(error, ClientError):
-        response: dict[str, Any] = dict(error.response)
-        details = response.get("Error", {})
-        text = response.get("exceptionMessage") or details.get("Message") or str(error)
-        status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
-        return ServiceError(operation, str(details.get("Code", "Unknown")), status, str(text))
-    return ServiceError(operation, CONNECTION_ERROR_CODE, 0, str(error))
-
-
 def call_with_retries(
     operation: str,
     send: Callable[[], T],
     deadline: Deadline,
     *,
+    to_error: Callable[[str, Exception], ServiceError | None],
     sleep: Callable[[float], None],
     attempt_budget_seconds: float,
 ) -> T:
     """Run `send`, retrying transient failures with full-jitter backoff while an attempt still
-    fits before the deadline; raise ServiceError (a refusal) or DeadlineExceededError."""
+    fits before the deadline; raise ServiceError (a refusal) or DeadlineExceededError.
+
+    `to_error` turns what `send` raised into a ServiceError, or None for an exception that is
+    not an AWS error (it propagates unchanged).
+    """
     attempt = 0
     while True:
         if deadline.seconds_left() < attempt_budget_seconds:
@@ -112,8 +140,10 @@ def call_with_retries(
             )
         try:
             return send()
-        except (ClientError, HTTPClientError, BotocoreConnectionError) as raw:
-            error = to_service_error(operation, raw)
+        except Exception as raw:
+            error = to_error(operation, raw)
+            if error is None:
+                raise
             if not error.transient:
                 raise error from raw
             delay = backoff_delay(attempt)

@@ -1,0 +1,146 @@
+"""Run a stack's Lambda functions in-process, as a template deployment needs them.
+
+A ``TemplateDeployment`` knows each ``AWS::Lambda::Function`` of its template as a ``LocalFunction``
+(name, ARN, ``Handler``, timeout, resolved environment) and asks a ``FunctionRuntime`` for a
+callable: a custom-resource handler for ``LocalDeployment``, or an event target for
+``LocalEventBus``. ``HandlerRuntime`` runs this library's own handlers (the
+``ivs_replication_handler`` package) with clients injected for the local endpoints: IVS
+real-time and, when the function's environment names a registry table, DynamoDB. No
+environment variable is changed for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Final, Protocol, cast
+
+from ivs_replication.testing.cloudformation import LocalLambdaContext
+from ivs_replication_handler import handler, reconciler
+from ivs_replication_handler.contract import (
+    ENV_REGISTRY_TABLE,
+    ON_EVENT_ENTRY_POINT,
+    RECONCILER_ENTRY_POINT,
+)
+from ivs_replication_handler.ivs import IvsRealtime
+from ivs_replication_handler.registry import Registry
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from ivs_realtime_emulator import IvsRealtimeEmulator
+    from ivs_replication.testing.deploy import Handler
+    from ivs_replication.testing.dynamodb import LocalDynamoDB
+    from ivs_replication.testing.events import EventTarget
+
+LAMBDA_DEFAULT_TIMEOUT_SECONDS: Final = 3.0
+RUNNABLE_ENTRY_POINTS: Final = (ON_EVENT_ENTRY_POINT, RECONCILER_ENTRY_POINT)
+
+
+class NoLocalRuntimeError(ValueError):
+    """A function the stack needs to run has a handler no local runtime knows."""
+
+
+@dataclass(frozen=True)
+class LocalFunction:
+    """An ``AWS::Lambda::Function`` of a local stack.
+
+    ``environment`` is resolved only for the functions a local stack runs (the handler and
+    the reconciler of this library); it is empty for the others.
+    """
+
+    logical_id: str
+    name: str
+    arn: str
+    handler: str | None
+    timeout_seconds: float = LAMBDA_DEFAULT_TIMEOUT_SECONDS
+    environment: Mapping[str, str] = field(default_factory=dict)
+
+    def context(self) -> LocalLambdaContext:
+        """A fresh Lambda context for one invocation, with this function's timeout."""
+        return LocalLambdaContext(
+            timeout_seconds=self.timeout_seconds,
+            function_name=self.name,
+            invoked_function_arn=self.arn,
+            log_group_name=f"/aws/lambda/{self.name}",
+        )
+
+
+class FunctionRuntime(Protocol):
+    """Turns a stack's functions into callables."""
+
+    def custom_resource_handler(self, function: LocalFunction) -> Handler:
+        """The ``(event, context) -> response`` handler behind the stack's custom resources."""
+        ...
+
+    def event_target(self, function: LocalFunction) -> EventTarget:
+        """The callable an EventBridge rule invokes with its event or constant input."""
+        ...
+
+
+class HandlerRuntime:
+    """This library's Lambda handlers, in-process, talking to the local endpoints.
+
+    ``ivs`` is the local IVS real-time endpoint; ``dynamodb`` (default None) the local
+    DynamoDB endpoint, required once a function's environment names a registry table. Each
+    function gets an IVS client of its own; DynamoDB clients are the endpoint's one shared
+    ``LocalDynamoDB.client()``.
+    """
+
+    def __init__(self, *, ivs: IvsRealtimeEmulator, dynamodb: LocalDynamoDB | None = None) -> None:
+        self._ivs = ivs
+        self._dynamodb = dynamodb
+
+    def custom_resource_handler(self, function: LocalFunction) -> Handler:
+        """``handler.handle_event(event, context, ivs, registry)``; the registry is None when
+        the function's environment names no table (a stack without follow mode)."""
+        _require_entry_point(function, ON_EVENT_ENTRY_POINT)
+        ivs = self._ivs_realtime()
+        registry = self._registry(function)
+
+        def handle(event: dict[str, object], context: Any) -> Mapping[str, object]:  # noqa: ANN401 - a Lambda context
+            return handler.handle_event(event, context, ivs, registry)
+
+        return handle
+
+    def event_target(self, function: LocalFunction) -> EventTarget:
+        """``reconciler.handle_event(payload, context, ivs, registry)``, with a fresh context
+        per invocation; raises ``NoLocalRuntimeError`` for any other function."""
+        _require_entry_point(function, RECONCILER_ENTRY_POINT)
+        ivs = self._ivs_realtime()
+        registry = self._registry(function)
+        if registry is None:
+            raise NoLocalRuntimeError(
+                f"function {function.logical_id} runs the reconciler but its environment has "
+                f"no {ENV_REGISTRY_TABLE}"
+            )
+
+        def invoke(payload: object) -> object:
+            if not isinstance(payload, Mapping):
+                raise TypeError(f"the reconciler takes a JSON object, not {payload!r}")
+            context = cast("LambdaContext", function.context())  # the same duck-typed interface
+            return reconciler.handle_event(payload, context, ivs, registry)
+
+        return invoke
+
+    def _ivs_realtime(self) -> IvsRealtime:
+        return IvsRealtime(client=self._ivs.client())
+
+    def _registry(self, function: LocalFunction) -> Registry | None:
+        table = function.environment.get(ENV_REGISTRY_TABLE)
+        if not table:
+            return None
+        if self._dynamodb is None:
+            raise NoLocalRuntimeError(
+                f"function {function.logical_id} uses the registry table {table}: give the "
+                "local stack a LocalDynamoDB"
+            )
+        return Registry(table, client=self._dynamodb.client())
+
+
+def _require_entry_point(function: LocalFunction, entry_point: str) -> None:
+    if function.handler != entry_point:
+        raise NoLocalRuntimeError(
+            f"function {function.logical_id} has Handler {function.handler!r}; locally only "
+            f"{entry_point} runs here"
+        )

@@ -1,0 +1,693 @@
+"""In-memory state of the local IVS real-time endpoint: stages, sessions, participants, replicas.
+
+Pure Python behind one lock; time comes from an injectable clock, and time-driven changes (a
+reconnect window running out, a session ending) are evaluated lazily whenever state is read or
+changed, so a ``ManualClock`` makes every transition deterministic.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime
+import re
+import secrets
+import string
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal, Protocol
+
+from ivs_realtime_emulator import assumptions
+from ivs_realtime_emulator.exceptions import (
+    ConflictError,
+    IvsRealtimeError,
+    NotPublishingError,
+    ResourceNotFoundError,
+    ValidationError,
+)
+
+ReplicationState = Literal["ACTIVE", "STOPPED"]
+ACTIVE: Final = "ACTIVE"
+STOPPED: Final = "STOPPED"
+_ID_ALPHABET: Final = string.ascii_letters + string.digits
+_PARTICIPANT_ID: Final = re.compile(r"[a-zA-Z0-9-_]{1,64}")
+_STAGE_NAME: Final = re.compile(r"[a-zA-Z0-9-_]{0,128}")
+_ACCOUNT: Final = re.compile(r"[0-9]+")
+_REGION: Final = re.compile(r"[a-z0-9-]+")
+_ARN_PARTS: Final = re.compile(r"arn:aws:ivs:(?P<region>[a-z0-9-]+):(?P<account>[0-9]+):stage/")
+
+
+class Clock(Protocol):
+    """Where the endpoint's time comes from (seconds since the epoch)."""
+
+    def now(self) -> float:
+        """The current time."""
+        ...
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward."""
+        ...
+
+
+class SystemClock:
+    """Wall-clock time that can still be moved forward, for processes driven over HTTP."""
+
+    def __init__(self) -> None:
+        self._offset = 0.0
+        self._lock = threading.Lock()
+
+    def now(self) -> float:
+        """The wall-clock time plus every ``advance`` so far."""
+        with self._lock:
+            return time.time() + self._offset
+
+    def advance(self, seconds: float) -> None:
+        """Shift time forward by ``seconds`` (must not be negative)."""
+        _require_forward(seconds)
+        with self._lock:
+            self._offset += seconds
+
+
+class ManualClock:
+    """A clock that only moves when told to. Default start: 2023-11-14T22:13:20Z."""
+
+    def __init__(self, start: float = 1_700_000_000.0) -> None:
+        self._now = start
+        self._lock = threading.Lock()
+
+    def now(self) -> float:
+        """The current (frozen) time."""
+        with self._lock:
+            return self._now
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward by ``seconds`` (must not be negative)."""
+        _require_forward(seconds)
+        with self._lock:
+            self._now += seconds
+
+
+def _require_forward(seconds: float) -> None:
+    if seconds < 0:
+        raise ValueError(f"a clock only moves forward, got advance({seconds})")
+
+
+@dataclass(frozen=True)
+class ReplicaRecord:
+    """A snapshot of one replica (times are clock seconds)."""
+
+    source_stage_arn: str
+    participant_id: str
+    destination_stage_arn: str
+    source_session_id: str
+    destination_session_id: str
+    state: ReplicationState
+    reconnect_window_seconds: int
+    attributes: dict[str, str]
+    started_at: float
+    stopped_at: float | None
+
+    def to_api(self) -> dict[str, str]:
+        """The ``ParticipantReplica`` shape of ListParticipantReplicas."""
+        return {
+            "sourceStageArn": self.source_stage_arn,
+            "participantId": self.participant_id,
+            "sourceSessionId": self.source_session_id,
+            "destinationStageArn": self.destination_stage_arn,
+            "destinationSessionId": self.destination_session_id,
+            "replicationState": self.state,
+        }
+
+
+@dataclass(frozen=True)
+class PublishChange:
+    """What publish/unpublish did, so the server can announce it."""
+
+    stage_arn: str
+    participant_id: str
+    session_id: str
+    changed: bool
+
+
+@dataclass
+class _Participant:
+    participant_id: str
+    first_join_time: float
+    connected: bool = True
+    publishing: bool = False
+    left_at: float | None = None
+    replica_key: tuple[str, str, str] | None = None
+    attributes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class _Session:
+    session_id: str
+    stage_arn: str
+    start_time: float
+    end_time: float | None = None
+    participants: dict[str, _Participant] = field(default_factory=dict)
+
+
+@dataclass
+class _Stage:
+    arn: str
+    name: str
+    tags: dict[str, str]
+    active_session_id: str | None = None
+    sessions: list[_Session] = field(default_factory=list)
+
+
+@dataclass
+class _Replica:
+    source_stage_arn: str
+    participant_id: str
+    destination_stage_arn: str
+    source_session_id: str
+    destination_session_id: str
+    reconnect_window_seconds: int
+    attributes: dict[str, str]
+    started_at: float
+    state: ReplicationState = "ACTIVE"
+    stopped_at: float | None = None
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.source_stage_arn, self.participant_id, self.destination_stage_arn)
+
+    def snapshot(self) -> ReplicaRecord:
+        return ReplicaRecord(
+            source_stage_arn=self.source_stage_arn,
+            participant_id=self.participant_id,
+            destination_stage_arn=self.destination_stage_arn,
+            source_session_id=self.source_session_id,
+            destination_session_id=self.destination_session_id,
+            state=self.state,
+            reconnect_window_seconds=self.reconnect_window_seconds,
+            attributes=dict(self.attributes),
+            started_at=self.started_at,
+            stopped_at=self.stopped_at,
+        )
+
+
+def iso_timestamp(seconds: float) -> str:
+    """ISO 8601 UTC with milliseconds, the way IVS returns timestamps."""
+    moment = datetime.datetime.fromtimestamp(seconds, tz=datetime.UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def random_id(length: int) -> str:
+    """Letters and digits, for stage, session and participant ids."""
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(length))
+
+
+def new_session_id() -> str:
+    """A session id matching the model: 16 characters, ``st-[a-zA-Z0-9]+``."""
+    prefix = assumptions.SESSION_ID_PREFIX
+    return prefix + random_id(assumptions.SESSION_ID_LENGTH - len(prefix))
+
+
+def region_and_account(stage_arn: str) -> tuple[str, str]:
+    """The region and account of a stage ARN (defaults when it does not parse)."""
+    parts = _ARN_PARTS.match(stage_arn)
+    if parts is None:
+        return assumptions.DEFAULT_REGION, assumptions.DEFAULT_ACCOUNT
+    return parts["region"], parts["account"]
+
+
+def paginate(
+    items: list[dict[str, Any]], *, max_results: int | None, next_token: str | None, default: int
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of ``items`` and the token of the next page (None on the last page)."""
+    offset = _decode_token(next_token) if next_token else 0
+    size = max_results if max_results is not None else default
+    page = items[offset : offset + size]
+    following = offset + size
+    token = _encode_token(following) if following < len(items) else None
+    return page, token
+
+
+def _encode_token(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode()
+
+
+def _decode_token(token: str) -> int:
+    try:
+        text = base64.urlsafe_b64decode(token.encode()).decode()
+        label, _, number = text.partition(":")
+        if label != "offset":
+            raise ValueError(label)
+        return int(number)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as error:
+        raise ValidationError(f"Invalid nextToken: {token}") from error
+
+
+class IvsState:
+    """Stages, sessions, participants and replicas of one local endpoint; thread-safe."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self._lock = threading.RLock()
+        self._stages: dict[str, _Stage] = {}
+        self._replicas: dict[tuple[str, str, str], _Replica] = {}
+
+    # --- stages ------------------------------------------------------------------------------
+
+    def create_stage(
+        self,
+        *,
+        name: str = "",
+        tags: dict[str, str] | None = None,
+        region: str = assumptions.DEFAULT_REGION,
+        account: str = assumptions.DEFAULT_ACCOUNT,
+    ) -> dict[str, Any]:
+        """Create a stage; returns its ``Stage`` shape."""
+        _require_stage_inputs(name, region, account)
+        arn = f"arn:aws:ivs:{region}:{account}:stage/{random_id(assumptions.STAGE_ID_LENGTH)}"
+        with self._lock:
+            self._stages[arn] = _Stage(arn=arn, name=name, tags=dict(tags or {}))
+            return self._stage_api(self._stages[arn])
+
+    def get_stage(self, arn: str) -> dict[str, Any]:
+        """The ``Stage`` shape of an existing stage."""
+        with self._lock:
+            self._refresh()
+            return self._stage_api(self._stage(arn))
+
+    def delete_stage(self, arn: str) -> None:
+        """Disconnect everyone, end the session, stop replicas from or to the stage, delete it."""
+        with self._lock:
+            self._refresh()
+            stage = self._stage(arn)
+            now = self.clock.now()
+            for replica in self._replicas.values():
+                touches_stage = arn in (replica.source_stage_arn, replica.destination_stage_arn)
+                if touches_stage and replica.state == ACTIVE:
+                    self._stop_replica(replica, at=now)
+            session = self._active_session(stage)
+            if session is not None:
+                for participant in session.participants.values():
+                    _leave(participant, at=now)
+                session.end_time = now
+            del self._stages[arn]
+
+    def list_stage_sessions(self, arn: str) -> list[dict[str, Any]]:
+        """``StageSessionSummary`` shapes, newest first (empty for an unknown stage)."""
+        with self._lock:
+            self._refresh()
+            stage = self._stages.get(arn)
+            sessions = [] if stage is None else list(reversed(stage.sessions))
+            return [_session_summary(session) for session in sessions]
+
+    # --- participants ------------------------------------------------------------------------
+
+    def publish(self, stage_arn: str, participant_id: str | None = None) -> PublishChange:
+        """Make a participant publish in a stage, starting a session if none is active.
+
+        Publishing while already publishing changes nothing. Raises ``ResourceNotFoundError``
+        for an unknown stage and ``ValidationError`` for a malformed participant id.
+        """
+        chosen_id = participant_id or random_id(assumptions.PARTICIPANT_ID_LENGTH)
+        _require_participant_id(chosen_id)
+        with self._lock:
+            self._refresh()
+            stage = self._stage(stage_arn)
+            session = self._active_session(stage) or self._start_session(stage)
+            participant = session.participants.get(chosen_id)
+            if participant is not None and participant.publishing:
+                return PublishChange(stage_arn, chosen_id, session.session_id, changed=False)
+            if participant is None:
+                participant = _Participant(chosen_id, first_join_time=self.clock.now())
+                session.participants[chosen_id] = participant
+            participant.connected = True
+            participant.publishing = True
+            participant.left_at = None
+            return PublishChange(stage_arn, chosen_id, session.session_id, changed=True)
+
+    def unpublish(self, stage_arn: str, participant_id: str) -> PublishChange | None:
+        """Make a publishing participant stop publishing and leave the stage.
+
+        Returns None (and changes nothing) when the participant is not publishing there.
+        Its replicas follow the reconnect-window assumption.
+        """
+        with self._lock:
+            self._refresh()
+            stage = self._stage(stage_arn)
+            session = self._active_session(stage)
+            participant = None if session is None else session.participants.get(participant_id)
+            if session is None or participant is None or not participant.publishing:
+                return None
+            _leave(participant, at=self.clock.now())
+            self._refresh()
+            return PublishChange(stage_arn, participant_id, session.session_id, changed=True)
+
+    def get_participant(
+        self, stage_arn: str, session_id: str, participant_id: str
+    ) -> dict[str, Any]:
+        """The ``Participant`` shape; raises ``ResourceNotFoundError`` when unknown."""
+        with self._lock:
+            self._refresh()
+            session = self._session(stage_arn, session_id)
+            participant = session.participants.get(participant_id)
+            if participant is None:
+                raise ResourceNotFoundError(
+                    f"Participant {participant_id} not found in session {session_id}"
+                )
+            return self._participant_api(session, participant, summary=False)
+
+    def list_participants(self, stage_arn: str, session_id: str) -> list[dict[str, Any]]:
+        """``ParticipantSummary`` shapes of a session (empty when unknown)."""
+        with self._lock:
+            self._refresh()
+            try:
+                session = self._session(stage_arn, session_id)
+            except ResourceNotFoundError:
+                return []
+            return [
+                self._participant_api(session, participant, summary=True)
+                for participant in session.participants.values()
+            ]
+
+    # --- replication -------------------------------------------------------------------------
+
+    def start_replication(
+        self,
+        *,
+        source_stage_arn: str,
+        destination_stage_arn: str,
+        participant_id: str,
+        reconnect_window_seconds: int = 0,
+        attributes: dict[str, str] | None = None,
+    ) -> None:
+        """StartParticipantReplication; raises the ``IvsRealtimeError`` the service would."""
+        _require_small_attributes(attributes or {})
+        if source_stage_arn == destination_stage_arn:
+            raise IvsRealtimeError(
+                "sourceStageArn and destinationStageArn must be different stages",
+                error_code=assumptions.SAME_STAGE_ERROR_CODE,
+                status=assumptions.SAME_STAGE_STATUS,
+            )
+        with self._lock:
+            self._refresh()
+            source = self._stage(source_stage_arn)
+            destination = self._stage(destination_stage_arn)
+            source_session = self._publishing_session(source, participant_id)
+            self._require_no_active_replica(
+                (source_stage_arn, participant_id, destination_stage_arn)
+            )
+            destination_session = self._active_session(destination) or self._start_session(
+                destination
+            )
+            replica = _Replica(
+                source_stage_arn=source_stage_arn,
+                participant_id=participant_id,
+                destination_stage_arn=destination_stage_arn,
+                source_session_id=source_session.session_id,
+                destination_session_id=destination_session.session_id,
+                reconnect_window_seconds=reconnect_window_seconds,
+                attributes=dict(attributes or {}),
+                started_at=self.clock.now(),
+            )
+            self._join_as_replica(destination_session, replica)
+            self._replicas[replica.key] = replica
+
+    def stop_replication(
+        self, *, source_stage_arn: str, destination_stage_arn: str, participant_id: str
+    ) -> None:
+        """StopParticipantReplication; unknown or STOPPED replicas raise (see assumptions)."""
+        with self._lock:
+            self._refresh()
+            replica = self._replicas.get((source_stage_arn, participant_id, destination_stage_arn))
+            if replica is None or replica.state == STOPPED:
+                raise IvsRealtimeError(
+                    f"No active replication of participant {participant_id} from "
+                    f"{source_stage_arn} to {destination_stage_arn}",
+                    error_code=assumptions.STOP_UNKNOWN_ERROR_CODE,
+                    status=assumptions.STOP_UNKNOWN_STATUS,
+                )
+            self._stop_replica(replica, at=self.clock.now())
+            self._refresh()
+
+    def list_replicas(self, source_stage_arn: str, participant_id: str) -> list[dict[str, str]]:
+        """``ParticipantReplica`` shapes of one participant, ACTIVE and STOPPED."""
+        records = self.replicas(source_stage_arn=source_stage_arn, participant_id=participant_id)
+        return [record.to_api() for record in records]
+
+    def replicas(
+        self,
+        *,
+        source_stage_arn: str | None = None,
+        participant_id: str | None = None,
+        destination_stage_arn: str | None = None,
+        state: ReplicationState | None = None,
+    ) -> list[ReplicaRecord]:
+        """Snapshots of the replicas matching every given filter, oldest first."""
+        with self._lock:
+            self._refresh()
+            wanted = {
+                "source_stage_arn": source_stage_arn,
+                "participant_id": participant_id,
+                "destination_stage_arn": destination_stage_arn,
+                "state": state,
+            }
+            records = [replica.snapshot() for replica in self._replicas.values()]
+        return [record for record in records if _matches(record, wanted)]
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything, JSON-ready, for ``GET /_local/state``."""
+        with self._lock:
+            self._refresh()
+            return {
+                "now": iso_timestamp(self.clock.now()),
+                "stages": [self._stage_snapshot(stage) for stage in self._stages.values()],
+                "replicas": [
+                    {
+                        **replica.snapshot().to_api(),
+                        "reconnectWindowSeconds": replica.reconnect_window_seconds,
+                        "attributeKeys": sorted(replica.attributes),
+                    }
+                    for replica in self._replicas.values()
+                ],
+            }
+
+    # --- internals ---------------------------------------------------------------------------
+
+    def _stage(self, arn: str) -> _Stage:
+        stage = self._stages.get(arn)
+        if stage is None:
+            raise ResourceNotFoundError(f"Stage not found: {arn}")
+        return stage
+
+    def _session(self, stage_arn: str, session_id: str) -> _Session:
+        stage = self._stage(stage_arn)
+        for session in stage.sessions:
+            if session.session_id == session_id:
+                return session
+        raise ResourceNotFoundError(f"Session {session_id} not found in stage {stage_arn}")
+
+    def _active_session(self, stage: _Stage) -> _Session | None:
+        if stage.active_session_id is None:
+            return None
+        return next(s for s in stage.sessions if s.session_id == stage.active_session_id)
+
+    def _start_session(self, stage: _Stage) -> _Session:
+        session = _Session(new_session_id(), stage.arn, start_time=self.clock.now())
+        stage.sessions.append(session)
+        stage.active_session_id = session.session_id
+        return session
+
+    def _publishing_session(self, stage: _Stage, participant_id: str) -> _Session:
+        session = self._active_session(stage)
+        participant = None if session is None else session.participants.get(participant_id)
+        if session is None or participant is None or not participant.publishing:
+            raise NotPublishingError(participant_id)
+        return session
+
+    def _require_no_active_replica(self, key: tuple[str, str, str]) -> None:
+        existing = self._replicas.get(key)
+        if existing is not None and existing.state == ACTIVE:
+            raise IvsRealtimeError(
+                f"Participant {key[1]} is already being replicated to {key[2]}",
+                error_code=assumptions.ALREADY_REPLICATING_ERROR_CODE,
+                status=assumptions.ALREADY_REPLICATING_STATUS,
+            )
+
+    def _join_as_replica(self, session: _Session, replica: _Replica) -> None:
+        existing = session.participants.get(replica.participant_id)
+        if existing is not None and existing.connected and existing.replica_key is None:
+            raise ConflictError(
+                f"Participant {replica.participant_id} is already connected to "
+                f"{replica.destination_stage_arn}"
+            )
+        now = self.clock.now()
+        participant = existing or _Participant(replica.participant_id, first_join_time=now)
+        participant.connected = True
+        participant.publishing = True
+        participant.left_at = None
+        participant.replica_key = replica.key
+        participant.attributes = dict(replica.attributes)
+        session.participants[replica.participant_id] = participant
+
+    def _stop_replica(self, replica: _Replica, *, at: float) -> None:
+        replica.state = STOPPED
+        replica.stopped_at = at
+        destination = self._stages.get(replica.destination_stage_arn)
+        session = None if destination is None else self._active_session(destination)
+        if session is None or session.session_id != replica.destination_session_id:
+            return
+        participant = session.participants.get(replica.participant_id)
+        if participant is not None and participant.replica_key == replica.key:
+            _leave(participant, at=at)
+
+    def _refresh(self) -> None:
+        """Apply what the clock says has happened: expired reconnect windows, idle sessions."""
+        now = self.clock.now()
+        for replica in self._replicas.values():
+            deadline = self._reconnect_deadline(replica)
+            if deadline is not None and now >= deadline:
+                self._stop_replica(replica, at=deadline)
+        for stage in self._stages.values():
+            self._end_session_if_idle(stage)
+
+    def _reconnect_deadline(self, replica: _Replica) -> float | None:
+        """When an ACTIVE replica stops because its publisher left (None: it is not leaving)."""
+        if replica.state != ACTIVE:
+            return None
+        stage = self._stages.get(replica.source_stage_arn)
+        session = None if stage is None else self._active_session(stage)
+        if session is None or session.session_id != replica.source_session_id:
+            return replica.started_at
+        publisher = session.participants.get(replica.participant_id)
+        if publisher is None or publisher.publishing or publisher.left_at is None:
+            return None
+        return publisher.left_at + replica.reconnect_window_seconds
+
+    def _end_session_if_idle(self, stage: _Stage) -> None:
+        session = self._active_session(stage)
+        if session is None:
+            return
+        if any(p.connected for p in session.participants.values()):
+            return
+        waiting = [
+            r
+            for r in self._replicas.values()
+            if r.state == ACTIVE and r.source_session_id == session.session_id
+        ]
+        if waiting:
+            return
+        session.end_time = self._last_departure(session)
+        stage.active_session_id = None
+
+    def _last_departure(self, session: _Session) -> float:
+        times = [session.start_time]
+        times += [p.left_at for p in session.participants.values() if p.left_at is not None]
+        times += [
+            r.stopped_at
+            for r in self._replicas.values()
+            if r.stopped_at is not None and r.source_session_id == session.session_id
+        ]
+        return max(times)
+
+    def _stage_api(self, stage: _Stage) -> dict[str, Any]:
+        shape: dict[str, Any] = {"arn": stage.arn, "name": stage.name, "tags": dict(stage.tags)}
+        if stage.active_session_id is not None:
+            shape["activeSessionId"] = stage.active_session_id
+        return shape
+
+    def _stage_snapshot(self, stage: _Stage) -> dict[str, Any]:
+        return {
+            **self._stage_api(stage),
+            "sessions": [
+                {
+                    **_session_summary(session),
+                    "participants": [
+                        self._participant_api(session, p, summary=True)
+                        for p in session.participants.values()
+                    ],
+                }
+                for session in stage.sessions
+            ],
+        }
+
+    def _participant_api(
+        self, session: _Session, participant: _Participant, *, summary: bool
+    ) -> dict[str, Any]:
+        shape: dict[str, Any] = {
+            "participantId": participant.participant_id,
+            "state": "CONNECTED" if participant.connected else "DISCONNECTED",
+            "firstJoinTime": iso_timestamp(participant.first_join_time),
+            # The model: "whether the participant ever published to the stage session".
+            "published": True,
+            **self._replication_fields(session, participant),
+        }
+        if not summary:
+            shape["attributes"] = dict(participant.attributes)
+        return shape
+
+    def _replication_fields(self, session: _Session, participant: _Participant) -> dict[str, str]:
+        if participant.replica_key is not None:
+            replica = self._replicas[participant.replica_key]
+            return {
+                "replicationType": "REPLICA",
+                "replicationState": replica.state,
+                "sourceStageArn": replica.source_stage_arn,
+                "sourceSessionId": replica.source_session_id,
+            }
+        replicas = [
+            r
+            for r in self._replicas.values()
+            if r.source_session_id == session.session_id
+            and r.participant_id == participant.participant_id
+        ]
+        if not replicas:
+            return {"replicationType": "NONE"}
+        active = any(r.state == ACTIVE for r in replicas)
+        return {"replicationType": "SOURCE", "replicationState": ACTIVE if active else STOPPED}
+
+
+def _leave(participant: _Participant, *, at: float) -> None:
+    if not participant.connected:
+        return
+    participant.connected = False
+    participant.publishing = False
+    participant.left_at = at
+
+
+def _session_summary(session: _Session) -> dict[str, Any]:
+    summary: dict[str, Any] = {
+        "sessionId": session.session_id,
+        "startTime": iso_timestamp(session.start_time),
+    }
+    if session.end_time is not None:
+        summary["endTime"] = iso_timestamp(session.end_time)
+    return summary
+
+
+def _matches(record: ReplicaRecord, wanted: dict[str, str | None]) -> bool:
+    return all(value is None or getattr(record, name) == value for name, value in wanted.items())
+
+
+def _require_participant_id(participant_id: str) -> None:
+    if _PARTICIPANT_ID.fullmatch(participant_id) is None:
+        raise ValidationError(
+            f"participantId must be 1-64 characters of [a-zA-Z0-9-_], got {participant_id!r}"
+        )
+
+
+def _require_stage_inputs(name: str, region: str, account: str) -> None:
+    if _STAGE_NAME.fullmatch(name) is None:
+        raise ValidationError(f"name must be 0-128 characters of [a-zA-Z0-9-_], got {name!r}")
+    if _REGION.fullmatch(region) is None:
+        raise ValidationError(f"region must match [a-z0-9-]+, got {region!r}")
+    if _ACCOUNT.fullmatch(account) is None:
+        raise ValidationError(f"account must be digits, got {account!r}")
+
+
+def _require_small_attributes(attributes: dict[str, str]) -> None:
+    size = sum(len(k.encode()) + len(v.encode()) for k, v in attributes.items())
+    if size > assumptions.ATTRIBUTES_MAX_UTF8_BYTES:
+        raise ValidationError(
+            f"attributes hold {size} bytes; at most {assumptions.ATTRIBUTES_MAX_UTF8_BYTES} "
+            "bytes of keys and values are allowed"
+        )

@@ -1,0 +1,69 @@
+"""What both AWS edges (`ivs`, `registry`) share: client settings and error normalisation.
+
+Clients are created by the edges on first use, never at import, so ``AWS_REGION`` and the
+``AWS_ENDPOINT_URL_*`` variables redirect them like in any boto3 program.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from botocore.config import Config
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotocoreConnectionError
+
+from .retries import CONNECTION_ERROR_CODE, Deadline, ServiceError, call_with_retries
+
+T = TypeVar("T")
+
+CONNECT_TIMEOUT_SECONDS = 3.0
+READ_TIMEOUT_SECONDS = 10.0
+# An attempt is only started if it can time out before the deadline does.
+ATTEMPT_BUDGET_SECONDS = CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS
+
+
+def client_config(
+    connect_timeout: float = CONNECT_TIMEOUT_SECONDS, read_timeout: float = READ_TIMEOUT_SECONDS
+) -> Config:
+    """Short timeouts, one attempt per call (`call` retries, within the Lambda's remaining
+    time), and the library in the user agent."""
+    return Config(
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        retries={"total_max_attempts": 1},
+        user_agent_extra="ivs-participant-replication",
+    )
+
+
+def to_service_error(operation: str, error: Exception) -> ServiceError | None:
+    """botocore's exceptions as a ServiceError (None for anything else); IVS puts its text in
+    `exceptionMessage`."""
+    if isinstance(error, ClientError):
+        response: dict[str, Any] = dict(error.response)
+        details = response.get("Error", {})
+        text = response.get("exceptionMessage") or details.get("Message") or str(error)
+        status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+        return ServiceError(operation, str(details.get("Code", "Unknown")), status, str(text))
+    if isinstance(error, HTTPClientError | BotocoreConnectionError):
+        return ServiceError(operation, CONNECTION_ERROR_CODE, 0, str(error))
+    return None
+
+
+def call(
+    operation: str,
+    send: Callable[[], T],
+    deadline: Deadline,
+    *,
+    sleep: Callable[[float], None],
+    attempt_budget_seconds: float = ATTEMPT_BUDGET_SECONDS,
+) -> T:
+    """Run one AWS call under the retry policy; raise ServiceError or DeadlineExceededError."""
+    return call_with_retries(
+        operation,
+        send,
+        deadline,
+        to_error=to_service_error,
+        sleep=sleep,
+        attempt_budget_seconds=attempt_budget_seconds,
+    )

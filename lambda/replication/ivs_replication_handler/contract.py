@@ -1,0 +1,219 @@
+"""The handler's contract with the CDK construct: names and validation rules, defined once.
+
+The construct imports this module, and only this one, from the handler package: resource and
+property names, modes, entry points, IAM actions, and the rules every property must follow.
+The construct applies the rules at synth time to concrete values (naming its Python
+properties); the handler applies them to the resolved CloudFormation properties (naming the
+custom-resource properties). Limits come from botocore's service model for ``ivs-realtime``
+(StartParticipantReplicationRequest). Pure Python: no boto3, no CDK, no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+RESOURCE_TYPE = "Custom::IvsParticipantReplication"
+ON_EVENT_ENTRY_POINT = "ivs_replication_handler.handler.on_event"
+LOGGER_SERVICE = "ivs-participant-replication"
+
+# Custom-resource properties, as CloudFormation delivers them.
+PROP_SOURCE_STAGE_ARN = "SourceStageArn"
+PROP_DESTINATION_STAGE_ARN = "DestinationStageArn"
+PROP_PARTICIPANT_ID = "ParticipantId"
+PROP_ATTRIBUTES = "Attributes"
+PROP_RECONNECT_WINDOW_SECONDS = "ReconnectWindowSeconds"
+
+
+# The AWS services whose boto3 clients the functions create (ivs.py and registry.py). The
+# Lambda asset keeps only these models of botocore.
+AWS_SERVICES = ("ivs-realtime", "dynamodb")
+
+# IAM actions the handler needs, on stage ARNs.
+IAM_ACTIONS = (
+    "ivs:StartParticipantReplication",
+    "ivs:StopParticipantReplication",
+    "ivs:ListParticipantReplicas",
+)
+
+# --- What deploy does when the participant is not publishing --------------------------------
+PROP_WHEN_NOT_PUBLISHING = "WhenNotPublishing"
+PROP_WAIT_SECONDS = "WaitForPublisherSeconds"  # only with MODE_WAIT
+MODE_FAIL = "FAIL"  # the default: the request fails with a message naming the other modes
+MODE_WAIT = "WAIT"  # retry Start until the participant publishes, up to PROP_WAIT_SECONDS
+MODE_FOLLOW = "FOLLOW"  # succeed now; the reconciler starts it whenever the participant publishes
+MODES = (MODE_FAIL, MODE_WAIT, MODE_FOLLOW)
+
+# Time one request may work, before any wait for the publisher. The handler's Lambda timeout
+# is this plus the longest wait declared in its stack; the provider framework's own function
+# calls it synchronously with a 15-minute timeout, which bounds the longest wait.
+REQUEST_BUDGET_SECONDS = 300
+WAIT_MAX_SECONDS = 540
+
+# --- Follow mode ----------------------------------------------------------------------------
+RECONCILER_ENTRY_POINT = "ivs_replication_handler.reconciler.on_event"
+# The registry of follow-mode declarations: a DynamoDB table, written by the custom-resource
+# handler before it starts (and removed before it stops) a replication, read by the
+# reconciler. It is what lets a sweep cover any number of declarations, and what makes a late
+# event unable to restart a deleted replication.
+ENV_REGISTRY_TABLE = "IVS_REPLICATION_REGISTRY_TABLE"
+REGISTRY_PARTITION_KEY = "Publisher"  # "<source stage ARN>|<participant id>"
+REGISTRY_SORT_KEY = "DestinationStageArn"
+REGISTRY_HANDLER_ACTIONS = ("dynamodb:PutItem", "dynamodb:DeleteItem")
+REGISTRY_RECONCILER_ACTIONS = ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan")
+
+# Lambda's retry of a failed asynchronous reconciler run (the reconciler raises when a
+# declaration could not be reconciled); an event older than this is stale, a sweep covers it.
+RECONCILER_RETRY_ATTEMPTS = 2
+RECONCILER_MAX_EVENT_AGE_SECONDS = 3600
+RECONCILER_TIMEOUT_SECONDS = 300
+
+# The EventBridge events that trigger the reconciler.
+EVENT_SOURCE = "aws.ivs"
+EVENT_DETAIL_TYPE = "IVS Stage Update"
+EVENT_PARTICIPANT_PUBLISHED = "Participant Published"
+# The periodic sweep's rule sends this constant input: {SWEEP_INPUT_KEY: true}. It stays a
+# few bytes however many declarations exist; the sweep reads them from the registry.
+SWEEP_INPUT_KEY = "IvsReplicationSweep"
+
+# --- Validation rules --------------------------------------------------------------------
+
+STAGE_ARN_MAX_LENGTH = 128
+STAGE_ARN_PATTERN = re.compile(r"arn:aws:ivs:[a-z0-9-]+:[0-9]+:stage/[a-zA-Z0-9-]+")
+STAGE_ARN_FORM = "arn:aws:ivs:<region>:<account>:stage/<id> (at most 128 characters)"
+
+PARTICIPANT_ID_MAX_LENGTH = 64
+PARTICIPANT_ID_PATTERN = re.compile(r"[a-zA-Z0-9_-]*")
+PARTICIPANT_ID_FORM = "1-64 characters from A-Z, a-z, 0-9, '-' and '_'"
+
+RECONNECT_WINDOW_MAX_SECONDS = 300
+RECONNECT_WINDOW_FORM = f"a whole number of seconds from 0 to {RECONNECT_WINDOW_MAX_SECONDS}"
+
+ATTRIBUTES_MAX_BYTES = 1024
+ATTRIBUTES_FORM = (
+    f"a map of string keys to string values, at most {ATTRIBUTES_MAX_BYTES} bytes "
+    "of UTF-8 in keys and values together"
+)
+
+WHEN_NOT_PUBLISHING_FORM = f"{', '.join(MODES[:-1])} or {MODES[-1]}"
+WAIT_SECONDS_FORM = (
+    f"a whole number of seconds from 1 to {WAIT_MAX_SECONDS} ({WAIT_MAX_SECONDS // 60} minutes)"
+)
+
+# ARNs are echoed in messages, but cut short so a message always fits CloudFormation's Reason.
+_ECHO_LIMIT = 160
+
+
+class InvalidPropertyError(ValueError):
+    """A replication property is missing or malformed; raised before any API call."""
+
+    def __init__(self, prop: str, problem: str, allowed: str) -> None:
+        self.prop = prop
+        self.problem = problem
+        self.allowed = allowed
+        super().__init__(f"Invalid {prop}: {problem}. Expected {allowed}.")
+
+
+def echo(value: object) -> str:
+    """Quote a (possibly long) user value for an error message."""
+    text = repr(value)
+    return text if len(text) <= _ECHO_LIMIT else text[: _ECHO_LIMIT - 3] + "..."
+
+
+def check_stage_arn(prop: str, value: object) -> str:
+    """Return ``value`` if it is a stage ARN the IVS API accepts; raise InvalidPropertyError."""
+    if not isinstance(value, str):
+        raise InvalidPropertyError(prop, f"{echo(value)} is not a string", STAGE_ARN_FORM)
+    if not value:
+        raise InvalidPropertyError(prop, "the value is empty", STAGE_ARN_FORM)
+    if len(value) > STAGE_ARN_MAX_LENGTH:
+        raise InvalidPropertyError(
+            prop, f"{echo(value)} is {len(value)} characters long", STAGE_ARN_FORM
+        )
+    if not STAGE_ARN_PATTERN.fullmatch(value):
+        raise InvalidPropertyError(prop, f"{echo(value)} is not a stage ARN", STAGE_ARN_FORM)
+    return value
+
+
+def check_participant_id(prop: str, value: object) -> str:
+    """Return ``value`` if it is a usable participant id; raise InvalidPropertyError."""
+    if not isinstance(value, str):
+        raise InvalidPropertyError(prop, f"{echo(value)} is not a string", PARTICIPANT_ID_FORM)
+    # The model allows an empty id, but nothing can publish under one: reject it.
+    if not value:
+        raise InvalidPropertyError(prop, "the value is empty", PARTICIPANT_ID_FORM)
+    if len(value) > PARTICIPANT_ID_MAX_LENGTH:
+        raise InvalidPropertyError(
+            prop, f"{echo(value)} is {len(value)} characters long", PARTICIPANT_ID_FORM
+        )
+    if not PARTICIPANT_ID_PATTERN.fullmatch(value):
+        raise InvalidPropertyError(
+            prop, f"{echo(value)} contains characters outside the allowed set", PARTICIPANT_ID_FORM
+        )
+    return value
+
+
+def check_reconnect_window_seconds(prop: str, value: object) -> int:
+    """Return ``value`` if it is a whole number of seconds in range; raise InvalidPropertyError."""
+    # bool is an int subclass; True is not a window.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidPropertyError(prop, f"{echo(value)} is not an integer", RECONNECT_WINDOW_FORM)
+    if not 0 <= value <= RECONNECT_WINDOW_MAX_SECONDS:
+        raise InvalidPropertyError(prop, f"{value} is out of range", RECONNECT_WINDOW_FORM)
+    return value
+
+
+def check_attributes(prop: str, value: object) -> dict[str, str]:
+    """Return ``value`` as a plain dict if it is a small string map; raise InvalidPropertyError.
+
+    Error messages name offending keys, never values: attributes are visible to every stage
+    participant, but they are still not ours to copy into logs.
+    """
+    if not isinstance(value, Mapping):
+        raise InvalidPropertyError(
+            prop, f"a {type(value).__name__} was given, not a map", ATTRIBUTES_FORM
+        )
+    size = 0
+    checked: dict[str, str] = {}
+    for key, item in value.items():
+        if not isinstance(key, str):
+            raise InvalidPropertyError(prop, f"key {echo(key)} is not a string", ATTRIBUTES_FORM)
+        if not isinstance(item, str):
+            raise InvalidPropertyError(
+                prop, f"the value of key {echo(key)} is a {type(item).__name__}", ATTRIBUTES_FORM
+            )
+        size += len(key.encode("utf-8")) + len(item.encode("utf-8"))
+        checked[key] = item
+    if size > ATTRIBUTES_MAX_BYTES:
+        raise InvalidPropertyError(prop, f"the map holds {size} bytes", ATTRIBUTES_FORM)
+    return checked
+
+
+def check_distinct_stages(source_prop: str, destination_prop: str, source: str, dest: str) -> None:
+    """Raise InvalidPropertyError when a replication would point a stage at itself."""
+    if source == dest:
+        raise InvalidPropertyError(
+            destination_prop,
+            f"it equals {source_prop} ({echo(source)})",
+            "a stage other than the source stage",
+        )
+
+
+def check_when_not_publishing(prop: str, value: object) -> str:
+    """Return ``value`` if it names a mode (FAIL, WAIT, FOLLOW); raise InvalidPropertyError."""
+    if value not in MODES:
+        raise InvalidPropertyError(prop, f"{echo(value)} is not a mode", WHEN_NOT_PUBLISHING_FORM)
+    return str(value)
+
+
+def check_wait_seconds(prop: str, value: object) -> int:
+    """Return ``value`` if it is a usable wait for the publisher; raise InvalidPropertyError.
+
+    The bound comes from the provider framework: it calls the handler synchronously from a
+    function with a 15-minute timeout, and a request needs time beyond the wait to start.
+    """
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidPropertyError(prop, f"{echo(value)} is not an integer", WAIT_SECONDS_FORM)
+    if not 1 <= value <= WAIT_MAX_SECONDS:
+        raise InvalidPropertyError(prop, f"{value} is out of range", WAIT_SECONDS_FORM)
+    return value

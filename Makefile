@@ -10,9 +10,20 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export AWS_REGION ?= us-east-1
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: setup demo synth test lint check clean bench
+.PHONY: setup bundle demo synth test lint check clean bench dist docs
 
-setup: $(VENV)/.installed node_modules/.installed
+BUNDLE := constructs/ivs_replication/_bundle/handler.zip
+HANDLER_SOURCES := $(wildcard lambda/replication/ivs_replication_handler/*.py) \
+	lambda/replication/ivs_replication_handler/requirements.txt
+
+setup: $(VENV)/.installed node_modules/.installed $(BUNDLE)
+
+## The prebuilt Lambda bundle the construct ships (the wheel build makes the same bytes).
+bundle: $(VENV)/.installed
+	$(PY) hatch_build.py --out $(BUNDLE)
+
+$(BUNDLE): $(VENV)/.installed hatch_build.py $(HANDLER_SOURCES)
+	$(PY) hatch_build.py --out $@
 
 $(VENV)/.installed: pyproject.toml emulator/pyproject.toml lambda/replication/ivs_replication_handler/requirements.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -48,14 +59,25 @@ lint: setup
 	ruff check .
 	ruff format --check .
 	$(MYPY) -p ivs_replication -p ivs_replication_handler -p ivs_realtime_emulator
-	$(MYPY) app.py example bench
+	$(MYPY) app.py example bench hatch_build.py
 	lint-imports
 
 check: lint test
+
+## Release artifacts: sdist and wheel of the library and of the emulator, checked by twine.
+dist: setup
+	rm -rf dist
+	$(PY) -m build --no-isolation --outdir dist .
+	$(PY) -m build --no-isolation --outdir dist emulator
+	twine check --strict dist/*
+
+## The API reference, generated from the docstrings, into build/api/.
+docs: setup
+	PDOC_ALLOW_EXEC=1 pdoc --docformat restructuredtext -o build/api ivs_replication ivs_replication.testing ivs_realtime_emulator
 
 ## Benchmarks against in-run baselines (AwsCustomResource, bare boto3); writes bench/results.json.
 bench: setup
 	$(PY) -m bench.run
 
 clean:
-	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache dist build
+	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache dist build constructs/ivs_replication/_bundle

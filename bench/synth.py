@@ -6,7 +6,6 @@ import json
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,18 +15,8 @@ from bench.synth_child import AWS_CUSTOM_RESOURCE, CONSTRUCT
 COUNTS = (1, 50, 200)
 RUNS = 5
 
-_COLD_BUNDLING = """
-import sys, time
-from ivs_replication.asset import dependencies_dir
-started = time.perf_counter()
-dependencies_dir()
-print(time.perf_counter() - started)
-"""
-
 
 def measure() -> tuple[list[Row], dict[str, Any]]:
-    warm_seconds = _warm_dependency_cache()
-    cold_bundling = _cold_bundling_seconds()
     sides = {kind: _run_side(kind) for kind in (CONSTRUCT, AWS_CUSTOM_RESOURCE)}
     stats = {kind: _stats(result["samples"]) for kind, result in sides.items()}
     ours, theirs = stats[CONSTRUCT], stats[AWS_CUSTOM_RESOURCE]
@@ -46,8 +35,6 @@ def measure() -> tuple[list[Row], dict[str, Any]]:
             "per_n": theirs,
             "cold_process": sides[AWS_CUSTOM_RESOURCE]["cold"],
         },
-        "dependency_cache_first_fill_seconds_this_machine": warm_seconds,
-        "cold_bundling_seconds": cold_bundling,
         "time_ratio_per_n": {n: ours[n]["seconds"] / theirs[n]["seconds"] for n in COUNTS},
         "seconds_per_extra_replication": {
             CONSTRUCT: (ours[big]["seconds"] - ours[small]["seconds"]) / (big - small),
@@ -97,7 +84,6 @@ def measure() -> tuple[list[Row], dict[str, Any]]:
     ]
     cold_ours = sides[CONSTRUCT]["cold"]["process_to_first_synth_seconds"]
     cold_theirs = sides[AWS_CUSTOM_RESOURCE]["cold"]["process_to_first_synth_seconds"]
-    bundling = f"{cold_bundling:.1f} s" if isinstance(cold_bundling, float) else cold_bundling
     rows.append(
         Row(
             "P1.cold_process_info",
@@ -105,37 +91,11 @@ def measure() -> tuple[list[Row], dict[str, Any]]:
             cold_ours / cold_theirs,
             "(info)",
             None,
-            f"import + first synth {cold_ours:.1f} s vs {cold_theirs:.1f} s (1 run each); "
-            f"first-ever bundling, empty cache (pip): {bundling}",
+            f"import + first synth {cold_ours:.1f} s vs {cold_theirs:.1f} s (1 run each; "
+            "the first synth on a machine is no slower: it copies the prebuilt bundle)",
         )
     )
     return rows, raw
-
-
-def _warm_dependency_cache() -> float:
-    """Fill the user's dependency cache if it is empty (the benchmark measures a warm one)."""
-    from ivs_replication.asset import dependencies_dir  # noqa: PLC0415 - starts jsii
-
-    started = time.perf_counter()
-    dependencies_dir()
-    return time.perf_counter() - started
-
-
-def _cold_bundling_seconds() -> float | str:
-    """pip install + trim into an empty cache (pip's own cache off): a user's first synth."""
-    with tempfile.TemporaryDirectory(prefix="bench-cold-cache-") as cache:
-        result = subprocess.run(
-            [sys.executable, "-c", _COLD_BUNDLING],
-            cwd=REPO,
-            env=child_environment(IVS_REPLICATION_CACHE_DIR=cache, PIP_NO_CACHE_DIR="1"),
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=300,
-        )
-    if result.returncode != 0:
-        return f"failed: {result.stderr.strip()[-300:]}"
-    return float(result.stdout.strip().splitlines()[-1])
 
 
 def _run_side(kind: str) -> dict[str, Any]:

@@ -10,6 +10,7 @@ endpoints for tests.
 
 from __future__ import annotations
 
+from ._version import __version__
 from .fanout import IngestReplication, ParticipantFanOut
 from .modes import WhenNotPublishing
 from .provider import ReplicationProvider
@@ -24,4 +25,5 @@ __all__ = [
     "ReplicationSweep",
     "StageLike",
     "WhenNotPublishing",
+    "__version__",
 ]

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -48,15 +49,23 @@ def template(cloud_assembly: Path) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def handler_asset(cloud_assembly: Path, template: dict[str, Any]) -> Path:
-    """The asset directory of the Python handler, found through the function's metadata."""
+def handler_asset(
+    cloud_assembly: Path, template: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """The Python handler's asset (the prebuilt bundle, a zip), found through the function's
+    metadata, unpacked."""
     (function,) = [
         r
         for r in template["Resources"].values()
         if r["Type"] == "AWS::Lambda::Function"
         and r["Properties"]["Handler"] == "ivs_replication_handler.handler.on_event"
     ]
-    return cloud_assembly / function["Metadata"]["aws:asset:path"]
+    staged = cloud_assembly / function["Metadata"]["aws:asset:path"]
+    assert staged.suffix == ".zip", "the bundle is staged as the zip it is"
+    unpacked = tmp_path_factory.mktemp("handler-asset")
+    with zipfile.ZipFile(staged) as bundle:
+        bundle.extractall(unpacked)
+    return unpacked
 
 
 def resources_of_type(template: dict[str, Any], type_name: str) -> list[dict[str, Any]]:

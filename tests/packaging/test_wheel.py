@@ -69,20 +69,37 @@ def test_the_wheel_ships_both_packages_and_no_emulator_or_caches(wheel: Path) ->
     assert not [n for n in names if n.startswith(("tests/", "constructs/", "lambda/"))]
 
 
-def test_a_fresh_venv_with_the_wheel_synthesizes_a_two_replication_app(
+def test_the_wheels_bundle_is_byte_identical_to_the_checkouts(wheel: Path) -> None:
+    """The hook builds the same bytes as `make bundle`: what tests exercise is what ships."""
+    from ivs_replication.asset import bundle_path
+
+    shipped = zipfile.ZipFile(wheel).read("ivs_replication/_bundle/handler.zip")
+    assert shipped == bundle_path().read_bytes()
+
+
+def test_a_venv_without_pip_and_offline_synthesizes_with_the_wheel(
     wheel: Path, tmp_path: Path
 ) -> None:
+    """A user's venv made without pip (as `uv venv` makes them), synthesizing with every
+    package index unreachable: synth copies the shipped bundle, it installs nothing."""
     env_dir = tmp_path / "venv"
-    venv.create(env_dir, with_pip=True)
+    venv.create(env_dir, with_pip=False)
     python = env_dir / "bin" / "python"
-    subprocess.run(
-        [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", str(wheel)],
+    subprocess.run(  # installing needs the index (or pip's cache); synthesizing must not
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet",
+         "--disable-pip-version-check", str(wheel)],
         check=True,
         timeout=900,
-    )
+    )  # fmt: skip
     project = tmp_path / "user-project"
     project.mkdir()
     (project / "app.py").write_text(USER_APP)
+    offline = {
+        **{k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+        "PIP_INDEX_URL": "http://127.0.0.1:9/unreachable",
+        "PIP_NO_INDEX": "1",
+        "PIP_CONFIG_FILE": os.devnull,
+    }
 
     result = subprocess.run(
         [str(python), "app.py"],
@@ -90,13 +107,20 @@ def test_a_fresh_venv_with_the_wheel_synthesizes_a_two_replication_app(
         check=True,
         capture_output=True,
         text=True,
-        # Only what a user's shell would have: no PYTHONPATH into this repository.
-        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+        env=offline,
         timeout=600,
     )
 
+    no_pip = subprocess.run(
+        [str(python), "-m", "pip", "--version"], check=False, capture_output=True
+    )
+    assert no_pip.returncode != 0, "the venv must really have no pip"
     assert result.stdout.strip().startswith(str(env_dir))
     template = json.loads((project / "cdk.out" / "UserStack.template.json").read_text())
     types = [r["Type"] for r in template["Resources"].values()]
     assert types.count("Custom::IvsParticipantReplication") == 2
     assert types.count("AWS::Lambda::Function") == 2
+    (staged,) = (project / "cdk.out").glob("asset.*.zip")
+    names = zipfile.ZipFile(staged).namelist()
+    assert any(n.startswith("botocore/data/ivs-realtime/") for n in names)
+    assert "ivs_replication_handler/handler.py" in names

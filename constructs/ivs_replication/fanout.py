@@ -17,6 +17,7 @@ from .replication import (
     ParticipantReplication,
     StageLike,
     checked_attributes,
+    describe_stage,
     is_token,
     stage_arn_of,
     window_seconds_of,
@@ -106,7 +107,11 @@ class ParticipantFanOut(Construct):
         """
         destination_arn = stage_arn_of(DESTINATIONS_PROP, stage)
         c.check_distinct_stages(
-            "source_stage", DESTINATIONS_PROP, self.source_stage_arn, destination_arn
+            "source_stage",
+            DESTINATIONS_PROP,
+            self.source_stage_arn,
+            destination_arn,
+            shown_as=describe_stage(self._source_stage, self.source_stage_arn),
         )
         if destination_arn in self._by_destination_arn:
             raise c.InvalidPropertyError(

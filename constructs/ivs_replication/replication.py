@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Mapping
-from typing import Union
+from typing import Union, cast
 
 from aws_cdk import Annotations, CfnResource, CustomResource, Duration, Stack, Token
 from aws_cdk.interfaces.aws_ivs import IStageRef
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from ivs_replication_handler import contract as c
 
@@ -76,7 +76,13 @@ class ParticipantReplication(Construct):
         if not is_token(participant_id):
             c.check_participant_id("participant_id", participant_id)
         # Unresolved tokens encode to equal strings only when they name the same stage.
-        c.check_distinct_stages("source_stage", "destination_stage", source_arn, destination_arn)
+        c.check_distinct_stages(
+            "source_stage",
+            "destination_stage",
+            source_arn,
+            destination_arn,
+            shown_as=describe_stage(source_stage, source_arn),
+        )
         attributes_checked = checked_attributes(attributes or {})
         window_seconds = window_seconds_of(reconnect_window)
         self._warn_if_cross_boundary(source_arn, destination_arn)
@@ -158,6 +164,13 @@ def stage_arn_of(prop: str, stage: StageLike) -> str:
     return arn
 
 
+def describe_stage(stage: StageLike, arn: str) -> str:
+    """A stage as a user recognizes it in a message: its construct path, else its ARN."""
+    if Construct.is_construct(stage):
+        return f"the stage construct {cast(IConstruct, stage).node.path}"
+    return c.echo(arn)
+
+
 def _arn_of_stage_ref(prop: str, stage: object) -> str:
     # IStageRef is a jsii interface: no isinstance check. Anything else (say, an int) is also
     # not weakly referenceable, so it is refused before the cache is asked.
@@ -205,6 +218,12 @@ def is_token(value: object) -> bool:
 def window_seconds_of(window: Duration | None) -> int | str:
     if window is None:
         return 0
+    if not isinstance(window, Duration):
+        raise c.InvalidPropertyError(
+            "reconnect_window",
+            f"a {type(window).__name__} was given ({c.echo(window)})",
+            f"a Duration such as Duration.seconds(30): {c.RECONNECT_WINDOW_FORM}",
+        )
     seconds = window.to_seconds(integral=False)
     if Token.is_unresolved(seconds):
         return Token.as_string(seconds)

@@ -136,7 +136,9 @@ def test_a_duplicate_construct_id_is_rejected(stack: cdk.Stack) -> None:
 
 
 def test_the_source_as_a_destination_is_rejected(stack: cdk.Stack) -> None:
-    with pytest.raises(ValueError, match="Invalid destination_stages: it equals source_stage"):
+    with pytest.raises(
+        ValueError, match="Invalid destination_stages: it is the same stage as source_stage"
+    ):
         fan_out(stack, destination_stages=[DESTINATION_ARN, SOURCE_ARN])
 
 

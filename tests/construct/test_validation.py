@@ -34,7 +34,8 @@ TOO_BIG = {"k": "v" * 1024}
         ({"attributes": {"é" * 300: "ü" * 213}}, "attributes", "1026 bytes"),
         ({"reconnect_window": cdk.Duration.seconds(301)}, "reconnect_window", "0 to 300"),
         ({"reconnect_window": cdk.Duration.millis(1500)}, "reconnect_window", "whole seconds"),
-        ({"reconnect_window": cdk.Duration.minutes(6)}, "reconnect_window", "out of range"),
+        ({"reconnect_window": cdk.Duration.minutes(6)}, "reconnect_window", "360 seconds is out"),
+        ({"reconnect_window": 30}, "reconnect_window", "a Duration such as Duration.seconds(30)"),
     ],
 )
 def test_invalid_concrete_props_fail_at_synth_naming_the_prop(
@@ -55,11 +56,19 @@ def test_longest_participant_id_and_window_are_accepted(stack: cdk.Stack) -> Non
     replicate(stack, participant_id="a" * 64, reconnect_window=cdk.Duration.minutes(5))
 
 
-def test_the_same_stage_object_as_source_and_destination_is_rejected(stack: cdk.Stack) -> None:
+def test_the_same_stage_object_as_source_and_destination_is_named_by_its_path(
+    stack: cdk.Stack,
+) -> None:
+    """A token's text (`${Token[...]}`) means nothing to a user: the message names the path."""
     main = cfn_stage(stack, "Main")
 
-    with pytest.raises(ValueError, match="Invalid destination_stage: it equals source_stage"):
+    with pytest.raises(
+        ValueError, match="Invalid destination_stage: it is the same stage as"
+    ) as caught:
         replicate(stack, source_stage=main, destination_stage=main)
+
+    assert main.node.path in str(caught.value)
+    assert "${Token" not in str(caught.value)
 
 
 def test_attribute_tokens_are_left_for_the_handler_but_concrete_pairs_are_checked(

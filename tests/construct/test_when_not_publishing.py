@@ -102,7 +102,7 @@ def test_the_handler_timeout_grows_with_the_longest_wait_of_the_stack() -> None:
     [
         (cdk.Duration.seconds(0), "out of range"),
         (cdk.Duration.seconds(541), "out of range"),
-        (cdk.Duration.minutes(10), "out of range"),
+        (cdk.Duration.minutes(10), "600 seconds is out of range"),
         (cdk.Duration.millis(1500), "not whole seconds"),
         (cdk.Duration.seconds(cdk.Token.as_number(cdk.Fn.ref("WaitParameter"))), "token"),
     ],

@@ -80,7 +80,7 @@ def test_modes_without_a_wait_ignore_the_wait_property(mode: str, wait: object) 
         (
             {c.PROP_WHEN_NOT_PUBLISHING: c.MODE_WAIT, c.PROP_WAIT_SECONDS: "541"},
             c.PROP_WAIT_SECONDS,
-            "out of range",
+            "541 seconds is out of range",
         ),
         (
             {c.PROP_WHEN_NOT_PUBLISHING: c.MODE_WAIT, c.PROP_WAIT_SECONDS: "9" * 5000},

@@ -159,7 +159,7 @@ def check_reconnect_window_seconds(prop: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidPropertyError(prop, f"{echo(value)} is not an integer", RECONNECT_WINDOW_FORM)
     if not 0 <= value <= RECONNECT_WINDOW_MAX_SECONDS:
-        raise InvalidPropertyError(prop, f"{value} is out of range", RECONNECT_WINDOW_FORM)
+        raise InvalidPropertyError(prop, f"{value} seconds is out of range", RECONNECT_WINDOW_FORM)
     return value
 
 
@@ -189,12 +189,23 @@ def check_attributes(prop: str, value: object) -> dict[str, str]:
     return checked
 
 
-def check_distinct_stages(source_prop: str, destination_prop: str, source: str, dest: str) -> None:
-    """Raise InvalidPropertyError when a replication would point a stage at itself."""
+def check_distinct_stages(
+    source_prop: str,
+    destination_prop: str,
+    source: str,
+    dest: str,
+    *,
+    shown_as: str | None = None,
+) -> None:
+    """Raise InvalidPropertyError when a replication would point a stage at itself.
+
+    ``shown_as`` names the stage in the message (Default: the quoted ARN); the construct passes
+    the stage construct's path, since an unresolved token's text says nothing to a user.
+    """
     if source == dest:
         raise InvalidPropertyError(
             destination_prop,
-            f"it equals {source_prop} ({echo(source)})",
+            f"it is the same stage as {source_prop} ({shown_as or echo(source)})",
             "a stage other than the source stage",
         )
 
@@ -215,5 +226,5 @@ def check_wait_seconds(prop: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidPropertyError(prop, f"{echo(value)} is not an integer", WAIT_SECONDS_FORM)
     if not 1 <= value <= WAIT_MAX_SECONDS:
-        raise InvalidPropertyError(prop, f"{value} is out of range", WAIT_SECONDS_FORM)
+        raise InvalidPropertyError(prop, f"{value} seconds is out of range", WAIT_SECONDS_FORM)
     return value

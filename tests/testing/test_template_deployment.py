@@ -3,6 +3,8 @@ stand-in functions (what each resource becomes, and when) and with this library'
 
 from __future__ import annotations
 
+import copy
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -434,3 +436,29 @@ def test_a_second_deploy_is_refused_until_the_stack_is_deleted(rig: Rig) -> None
     stack.delete()
     stack.deploy()
     assert len(stage_names(rig.ivs)) == 4
+
+
+def test_a_three_minute_wait_with_nobody_publishing_follows_the_manual_clock(
+    ivs: IvsRealtimeEmulator, local_dynamodb: LocalDynamoDB, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a ManualClock the handler's waits advance that clock and its deadline is measured on
+    it: a wait-mode deploy with nobody publishing fails after three simulated minutes, and no
+    real second is slept (time.sleep would raise)."""
+    template = copy.deepcopy(follow_template())
+    for replication in REPLICATIONS:
+        properties = template["Resources"][replication]["Properties"]
+        properties.update(WhenNotPublishing="WAIT", WaitForPublisherSeconds=180)
+    template["Resources"]["OnEvent"]["Properties"]["Timeout"] = 300 + 180
+
+    def no_real_sleep(seconds: float) -> None:
+        raise AssertionError(f"slept {seconds} s of real time")
+
+    monkeypatch.setattr(time, "sleep", no_real_sleep)
+    stack = TemplateDeployment(template, ivs=ivs, dynamodb=local_dynamodb)
+    started = ivs.clock.now()
+
+    with pytest.raises(TemplateDeploymentError, match="within the 180 s wait"):
+        stack.deploy(rollback=False)
+
+    # The wait gives up once the next poll (at most 6 s away) would end past the 180 s.
+    assert 180 - 6 <= ivs.clock.now() - started <= 180

@@ -2,14 +2,14 @@
 
 `custom_resource_event` builds the event the CDK provider framework passes to ``on_event``
 (properties stringified the way CloudFormation delivers them), and `LocalLambdaContext` gives
-the handler a real, shrinking deadline.
+the handler a shrinking deadline, on the wall clock or on a simulated one.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -26,7 +26,12 @@ LOCAL_RESPONSE_URL = "https://cloudformation-response.invalid/local?X-Amz-Signat
 
 @dataclass
 class LocalLambdaContext:
-    """The parts of a Lambda context the handler and Powertools read."""
+    """The parts of a Lambda context the handler and Powertools read.
+
+    ``clock`` (seconds; Default: ``time.monotonic``) is what the remaining time is measured
+    on: a local deployment on a ``ManualClock`` passes that clock's ``now``, so a handler that
+    sleeps on the same clock sees its deadline approach without real time passing.
+    """
 
     timeout_seconds: float = 300.0
     function_name: str = "local-ivs-replication-handler"
@@ -38,10 +43,14 @@ class LocalLambdaContext:
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     log_group_name: str = "/aws/lambda/local-ivs-replication-handler"
     log_stream_name: str = "local"
-    _started: float = field(default_factory=time.monotonic)
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
+    _started: float = field(init=False, default=0.0)
+
+    def __post_init__(self) -> None:
+        self._started = self.clock()
 
     def get_remaining_time_in_millis(self) -> int:
-        left = self._started + self.timeout_seconds - time.monotonic()
+        left = self._started + self.timeout_seconds - self.clock()
         return max(0, int(left * 1000))
 
 

@@ -17,6 +17,7 @@ Reason), chained from the handler's exception.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,7 +75,8 @@ class LocalDeployment:
     """Custom resources deployed through ``handler``.
 
     ``resource_type`` default "Custom::IvsParticipantReplication"; ``timeout_seconds`` default
-    300 (each call gets a fresh ``LocalLambdaContext`` with this timeout).
+    300 (each call gets a fresh ``LocalLambdaContext`` with this timeout); ``clock`` default
+    ``time.monotonic``, the clock the contexts' remaining time is measured on.
     """
 
     def __init__(
@@ -84,8 +86,10 @@ class LocalDeployment:
         resource_type: str = RESOURCE_TYPE,
         timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
         service_token: str = LOCAL_FRAMEWORK_FUNCTION_ARN,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._handler = handler
+        self._clock = clock
         self._resource_type = resource_type
         self._timeout_seconds = timeout_seconds
         self._service_token = service_token
@@ -179,7 +183,7 @@ class LocalDeployment:
         *,
         physical_id: str | None,
     ) -> Mapping[str, object]:
-        context = LocalLambdaContext(timeout_seconds=self._timeout_seconds)
+        context = LocalLambdaContext(timeout_seconds=self._timeout_seconds, clock=self._clock)
         try:
             response = self._handler(event, context)
         except Exception as error:

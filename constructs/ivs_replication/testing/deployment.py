@@ -28,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import heapq
 import json
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Literal
@@ -537,8 +538,13 @@ class TemplateDeployment:
             self._deployment = LocalDeployment(
                 self._runtime.custom_resource_handler(function),
                 timeout_seconds=function.timeout_seconds,
+                clock=self._clock(),
             )
         return self._deployment
+
+    def _clock(self) -> Callable[[], float]:
+        """The clock the handler's deadline is measured on: the runtime's, if it has one."""
+        return self._runtime.clock if isinstance(self._runtime, HandlerRuntime) else time.monotonic
 
 
 # --- template helpers ------------------------------------------------------------------------

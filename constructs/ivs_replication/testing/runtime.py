@@ -11,10 +11,12 @@ environment variable is changed for them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Protocol, cast
 
+from ivs_realtime_emulator import ManualClock
 from ivs_replication.testing.cloudformation import LocalLambdaContext
 from ivs_replication_handler import handler, reconciler
 from ivs_replication_handler.contract import (
@@ -56,9 +58,11 @@ class LocalFunction:
     timeout_seconds: float = LAMBDA_DEFAULT_TIMEOUT_SECONDS
     environment: Mapping[str, str] = field(default_factory=dict)
 
-    def context(self) -> LocalLambdaContext:
-        """A fresh Lambda context for one invocation, with this function's timeout."""
+    def context(self, clock: Callable[[], float] = time.monotonic) -> LocalLambdaContext:
+        """A fresh Lambda context for one invocation, with this function's timeout, measured
+        on ``clock`` (Default: ``time.monotonic``)."""
         return LocalLambdaContext(
+            clock=clock,
             timeout_seconds=self.timeout_seconds,
             function_name=self.name,
             invoked_function_arn=self.arn,
@@ -85,11 +89,18 @@ class HandlerRuntime:
     DynamoDB endpoint, required once a function's environment names a registry table. Each
     function gets an IVS client of its own; DynamoDB clients are the endpoint's one shared
     ``LocalDynamoDB.client()``.
+
+    Time follows the emulator's clock: on a ``ManualClock`` the handlers' sleeps (backoff, a
+    wait for the publisher) advance it and their Lambda deadline is measured on it, so a
+    nine-minute wait takes milliseconds; on the system clock both are real.
     """
 
     def __init__(self, *, ivs: IvsRealtimeEmulator, dynamodb: LocalDynamoDB | None = None) -> None:
         self._ivs = ivs
         self._dynamodb = dynamodb
+        simulated = isinstance(ivs.clock, ManualClock)
+        self.sleep: Callable[[float], None] = ivs.clock.advance if simulated else time.sleep
+        self.clock: Callable[[], float] = ivs.clock.now if simulated else time.monotonic
 
     def custom_resource_handler(self, function: LocalFunction) -> Handler:
         """``handler.handle_event(event, context, ivs, registry)``; the registry is None when
@@ -118,13 +129,14 @@ class HandlerRuntime:
         def invoke(payload: object) -> object:
             if not isinstance(payload, Mapping):
                 raise TypeError(f"the reconciler takes a JSON object, not {payload!r}")
-            context = cast("LambdaContext", function.context())  # the same duck-typed interface
+            # A LocalLambdaContext has every member the reconciler reads.
+            context = cast("LambdaContext", function.context(self.clock))
             return reconciler.handle_event(payload, context, ivs, registry)
 
         return invoke
 
     def _ivs_realtime(self) -> IvsRealtime:
-        return IvsRealtime(client=self._ivs.client())
+        return IvsRealtime(client=self._ivs.client(), sleep=self.sleep)
 
     def _registry(self, function: LocalFunction) -> Registry | None:
         table = function.environment.get(ENV_REGISTRY_TABLE)
@@ -135,7 +147,7 @@ class HandlerRuntime:
                 f"function {function.logical_id} uses the registry table {table}: give the "
                 "local stack a LocalDynamoDB"
             )
-        return Registry(table, client=self._dynamodb.client())
+        return Registry(table, client=self._dynamodb.client(), sleep=self.sleep)
 
 
 def _require_entry_point(function: LocalFunction, entry_point: str) -> None:

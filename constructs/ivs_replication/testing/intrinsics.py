@@ -1,4 +1,4 @@
-"""Resolve a resource's properties against what a local stack has created so far.
+"""Resolve a resource's properties against what a template deployment has created so far.
 
 Understood: literals, ``Ref`` to a created resource (its physical value) or to a pseudo
 parameter (``AWS::Region``, ``AWS::AccountId``, ``AWS::Partition``, ``AWS::StackName``,

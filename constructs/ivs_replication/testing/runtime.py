@@ -45,9 +45,9 @@ class NoLocalRuntimeError(ValueError):
 
 @dataclass(frozen=True)
 class LocalFunction:
-    """An ``AWS::Lambda::Function`` of a local stack.
+    """An ``AWS::Lambda::Function`` of a template deployment.
 
-    ``environment`` is resolved only for the functions a local stack runs (the handler and
+    ``environment`` is resolved only for the functions a template deployment runs (the handler and
     the reconciler of this library); it is empty for the others.
     """
 
@@ -145,7 +145,7 @@ class HandlerRuntime:
         if self._dynamodb is None:
             raise NoLocalRuntimeError(
                 f"function {function.logical_id} uses the registry table {table}: give the "
-                "local stack a LocalDynamoDB"
+                "template deployment a LocalDynamoDB"
             )
         return Registry(table, client=self._dynamodb.client(), sleep=self.sleep)
 

@@ -20,7 +20,7 @@ from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
-from bench import burst, cold_start, handler_overhead, synth  # noqa: E402
+from bench import burst, cold_start, handler_overhead, plot, synth  # noqa: E402
 from bench.common import Row  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
@@ -63,6 +63,7 @@ def main() -> None:
     }
     RESULTS.write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
     print(f"wrote {RESULTS}")
+    plot.main([str(RESULTS), str(plot.PLOT)])
 
 
 def table(rows: list[Row]) -> str:

@@ -5,11 +5,14 @@ from __future__ import annotations
 import weakref
 from collections.abc import Mapping
 
+import jsii
 from aws_cdk import (
     Acknowledgment,
     CfnElement,
     CfnResource,
     Duration,
+    IStableStringProducer,
+    Lazy,
     RemovalPolicy,
     Stack,
     Validations,
@@ -46,6 +49,7 @@ class ReplicationProvider(Construct):
     def __init__(self, scope: Stack, construct_id: str) -> None:
         super().__init__(scope, construct_id)
         self._longest_wait_seconds = 0
+        self._replications = 0
         handler_logs = new_log_group(self, "OnEventLogs")
         handler_role = role_writing_to(self, "OnEventRole", handler_logs)
         handler_role.add_to_policy(
@@ -68,6 +72,8 @@ class ReplicationProvider(Construct):
             timeout=HANDLER_TIMEOUT,
             role=handler_role,
             log_group=handler_logs,
+            # Read at synth, once all replications exist: one jsii call, not one each.
+            environment={c.ENV_STACK_REPLICATIONS: Lazy.string(_ReplicationCount(self))},
         )
 
         framework_logs = new_log_group(self, "FrameworkLogs")
@@ -91,6 +97,16 @@ class ReplicationProvider(Construct):
     @property
     def service_token(self) -> str:
         return self._provider.service_token
+
+    @property
+    def replications(self) -> int:
+        """How many replications of the stack use this provider."""
+        return self._replications
+
+    def count_replication(self) -> None:
+        """One more replication in the stack. The handler spreads the retries of a throttled
+        burst of creates over the time this many Starts need at IVS's rate."""
+        self._replications += 1
 
     def allow_wait(self, wait_seconds: int) -> None:
         """Give the handler time to wait `wait_seconds` for a publisher, on top of the time
@@ -124,6 +140,17 @@ class ReplicationProvider(Construct):
                 f"in stack {stack.stack_name}; rename the construct that uses it."
             )
         return existing
+
+
+@jsii.implements(IStableStringProducer)
+class _ReplicationCount:
+    """The stack's replication count, as the handler's environment variable."""
+
+    def __init__(self, provider: ReplicationProvider) -> None:
+        self._provider = provider
+
+    def produce(self) -> str:
+        return str(self._provider.replications)
 
 
 def stage_arns_of_account(stack: Stack) -> str:

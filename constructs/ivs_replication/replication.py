@@ -93,6 +93,7 @@ class ParticipantReplication(Construct):
         self.when_not_publishing = mode
         provider = ReplicationProvider.of(scope)
         provider.allow_wait(mode.wait_seconds)
+        provider.count_replication()
         self.resource = CustomResource(
             self,
             "Resource",

@@ -357,7 +357,10 @@ def test_fail_mode_stacks_hold_no_follow_infrastructure() -> None:
     )
     template.has_resource_properties(
         "AWS::Lambda::Function",
-        {"Handler": c.ON_EVENT_ENTRY_POINT, "Environment": Match.absent()},
+        {
+            "Handler": c.ON_EVENT_ENTRY_POINT,
+            "Environment": Match.object_equals({"Variables": {c.ENV_STACK_REPLICATIONS: "2"}}),
+        },
     )
     template.has_resource_properties(
         CUSTOM_TYPE, {c.PROP_WHEN_NOT_PUBLISHING: c.MODE_FAIL, c.PROP_WAIT_SECONDS: 0}

@@ -6,7 +6,12 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Annotations, Match, Template
 
-from ivs_replication import ParticipantReplication, ReplicationProvider
+from ivs_replication import (
+    ParticipantFanOut,
+    ParticipantReplication,
+    ReplicationProvider,
+    WhenNotPublishing,
+)
 from tests.construct.helpers import DESTINATION_ARN, SOURCE_ARN, cfn_stage, new_stack, replicate
 
 CUSTOM_TYPE = "Custom::IvsParticipantReplication"
@@ -193,3 +198,28 @@ def test_replications_in_two_stacks_get_a_provider_each() -> None:
 
     for stack in (first, second):
         Template.from_stack(stack).resource_count_is("AWS::Lambda::Function", 2)
+
+
+def test_the_handler_knows_how_many_replications_its_stack_holds() -> None:
+    """The count a throttled burst of creates spreads its retries by: every replication of the
+    stack, whatever its mode or the construct that made it."""
+    stack = new_stack()
+    replicate(stack, "Single")
+    ParticipantFanOut(
+        stack,
+        "FanOut",
+        source_stage=SOURCE_ARN,
+        participant_id="host-2",
+        destination_stages=[DESTINATION_ARN, "arn:aws:ivs:us-east-1:123456789012:stage/Side3"],
+        when_not_publishing=WhenNotPublishing.follow(),
+    )
+
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Handler": "ivs_replication_handler.handler.on_event",
+            "Environment": {
+                "Variables": Match.object_like({"IVS_REPLICATION_STACK_REPLICATIONS": "3"})
+            },
+        },
+    )

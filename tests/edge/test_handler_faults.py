@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import random
+
 import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 
+from ivs_replication_handler import contract as c
 from ivs_replication_handler.handler import handle_event
 from ivs_replication_handler.ivs import IvsRealtime
 from ivs_replication_handler.lifecycle import ReplicationFailedError
@@ -29,9 +32,28 @@ def test_start_throttled_twice_then_accepted_succeeds_after_bounded_backoff(stub
 
     assert result["PhysicalResourceId"] == cfn.physical_id
     assert stubbed.calls == [START, START, START, LIST]
+    # No stack size known (no IVS_REPLICATION_STACK_REPLICATIONS): back off from a second.
     assert len(stubbed.sleeps) == 2
-    assert 0 <= stubbed.sleeps[0] <= 0.2
-    assert 0 <= stubbed.sleeps[1] <= 0.4
+    assert 0 <= stubbed.sleeps[0] <= 1.0
+    assert 0 <= stubbed.sleeps[1] <= 2.0
+
+
+def test_a_throttled_start_spreads_its_first_retry_over_the_stacks_burst_window(
+    stubbed, cfn, context, monkeypatch
+):
+    """In a stack of 400 replications a throttled Start first waits anywhere in the 80 s that
+    400 Starts need at 5 per second, so a burst of creates does not retry in lockstep."""
+    monkeypatch.setenv(c.ENV_STACK_REPLICATIONS, "400")
+    monkeypatch.setattr(random, "uniform", lambda low, high: high)  # the window's far end
+    context.remaining_ms = 300_000
+    stubbed.expect_start_error("ThrottlingException", 429, "Rate exceeded")
+    stubbed.expect_start()
+    stubbed.expect_list({cfn.destination: "ACTIVE"})
+
+    handle_event(cfn.create(), context, stubbed.ivs)
+
+    assert stubbed.calls == [START, START, LIST]
+    assert stubbed.sleeps == [400 / c.IVS_CALLS_PER_SECOND]
 
 
 def test_start_internal_server_error_then_accepted_succeeds(stubbed, cfn, context):
@@ -225,4 +247,4 @@ def test_endless_throttling_gives_up_before_the_deadline_and_stops_again(cfn, co
     assert calls[-1] == STOP
     # Backoff never ate into the time kept for the Stop and for answering CloudFormation.
     assert sum(sleeps) <= 60 - 5 - 13
-    assert max(sleeps) <= 5.0
+    assert max(sleeps) <= 8.0

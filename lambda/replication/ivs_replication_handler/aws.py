@@ -57,6 +57,7 @@ def call(
     *,
     sleep: Callable[[float], None],
     attempt_budget_seconds: float = ATTEMPT_BUDGET_SECONDS,
+    burst_window_seconds: float = 0.0,
 ) -> T:
     """Run one AWS call under the retry policy; raise ServiceError or DeadlineExceededError."""
     return call_with_retries(
@@ -66,4 +67,5 @@ def call(
         to_error=to_service_error,
         sleep=sleep,
         attempt_budget_seconds=attempt_budget_seconds,
+        burst_window_seconds=burst_window_seconds,
     )

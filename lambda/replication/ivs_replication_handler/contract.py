@@ -44,6 +44,12 @@ MODE_WAIT = "WAIT"  # retry Start until the participant publishes, up to PROP_WA
 MODE_FOLLOW = "FOLLOW"  # succeed now; the reconciler starts it whenever the participant publishes
 MODES = (MODE_FAIL, MODE_WAIT, MODE_FOLLOW)
 
+# IVS documents about 5 TPS for most stage APIs (replication's own rates are not documented).
+# A burst of creates spreads its throttled Starts over the time the stack's replications need
+# at this rate: the construct tells the handler how many replications its stack holds.
+IVS_CALLS_PER_SECOND = 5.0
+ENV_STACK_REPLICATIONS = "IVS_REPLICATION_STACK_REPLICATIONS"
+
 # Time one request may work, before any wait for the publisher. The handler's Lambda timeout
 # is this plus the longest wait declared in its stack; the provider framework's own function
 # calls it synchronously with a 15-minute timeout, which bounds the longest wait.

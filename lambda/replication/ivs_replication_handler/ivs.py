@@ -8,6 +8,7 @@ their own.
 from __future__ import annotations
 
 import functools
+import os
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import boto3
 
 from . import aws
+from . import contract as c
 from .logic import ReplicationKey, ReplicationSpec
 from .retries import Deadline
 
@@ -129,4 +131,13 @@ class IvsRealtime:
             deadline,
             sleep=self.sleep,
             attempt_budget_seconds=self.attempt_budget_seconds,
+            burst_window_seconds=burst_window_seconds(),
         )
+
+
+def burst_window_seconds() -> float:
+    """The time the stack's replications need at IVS's rate: what a throttled burst of
+    creates spreads its first retries over. 0 (no spread) where the construct set no count."""
+    text = os.environ.get(c.ENV_STACK_REPLICATIONS, "")
+    count = int(text) if text.isdecimal() else 0
+    return count / c.IVS_CALLS_PER_SECOND

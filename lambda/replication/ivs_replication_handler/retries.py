@@ -45,6 +45,11 @@ def is_transient(code: str, status: int) -> bool:
     )
 
 
+def is_throttling(code: str, status: int) -> bool:
+    """The service refused for rate, not for a fault: waiting is the whole cure."""
+    return code in _THROTTLING_CODES or status == _HTTP_TOO_MANY_REQUESTS
+
+
 def backoff_delay(
     attempt: int, *, base: float = 0.2, cap: float = 5.0, rng: random.Random | None = None
 ) -> float:
@@ -69,6 +74,10 @@ class ServiceError(Exception):
     @property
     def transient(self) -> bool:
         return is_transient(self.code, self.status)
+
+    @property
+    def throttling(self) -> bool:
+        return is_throttling(self.code, self.status)
 
 
 class DeadlineExceededError(Exception):
@@ -116,6 +125,36 @@ class Deadline:
         return Deadline(remaining_ms, margin_seconds=margin)
 
 
+# After a throttle, retries back off from here (full jitter, doubling up to the cap).
+_THROTTLED_BASE_SECONDS = 1.0
+_THROTTLED_CAP_SECONDS = 8.0
+
+
+def retry_delay(
+    error: ServiceError,
+    attempt: int,
+    *,
+    burst_window_seconds: float,
+    rng: random.Random | None = None,
+) -> float:
+    """How long to wait before retrying after `error` on attempt `attempt` (0 = the first).
+
+    Separate Lambda invocations share nothing, so a burst of hundreds of creates that all hit
+    the rate limit at once would retry in lockstep and waste most calls on throttling. The
+    first throttle therefore waits a random time spread over `burst_window_seconds` (the time
+    the whole burst needs at the service's rate), after which the throttled burst arrives at
+    about that rate; later throttles back off from a second. Other transient errors (5xx,
+    connection problems) back off from 0.2 s.
+    """
+    if not error.throttling:
+        return backoff_delay(attempt, rng=rng)
+    if attempt == 0 and burst_window_seconds > 0:
+        return (rng or random).uniform(0.0, burst_window_seconds)
+    return backoff_delay(
+        max(attempt - 1, 0), base=_THROTTLED_BASE_SECONDS, cap=_THROTTLED_CAP_SECONDS, rng=rng
+    )
+
+
 def call_with_retries(
     operation: str,
     send: Callable[[], T],
@@ -124,12 +163,15 @@ def call_with_retries(
     to_error: Callable[[str, Exception], ServiceError | None],
     sleep: Callable[[float], None],
     attempt_budget_seconds: float,
+    burst_window_seconds: float = 0.0,
 ) -> T:
     """Run `send`, retrying transient failures with full-jitter backoff while an attempt still
     fits before the deadline; raise ServiceError (a refusal) or DeadlineExceededError.
 
     `to_error` turns what `send` raised into a ServiceError, or None for an exception that is
-    not an AWS error (it propagates unchanged).
+    not an AWS error (it propagates unchanged). `burst_window_seconds` (Default: 0, no spread)
+    is what the first throttle's wait is spread over (`retry_delay`); it never pushes a retry
+    past the deadline.
     """
     attempt = 0
     while True:
@@ -146,7 +188,9 @@ def call_with_retries(
                 raise
             if not error.transient:
                 raise error from raw
-            delay = backoff_delay(attempt)
+            room = deadline.seconds_left() - attempt_budget_seconds
+            window = min(burst_window_seconds, max(room, 0.0))
+            delay = retry_delay(error, attempt, burst_window_seconds=window)
             if deadline.seconds_left() - delay < attempt_budget_seconds:
                 raise DeadlineExceededError(
                     f"{operation} still failing after {attempt + 1} attempts, "

@@ -1,0 +1,85 @@
+"""The retry policy: a throttled burst spreads over the time it needs at IVS's rate; other
+transient errors back off briefly; nothing waits past the deadline."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from ivs_replication_handler.retries import (
+    Deadline,
+    DeadlineExceededError,
+    ServiceError,
+    call_with_retries,
+    retry_delay,
+)
+
+THROTTLED = ServiceError("StartParticipantReplication", "ThrottlingException", 429, "slow down")
+SERVER_ERROR = ServiceError("StartParticipantReplication", "InternalServerException", 500, "oops")
+
+
+class _Highest(random.Random):
+    """Every draw lands on the top of its range."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return b
+
+
+def test_the_first_throttle_waits_somewhere_in_the_bursts_window() -> None:
+    rng = random.Random(7)
+    delays = [retry_delay(THROTTLED, 0, burst_window_seconds=96.0, rng=rng) for _ in range(200)]
+    assert all(0.0 <= d <= 96.0 for d in delays)
+    # Spread over the whole window, not bunched at its start (as a 0.2 s backoff would be).
+    assert max(delays) > 80.0
+    assert min(delays) < 16.0
+
+
+def test_later_throttles_back_off_from_a_second_up_to_eight() -> None:
+    highest = _Highest()
+    assert [
+        retry_delay(THROTTLED, attempt, burst_window_seconds=96.0, rng=highest)
+        for attempt in range(1, 7)
+    ] == [1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
+
+
+def test_without_a_burst_window_a_throttle_backs_off_from_a_second() -> None:
+    assert retry_delay(THROTTLED, 0, burst_window_seconds=0.0, rng=_Highest()) == 1.0
+
+
+def test_server_errors_back_off_from_a_fifth_of_a_second_whatever_the_window() -> None:
+    highest = _Highest()
+    assert retry_delay(SERVER_ERROR, 0, burst_window_seconds=96.0, rng=highest) == pytest.approx(
+        0.2
+    )
+    assert retry_delay(SERVER_ERROR, 1, burst_window_seconds=96.0, rng=highest) == pytest.approx(
+        0.4
+    )
+
+
+def test_the_bursts_window_never_pushes_a_retry_past_the_deadline() -> None:
+    """With 30 s left and a 96 s window, a throttled call retries within the time left (or
+    gives up), it never sleeps beyond the Lambda's deadline."""
+    clock = {"now": 0.0}
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock["now"] += seconds
+
+    def throttled() -> None:
+        raise RuntimeError("throttled")
+
+    deadline = Deadline(lambda: int((30.0 - clock["now"]) * 1000), margin_seconds=0.0)
+    with pytest.raises(DeadlineExceededError):
+        call_with_retries(
+            "StartParticipantReplication",
+            throttled,
+            deadline,
+            to_error=lambda _op, _error: THROTTLED,
+            sleep=sleep,
+            attempt_budget_seconds=1.0,
+            burst_window_seconds=96.0,
+        )
+    assert slept
+    assert clock["now"] <= 30.0 - 1.0

@@ -66,6 +66,8 @@ def _stop_participant_replication(state: IvsState, body: dict[str, Any], _: str)
 
 def _list_participant_replicas(state: IvsState, body: dict[str, Any], _: str) -> dict[str, Any]:
     replicas = state.list_replicas(body["sourceStageArn"], body["participantId"])
+    if body.get("maxResults") is None and state.profile.replicas_page_size is not None:
+        body = {**body, "maxResults": state.profile.replicas_page_size}
     page, token = _page("ListParticipantReplicas", list(replicas), body)
     return _with_token({"replicas": page}, token)
 

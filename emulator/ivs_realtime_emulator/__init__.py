@@ -10,8 +10,8 @@ injection::
 
 Laid out like a moto service: ``models`` (state), ``responses`` (the AWS operations),
 ``control`` (the ``/_local/`` routes), ``server`` (HTTP), ``validation`` (against botocore's
-model), ``exceptions``, ``faults``, ``profiles`` (switchable answers to what IVS leaves open); every guess about what IVS does not document is in
-``assumptions`` (``ASSUMPTIONS``).
+model), ``exceptions``, ``faults``, ``profiles`` (switchable answers to what IVS leaves
+open); every guess about what IVS does not document is in ``assumptions`` (``ASSUMPTIONS``).
 
 Only the standard library is imported here; botocore loads on the first request.
 """

@@ -1,5 +1,5 @@
-"""The provider's permissions: three IVS replication actions and two reads, scoped to stage ARNs, stable across updates;
-each role writes its own logs only."""
+"""The provider's permissions: three IVS replication actions and two reads, scoped to stage
+ARNs, stable across updates; each role writes its own logs only."""
 
 from __future__ import annotations
 

@@ -61,7 +61,11 @@ def create(
         c.PROP_PARTICIPANT_ID: "encoder-1",
         **props,
     }
-    ivs = IvsRealtime(make_client(), sleep=fake_time.sleep)
+    def sleep(seconds: float) -> None:
+        local_ivs.clock.advance(seconds)  # the endpoint's time passes too (propagation)
+        fake_time.sleep(seconds)
+
+    ivs = IvsRealtime(make_client(), sleep=sleep)
     event = custom_resource_event("Create", properties)
     return handle_event(event, fake_time, ivs)  # type: ignore[arg-type]
 

@@ -378,10 +378,10 @@ class Lifecycle:
 
 
 def _settle_for(spec: ReplicationSpec) -> Settle:
-    """Fail mode would report a publisher that IVS has not caught up with yet as away: retry
-    a "not publishing" contradicted by the observed state first. Wait mode polls anyway, and
-    follow mode leaves it to the reconciler, which settles after the publisher's event."""
-    return Settle(SETTLE_SECONDS) if spec.when_not_publishing == c.MODE_FAIL else NO_SETTLE
+    """Fail mode would report a publisher that IVS has not caught up with yet as away, and
+    follow mode would leave it to an event that may have come before the declaration: retry
+    a "not publishing" contradicted by the observed state first. Wait mode polls anyway."""
+    return NO_SETTLE if spec.when_not_publishing == c.MODE_WAIT else Settle(SETTLE_SECONDS)
 
 
 def _stale_declaration_advice(key: ReplicationKey) -> str:

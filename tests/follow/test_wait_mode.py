@@ -61,6 +61,7 @@ def create(
         c.PROP_PARTICIPANT_ID: "encoder-1",
         **props,
     }
+
     def sleep(seconds: float) -> None:
         local_ivs.clock.advance(seconds)  # the endpoint's time passes too (propagation)
         fake_time.sleep(seconds)

@@ -256,6 +256,8 @@ class IvsState:
         # profile keeps history, in `_history` (what ListParticipantReplicas may also list).
         self._replicas: dict[tuple[str, str, str], _Replica] = {}
         self._history: list[_Replica] = []
+        # Ingest configurations by ARN: an RTMP(S) encoder's fixed participant in a stage.
+        self._ingest: dict[str, dict[str, Any]] = {}
 
     # --- stages ------------------------------------------------------------------------------
 
@@ -304,6 +306,56 @@ class IvsState:
             stage = self._stages.get(arn)
             sessions = [] if stage is None else list(reversed(stage.sessions))
             return [_session_summary(session) for session in sessions]
+
+    # --- ingest configurations -----------------------------------------------------------------
+
+    def create_ingest_configuration(
+        self, *, stage_arn: str, protocol: str, name: str = "", region: str, account: str
+    ) -> dict[str, Any]:
+        """An ingest configuration publishing (once its encoder connects) into ``stage_arn``,
+        with a generated participant id and stream key; its ``IngestConfiguration`` shape."""
+        with self._lock:
+            self._stage(stage_arn)
+            config_id = random_id(assumptions.INGEST_CONFIGURATION_ID_LENGTH)
+            arn = f"arn:aws:ivs:{region}:{account}:ingest-configuration/{config_id}"
+            self._ingest[arn] = {
+                "name": name,
+                "arn": arn,
+                "ingestProtocol": protocol,
+                "streamKey": f"sk_{region}_{random_id(assumptions.STREAM_KEY_LENGTH)}",
+                "stageArn": stage_arn,
+                "participantId": random_id(assumptions.PARTICIPANT_ID_LENGTH),
+                "userId": "",
+                "attributes": {},
+                "tags": {},
+            }
+            return self._ingest_api(arn)
+
+    def get_ingest_configuration(self, arn: str) -> dict[str, Any]:
+        """The ``IngestConfiguration`` shape; ACTIVE while its participant publishes."""
+        with self._lock:
+            self._refresh()
+            return self._ingest_api(arn)
+
+    def delete_ingest_configuration(self, arn: str) -> None:
+        """Delete it; its encoder is disconnected."""
+        with self._lock:
+            config = self._ingest.get(arn)
+            if config is None:
+                raise ResourceNotFoundError(f"Ingest configuration not found: {arn}")
+            if config["stageArn"] in self._stages:
+                self.unpublish(config["stageArn"], config["participantId"])
+            del self._ingest[arn]
+
+    def _ingest_api(self, arn: str) -> dict[str, Any]:
+        config = self._ingest.get(arn)
+        if config is None:
+            raise ResourceNotFoundError(f"Ingest configuration not found: {arn}")
+        stage = self._stages.get(config["stageArn"])
+        session = None if stage is None else self._active_session(stage)
+        participant = None if session is None else session.participants.get(config["participantId"])
+        active = participant is not None and participant.publishing
+        return {**config, "state": "ACTIVE" if active else "INACTIVE"}
 
     # --- participants ------------------------------------------------------------------------
 

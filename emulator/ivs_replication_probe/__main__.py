@@ -63,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _probe(arguments: argparse.Namespace, endpoint_url: str | None) -> int:
     session = boto3.session.Session(region_name=arguments.region)
     region = session.region_name or "us-east-1"
-    client = cast("IvsrealtimeClient", session.client("ivs-realtime", endpoint_url=endpoint_url))
+    client = session.client("ivs-realtime", endpoint_url=endpoint_url)
     options = ProbeOptions(
         region=region,
         control_url=endpoint_url if arguments.dry_run else None,

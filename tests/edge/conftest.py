@@ -149,6 +149,34 @@ class StubbedIvs:
             params["nextToken"] = token_in
         self.stubber.add_response("list_participant_replicas", response, params)
 
+    def expect_list_records(
+        self,
+        records: list[tuple[str, str, str]],
+        *,
+        token_in: str | None = None,
+        token_out: str | None = None,
+    ) -> None:
+        """ListParticipantReplicas answering these (destination, state, source session id)
+        records, several per destination if need be."""
+        replicas = [
+            {
+                "sourceStageArn": SOURCE,
+                "participantId": PARTICIPANT,
+                "sourceSessionId": session,
+                "destinationStageArn": destination,
+                "destinationSessionId": "st-destination-session",
+                "replicationState": state,
+            }
+            for destination, state, session in records
+        ]
+        response: dict[str, Any] = {"replicas": replicas}
+        if token_out:
+            response["nextToken"] = token_out
+        params: dict[str, Any] = {"sourceStageArn": SOURCE, "participantId": PARTICIPANT}
+        if token_in:
+            params["nextToken"] = token_in
+        self.stubber.add_response("list_participant_replicas", response, params)
+
     def expect_get_stage(self, session_id: str | None = None, *, stage: str = SOURCE) -> None:
         """GetStage answering the stage, with `session_id` as its active session (or none)."""
         shape: dict[str, Any] = {"arn": stage}

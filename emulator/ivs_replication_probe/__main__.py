@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import boto3
+from botocore.exceptions import BotoCoreError, ClientError
 
 from ivs_replication_probe.probe import Probe, ProbeError, ProbeOptions
 
@@ -61,7 +62,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _probe(arguments: argparse.Namespace, endpoint_url: str | None) -> int:
-    session = boto3.session.Session(region_name=arguments.region)
+    # A dry run signs with dummy credentials: it can never reach a real account.
+    dummy = "dry-run" if arguments.dry_run else None
+    session = boto3.session.Session(
+        aws_access_key_id=dummy,
+        aws_secret_access_key=dummy,
+        region_name=arguments.region or ("us-east-1" if arguments.dry_run else None),
+    )
     region = session.region_name or "us-east-1"
     client = session.client("ivs-realtime", endpoint_url=endpoint_url)
     options = ProbeOptions(
@@ -73,8 +80,8 @@ def _probe(arguments: argparse.Namespace, endpoint_url: str | None) -> int:
     probe = Probe(client, options)
     try:
         profile = probe.run()
-    except ProbeError as error:
-        print(f"probe failed: {error}", file=sys.stderr)
+    except (ProbeError, BotoCoreError, ClientError) as error:
+        print(f"probe failed (what it created was deleted): {error}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         print("interrupted; what the probe created was deleted", file=sys.stderr)

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from ivs_realtime_emulator import PROFILES, IvsRealtimeEmulator, ManualClock, load_profile
-from ivs_replication_probe import Probe, ProbeOptions, Timing
+from ivs_replication_probe import Probe, ProbeError, ProbeOptions, Timing
 from ivs_replication_probe.__main__ import EXIT_INTERRUPTED, main
 
 PROBED_FIELDS = (
@@ -93,3 +93,19 @@ def test_the_command_reports_an_interrupt_with_its_exit_status(monkeypatch, tmp_
     monkeypatch.setattr(Probe, "run", interrupted)
     assert main(["--dry-run", "--output", str(tmp_path / "x.json")]) == EXIT_INTERRUPTED
     assert not (tmp_path / "x.json").exists()
+
+
+def test_a_dry_run_needs_no_credentials_and_signs_with_dummy_ones(monkeypatch, tmp_path):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    assert main(["--dry-run", "--output", str(tmp_path / "p.json")]) == 0
+
+
+def test_a_dry_run_publishes_only_through_a_local_endpoint():
+    probe = Probe(
+        client=None,  # never reached
+        options=ProbeOptions(region="us-east-1", control_url="https://ivsrealtime.amazonaws.com"),
+        say=lambda _: None,
+    )
+    with pytest.raises(ProbeError, match="local emulator"):
+        probe._publish("arn:aws:ivs:us-east-1:123456789012:stage/abc", {"participantId": "p"})

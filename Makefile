@@ -10,7 +10,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export AWS_REGION ?= us-east-1
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: setup bundle demo synth test lint check clean bench dist docs
+.PHONY: setup bundle demo synth test lint check clean bench dist docs probe probe-dry-run
 
 BUNDLE := constructs/ivs_replication/_bundle/handler.zip
 HANDLER_SOURCES := $(wildcard lambda/replication/ivs_replication_handler/*.py) \
@@ -58,9 +58,19 @@ MYPY := mypy --strict --cache-dir $(CURDIR)/.mypy_cache
 lint: setup
 	ruff check .
 	ruff format --check .
-	$(MYPY) -p ivs_replication -p ivs_replication_handler -p ivs_realtime_emulator
+	$(MYPY) -p ivs_replication -p ivs_replication_handler -p ivs_realtime_emulator \
+		-p ivs_replication_probe
 	$(MYPY) app.py example bench hatch_build.py
 	lint-imports
+
+## Once, in a sandbox AWS account: measure what IVS answers where it is undocumented, and
+## write it as an emulator service profile (creates and deletes two stages and an encoder).
+probe: setup
+	$(PY) -m ivs_replication_probe $(PROBE_ARGS)
+
+## The probe against an in-process emulator (what CI runs in emulator/tests/test_probe.py).
+probe-dry-run: setup
+	$(PY) -m ivs_replication_probe --dry-run --output cdk.out/probe-dry-run.json
 
 check: lint test
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 # Set before anything imports boto3 or the CDK (jsii reads its variables at start-up).
 _ENVIRONMENT = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -20,6 +22,23 @@ for _variable in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE
 os.environ["AWS_CONFIG_FILE"] = os.devnull
 os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
 
+from tests.service_profiles import PROFILE_OPTION, deselect_unselected_profiles  # noqa: E402
+
 # The harness's fixtures (`local_dynamodb`) are opt-in, as they are for users; the emulator's
 # `local_ivs` comes with its distribution's own plugin.
 pytest_plugins = ["ivs_replication.testing.pytest_plugin"]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        PROFILE_OPTION,
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="run the lifecycle and follow suites under this emulator service profile only "
+        "(repeatable). Default: every built-in profile",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    deselect_unselected_profiles(config, items)

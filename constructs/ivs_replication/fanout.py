@@ -146,7 +146,7 @@ class ParticipantFanOut(Construct):
 
 
 class IngestReplication(ParticipantFanOut):
-    """Replicates the participant an IVS ingest configuration (an RTMP(S) or WHIP encoder
+    """Replicates the participant an IVS ingest configuration (an RTMP or RTMPS encoder
     pushed into a stage) publishes as, into each of `destination_stages`.
 
     An encoder publishes when it is switched on, not when the stack deploys, so this follows

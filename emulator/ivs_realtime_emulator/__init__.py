@@ -10,8 +10,8 @@ injection::
 
 Laid out like a moto service: ``models`` (state), ``responses`` (the AWS operations),
 ``control`` (the ``/_local/`` routes), ``server`` (HTTP), ``validation`` (against botocore's
-model), ``exceptions``, ``faults``; every guess about what IVS does not document is in
-``assumptions`` (``ASSUMPTIONS``).
+model), ``exceptions``, ``faults``, ``profiles`` (switchable answers to what IVS leaves
+open); every guess about what IVS does not document is in ``assumptions`` (``ASSUMPTIONS``).
 
 Only the standard library is imported here; botocore loads on the first request.
 """
@@ -22,6 +22,13 @@ from ivs_realtime_emulator.assumptions import ASSUMPTIONS
 from ivs_realtime_emulator.exceptions import IvsRealtimeError
 from ivs_realtime_emulator.faults import ALL_OPERATIONS, FaultPlan, FaultPlanError, Faults
 from ivs_realtime_emulator.models import ManualClock, ReplicaRecord, SystemClock
+from ivs_realtime_emulator.profiles import (
+    PROFILES,
+    ProfileError,
+    ServiceProfile,
+    load_profile,
+    profile_named,
+)
 from ivs_realtime_emulator.responses import SUPPORTED_OPERATIONS
 from ivs_realtime_emulator.server import IvsRealtimeEmulator, ServerNotRunningError
 from ivs_realtime_emulator.validation import ResponseShapeError, validate_response
@@ -29,6 +36,7 @@ from ivs_realtime_emulator.validation import ResponseShapeError, validate_respon
 __all__ = [
     "ALL_OPERATIONS",
     "ASSUMPTIONS",
+    "PROFILES",
     "SUPPORTED_OPERATIONS",
     "FaultPlan",
     "FaultPlanError",
@@ -36,9 +44,13 @@ __all__ = [
     "IvsRealtimeEmulator",
     "IvsRealtimeError",
     "ManualClock",
+    "ProfileError",
     "ReplicaRecord",
     "ResponseShapeError",
     "ServerNotRunningError",
+    "ServiceProfile",
     "SystemClock",
+    "load_profile",
+    "profile_named",
     "validate_response",
 ]

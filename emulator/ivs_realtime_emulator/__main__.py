@@ -27,10 +27,15 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve until SIGINT or SIGTERM")
     serve.add_argument("--host", default="127.0.0.1", help="Default: 127.0.0.1")
     serve.add_argument("--port", type=int, default=0, help="Default: 0 (a free port)")
+    serve.add_argument(
+        "--profile",
+        default=None,
+        help="a built-in service profile's name or a profile JSON file. Default: guess",
+    )
     return parser
 
 
-def serve(host: str, port: int) -> None:
+def serve(host: str, port: int, profile: str | None = None) -> None:
     """Serve until SIGINT or SIGTERM."""
     stop_requested = threading.Event()
 
@@ -39,7 +44,7 @@ def serve(host: str, port: int) -> None:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
-    with IvsRealtimeEmulator(host=host, port=port) as server:
+    with IvsRealtimeEmulator(host=host, port=port, profile=profile) as server:
         url = server.endpoint_url
         print(url, flush=True)
         print(f"export AWS_ENDPOINT_URL_IVS_REALTIME={url}", flush=True)
@@ -52,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status."""
     arguments = _parser().parse_args(argv)
     if arguments.command == "serve":
-        serve(arguments.host, arguments.port)
+        serve(arguments.host, arguments.port, arguments.profile)
     return 0
 
 

@@ -4,7 +4,8 @@ The Amazon IVS real-time API reference and botocore's service model define the s
 constraints and which errors an operation *may* return, but not which error a given situation
 produces, nor how replication reacts to a publisher leaving. Each constant below is an
 assumption: the server uses the constant, and ``ASSUMPTIONS`` lists them all (name, description)
-so documentation and tests can show exactly what was guessed. Behaviours the emulator
+so documentation and tests can show exactly what was guessed. The answers a real account may
+give differently are switchable as a ``profiles.ServiceProfile``. Behaviours the emulator
 implements in code rather than through a constant (the reconnect window, session lifetime,
 DeleteStage) are described in ``ASSUMPTIONS`` only.
 """
@@ -14,23 +15,12 @@ from __future__ import annotations
 from typing import Final
 
 # --- StartParticipantReplication -------------------------------------------------------------
-
-NOT_PUBLISHING_ERROR_CODE: Final = "ValidationException"
-"""Assumption: Start for a participant that is not publishing fails with this code."""
-NOT_PUBLISHING_STATUS: Final = 400
-"""Assumption: ... and this HTTP status."""
-
-
-def not_publishing_message(participant_id: str) -> str:
-    """The message reported for Start when the source participant is not publishing.
-
-    The text is the one users report; the error code carrying it is an assumption.
-    """
-    return f"{participant_id} is not publishing"
-
+# "Not publishing", a duplicate Start, Stop of a STOPPED replica, history records, propagation
+# and session delays, the 24-hour cut-off: switchable per ``profiles.ServiceProfile``.
 
 ALREADY_REPLICATING_ERROR_CODE: Final = "ConflictException"
-"""Assumption: Start while an ACTIVE replica to the same destination exists answers this code."""
+"""Assumption: Start while an ACTIVE replica exists answers this code (profile ``duplicate_start``
+"conflict"; "ok" answers 200)."""
 ALREADY_REPLICATING_STATUS: Final = 409
 
 SAME_STAGE_ERROR_CODE: Final = "ValidationException"
@@ -39,12 +29,6 @@ SAME_STAGE_STATUS: Final = 400
 
 ATTRIBUTES_MAX_UTF8_BYTES: Final = 1024
 """Assumption: "1 KB total" for ``attributes`` means the UTF-8 bytes of all keys and values."""
-
-# --- StopParticipantReplication --------------------------------------------------------------
-
-STOP_UNKNOWN_ERROR_CODE: Final = "ResourceNotFoundException"
-"""Assumption: Stop of an unknown or already STOPPED replica answers this code."""
-STOP_UNKNOWN_STATUS: Final = 404
 
 # --- Replica lifecycle -----------------------------------------------------------------------
 
@@ -94,13 +78,16 @@ THROTTLING_STATUS: Final = 429
 ASSUMPTIONS: Final[tuple[tuple[str, str], ...]] = (
     (
         "not_publishing",
-        f"Start for a participant that is not publishing: {NOT_PUBLISHING_STATUS} "
-        f"{NOT_PUBLISHING_ERROR_CODE}, message '<participantId> is not publishing'.",
+        "Start for a participant that is not publishing (or published less than "
+        "publish_propagation_seconds ago): the profile's not_publishing_code, "
+        "not_publishing_status and not_publishing_text (guess: 400 ValidationException, "
+        "'<participantId> is not publishing').",
     ),
     (
         "already_replicating",
-        f"Start while an ACTIVE replica to the same destination exists: "
-        f"{ALREADY_REPLICATING_STATUS} {ALREADY_REPLICATING_ERROR_CODE}.",
+        "Start while an ACTIVE replica to the same destination exists: the profile's "
+        f"duplicate_start (guess: {ALREADY_REPLICATING_STATUS} "
+        f"{ALREADY_REPLICATING_ERROR_CODE}; or 200 with no change).",
     ),
     (
         "same_stage",
@@ -113,8 +100,8 @@ ASSUMPTIONS: Final[tuple[tuple[str, str], ...]] = (
     ),
     (
         "stop_unknown",
-        f"Stop of an unknown or already STOPPED replica: {STOP_UNKNOWN_STATUS} "
-        f"{STOP_UNKNOWN_ERROR_CODE}.",
+        "Stop of an unknown replica: 404 ResourceNotFoundException; of an already STOPPED "
+        "one: the profile's stop_stopped (guess: 404; or 409 ConflictException, or 200).",
     ),
     (
         "reconnect_window",
@@ -123,8 +110,9 @@ ASSUMPTIONS: Final[tuple[tuple[str, str], ...]] = (
     ),
     (
         "stopped_replicas_listed",
-        "ListParticipantReplicas keeps listing STOPPED replicas until a new Start to the same "
-        "destination replaces them.",
+        "ListParticipantReplicas keeps listing a STOPPED replica; a new Start to the same "
+        "destination replaces its record, or keeps it as history listed before or after the "
+        "new one (the profile's history), on pages of replicas_page_size.",
     ),
     (
         "replica_participant",
@@ -134,8 +122,10 @@ ASSUMPTIONS: Final[tuple[tuple[str, str], ...]] = (
     ),
     (
         "session_lifetime",
-        "A stage session ends as soon as nobody is connected and no ACTIVE replica waits on "
-        "it; the next publisher starts a new session.",
+        "A stage session ends session_end_delay_seconds (profile; guess 0) after nobody is "
+        "connected and no ACTIVE replica waits on it; the next publisher then starts a new "
+        "session. A publisher is disconnected after publisher_cutoff_seconds (24 hours, "
+        "IVS's quota).",
     ),
     (
         "stage_arn",
@@ -158,7 +148,8 @@ ASSUMPTIONS: Final[tuple[tuple[str, str], ...]] = (
     (
         "delete_stage",
         "DeleteStage always succeeds for an existing stage: it disconnects everyone, ends the "
-        "session and stops every replica from or to the stage.",
+        "session and stops every replica from or to the stage. (IVS documents a "
+        "ConflictException while a session is active; the emulator does not model it.)",
     ),
     (
         "unknown_operation",
@@ -174,6 +165,16 @@ ASSUMPTIONS: Final[tuple[tuple[str, str], ...]] = (
         "default_page_size",
         "Without maxResults a List operation returns the documented default page size, or "
         "the model's maximum where none is documented.",
+    ),
+    (
+        "replica_events",
+        "Not modelled: whether a replica emits Participant Published/Unpublished events in "
+        "its destination stage (undocumented); the emulator announces publishers only.",
+    ),
+    (
+        "replication_rates",
+        "Not modelled: the rate limits of the three replication operations (undocumented); "
+        "throttling is a fault you configure.",
     ),
     (
         "throttling",

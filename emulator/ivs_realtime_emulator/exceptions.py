@@ -43,14 +43,3 @@ class ConflictError(IvsRealtimeError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, error_code="ConflictException", status=409)
-
-
-class NotPublishingError(IvsRealtimeError):
-    """StartParticipantReplication for a participant that is not publishing."""
-
-    def __init__(self, participant_id: str) -> None:
-        super().__init__(
-            assumptions.not_publishing_message(participant_id),
-            error_code=assumptions.NOT_PUBLISHING_ERROR_CODE,
-            status=assumptions.NOT_PUBLISHING_STATUS,
-        )

@@ -22,10 +22,10 @@ from ivs_realtime_emulator import assumptions
 from ivs_realtime_emulator.exceptions import (
     ConflictError,
     IvsRealtimeError,
-    NotPublishingError,
     ResourceNotFoundError,
     ValidationError,
 )
+from ivs_realtime_emulator.profiles import GUESS, ServiceProfile
 
 ReplicationState = Literal["ACTIVE", "STOPPED"]
 ACTIVE: Final = "ACTIVE"
@@ -137,6 +137,7 @@ class _Participant:
     connected: bool = True
     publishing: bool = False
     left_at: float | None = None
+    published_at: float | None = None  # when it last started publishing
     replica_key: tuple[str, str, str] | None = None
     attributes: dict[str, str] = field(default_factory=dict)
 
@@ -246,11 +247,17 @@ def _decode_token(token: str) -> int:
 class IvsState:
     """Stages, sessions, participants and replicas of one local endpoint; thread-safe."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, profile: ServiceProfile = GUESS) -> None:
         self.clock = clock
+        self.profile = profile
         self._lock = threading.RLock()
         self._stages: dict[str, _Stage] = {}
+        # The latest record per (source, participant, destination); older ones, when the
+        # profile keeps history, in `_history` (what ListParticipantReplicas may also list).
         self._replicas: dict[tuple[str, str, str], _Replica] = {}
+        self._history: list[_Replica] = []
+        # Ingest configurations by ARN: an RTMP(S) encoder's fixed participant in a stage.
+        self._ingest: dict[str, dict[str, Any]] = {}
 
     # --- stages ------------------------------------------------------------------------------
 
@@ -300,6 +307,56 @@ class IvsState:
             sessions = [] if stage is None else list(reversed(stage.sessions))
             return [_session_summary(session) for session in sessions]
 
+    # --- ingest configurations -----------------------------------------------------------------
+
+    def create_ingest_configuration(
+        self, *, stage_arn: str, protocol: str, name: str = "", region: str, account: str
+    ) -> dict[str, Any]:
+        """An ingest configuration publishing (once its encoder connects) into ``stage_arn``,
+        with a generated participant id and stream key; its ``IngestConfiguration`` shape."""
+        with self._lock:
+            self._stage(stage_arn)
+            config_id = random_id(assumptions.INGEST_CONFIGURATION_ID_LENGTH)
+            arn = f"arn:aws:ivs:{region}:{account}:ingest-configuration/{config_id}"
+            self._ingest[arn] = {
+                "name": name,
+                "arn": arn,
+                "ingestProtocol": protocol,
+                "streamKey": f"sk_{region}_{random_id(assumptions.STREAM_KEY_LENGTH)}",
+                "stageArn": stage_arn,
+                "participantId": random_id(assumptions.PARTICIPANT_ID_LENGTH),
+                "userId": "",
+                "attributes": {},
+                "tags": {},
+            }
+            return self._ingest_api(arn)
+
+    def get_ingest_configuration(self, arn: str) -> dict[str, Any]:
+        """The ``IngestConfiguration`` shape; ACTIVE while its participant publishes."""
+        with self._lock:
+            self._refresh()
+            return self._ingest_api(arn)
+
+    def delete_ingest_configuration(self, arn: str) -> None:
+        """Delete it; its encoder is disconnected."""
+        with self._lock:
+            config = self._ingest.get(arn)
+            if config is None:
+                raise ResourceNotFoundError(f"Ingest configuration not found: {arn}")
+            if config["stageArn"] in self._stages:
+                self.unpublish(config["stageArn"], config["participantId"])
+            del self._ingest[arn]
+
+    def _ingest_api(self, arn: str) -> dict[str, Any]:
+        config = self._ingest.get(arn)
+        if config is None:
+            raise ResourceNotFoundError(f"Ingest configuration not found: {arn}")
+        stage = self._stages.get(config["stageArn"])
+        session = None if stage is None else self._active_session(stage)
+        participant = None if session is None else session.participants.get(config["participantId"])
+        active = participant is not None and participant.publishing
+        return {**config, "state": "ACTIVE" if active else "INACTIVE"}
+
     # --- participants ------------------------------------------------------------------------
 
     def publish(self, stage_arn: str, participant_id: str | None = None) -> PublishChange:
@@ -323,6 +380,7 @@ class IvsState:
             participant.connected = True
             participant.publishing = True
             participant.left_at = None
+            participant.published_at = self.clock.now()
             return PublishChange(stage_arn, chosen_id, session.session_id, changed=True)
 
     def unpublish(self, stage_arn: str, participant_id: str) -> PublishChange | None:
@@ -393,9 +451,9 @@ class IvsState:
             source = self._stage(source_stage_arn)
             destination = self._stage(destination_stage_arn)
             source_session = self._publishing_session(source, participant_id)
-            self._require_no_active_replica(
-                (source_stage_arn, participant_id, destination_stage_arn)
-            )
+            key = (source_stage_arn, participant_id, destination_stage_arn)
+            if self._already_active(key):
+                return  # the profile's duplicate Start: 200, nothing changes
             destination_session = self._active_session(destination) or self._start_session(
                 destination
             )
@@ -410,6 +468,9 @@ class IvsState:
                 started_at=self.clock.now(),
             )
             self._join_as_replica(destination_session, replica)
+            previous = self._replicas.get(replica.key)
+            if previous is not None and self.profile.history != "replace":
+                self._history.append(previous)
             self._replicas[replica.key] = replica
 
     def stop_replication(
@@ -419,20 +480,39 @@ class IvsState:
         with self._lock:
             self._refresh()
             replica = self._replicas.get((source_stage_arn, participant_id, destination_stage_arn))
-            if replica is None or replica.state == STOPPED:
+            described = (
+                f"replication of participant {participant_id} from {source_stage_arn} to "
+                f"{destination_stage_arn}"
+            )
+            if replica is None or (replica.state == STOPPED and self.profile.stop_stopped != "ok"):
+                conflict = replica is not None and self.profile.stop_stopped == "conflict"
                 raise IvsRealtimeError(
-                    f"No active replication of participant {participant_id} from "
-                    f"{source_stage_arn} to {destination_stage_arn}",
-                    error_code=assumptions.STOP_UNKNOWN_ERROR_CODE,
-                    status=assumptions.STOP_UNKNOWN_STATUS,
+                    f"The {described} is already stopped" if conflict else f"No active {described}",
+                    error_code="ConflictException" if conflict else "ResourceNotFoundException",
+                    status=409 if conflict else 404,
                 )
+            if replica.state == STOPPED:
+                return  # the profile's Stop of a STOPPED replica: 200, nothing changes
             self._stop_replica(replica, at=self.clock.now())
             self._refresh()
 
     def list_replicas(self, source_stage_arn: str, participant_id: str) -> list[dict[str, str]]:
-        """``ParticipantReplica`` shapes of one participant, ACTIVE and STOPPED."""
-        records = self.replicas(source_stage_arn=source_stage_arn, participant_id=participant_id)
-        return [record.to_api() for record in records]
+        """``ParticipantReplica`` shapes of one participant, ACTIVE and STOPPED, with the
+        profile's history records in its order."""
+        with self._lock:
+            self._refresh()
+            mine = [
+                replica
+                for replica in [*self._history, *self._replicas.values()]
+                if (replica.source_stage_arn, replica.participant_id)
+                == (source_stage_arn, participant_id)
+            ]
+            if self.profile.history != "replace":
+                # Stable: equal start times keep the order records were made in.
+                mine.sort(key=lambda replica: replica.started_at)
+                if self.profile.history == "keep-newest-first":
+                    mine.reverse()
+            return [replica.snapshot().to_api() for replica in mine]
 
     def replicas(
         self,
@@ -500,18 +580,34 @@ class IvsState:
     def _publishing_session(self, stage: _Stage, participant_id: str) -> _Session:
         session = self._active_session(stage)
         participant = None if session is None else session.participants.get(participant_id)
-        if session is None or participant is None or not participant.publishing:
-            raise NotPublishingError(participant_id)
+        if session is None or participant is None or not self._replicable(participant):
+            profile = self.profile
+            raise IvsRealtimeError(
+                profile.not_publishing_message(participant_id),
+                error_code=profile.not_publishing_code,
+                status=profile.not_publishing_status,
+            )
         return session
 
-    def _require_no_active_replica(self, key: tuple[str, str, str]) -> None:
+    def _replicable(self, participant: _Participant) -> bool:
+        """Publishing, for long enough that the profile's propagation delay has passed."""
+        if not participant.publishing:
+            return False
+        since = participant.published_at or 0.0
+        return self.clock.now() >= since + self.profile.publish_propagation_seconds
+
+    def _already_active(self, key: tuple[str, str, str]) -> bool:
+        """True for a duplicate Start the profile answers 200; raises its Conflict otherwise."""
         existing = self._replicas.get(key)
         if existing is not None and existing.state == ACTIVE:
+            if self.profile.duplicate_start == "ok":
+                return True
             raise IvsRealtimeError(
                 f"Participant {key[1]} is already being replicated to {key[2]}",
                 error_code=assumptions.ALREADY_REPLICATING_ERROR_CODE,
                 status=assumptions.ALREADY_REPLICATING_STATUS,
             )
+        return False
 
     def _join_as_replica(self, session: _Session, replica: _Replica) -> None:
         existing = session.participants.get(replica.participant_id)
@@ -543,12 +639,26 @@ class IvsState:
     def _refresh(self) -> None:
         """Apply what the clock says has happened: expired reconnect windows, idle sessions."""
         now = self.clock.now()
+        self._cut_off_publishers(now)
         for replica in self._replicas.values():
             deadline = self._reconnect_deadline(replica)
             if deadline is not None and now >= deadline:
                 self._stop_replica(replica, at=deadline)
         for stage in self._stages.values():
             self._end_session_if_idle(stage)
+
+    def _cut_off_publishers(self, now: float) -> None:
+        """IVS disconnects a publisher after a fixed time (24 hours by its quotas)."""
+        cutoff = self.profile.publisher_cutoff_seconds
+        if cutoff is None:
+            return
+        for stage in self._stages.values():
+            session = self._active_session(stage)
+            for participant in [] if session is None else session.participants.values():
+                since = participant.published_at
+                is_publisher = participant.publishing and participant.replica_key is None
+                if is_publisher and since is not None and now >= since + cutoff:
+                    _leave(participant, at=since + cutoff)
 
     def _reconnect_deadline(self, replica: _Replica) -> float | None:
         """When an ACTIVE replica stops because its publisher left (None: it is not leaving)."""
@@ -576,7 +686,10 @@ class IvsState:
         ]
         if waiting:
             return
-        session.end_time = self._last_departure(session)
+        ends_at = self._last_departure(session) + self.profile.session_end_delay_seconds
+        if self.clock.now() < ends_at:
+            return  # the profile keeps an idle session alive a while
+        session.end_time = ends_at
         stage.active_session_id = None
 
     def _last_departure(self, session: _Session) -> float:

@@ -10,7 +10,7 @@ from typing import Any, Final
 
 from ivs_realtime_emulator import assumptions
 from ivs_realtime_emulator.exceptions import ValidationError
-from ivs_realtime_emulator.models import IvsState, paginate
+from ivs_realtime_emulator.models import IvsState, paginate, region_and_account
 from ivs_realtime_emulator.validation import default_page_size
 
 _CREDENTIAL_SCOPE: Final = re.compile(r"Credential=[^/,\s]+/\d{8}/(?P<region>[a-z0-9-]+)/")
@@ -66,6 +66,8 @@ def _stop_participant_replication(state: IvsState, body: dict[str, Any], _: str)
 
 def _list_participant_replicas(state: IvsState, body: dict[str, Any], _: str) -> dict[str, Any]:
     replicas = state.list_replicas(body["sourceStageArn"], body["participantId"])
+    if body.get("maxResults") is None and state.profile.replicas_page_size is not None:
+        body = {**body, "maxResults": state.profile.replicas_page_size}
     page, token = _page("ListParticipantReplicas", list(replicas), body)
     return _with_token({"replicas": page}, token)
 
@@ -121,6 +123,32 @@ def _delete_stage(state: IvsState, body: dict[str, Any], _: str) -> dict[str, An
     return {}
 
 
+def _create_ingest_configuration(
+    state: IvsState, body: dict[str, Any], region: str
+) -> dict[str, Any]:
+    stage_arn = body.get("stageArn")
+    if not stage_arn:
+        raise ValidationError("stageArn is required by the local endpoint")
+    account = region_and_account(stage_arn)[1]
+    config = state.create_ingest_configuration(
+        stage_arn=stage_arn,
+        protocol=body["ingestProtocol"],
+        name=body.get("name") or "",
+        region=region,
+        account=account,
+    )
+    return {"ingestConfiguration": config}
+
+
+def _get_ingest_configuration(state: IvsState, body: dict[str, Any], _: str) -> dict[str, Any]:
+    return {"ingestConfiguration": state.get_ingest_configuration(body["arn"])}
+
+
+def _delete_ingest_configuration(state: IvsState, body: dict[str, Any], _: str) -> dict[str, Any]:
+    state.delete_ingest_configuration(body["arn"])
+    return {}
+
+
 OPERATIONS: Final[dict[str, Callable[[IvsState, dict[str, Any], str], dict[str, Any]]]] = {
     "StartParticipantReplication": _start_participant_replication,
     "StopParticipantReplication": _stop_participant_replication,
@@ -131,6 +159,9 @@ OPERATIONS: Final[dict[str, Callable[[IvsState, dict[str, Any], str], dict[str, 
     "GetStage": _get_stage,
     "CreateStage": _create_stage,
     "DeleteStage": _delete_stage,
+    "CreateIngestConfiguration": _create_ingest_configuration,
+    "GetIngestConfiguration": _get_ingest_configuration,
+    "DeleteIngestConfiguration": _delete_ingest_configuration,
 }
 SUPPORTED_OPERATIONS: Final = frozenset(OPERATIONS)
 

@@ -30,12 +30,14 @@ from ivs_realtime_emulator.models import (
     iso_timestamp,
     region_and_account,
 )
+from ivs_realtime_emulator.profiles import ServiceProfile, resolve_profile
 from ivs_realtime_emulator.responses import OPERATIONS, request_region
 from ivs_realtime_emulator.serving import endpoint_url_of, serve_in_thread, stop_serving
 from ivs_realtime_emulator.validation import operation_names, validate_request
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
     from types import TracebackType
 
     from mypy_boto3_ivs_realtime import IvsrealtimeClient
@@ -59,8 +61,10 @@ class IvsRealtimeEmulator:
     """A local Amazon IVS real-time endpoint.
 
     ``host`` default "127.0.0.1"; ``port`` default 0 (a free port); ``clock`` default a
-    ``SystemClock`` (pass a ``ManualClock`` to drive time from a test). Use as a context
-    manager, or call ``start()`` and ``stop()``.
+    ``SystemClock`` (pass a ``ManualClock`` to drive time from a test); ``profile`` default
+    the project's guess: a ``ServiceProfile``, the name of a built-in one (``PROFILES``) or
+    the path of a profile JSON file (raises ``ProfileError``). Use as a context manager, or
+    call ``start()`` and ``stop()``.
     """
 
     def __init__(
@@ -70,10 +74,13 @@ class IvsRealtimeEmulator:
         port: int = 0,
         clock: Clock | None = None,
         faults: Faults | None = None,
+        profile: ServiceProfile | str | Path | None = None,
     ) -> None:
         self._host = host
         self._port = port
-        self._state = IvsState(clock if clock is not None else SystemClock())
+        self._state = IvsState(
+            clock if clock is not None else SystemClock(), resolve_profile(profile)
+        )
         self._faults = faults if faults is not None else Faults()
         self._calls: Counter[str] = Counter()
         self._calls_lock = threading.Lock()
@@ -126,6 +133,11 @@ class IvsRealtimeEmulator:
     def clock(self) -> Clock:
         """The clock every time-driven behaviour (reconnect windows, sessions) reads."""
         return self._state.clock
+
+    @property
+    def profile(self) -> ServiceProfile:
+        """The service profile: the answers chosen where IVS documents none."""
+        return self._state.profile
 
     @property
     def faults(self) -> Faults:

@@ -1,5 +1,5 @@
-"""The provider's permissions: three IVS actions, scoped to stage ARNs, stable across updates;
-each role writes its own logs only."""
+"""The provider's permissions: three IVS replication actions and two reads, scoped to stage
+ARNs, stable across updates; each role writes its own logs only."""
 
 from __future__ import annotations
 
@@ -22,6 +22,9 @@ IVS_ACTIONS = {
     "ivs:StartParticipantReplication",
     "ivs:StopParticipantReplication",
     "ivs:ListParticipantReplicas",
+    # Read-only: whether a refused Start means "not publishing" is decided from state.
+    "ivs:GetStage",
+    "ivs:GetParticipant",
 }
 
 
@@ -41,7 +44,7 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def test_grants_exactly_the_three_ivs_actions() -> None:
+def test_grants_exactly_the_replication_actions_and_the_two_reads() -> None:
     stack = new_stack()
     replicate(stack)
 

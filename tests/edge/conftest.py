@@ -149,6 +149,61 @@ class StubbedIvs:
             params["nextToken"] = token_in
         self.stubber.add_response("list_participant_replicas", response, params)
 
+    def expect_list_records(
+        self,
+        records: list[tuple[str, str, str]],
+        *,
+        token_in: str | None = None,
+        token_out: str | None = None,
+    ) -> None:
+        """ListParticipantReplicas answering these (destination, state, source session id)
+        records, several per destination if need be."""
+        replicas = [
+            {
+                "sourceStageArn": SOURCE,
+                "participantId": PARTICIPANT,
+                "sourceSessionId": session,
+                "destinationStageArn": destination,
+                "destinationSessionId": "st-destination-session",
+                "replicationState": state,
+            }
+            for destination, state, session in records
+        ]
+        response: dict[str, Any] = {"replicas": replicas}
+        if token_out:
+            response["nextToken"] = token_out
+        params: dict[str, Any] = {"sourceStageArn": SOURCE, "participantId": PARTICIPANT}
+        if token_in:
+            params["nextToken"] = token_in
+        self.stubber.add_response("list_participant_replicas", response, params)
+
+    def expect_get_stage(self, session_id: str | None = None, *, stage: str = SOURCE) -> None:
+        """GetStage answering the stage, with `session_id` as its active session (or none)."""
+        shape: dict[str, Any] = {"arn": stage}
+        if session_id:
+            shape["activeSessionId"] = session_id
+        self.stubber.add_response("get_stage", {"stage": shape}, {"arn": stage})
+
+    def expect_get_participant(
+        self,
+        session_id: str,
+        *,
+        published: bool = True,
+        state: str = "CONNECTED",
+        stage: str = SOURCE,
+        participant: str = PARTICIPANT,
+    ) -> None:
+        """GetParticipant answering the participant with `published` and `state`."""
+        self.stubber.add_response(
+            "get_participant",
+            {"participant": {"participantId": participant, "published": published, "state": state}},
+            {"stageArn": stage, "sessionId": session_id, "participantId": participant},
+        )
+
+    def expect_not_publishing_observed(self) -> None:
+        """The source stage has no active session: nobody publishes."""
+        self.expect_get_stage(None)
+
     def fail_next(self, operation: str, error: Exception) -> None:
         """The next `operation` call fails without an HTTP answer (a transport error)."""
         pending = [error]

@@ -127,6 +127,11 @@ def test_permanent_start_error_fails_at_once_with_service_text_and_hint(
 ):
     code, status, text, hint = error
     stubbed.expect_start_error(code, status, text)
+    if status == 400:
+        # Could mean "not publishing": decided from observed state (publishing, nothing ACTIVE).
+        stubbed.expect_list({})
+        stubbed.expect_get_stage("st-source-session")
+        stubbed.expect_get_participant("st-source-session")
 
     with pytest.raises(ReplicationFailedError) as caught:
         handle_event(cfn.create(), context, stubbed.ivs)
@@ -136,7 +141,8 @@ def test_permanent_start_error_fails_at_once_with_service_text_and_hint(
     assert text in message
     assert hint in message
     assert cfn.participant in message
-    assert stubbed.calls == [START]
+    assert stubbed.calls[0] == START
+    assert START not in stubbed.calls[1:]  # no retry of a refusal
     assert stubbed.sleeps == []
 
 

@@ -14,6 +14,8 @@ from ivs_replication_handler.retries import Deadline
 START = "StartParticipantReplication"
 STOP = "StopParticipantReplication"
 LIST = "ListParticipantReplicas"
+GET_STAGE = "GetStage"
+GET_PARTICIPANT = "GetParticipant"
 
 # --- Create ---------------------------------------------------------------------------------
 
@@ -71,6 +73,8 @@ def test_create_conflict_without_an_active_replica_fails_explaining_it(
 ):
     stubbed.expect_start_error("ConflictException", 409, "Conflicting participant in stage")
     stubbed.expect_list({cfn.destination: listed} if listed else {})
+    stubbed.expect_get_stage("st-source-session")
+    stubbed.expect_get_participant("st-source-session")
 
     with pytest.raises(ReplicationFailedError) as caught:
         handle_event(cfn.create(), context, stubbed.ivs)
@@ -80,7 +84,8 @@ def test_create_conflict_without_an_active_replica_fails_explaining_it(
     assert "Conflicting participant in stage" in message
     assert "conflicting replication or participant" in message
     assert cfn.participant in message
-    assert stubbed.calls == [START, LIST]
+    # Publishing, no ACTIVE replica: a real refusal, decided from observed state, not retried.
+    assert stubbed.calls == [START, LIST, GET_STAGE, GET_PARTICIPANT]
 
 
 @pytest.mark.parametrize(
@@ -95,6 +100,7 @@ def test_create_while_not_publishing_fails_naming_participant_stage_and_fix(
     stubbed, cfn, context, code, status
 ):
     stubbed.expect_start_error(code, status, "host-1 is not publishing")
+    stubbed.expect_not_publishing_observed()
 
     with pytest.raises(ReplicationFailedError) as caught:
         handle_event(cfn.create(), context, stubbed.ivs)
@@ -103,13 +109,15 @@ def test_create_while_not_publishing_fails_naming_participant_stage_and_fix(
     assert "'host-1' is not publishing" in message
     assert cfn.source in message
     assert "start publishing" in message
-    assert stubbed.calls == [START]  # no retry, no adoption attempt
+    # The known text: no adoption attempt; one look confirms nobody publishes, no retry.
+    assert stubbed.calls == [START, GET_STAGE]
 
 
 def test_not_publishing_is_recognised_in_the_exception_message_member(stubbed, cfn, context):
     stubbed.expect_start_error(
         "ValidationException", 400, "", exception_message="host-1 is not publishing"
     )
+    stubbed.expect_not_publishing_observed()
     with pytest.raises(ReplicationFailedError, match="'host-1' is not publishing"):
         handle_event(cfn.create(), context, stubbed.ivs)
 
@@ -272,6 +280,7 @@ def test_in_place_update_not_publishing_restores_the_previous_settings(stubbed, 
         attributes={"role": "guest"},
         window=10,
     )
+    stubbed.expect_not_publishing_observed()
     stubbed.expect_start(attributes={"role": "host"}, window=10)
     stubbed.expect_list({cfn.destination: "ACTIVE"})
     event = cfn.update(
@@ -285,7 +294,7 @@ def test_in_place_update_not_publishing_restores_the_previous_settings(stubbed, 
     message = str(caught.value)
     assert "'host-1' is not publishing" in message
     assert "runs again with its previous settings" in message
-    assert stubbed.calls == [STOP, START, START, LIST]
+    assert stubbed.calls == [STOP, START, GET_STAGE, START, LIST]
 
 
 def test_failed_restore_says_the_replication_is_stopped(stubbed, cfn, context):
@@ -293,9 +302,11 @@ def test_failed_restore_says_the_replication_is_stopped(stubbed, cfn, context):
     stubbed.expect_start_error(
         "ValidationException", 400, "host-1 is not publishing", attributes={"role": "guest"}
     )
+    stubbed.expect_not_publishing_observed()
     stubbed.expect_start_error(
         "ValidationException", 400, "host-1 is not publishing", attributes={"role": "host"}
     )
+    stubbed.expect_not_publishing_observed()
     event = cfn.update(
         cfn.props(Attributes={"role": "guest"}), cfn.props(Attributes={"role": "host"})
     )
@@ -304,7 +315,7 @@ def test_failed_restore_says_the_replication_is_stopped(stubbed, cfn, context):
         handle_event(event, context, stubbed.ivs)
 
     assert "Restoring the previous settings failed too" in str(caught.value)
-    assert stubbed.calls == [STOP, START, START]
+    assert stubbed.calls == [STOP, START, GET_STAGE, START, GET_STAGE]
 
 
 @pytest.mark.parametrize(

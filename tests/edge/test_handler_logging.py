@@ -67,6 +67,7 @@ def test_a_failure_is_logged_once_with_its_reason_and_without_values(
     on_event_ivs.expect_start_error(
         "ValidationException", 400, "host-1 is not publishing", attributes={"role": "s3cr3t"}
     )
+    on_event_ivs.expect_not_publishing_observed()
     with pytest.raises(ReplicationFailedError):
         handler.on_event(cfn.create(cfn.props(Attributes={"role": "s3cr3t"})), context)
 

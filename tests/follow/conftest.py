@@ -22,6 +22,9 @@ from ivs_replication_handler.handler import handle_event
 from ivs_replication_handler.ivs import IvsRealtime, make_client
 from ivs_replication_handler.reconciler import handle_event as reconcile
 from ivs_replication_handler.registry import Registry
+from tests.service_profiles import local_ivs, service_profile
+
+__all__ = ["local_ivs", "service_profile"]  # fixtures: every test here runs under each profile
 
 _table_numbers = itertools.count()
 
@@ -80,6 +83,11 @@ class FollowWorld:
         )
         self._handle(event)
 
+    def let_publishing_propagate(self) -> None:
+        """Let the profile's propagation delay pass: IVS now replicates the publisher at once
+        (for tests that count Start calls; settling is tested under every profile anyway)."""
+        self.ivs_endpoint.clock.advance(self.ivs_endpoint.profile.publish_propagation_seconds)
+
     def deliver_events(self) -> list[dict[str, object]]:
         """Hand every announced event to the reconciler, as the follow rule would."""
         pending, self.events[:] = list(self.events), []
@@ -127,7 +135,9 @@ def world(local_ivs: IvsRealtimeEmulator, dynamodb: LocalDynamoDB) -> Iterator[F
     built = FollowWorld(
         ivs_endpoint=local_ivs,
         registry=Registry(table, client=dynamodb.client()),
-        ivs=IvsRealtime(make_client()),
+        # Waits move the endpoint's clock, not the test's: a publisher IVS needs seconds to
+        # replicate (a profile's propagation delay) is settled at once.
+        ivs=IvsRealtime(make_client(), sleep=local_ivs.clock.advance),
     )
     unsubscribe = local_ivs.subscribe(built.events.append)
     try:

@@ -95,6 +95,7 @@ def test_duplicate_events_start_once(world: FollowWorld) -> None:
     main, side = world.stage("main"), world.stage("side")
     world.create(world.props(main, side))
     world.ivs_endpoint.publish(main, "encoder-1")
+    world.let_publishing_propagate()
     world.events.extend(list(world.events))  # delivered twice
     world.ivs_endpoint.reset_calls()
 
@@ -273,6 +274,7 @@ def test_the_reconciler_rides_out_throttling(world: FollowWorld) -> None:
     main, side = world.stage("main"), world.stage("side")
     world.create(world.props(main, side))
     world.ivs_endpoint.publish(main, "encoder-1")
+    world.let_publishing_propagate()
     world.ivs_endpoint.faults.script_errors(START, [429, 500])
     world.ivs = IvsRealtime(world.ivs.client, sleep=lambda _: None)
     world.ivs_endpoint.reset_calls()

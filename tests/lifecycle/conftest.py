@@ -2,8 +2,10 @@
 
 Hypothesis profiles for the stateful test (`test_lifecycle_stateful.py`):
 
-- ``ci`` (used when no profile is chosen): small enough to run in well under two minutes.
-- ``long``: many more and longer sequences, for a soak run::
+- ``ci`` (used when no profile is chosen): small enough to run in well under two minutes;
+  the guess service profile gets all of its examples, every other service profile of the
+  emulator a quarter of them (``ci`` is per service profile, see ``stateful_settings``).
+- ``long``: many more and longer sequences, for every service profile, for a soak run::
 
       .venv/bin/pytest tests/lifecycle --hypothesis-profile=long
 
@@ -23,6 +25,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from ivs_replication_handler.ivs import IvsRealtime, make_client
+from tests.service_profiles import local_ivs, service_profile
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -30,6 +33,9 @@ if TYPE_CHECKING:
     from ivs_realtime_emulator import IvsRealtimeEmulator
 
 LIFECYCLE_PROFILE = "ci"
+# The other service profiles share the guess's code paths but for their answers: fewer
+# examples each keep CI's time in budget; `long` runs them all in full.
+VARIANT_SHARE = 4
 
 settings.register_profile(
     "ci",
@@ -47,11 +53,15 @@ settings.register_profile(
 )
 
 
-def stateful_settings() -> settings:
+def stateful_settings(service_profile: str = "guess") -> settings:
     """The active profile for a state machine: ``ci`` unless one was chosen on the command line
-    (Hypothesis' own ``default`` would run its 100 examples)."""
+    (Hypothesis' own ``default`` would run its 100 examples); under ``ci``, service profiles
+    other than the guess run a share of its examples."""
     name = settings.get_current_profile_name()
-    return settings.get_profile(LIFECYCLE_PROFILE if name == "default" else name)
+    chosen = settings.get_profile(LIFECYCLE_PROFILE if name == "default" else name)
+    if name in {"default", LIFECYCLE_PROFILE} and service_profile != "guess":
+        return settings(chosen, max_examples=max(1, chosen.max_examples // VARIANT_SHARE))
+    return chosen
 
 
 # Short client timeouts, and an attempt budget that matches them: an attempt is only started
@@ -59,6 +69,9 @@ def stateful_settings() -> settings:
 CONNECT_TIMEOUT_SECONDS = 1
 READ_TIMEOUT_SECONDS = 2
 ATTEMPT_BUDGET_SECONDS = CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS
+
+
+__all__ = ["local_ivs", "service_profile"]  # fixtures: every test here runs under each profile
 
 
 def short_timeout_ivs(
@@ -73,6 +86,13 @@ def short_timeout_ivs(
     if sleep is None:
         return IvsRealtime(client, attempt_budget_seconds=ATTEMPT_BUDGET_SECONDS)
     return IvsRealtime(client, sleep=sleep, attempt_budget_seconds=ATTEMPT_BUDGET_SECONDS)
+
+
+def publish_for_a_while(local_ivs: IvsRealtimeEmulator, stage_arn: str, participant: str) -> None:
+    """Publish, and let the profile's propagation delay pass (IVS replicates it at once now):
+    for tests of other things than settling right after publishing."""
+    local_ivs.publish(stage_arn, participant)
+    local_ivs.clock.advance(local_ivs.profile.publish_propagation_seconds)
 
 
 @pytest.fixture

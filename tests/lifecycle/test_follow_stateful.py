@@ -23,13 +23,15 @@ from hypothesis import note
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from ivs_realtime_emulator import IvsRealtimeEmulator, ManualClock
+from ivs_realtime_emulator import IvsRealtimeEmulator, ManualClock, ServiceProfile
+from ivs_realtime_emulator.profiles import GUESS
 from ivs_replication.testing.cloudformation import LocalLambdaContext, custom_resource_event
 from ivs_replication.testing.dynamodb import LocalDynamoDB
 from ivs_replication_handler import contract as c
 from ivs_replication_handler.handler import handle_event
 from ivs_replication_handler.reconciler import handle_event as reconcile
 from ivs_replication_handler.registry import Registry
+from tests.service_profiles import profiled_cases
 
 from .conftest import short_timeout_ivs, stateful_settings
 
@@ -53,10 +55,13 @@ def _registry_server() -> LocalDynamoDB:
 
 
 class FollowMachine(RuleBasedStateMachine):
+    # The emulator's answers where IVS documents none; one test case per profile below.
+    profile: ServiceProfile = GUESS
+
     def __init__(self) -> None:
         super().__init__()
         self.clock = ManualClock()
-        self.server = IvsRealtimeEmulator(clock=self.clock).start()
+        self.server = IvsRealtimeEmulator(clock=self.clock, profile=self.profile).start()
         self.ivs = short_timeout_ivs(self.server.endpoint_url, sleep=lambda _: None)
         dynamodb = _registry_server()
         table = dynamodb.create_registry_table(f"follow-{os.getpid()}-{next(_tables)}")
@@ -121,6 +126,9 @@ class FollowMachine(RuleBasedStateMachine):
         self.server.publish(self.source, PARTICIPANT)
         self.live = True
         self.owed = True
+        # Under a profile where IVS replicates a publisher only some seconds after it starts,
+        # "live" means publishing for that long (settling: tests/follow/test_service_profiles).
+        self.clock.advance(self.profile.publish_propagation_seconds)
 
     @precondition(lambda self: self.live)
     @rule()
@@ -183,5 +191,4 @@ class FollowMachine(RuleBasedStateMachine):
                 assert not self._active(index), f"destination {index} ACTIVE, not declared"
 
 
-FollowMachine.TestCase.settings = stateful_settings()
-TestFollowStateful = FollowMachine.TestCase
+globals().update(profiled_cases(FollowMachine, stateful_settings, "TestFollowStateful"))

@@ -9,6 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 from ivs_replication.testing.cloudformation import LocalLambdaContext, custom_resource_event
 from ivs_replication_handler.handler import handle_event
 
+from .conftest import publish_for_a_while
+
 START = "StartParticipantReplication"
 REPLICATIONS = 50
 CONTEXT_TIMEOUT_SECONDS = 60.0
@@ -19,7 +21,7 @@ def test_fifty_concurrent_creates_all_succeed_under_throttling(local_ivs, make_i
     events = []
     for index in range(REPLICATIONS):
         participant = f"host-{index:02d}"
-        local_ivs.publish(source, participant)
+        publish_for_a_while(local_ivs, source, participant)
         props = {
             "SourceStageArn": source,
             "DestinationStageArn": local_ivs.create_stage(f"destination-{index:02d}"),

@@ -11,6 +11,8 @@ from ivs_replication.testing.cloudformation import LocalLambdaContext, custom_re
 from ivs_replication_handler.handler import handle_event
 from ivs_replication_handler.lifecycle import ReplicationFailedError
 
+from .conftest import publish_for_a_while
+
 START = "StartParticipantReplication"
 CONTEXT_TIMEOUT_SECONDS = 12.0
 # Time the provider framework still needs after the handler returns, to answer CloudFormation.
@@ -23,7 +25,7 @@ def replication(local_ivs):
     """Properties of a replication whose participant is publishing."""
     source = local_ivs.create_stage("source")
     destination = local_ivs.create_stage("destination")
-    local_ivs.publish(source, "host")
+    publish_for_a_while(local_ivs, source, "host")
     return {"SourceStageArn": source, "DestinationStageArn": destination, "ParticipantId": "host"}
 
 

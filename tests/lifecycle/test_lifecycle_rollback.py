@@ -14,6 +14,8 @@ from ivs_replication.testing.cloudformation import LocalLambdaContext, custom_re
 from ivs_replication_handler.handler import handle_event
 from ivs_replication_handler.lifecycle import ReplicationFailedError
 
+from .conftest import publish_for_a_while
+
 WINDOW_SECONDS = 60
 
 
@@ -23,7 +25,7 @@ def failed_replacement(local_ivs, make_ivs):
     publishing) just failed; returns (rollback event, old physical id, ivs)."""
     source = local_ivs.create_stage("source")
     destination = local_ivs.create_stage("destination")
-    local_ivs.publish(source, "host")
+    publish_for_a_while(local_ivs, source, "host")
     ivs = make_ivs()
     old = {
         "SourceStageArn": source,

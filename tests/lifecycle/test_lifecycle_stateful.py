@@ -42,12 +42,14 @@ from hypothesis.stateful import (
     rule,
 )
 
-from ivs_realtime_emulator import IvsRealtimeEmulator, ManualClock
+from ivs_realtime_emulator import IvsRealtimeEmulator, ManualClock, ServiceProfile
+from ivs_realtime_emulator.profiles import GUESS
 from ivs_replication.testing.cloudformation import LocalLambdaContext, custom_resource_event
 from ivs_replication_handler.contract import InvalidPropertyError
 from ivs_replication_handler.handler import handle_event
 from ivs_replication_handler.lifecycle import ReplicationFailedError
 from ivs_replication_handler.logic import parse_properties
+from tests.service_profiles import profiled_cases
 
 from .conftest import short_timeout_ivs, stateful_settings
 
@@ -182,10 +184,13 @@ class Model:
 
 
 class LifecycleMachine(RuleBasedStateMachine):
+    # The emulator's answers where IVS documents none; one test case per profile below.
+    profile: ServiceProfile = GUESS
+
     def __init__(self) -> None:
         super().__init__()
         self.clock = ManualClock()
-        self.server = IvsRealtimeEmulator(clock=self.clock).start()
+        self.server = IvsRealtimeEmulator(clock=self.clock, profile=self.profile).start()
         self.ivs = short_timeout_ivs(self.server.endpoint_url, sleep=_backoff_sleep)
         self.model = Model()
         self.stages: list[str] = []
@@ -220,6 +225,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             self.model.publishers[participant] = Publisher(publishing=publishes)
             if publishes:
                 self.server.publish(self.stages[home], participant)
+        self.let_publishing_propagate()
         for key_index, attributes, window in initial:
             self.create(key_index, attributes, window, twice=False)
 
@@ -551,6 +557,14 @@ class LifecycleMachine(RuleBasedStateMachine):
     def publish(self, participant: str) -> None:
         self.server.publish(self.stages[HOME[participant]], participant)
         self.model.publishers[participant] = Publisher(publishing=True)
+        self.let_publishing_propagate()
+
+    def let_publishing_propagate(self) -> None:
+        """Under a profile where IVS replicates a publisher only some seconds after it starts,
+        "publishing" here means publishing for that long (the handler's settling right after
+        publishing is tested in tests/follow/test_service_profiles.py)."""
+        if self.profile.publish_propagation_seconds:
+            self.advance_clock(self.profile.publish_propagation_seconds)
 
     @precondition(lambda self: bool(self.model.declared))
     @rule(index=st.integers(0, 20))
@@ -610,5 +624,4 @@ class LifecycleMachine(RuleBasedStateMachine):
                 assert self.model.alive[key] == _settings_of(declared.props)
 
 
-LifecycleMachine.TestCase.settings = stateful_settings()
-TestLifecycleStateful = LifecycleMachine.TestCase
+globals().update(profiled_cases(LifecycleMachine, stateful_settings, "TestLifecycleStateful"))

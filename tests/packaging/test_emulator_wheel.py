@@ -31,12 +31,17 @@ def emulator_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return built
 
 
-def test_the_emulator_wheel_holds_only_the_emulator(emulator_wheel: Path) -> None:
+def test_the_emulator_wheel_holds_only_the_emulator_and_its_probe(emulator_wheel: Path) -> None:
     names = zipfile.ZipFile(emulator_wheel).namelist()
     top_level = {name.split("/")[0] for name in names}
     assert "ivs_realtime_emulator/server.py" in names
     assert "ivs_realtime_emulator/py.typed" in names
-    assert top_level == {"ivs_realtime_emulator", "ivs_realtime_emulator-0.1.0.dist-info"}
+    assert "ivs_replication_probe/__main__.py" in names
+    assert top_level == {
+        "ivs_realtime_emulator",
+        "ivs_replication_probe",
+        "ivs_realtime_emulator-0.1.0.dist-info",
+    }
 
 
 def test_its_tests_pass_in_a_venv_with_only_the_emulator(

@@ -29,11 +29,14 @@ PROP_RECONNECT_WINDOW_SECONDS = "ReconnectWindowSeconds"
 # Lambda asset keeps only these models of botocore.
 AWS_SERVICES = ("ivs-realtime", "dynamodb")
 
-# IAM actions the handler needs, on stage ARNs.
+# IAM actions the handler and the reconciler need, on stage ARNs. The two reads tell from
+# observed state whether a refused Start means "not publishing" (its code is undocumented).
 IAM_ACTIONS = (
     "ivs:StartParticipantReplication",
     "ivs:StopParticipantReplication",
     "ivs:ListParticipantReplicas",
+    "ivs:GetStage",
+    "ivs:GetParticipant",
 )
 
 # --- What deploy does when the participant is not publishing --------------------------------

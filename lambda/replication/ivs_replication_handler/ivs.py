@@ -10,15 +10,15 @@ from __future__ import annotations
 import functools
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import boto3
 
 from . import aws
 from . import contract as c
-from .logic import ReplicationKey, ReplicationSpec
-from .retries import Deadline
+from .logic import ACTIVE, STOPPED, ReplicationKey, ReplicationSpec
+from .retries import Deadline, ServiceError
 
 if TYPE_CHECKING:
     from mypy_boto3_ivs_realtime import IvsrealtimeClient
@@ -37,8 +37,9 @@ def make_client(
 
 
 class IvsRealtime:
-    """StartParticipantReplication, StopParticipantReplication and ListParticipantReplicas,
-    each retried on transient failures with full-jitter backoff until the deadline."""
+    """StartParticipantReplication, StopParticipantReplication, ListParticipantReplicas and the
+    reads that tell whether a participant publishes (GetStage, GetParticipant), each retried
+    on transient failures with full-jitter backoff until the deadline."""
 
     def __init__(
         self,
@@ -85,10 +86,13 @@ class IvsRealtime:
             deadline,
         )
 
-    def replica_state(self, key: ReplicationKey, deadline: Deadline) -> str | None:
-        """The state of the replica of `key` ("ACTIVE", "STOPPED"), or None if IVS lists none."""
+    def replica_state(
+        self, key: ReplicationKey, deadline: Deadline, *, live_session_id: str | None = None
+    ) -> str | None:
+        """The state of the replica of `key`: "ACTIVE", "STOPPED" (only STOPPED records), or
+        None when IVS lists no record for its destination. See `replica_states`."""
         states = self.replica_states(
-            key.source_stage_arn, key.participant_id, deadline, until=key.destination_stage_arn
+            key.source_stage_arn, key.participant_id, deadline, live_session_id=live_session_id
         )
         return states.get(key.destination_stage_arn)
 
@@ -98,10 +102,15 @@ class IvsRealtime:
         participant_id: str,
         deadline: Deadline,
         *,
-        until: str | None = None,
+        live_session_id: str | None = None,
     ) -> dict[str, str]:
-        """Replica state by destination stage ARN for one publisher; with `until`, paging stops
-        once that destination is listed."""
+        """Replica state by destination stage ARN for one publisher, read from every page.
+
+        IVS may list STOPPED records of earlier sessions beside the live one, in any order and
+        on any page (undocumented), so every record counts: a destination is ACTIVE when any
+        of its records is ACTIVE (of `live_session_id`, when given), STOPPED when it is listed
+        but none is, and absent from the answer when no record names it.
+        """
         states: dict[str, str] = {}
         next_token: str | None = None
         while True:
@@ -112,10 +121,42 @@ class IvsRealtime:
             )
             for replica in page.get("replicas", []):
                 destination = str(replica.get("destinationStageArn"))
-                states.setdefault(destination, str(replica.get("replicationState")))
+                states[destination] = _merged_state(
+                    states.get(destination), replica, live_session_id
+                )
             next_token = page.get("nextToken")
-            if not next_token or (until is not None and until in states):
+            if not next_token:
                 return states
+
+    def active_session_id(self, stage_arn: str, deadline: Deadline) -> str | None:
+        """GetStage's `activeSessionId` (None when no session is active). Raises ServiceError
+        (ResourceNotFoundException for an unknown stage) or DeadlineExceededError."""
+        answer = self.call("GetStage", lambda: self.client.get_stage(arn=stage_arn), deadline)
+        session_id = answer.get("stage", {}).get("activeSessionId")
+        return str(session_id) if session_id else None
+
+    def is_publishing(self, stage_arn: str, participant_id: str, deadline: Deadline) -> bool:
+        """Whether the participant is connected and has published in the stage's active
+        session (GetStage, then GetParticipant; a participant not found is not publishing).
+        Raises ServiceError for other refusals, or DeadlineExceededError."""
+        session_id = self.active_session_id(stage_arn, deadline)
+        if session_id is None:
+            return False
+        try:
+            answer = self.call(
+                "GetParticipant",
+                lambda: self.client.get_participant(
+                    stageArn=stage_arn, sessionId=session_id, participantId=participant_id
+                ),
+                deadline,
+            )
+        except ServiceError as error:
+            if error.code == "ResourceNotFoundException":
+                return False
+            raise
+        participant = answer.get("participant", {})
+        # `published` means "ever published in this session"; CONNECTED says it is still here.
+        return bool(participant.get("published")) and participant.get("state") == "CONNECTED"
 
     def _list_page(self, source: str, participant_id: str, token: str | None) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"sourceStageArn": source, "participantId": participant_id}
@@ -141,3 +182,13 @@ def burst_window_seconds() -> float:
     text = os.environ.get(c.ENV_STACK_REPLICATIONS, "")
     count = int(text) if text.isdecimal() else 0
     return count / c.IVS_CALLS_PER_SECOND
+
+
+def _merged_state(
+    known: str | None, replica: Mapping[str, Any], live_session_id: str | None
+) -> str:
+    """A destination's state so far, merged with one more record: ACTIVE wins over STOPPED."""
+    state = str(replica.get("replicationState"))
+    live = live_session_id is None or replica.get("sourceSessionId") == live_session_id
+    # Listed at all means at least STOPPED: "not listed" stays a distinct answer (absent).
+    return ACTIVE if known == ACTIVE or (state == ACTIVE and live) else STOPPED

@@ -36,7 +36,15 @@ from .logic import (
 )
 from .registry import Registry, RegistryUnavailableError, describe_item
 from .retries import Deadline, DeadlineExceededError, ServiceError, backoff_delay
-from .starting import ConflictUnresolvedError, StartResult, start_replication
+from .starting import (
+    MAYBE_NOT_PUBLISHING_STATUSES,
+    NO_SETTLE,
+    SETTLE_SECONDS,
+    RefusalUnresolvedError,
+    Settle,
+    StartResult,
+    start_replication,
+)
 
 logger = Logger(service=c.LOGGER_SERVICE, child=True)
 
@@ -167,14 +175,16 @@ class Lifecycle:
     def _try_start(self, spec: ReplicationSpec) -> StartResult:
         key = spec.key
         try:
-            result = start_replication(self._ivs, spec, self._keep_time_to_undo())
+            result = start_replication(
+                self._ivs, spec, self._keep_time_to_undo(), settle=_settle_for(spec)
+            )
         except ServiceError as error:
             # Only refusals arrive here: `IvsRealtime` retries transient errors until the
             # deadline and then raises DeadlineExceededError.
             raise ReplicationFailedError(
                 failure_message(error.operation, key, error.code, error.message)
             ) from error
-        except ConflictUnresolvedError as error:
+        except RefusalUnresolvedError as error:
             raise ReplicationFailedError(clip(f"{key.describe()}: {error}")) from error
         except DeadlineExceededError as error:
             if error.attempts == 0:
@@ -324,6 +334,13 @@ class Lifecycle:
                 ) from error
             raise ReplicationFailedError(clip(f"{key.describe()}: {error}")) from error
 
+    def _still_active(self, key: ReplicationKey) -> bool:
+        """ACTIVE, or unknown because the state cannot be read (assume the worst)."""
+        try:
+            return self._ivs.replica_state(key, self._deadline) == ACTIVE
+        except (ServiceError, DeadlineExceededError):
+            return True
+
     def _keep_time_to_undo(self) -> Deadline:
         """Steps that may need undoing stop early enough to leave time for the undo."""
         return self._deadline.reserve(self._ivs.attempt_budget_seconds)
@@ -340,7 +357,13 @@ class Lifecycle:
             self._ivs.stop_replication(key, self._deadline)
             outcome = "It was stopped again so nothing is left running."
         except ServiceError as error:
-            if error.code == "ResourceNotFoundException" and start_outcome_known:
+            # How IVS refuses to stop what is not running is undocumented: look, when the
+            # Start's answer is known (a late Start could still come after a timed-out one).
+            if (
+                start_outcome_known
+                and error.status in MAYBE_NOT_PUBLISHING_STATUSES
+                and not self._still_active(key)
+            ):
                 outcome = "Nothing was left running."
             else:
                 outcome = _manual_stop_advice(key)
@@ -352,6 +375,13 @@ class Lifecycle:
                 f"Starting {key.describe()} did not complete. {outcome} Deploy again. Cause: {why}"
             )
         )
+
+
+def _settle_for(spec: ReplicationSpec) -> Settle:
+    """Fail mode would report a publisher that IVS has not caught up with yet as away, and
+    follow mode would leave it to an event that may have come before the declaration: retry
+    a "not publishing" contradicted by the observed state first. Wait mode polls anyway."""
+    return NO_SETTLE if spec.when_not_publishing == c.MODE_WAIT else Settle(SETTLE_SECONDS)
 
 
 def _stale_declaration_advice(key: ReplicationKey) -> str:

@@ -28,7 +28,7 @@ from .ivs import IvsRealtime
 from .logic import ACTIVE, ReplicationKey, ReplicationSpec
 from .registry import Registry, publisher_key
 from .retries import Deadline, DeadlineExceededError, ServiceError
-from .starting import ConflictUnresolvedError, StartResult, start_replication
+from .starting import SETTLE_SECONDS, RefusalUnresolvedError, Settle, StartResult, start_replication
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -37,6 +37,11 @@ logger = Logger(service=c.LOGGER_SERVICE)
 
 _ivs = IvsRealtime()
 _registry = Registry()
+
+# Right after "Participant Published", IVS may not replicate the publisher yet (undocumented):
+# the event says it is live, so its "not publishing" is retried for a while.
+_EVENT_SETTLE = Settle(SETTLE_SECONDS, publisher_live=True)
+_SWEEP_SETTLE = Settle(SETTLE_SECONDS)
 
 
 class ReconcileError(Exception):
@@ -95,7 +100,15 @@ def _reconcile_event(
 ) -> Report:
     if event.get(c.SWEEP_INPUT_KEY) is True:
         report = Report(trigger="sweep")
-        _reconcile(registry.all_declarations(deadline), ivs, registry, deadline, report)
+        # A sweep has no event saying the publisher is live: it settles only when it sees it.
+        _reconcile(
+            registry.all_declarations(deadline),
+            ivs,
+            registry,
+            deadline,
+            report,
+            settle=_SWEEP_SETTLE,
+        )
         return report
     publisher = published_publisher(event)
     if publisher is None:
@@ -106,7 +119,15 @@ def _reconcile_event(
     declarations = registry.declarations_of(source_stage_arn, participant_id, deadline)
     if not declarations:
         report.ignored = "no replication of this participant is declared"
-    _reconcile(declarations, ivs, registry, deadline, report)
+    _reconcile(
+        declarations,
+        ivs,
+        registry,
+        deadline,
+        report,
+        settle=_EVENT_SETTLE,
+        live_session_id=_session_id_of(event),
+    )
     return report
 
 
@@ -130,12 +151,22 @@ def published_publisher(event: Mapping[str, Any]) -> tuple[str, str] | None:
     return stage_arn, participant_id
 
 
+def _session_id_of(event: Mapping[str, Any]) -> str | None:
+    """The publisher's session id an event names (None when absent)."""
+    detail = event.get("detail")
+    session_id = detail.get("session_id") if isinstance(detail, Mapping) else None
+    return session_id if isinstance(session_id, str) and session_id else None
+
+
 def _reconcile(
     declarations: Iterable[ReplicationSpec],
     ivs: IvsRealtime,
     registry: Registry,
     deadline: Deadline,
     report: Report,
+    *,
+    settle: Settle,
+    live_session_id: str | None = None,
 ) -> None:
     """One List per publisher, then a Start for each declared destination not ACTIVE."""
     by_publisher: dict[str, list[ReplicationSpec]] = {}
@@ -147,8 +178,16 @@ def _reconcile(
         report.declarations += 1
     for specs in by_publisher.values():
         try:
-            _reconcile_publisher(specs, ivs, registry, deadline, report)
-        except (ServiceError, DeadlineExceededError, ConflictUnresolvedError) as error:
+            _reconcile_publisher(
+                specs,
+                ivs,
+                registry,
+                deadline,
+                report,
+                settle=settle,
+                live_session_id=live_session_id,
+            )
+        except (ServiceError, DeadlineExceededError, RefusalUnresolvedError) as error:
             for spec in specs:
                 report.failed.setdefault(spec.key.physical_id(), str(error))
 
@@ -159,15 +198,21 @@ def _reconcile_publisher(
     registry: Registry,
     deadline: Deadline,
     report: Report,
+    *,
+    settle: Settle,
+    live_session_id: str | None,
 ) -> None:
     first = specs[0].key
-    states = ivs.replica_states(first.source_stage_arn, first.participant_id, deadline)
+    # A replica of the event's session is what counts; older sessions' records are history.
+    states = ivs.replica_states(
+        first.source_stage_arn, first.participant_id, deadline, live_session_id=live_session_id
+    )
     for index, spec in enumerate(specs):
         physical_id = spec.key.physical_id()
         if states.get(spec.key.destination_stage_arn) == ACTIVE:
             report.already_active.append(physical_id)
             continue
-        result = _start(spec, ivs, deadline)
+        result = _start(spec, ivs, deadline, settle)
         if result is StartResult.NOT_PUBLISHING:
             # The publisher is away, for its other destinations too; its next
             # "Participant Published" event (or a sweep) comes back here.
@@ -182,8 +227,10 @@ def _reconcile_publisher(
             report.already_active.append(physical_id)
 
 
-def _start(spec: ReplicationSpec, ivs: IvsRealtime, deadline: Deadline) -> StartResult:
-    result = start_replication(ivs, spec, deadline)
+def _start(
+    spec: ReplicationSpec, ivs: IvsRealtime, deadline: Deadline, settle: Settle
+) -> StartResult:
+    result = start_replication(ivs, spec, deadline, settle=settle)
     if result is StartResult.STARTED:
         logger.info("Replication started", extra={"physical_id": spec.key.physical_id()})
     return result
@@ -208,5 +255,6 @@ def _stop_withdrawn(key: ReplicationKey, ivs: IvsRealtime, deadline: Deadline) -
     try:
         ivs.stop_replication(key, deadline)
     except ServiceError as error:
-        if error.code != "ResourceNotFoundException":
+        # How IVS refuses to stop what is not running is undocumented: look instead.
+        if error.transient or ivs.replica_state(key, deadline) == ACTIVE:
             raise

@@ -1,0 +1,188 @@
+"""The acceptance of issue 11, under every service profile of the emulator (the `world`
+fixture is parametrized by `service_profile`): whatever IVS answers where it documents
+nothing, deploys do what the README says.
+
+Publishing here is *right now*: under a profile whose IVS replicates a publisher only seconds
+after it starts, the handler and the reconciler settle (their waits move the endpoint's
+clock, see `world`).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from ivs_realtime_emulator import ServiceProfile
+from ivs_replication_handler import contract as c
+from ivs_replication_handler.lifecycle import ReplicationFailedError
+
+from .conftest import FollowWorld
+
+START = "StartParticipantReplication"
+STOP = "StopParticipantReplication"
+PARTICIPANT = "encoder-1"
+
+# STOPPED records of earlier replications listed first, one per page: the live one comes last.
+HISTORY_FIRST = ServiceProfile(
+    name="history-first-paged", history="keep-oldest-first", replicas_page_size=1
+)
+
+
+def _fail_mode(world: FollowWorld, source: str, destination: str) -> dict[str, object]:
+    return world.props(source, destination, **{c.PROP_WHEN_NOT_PUBLISHING: c.MODE_FAIL})
+
+
+def test_follow_create_with_nobody_publishing_succeeds_and_starts_nothing(world: FollowWorld):
+    main, side = world.stage("main"), world.stage("side")
+    world.create(world.props(main, side))
+    assert world.state(main, side) is None
+    assert len(world.declared()) == 1
+
+
+def test_publish_and_one_delivered_event_make_every_declared_destination_active(
+    world: FollowWorld,
+):
+    main = world.stage("main")
+    sides = [world.stage(f"side-{n}") for n in range(3)]
+    for side in sides:
+        world.create(world.props(main, side))
+    world.ivs_endpoint.publish(main, PARTICIPANT)  # and the event goes out at once
+
+    [report] = world.deliver_events()
+
+    assert report["failed"] == {}
+    assert [world.state(main, side) for side in sides] == ["ACTIVE"] * 3
+
+
+def test_fail_mode_create_right_after_publishing_succeeds_and_never_undoes_its_start(
+    world: FollowWorld,
+):
+    main, side = world.stage("main"), world.stage("side")
+    world.ivs_endpoint.publish(main, PARTICIPANT)
+    world.ivs_endpoint.reset_calls()
+
+    world.create(_fail_mode(world, main, side))
+
+    assert world.state(main, side) == "ACTIVE"
+    assert world.ivs_endpoint.calls.get(STOP, 0) == 0
+
+
+def test_fail_mode_create_with_nobody_publishing_says_the_participant_is_not_publishing(
+    world: FollowWorld,
+):
+    main, side = world.stage("main"), world.stage("side")
+    with pytest.raises(ReplicationFailedError, match=f"'{PARTICIPANT}' is not publishing"):
+        world.create(_fail_mode(world, main, side))
+    assert world.state(main, side) is None
+
+
+def test_delete_and_a_repeated_delete_succeed(world: FollowWorld):
+    main, side = world.stage("main"), world.stage("side")
+    props = world.props(main, side)
+    physical_id = world.create(props)
+    world.ivs_endpoint.publish(main, PARTICIPANT)
+    world.deliver_events()
+    assert world.state(main, side) == "ACTIVE"
+
+    world.delete(physical_id, props)
+    world.delete(physical_id, props)  # a retried Delete: Stop of a STOPPED replica
+
+    assert world.state(main, side) == "STOPPED"
+    assert world.declared() == []
+
+
+def test_a_sweep_repairs_a_live_publishers_stopped_replica(world: FollowWorld):
+    main, side = world.stage("main"), world.stage("side")
+    world.create(world.props(main, side))
+    world.ivs_endpoint.publish(main, PARTICIPANT)
+    world.deliver_events()
+    # Stopped behind the stack's back; no event says so.
+    world.ivs.client.stop_participant_replication(
+        sourceStageArn=main, destinationStageArn=side, participantId=PARTICIPANT
+    )
+    assert world.state(main, side) == "STOPPED"
+
+    report = world.sweep()
+
+    assert report["failed"] == {}
+    assert report["started"] == [f"{main}|{side}|{PARTICIPANT}"]
+    assert world.state(main, side) == "ACTIVE"
+
+
+# --- STOPPED history on earlier pages, the ACTIVE record last ------------------------------
+
+
+def _with_history(world: FollowWorld) -> tuple[str, str]:
+    """A live publisher whose replica to `side` was started and stopped twice before."""
+    main, side = world.stage("main"), world.stage("side")
+    world.ivs_endpoint.publish(main, PARTICIPANT)
+    client = world.ivs.client
+    for _ in range(2):
+        client.start_participant_replication(
+            sourceStageArn=main, destinationStageArn=side, participantId=PARTICIPANT
+        )
+        client.stop_participant_replication(
+            sourceStageArn=main, destinationStageArn=side, participantId=PARTICIPANT
+        )
+        world.ivs_endpoint.clock.advance(1)
+    return main, side
+
+
+def _pages(world: FollowWorld, main: str) -> list[str]:
+    states, token = [], None
+    while True:
+        extra = {"nextToken": token} if token else {}
+        page = world.ivs.client.list_participant_replicas(
+            sourceStageArn=main, participantId=PARTICIPANT, **extra
+        )
+        states += [r["replicationState"] for r in page["replicas"]]
+        token = page.get("nextToken")
+        if not token:
+            return states
+
+
+@pytest.mark.parametrize("service_profile", [HISTORY_FIRST], ids=[HISTORY_FIRST.name])
+def test_create_update_and_delete_read_past_stopped_history_to_the_active_record_last(
+    world: FollowWorld,
+):
+    main, side = _with_history(world)
+    props = _fail_mode(world, main, side)
+
+    physical_id = world.create(props)  # would undo its own start if it read the first record
+    assert _pages(world, main) == ["STOPPED", "STOPPED", "ACTIVE"]
+
+    changed = {**props, c.PROP_ATTRIBUTES: {"role": "side"}}
+    world.update(physical_id, changed, props)  # in place: Stop, Start, confirm
+    followed = {**changed, c.PROP_WHEN_NOT_PUBLISHING: c.MODE_FOLLOW}
+    world.ivs_endpoint.reset_calls()
+    world.update(physical_id, followed, changed)  # mode only: ACTIVE already, no Start
+    assert world.ivs_endpoint.calls.get(START, 0) == 0
+    assert world.state(main, side) == "ACTIVE"
+
+    world.delete(physical_id, followed)
+    assert world.state(main, side) == "STOPPED"
+
+
+@pytest.mark.parametrize("service_profile", [HISTORY_FIRST], ids=[HISTORY_FIRST.name])
+def test_reconcile_and_sweep_see_the_active_record_behind_stopped_history(world: FollowWorld):
+    main, side = _with_history(world)
+    world.create(world.props(main, side))  # follow mode, publishing: started now
+    world.events.clear()
+    world.ivs_endpoint.publish(main, "someone-else")  # keeps the session; no event of ours
+    world.events.clear()
+    world.ivs_endpoint.reset_calls()
+    event = {
+        "source": c.EVENT_SOURCE,
+        "detail-type": c.EVENT_DETAIL_TYPE,
+        "resources": [main],
+        "detail": {"event_name": c.EVENT_PARTICIPANT_PUBLISHED, "participant_id": PARTICIPANT},
+    }
+
+    reconciled = world.reconcile(event)
+    swept = world.sweep()
+
+    physical_id = f"{main}|{side}|{PARTICIPANT}"
+    assert reconciled["already_active"] == [physical_id]
+    assert swept["already_active"] == [physical_id]
+    assert reconciled["failed"] == swept["failed"] == {}
+    assert world.ivs_endpoint.calls.get(START, 0) == 0  # nothing restarted
+    assert world.state(main, side) == "ACTIVE"

@@ -1,0 +1,86 @@
+"""The lifecycle and follow suites run under every service profile of the emulator.
+
+`service_profile` is parametrized over `PROFILES` (each test id ends in the profile's name);
+`local_ivs` is the emulator's fixture again, started with that profile. The state machines
+make one test case per profile (`profiled_cases`). Choose profiles with
+``--ivs-profile NAME`` (repeatable; default: every built-in one), e.g.
+``.venv/bin/pytest tests/follow --ivs-profile not-publishing-404``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from ivs_realtime_emulator import PROFILES, IvsRealtimeEmulator, ServiceProfile
+from ivs_realtime_emulator.pytest_plugin import no_real_account
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+PROFILE_OPTION = "--ivs-profile"
+# The name a test case or parameter carries, for `deselect_unselected_profiles`.
+PROFILE_ATTRIBUTE = "ivs_profile_name"
+
+
+@pytest.fixture(params=list(PROFILES), ids=list(PROFILES))
+def service_profile(request: pytest.FixtureRequest) -> ServiceProfile:
+    """Each built-in service profile in turn."""
+    return PROFILES[str(request.param)]
+
+
+@pytest.fixture
+def local_ivs(
+    service_profile: ServiceProfile, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[IvsRealtimeEmulator]:
+    """The emulator's `local_ivs`, under `service_profile`."""
+    server = IvsRealtimeEmulator(profile=service_profile).start()
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_IVS_REALTIME", server.endpoint_url)
+        no_real_account(monkeypatch)
+        yield server
+    finally:
+        server.stop()
+
+
+def profiled_cases(machine: type[Any], settings_for: Any, prefix: str) -> dict[str, type[Any]]:
+    """One `TestCase` per profile of a state machine whose `profile` class attribute it sets;
+    `settings_for(profile_name)` gives each case its Hypothesis settings."""
+    cases: dict[str, type[Any]] = {}
+    for name, profile in PROFILES.items():
+        variant = type(f"{machine.__name__}_{name.replace('-', '_')}", (machine,), {})
+        variant.profile = profile
+        case = variant.TestCase
+        case.settings = settings_for(name)
+        setattr(case, PROFILE_ATTRIBUTE, name)
+        cases[f"{prefix}_{name.replace('-', '_')}"] = case
+    return cases
+
+
+def profile_of(item: pytest.Item) -> str | None:
+    """The profile a collected test runs under (None: not a profiled test)."""
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and "service_profile" in callspec.params:
+        return str(callspec.params["service_profile"])
+    cls = getattr(item, "cls", None)
+    return getattr(cls, PROFILE_ATTRIBUTE, None)
+
+
+def deselect_unselected_profiles(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Keep only the tests of the profiles named by `--ivs-profile` (all when none is)."""
+    chosen = config.getoption(PROFILE_OPTION) or []
+    unknown = sorted(set(chosen) - set(PROFILES))
+    if unknown:
+        raise pytest.UsageError(
+            f"unknown {PROFILE_OPTION} {', '.join(unknown)}; built in: {', '.join(PROFILES)}"
+        )
+    if not chosen:
+        return
+    kept, dropped = [], []
+    for item in items:
+        name = profile_of(item)
+        (dropped if name is not None and name not in chosen else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept

@@ -23,6 +23,7 @@ from ivs_replication_handler.contract import (
     RECONCILER_ENTRY_POINT,
 )
 from ivs_replication_handler.ivs import IvsRealtime
+from ivs_replication_handler.metrics import ReplicationMetrics
 from ivs_replication_handler.registry import Registry
 
 if TYPE_CHECKING:
@@ -84,12 +85,15 @@ class HandlerRuntime:
     ``ivs`` is the local IVS real-time endpoint; ``dynamodb`` (default None) the local
     DynamoDB endpoint, required once a function's environment names a registry table. Each
     function gets an IVS client of its own; DynamoDB clients are the endpoint's one shared
-    ``LocalDynamoDB.client()``.
+    ``LocalDynamoDB.client()``. The functions' metrics (EMF documents, one JSON text each) are
+    kept in ``metric_documents`` rather than printed.
     """
 
     def __init__(self, *, ivs: IvsRealtimeEmulator, dynamodb: LocalDynamoDB | None = None) -> None:
         self._ivs = ivs
         self._dynamodb = dynamodb
+        self.metric_documents: list[str] = []
+        self._metrics = ReplicationMetrics(write=self.metric_documents.append)
 
     def custom_resource_handler(self, function: LocalFunction) -> Handler:
         """``handler.handle_event(event, context, ivs, registry)``; the registry is None when
@@ -99,7 +103,7 @@ class HandlerRuntime:
         registry = self._registry(function)
 
         def handle(event: dict[str, object], context: Any) -> Mapping[str, object]:  # noqa: ANN401 - a Lambda context
-            return handler.handle_event(event, context, ivs, registry)
+            return handler.handle_event(event, context, ivs, registry, metrics=self._metrics)
 
         return handle
 
@@ -119,7 +123,7 @@ class HandlerRuntime:
             if not isinstance(payload, Mapping):
                 raise TypeError(f"the reconciler takes a JSON object, not {payload!r}")
             context = cast("LambdaContext", function.context())  # the same duck-typed interface
-            return reconciler.handle_event(payload, context, ivs, registry)
+            return reconciler.handle_event(payload, context, ivs, registry, metrics=self._metrics)
 
         return invoke
 

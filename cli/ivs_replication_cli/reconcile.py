@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
@@ -81,13 +82,13 @@ def run_sweep_here(
     require_reconciler(stack)
     if stack.registry_table is None:
         raise CliError(EXIT_NO_RECONCILER, f"stack {stack.name!r} has no registry table")
-    _quiet_logs()
     registry = Registry(stack.registry_table, client=dynamodb)
     context = cast("LambdaContext", _CommandContext(deadline))
     try:
-        report = reconciler.handle_event(
-            SWEEP_INPUT, context, ivs, registry, metrics=ReplicationMetrics(write=_discard)
-        )
+        with _logs_on_stderr_warnings_only():
+            report = reconciler.handle_event(
+                SWEEP_INPUT, context, ivs, registry, metrics=ReplicationMetrics(write=_discard)
+            )
     except reconciler.ReconcileError as error:
         return SweepResult(None, str(error))
     return SweepResult(report)
@@ -97,12 +98,22 @@ def _discard(_: str) -> None:
     return None
 
 
-def _quiet_logs() -> None:
-    handler_logger = logging.getLogger(c.LOGGER_SERVICE)
-    handler_logger.setLevel(logging.WARNING)
-    for log_handler in handler_logger.handlers:
-        if isinstance(log_handler, logging.StreamHandler):
-            log_handler.setStream(sys.stderr)
+@contextmanager
+def _logs_on_stderr_warnings_only() -> Iterator[None]:
+    """The reconciler's JSON logs, warnings and errors only, on stderr while the sweep runs
+    (stdout is the command's own output); restored after."""
+    functions_logger = logging.getLogger(c.LOGGER_SERVICE)
+    level = functions_logger.level
+    streams = [h for h in functions_logger.handlers if isinstance(h, logging.StreamHandler)]
+    previous = [h.setStream(sys.stderr) for h in streams]
+    functions_logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        functions_logger.setLevel(level)
+        for log_handler, stream in zip(streams, previous, strict=True):
+            if stream is not None:
+                log_handler.setStream(stream)
 
 
 def describe(result: SweepResult, stack: DeployedStack, where: str) -> str:

@@ -5,6 +5,7 @@ botocore's model."""
 from __future__ import annotations
 
 import json
+import logging
 
 from botocore.stub import Stubber
 
@@ -78,8 +79,13 @@ def test_a_stopped_replica_of_a_live_publisher_is_drift_until_reconcile_starts_i
     assert "STOPPED" in drift_line
 
     world.expect_stack_reads()
+    level = logging.getLogger(c.LOGGER_SERVICE).level
     code, report, _ = world.run("reconcile", "--stack-name", STACK, "--local")
     assert code == EXIT_OK
+    # Only the command's own lines on stdout (the reconciler's logs go to stderr), and the
+    # functions' logging is as it was.
+    assert not [line for line in report.splitlines() if line.startswith("{")]
+    assert logging.getLogger(c.LOGGER_SERVICE).level == level
     assert "started: 1" in report
     assert f"{world.arn('Main')}|{world.arn('Side')}|host-1" in report
 

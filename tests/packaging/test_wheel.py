@@ -55,7 +55,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return built
 
 
-def test_the_wheel_ships_the_three_packages_and_the_command_and_no_emulator_or_caches(wheel: Path) -> None:
+def test_the_wheel_ships_three_packages_and_the_command_but_no_emulator(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
 
     assert "ivs_replication_handler/requirements.txt" in names

@@ -21,18 +21,25 @@ def run(args: argparse.Namespace, *, clients: ClientFactory | None, out: TextIO)
     """Run ``status`` or ``reconcile``; returns the exit status, raises CliError."""
     client = clients or session_clients(args.region)
     with one_line_errors(args.stack_name):
-        stack = read_stack(client("cloudformation"), args.stack_name)
+        cloudformation = client("cloudformation")
+        stack = read_stack(cloudformation, args.stack_name)
         if args.command == "status":
-            return _status(args, stack, client, out)
+            # The region the SDK resolved, when --region was not given.
+            region = args.region or cloudformation.meta.region_name
+            return _status(args, region, stack, client, out)
         return _reconcile(args, stack, client, out)
 
 
 def _status(
-    args: argparse.Namespace, stack: status.DeployedStack, client: ClientFactory, out: TextIO
+    args: argparse.Namespace,
+    region: str | None,
+    stack: status.DeployedStack,
+    client: ClientFactory,
+    out: TextIO,
 ) -> int:
     statuses = status.check(stack, IvsRealtime(client("ivs-realtime")), command_deadline())
     if args.json:
-        print(status.as_json(stack, args.region, statuses), file=out)
+        print(status.as_json(stack, region, statuses), file=out)
     elif statuses:
         print(status.as_table(statuses), file=out)
     else:

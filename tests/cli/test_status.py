@@ -44,6 +44,7 @@ def test_nobody_publishing_is_waiting_for_the_publisher_and_exits_0(world: Deplo
     assert code == EXIT_OK
     assert document["version"] == JSON_VERSION
     assert document["stack"] == STACK
+    assert document["region"] == "us-east-1"  # the SDK's, as no --region was given
     assert set(verdicts(world, document).values()) == {"waiting"}
     assert all(r["publisherLive"] is False for r in document["replications"])
     assert all(r["mode"] == c.MODE_FOLLOW for r in document["replications"])

@@ -59,7 +59,7 @@ lint: setup
 	ruff check .
 	ruff format --check .
 	$(MYPY) -p ivs_replication -p ivs_replication_handler -p ivs_realtime_emulator \
-		-p ivs_replication_probe
+		-p ivs_replication_probe -p ivs_replication_cli
 	$(MYPY) app.py example bench hatch_build.py
 	lint-imports
 

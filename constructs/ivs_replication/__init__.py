@@ -3,7 +3,8 @@
     from ivs_replication import ParticipantReplication, WhenNotPublishing
 
 Also: ``ParticipantFanOut`` (one publisher into many stages), ``IngestReplication`` (an
-encoder's participant into many stages, following it by default) and ``ReplicationSweep``.
+encoder's participant into many stages, following it by default), ``ReplicationSweep`` and
+``ReplicationAlarms`` (CloudWatch alarms, opt in).
 ``ivs_replication.testing`` (the ``testing`` extra) deploys a synthesized template on local
 endpoints for tests.
 """
@@ -11,6 +12,7 @@ endpoints for tests.
 from __future__ import annotations
 
 from ._version import __version__
+from .alarms import ReplicationAlarms
 from .fanout import IngestReplication, ParticipantFanOut
 from .modes import WhenNotPublishing
 from .provider import ReplicationProvider
@@ -21,6 +23,7 @@ __all__ = [
     "IngestReplication",
     "ParticipantFanOut",
     "ParticipantReplication",
+    "ReplicationAlarms",
     "ReplicationProvider",
     "ReplicationSweep",
     "StageLike",

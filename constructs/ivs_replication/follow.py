@@ -2,8 +2,8 @@
 
 A registry (DynamoDB table) of what the stack declares, written by the custom-resource
 handler; a reconciler function that starts declared replications whenever their publisher
-publishes; one EventBridge rule per followed publisher. Stacks without follow mode hold none of
-it.
+publishes; a dead-letter queue for the events it could not handle; one EventBridge rule per
+followed publisher. Stacks without follow mode hold none of it.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from ivs_replication_handler import contract as c
@@ -22,6 +24,7 @@ from ivs_replication_handler import contract as c
 from .provider import (
     ReplicationProvider,
     acknowledge,
+    acknowledge_no_tracing,
     handler_function,
     new_log_group,
     role_writing_to,
@@ -32,6 +35,8 @@ FOLLOW_ID = "Follow"
 PUBLISHER_RULE_ID = "PublisherRule"
 RECONCILER_TIMEOUT = Duration.seconds(c.RECONCILER_TIMEOUT_SECONDS)
 RECONCILER_TARGET_ID = "Reconciler"
+# SQS's longest retention: time for an operator to notice the alarm and replay.
+DEAD_LETTER_RETENTION = Duration.days(14)
 
 
 class FollowInfrastructure(Construct):
@@ -43,7 +48,9 @@ class FollowInfrastructure(Construct):
 
     def __init__(self, provider: ReplicationProvider, construct_id: str) -> None:
         super().__init__(provider, construct_id)
+        self.provider = provider
         self.table = _registry_table(self)
+        self.dead_letters = _dead_letter_queue(self)
         self.reconciler = self._reconciler()
         self.invoke_permission = self._invoke_permission_for_rules_of_the_stack()
         self._let_the_handler_write_the_registry(provider.on_event_function)
@@ -90,8 +97,19 @@ class FollowInfrastructure(Construct):
         """The reconciler as a rule target, without a permission of its own: the stack's one
         permission covers every rule (see `_invoke_permission_for_rules_of_the_stack`)."""
         return events.CfnRule.TargetProperty(
-            arn=self.reconciler.function_arn, id=RECONCILER_TARGET_ID, input=rule_input
+            arn=self.reconciler.function_arn,
+            id=RECONCILER_TARGET_ID,
+            input=rule_input,
+            # An event EventBridge could not hand to Lambda lands beside the failed runs.
+            dead_letter_config=events.CfnRule.DeadLetterConfigProperty(
+                arn=self.dead_letters.queue_arn
+            ),
         )
+
+    @property
+    def sweep(self) -> Construct | None:
+        """The stack's ReplicationSweep, once one exists."""
+        return self._sweep
 
     def claim_sweep(self, sweep: Construct) -> None:
         """Record the stack's one sweep; a second one is an error (it would only double the
@@ -125,7 +143,7 @@ class FollowInfrastructure(Construct):
             "reconciler starts the replications the registry declares, whichever stages they "
             "name; a fixed pattern keeps the policy's size constant.",
         )
-        return handler_function(
+        reconciler = handler_function(
             self,
             "Reconciler",
             description="Starts follow-mode IVS participant replications when their "
@@ -134,11 +152,29 @@ class FollowInfrastructure(Construct):
             timeout=RECONCILER_TIMEOUT,
             role=role,
             log_group=reconciler_logs,
-            environment={c.ENV_REGISTRY_TABLE: self.table.table_name},
+            environment={
+                c.ENV_REGISTRY_TABLE: self.table.table_name,
+                **self.provider.metrics_environment,
+            },
             # EventBridge invokes asynchronously; a start that is an hour late is stale.
             retry_attempts=c.RECONCILER_RETRY_ATTEMPTS,
             max_event_age=Duration.seconds(c.RECONCILER_MAX_EVENT_AGE_SECONDS),
+            # After Lambda's retries (or past the age), the event is kept, not dropped.
+            on_failure=destinations.SqsDestination(self.dead_letters),
         )
+        resource = reconciler.node.default_child
+        if not isinstance(resource, lambda_.CfnFunction):
+            raise TypeError(f"{reconciler.node.path} has no CfnFunction")
+        acknowledge(
+            resource,
+            "Serverless-LambdaDLQ",
+            "Failed asynchronous runs go to the on-failure destination (the dead-letter queue, "
+            "EventInvokeConfig), which records the event with the error and the condition; a "
+            "DeadLetterConfig as well would put every failure in the queue twice.",
+            pack="Serverless",
+        )
+        acknowledge_no_tracing(resource)
+        return reconciler
 
     def _invoke_permission_for_rules_of_the_stack(self) -> lambda_.CfnPermission:
         """ONE permission for every rule of this account and region, not one per rule: a
@@ -184,6 +220,55 @@ def publisher_event_pattern(source_stage_arn: str, participant_id: str) -> dict[
 def sweep_input() -> str:
     """The sweep rule's constant input: a few bytes however many declarations exist."""
     return json.dumps({c.SWEEP_INPUT_KEY: True})
+
+
+def _dead_letter_queue(follow: FollowInfrastructure) -> sqs.Queue:
+    """Encrypted (SQS-managed keys, which EventBridge and Lambda can write to without a key
+    policy), TLS only, 14 days' retention. Written by the reconciler's on-failure destination
+    (its role) and by the rules' dead-letter config (EventBridge, allowed below)."""
+    stack = Stack.of(follow)
+    queue = sqs.Queue(
+        follow,
+        "DeadLetters",
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        retention_period=DEAD_LETTER_RETENTION,
+    )
+    # One statement for every rule of the account and region, as the invoke permission:
+    # a stack may follow hundreds of publishers.
+    queue.add_to_resource_policy(
+        iam.PolicyStatement(
+            actions=["sqs:SendMessage"],
+            principals=[iam.ServicePrincipal("events.amazonaws.com")],
+            resources=[queue.queue_arn],
+            conditions={
+                "ArnLike": {
+                    "aws:SourceArn": stack.format_arn(
+                        service="events", resource="rule", resource_name="*"
+                    )
+                },
+                "StringEquals": {"aws:SourceAccount": stack.account},
+            },
+        )
+    )
+    resource = queue.node.default_child
+    if not isinstance(resource, sqs.CfnQueue):
+        raise TypeError(f"{queue.node.path} has no CfnQueue")
+    acknowledge(
+        resource,
+        "AwsSolutions-SQS3",
+        "This queue is the dead-letter destination itself: of the reconciler's failed "
+        "asynchronous runs (on-failure destination) and of its rules' undeliverable events; "
+        "cdk-nag only recognises a queue named in a DeadLetterConfig or a redrive policy.",
+    )
+    acknowledge(
+        resource,
+        "Serverless-SQSRedrivePolicy",
+        "A dead-letter queue has no dead-letter queue of its own: its messages stay for the "
+        "retention period (14 days) until an operator replays them (see the README).",
+        pack="Serverless",
+    )
+    return queue
 
 
 def _registry_table(scope: Construct) -> dynamodb.Table:

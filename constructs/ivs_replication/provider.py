@@ -37,6 +37,8 @@ HANDLER_TIMEOUT = Duration.seconds(c.REQUEST_BUDGET_SECONDS)
 _providers: weakref.WeakKeyDictionary[IConstruct, ReplicationProvider] = weakref.WeakKeyDictionary()
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 HANDLER_MEMORY_MB = 256
+# Lambda's default, stated explicitly for the provider framework's function.
+FRAMEWORK_MEMORY_MB = 128
 
 
 class ReplicationProvider(Construct):
@@ -50,6 +52,8 @@ class ReplicationProvider(Construct):
         super().__init__(scope, construct_id)
         self._longest_wait_seconds = 0
         self._replications = 0
+        self.metrics_namespace = c.METRICS_NAMESPACE_DEFAULT
+        self.metrics_service = c.METRICS_SERVICE_DEFAULT
         handler_logs = new_log_group(self, "OnEventLogs")
         handler_role = role_writing_to(self, "OnEventRole", handler_logs)
         handler_role.add_to_policy(
@@ -92,7 +96,11 @@ class ReplicationProvider(Construct):
             "The provider framework may invoke any version of this stack's replication "
             "handler (FunctionArn:*), and no other function.",
         )
-        depend_on_policy_only(self._provider.node.find_child("framework-onEvent"))
+        framework_function = self._provider.node.find_child("framework-onEvent")
+        depend_on_policy_only(framework_function)
+        _state_the_framework_memory(framework_function)
+        _acknowledge_synchronous_function(self.on_event_function, "the provider framework")
+        _acknowledge_synchronous_function(framework_function, "CloudFormation")
 
     @property
     def service_token(self) -> str:
@@ -107,6 +115,39 @@ class ReplicationProvider(Construct):
         """One more replication in the stack. The handler spreads the retries of a throttled
         burst of creates over the time this many Starts need at IVS's rate."""
         self._replications += 1
+
+    @property
+    def metrics_environment(self) -> dict[str, str]:
+        """The functions' metric settings; empty while they are the defaults, so a stack
+        that keeps them has the same template as before metrics existed."""
+        environment: dict[str, str] = {}
+        if self.metrics_namespace != c.METRICS_NAMESPACE_DEFAULT:
+            environment[c.ENV_METRICS_NAMESPACE] = self.metrics_namespace
+        if self.metrics_service != c.METRICS_SERVICE_DEFAULT:
+            environment[c.ENV_METRICS_SERVICE] = self.metrics_service
+        return environment
+
+    def use_metrics(self, *, namespace: str | None = None, service: str | None = None) -> None:
+        """Publish the functions' metrics under `namespace` and `service` (the dimension).
+
+        Default: namespace ``IvsParticipantReplication``, service
+        ``ivs-participant-replication``. Applies to the handler and, whenever it exists, the
+        reconciler; call it before creating ``ReplicationAlarms``.
+        :raises ValueError: if a value is empty.
+        """
+        for name, value in (("namespace", namespace), ("service", service)):
+            if value is not None and not value.strip():
+                raise ValueError(f"Invalid {name}: the value is empty. Expected a metric {name}.")
+        self.metrics_namespace = namespace or self.metrics_namespace
+        self.metrics_service = service or self.metrics_service
+        functions = [self.on_event_function]
+        follow = self.node.try_find_child("Follow")
+        reconciler = follow.node.try_find_child("Reconciler") if follow is not None else None
+        if isinstance(reconciler, lambda_.Function):
+            functions.append(reconciler)
+        for function in functions:
+            for key, value in self.metrics_environment.items():
+                function.add_environment(key, value)
 
     def allow_wait(self, wait_seconds: int) -> None:
         """Give the handler time to wait `wait_seconds` for a publisher, on top of the time
@@ -153,6 +194,46 @@ class _ReplicationCount:
         return str(self._provider.replications)
 
 
+def _state_the_framework_memory(framework_function: IConstruct) -> None:
+    """The framework's function runs with Lambda's default memory; say so explicitly
+    (Serverless-LambdaDefaultMemorySize), without changing it."""
+    cfn_function = framework_function.node.default_child
+    if not isinstance(cfn_function, lambda_.CfnFunction):
+        raise TypeError(f"{framework_function.node.path} has no CfnFunction")
+    cfn_function.memory_size = FRAMEWORK_MEMORY_MB
+
+
+def _acknowledge_synchronous_function(function: IConstruct, caller: str) -> None:
+    """The provider's functions answer CloudFormation themselves: a failure becomes a FAILED
+    response with its reason, so a dead-letter queue would only hold requests whose pre-signed
+    ResponseURL nobody may replay."""
+    resource = function.node.default_child
+    if not isinstance(resource, CfnResource):
+        raise TypeError(f"{function.node.path} has no CloudFormation resource")
+    acknowledge(
+        resource,
+        "Serverless-LambdaDLQ",
+        f"Called by {caller}, which gets every failure back as a FAILED custom-resource "
+        "response with its reason; a dead-letter queue would only keep requests carrying a "
+        "pre-signed ResponseURL, which must not be stored or replayed.",
+        pack="Serverless",
+    )
+    acknowledge_no_tracing(resource)
+
+
+def acknowledge_no_tracing(resource: IConstruct) -> None:
+    """X-Ray needs `xray:PutTraceSegments` on Resource "*" (it has no resource-level
+    permissions), which this library never grants; metrics and JSON logs cover its calls."""
+    acknowledge(
+        resource,
+        "Serverless-LambdaTracing",
+        "Active tracing needs xray:PutTraceSegments on Resource '*' (X-Ray has no "
+        "resource-level permissions), which this library never grants; its structured logs "
+        "and CloudWatch metrics record each call instead.",
+        pack="Serverless",
+    )
+
+
 def stage_arns_of_account(stack: Stack) -> str:
     """Every IVS stage of the stack's account, in any region.
 
@@ -183,10 +264,11 @@ def handler_function(
     environment: Mapping[str, str] | None = None,
     retry_attempts: int | None = None,
     max_event_age: Duration | None = None,
+    on_failure: lambda_.IDestination | None = None,
 ) -> lambda_.Function:
     """A function running one entry point of the handler package: the same runtime,
     architecture, code, memory and JSON logging for every function of the library, depending
-    on its role's policy only. The last three are `lambda_.Function`'s (default: unset)."""
+    on its role's policy only. The last four are `lambda_.Function`'s (default: unset)."""
     function = lambda_.Function(
         scope,
         construct_id,
@@ -203,6 +285,7 @@ def handler_function(
         environment=environment,
         retry_attempts=retry_attempts,
         max_event_age=max_event_age,
+        on_failure=on_failure,
     )
     depend_on_policy_only(function)
     return function
@@ -239,9 +322,12 @@ def logical_id(construct: IConstruct) -> str:
     return Stack.of(construct).resolve(resource.logical_id)  # type: ignore[no-any-return]
 
 
-def acknowledge(scope: IConstruct, rule: str, reason: str) -> None:
-    """Record why a cdk-nag finding on `scope` is intended (read by `cdk-nag` v3 packs)."""
-    Validations.of(scope).acknowledge(Acknowledgment(id=f"AwsSolutions::{rule}", reason=reason))
+def acknowledge(scope: IConstruct, rule: str, reason: str, *, pack: str = "AwsSolutions") -> None:
+    """Record why a cdk-nag finding on `scope` is intended (read by `cdk-nag` v3 packs).
+
+    ``pack`` Default: "AwsSolutions"; "Serverless" for `ServerlessChecks`' rules.
+    """
+    Validations.of(scope).acknowledge(Acknowledgment(id=f"{pack}::{rule}", reason=reason))
 
 
 def new_log_group(scope: Construct, construct_id: str) -> logs.LogGroup:

@@ -16,9 +16,10 @@ from tests.construct.helpers import new_stack, replicate
 # CloudFormation's limit of resources per stack.
 MAX_RESOURCES = 500
 # Created once per stack with follow mode and a sweep: the provider's 8 (two functions, their
-# roles, policies and log groups), follow mode's 7 (table, reconciler with its role, policy,
-# log group and invoke config, one permission) and the schedule rule.
-SHARED_RESOURCES = 16
+# roles, policies and log groups), follow mode's 9 (table, reconciler with its role, policy,
+# log group and invoke config, one permission, the dead-letter queue and its policy) and the
+# schedule rule.
+SHARED_RESOURCES = 18  # with the dead-letter queue and its policy
 
 
 def schedule_rules(template: Template) -> list[dict[str, Any]]:
@@ -122,7 +123,7 @@ def test_two_hundred_followed_publishers_fit_in_one_stack_with_a_constant_sweep(
     # A custom resource and a rule per publisher; everything else is shared.
     assert len(small.to_json()["Resources"]) == 2 + SHARED_RESOURCES
     large_count = len(large.to_json()["Resources"])
-    assert large_count == 2 * 200 + SHARED_RESOURCES == 416  # the README's figure
+    assert large_count == 2 * 200 + SHARED_RESOURCES == 418  # the README's figure
     assert large_count < MAX_RESOURCES
     assert sweep_target(large)["Input"] == sweep_target(small)["Input"]
     large.resource_count_is("AWS::Lambda::Permission", 1)

@@ -391,8 +391,10 @@ class _CurrentStdout:
 
 
 def log_lines(text: str) -> list[dict[str, Any]]:
-    """Powertools writes one JSON object per line."""
-    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    """Powertools writes one JSON object per line; EMF metric documents (with `_aws`) share
+    stdout with the logs, as in Lambda, and are left out."""
+    lines = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    return [line for line in lines if "_aws" not in line]
 
 
 @pytest.fixture

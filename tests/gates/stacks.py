@@ -7,11 +7,13 @@ from collections.abc import Callable
 
 import aws_cdk as cdk
 from aws_cdk import aws_ivs as ivs
+from aws_cdk import aws_sns as sns
 
 from example.stack import ReplicationExampleStack
 from ivs_replication import (
     IngestReplication,
     ParticipantReplication,
+    ReplicationAlarms,
     ReplicationSweep,
     StageLike,
     WhenNotPublishing,
@@ -78,7 +80,17 @@ def every_mode_stack(app: cdk.App) -> cdk.Stack:
     return stack
 
 
+def alarmed_stack(app: cdk.App) -> cdk.Stack:
+    """Every mode, plus the opt-in alarms (to an operations topic of another stack) and the
+    dashboard."""
+    stack = every_mode_stack(app)
+    topic = sns.Topic.from_topic_arn(stack, "Ops", "arn:aws:sns:us-east-1:123456789012:ops")
+    ReplicationAlarms(stack, "Alarms", topic=topic, dashboard=True)
+    return stack
+
+
 STACKS: dict[str, Callable[[cdk.App], cdk.Stack]] = {
+    "alarmed": alarmed_stack,
     "example": example_stack,
     "three-replications": three_replications_stack,
     "every-mode": every_mode_stack,

@@ -1,5 +1,6 @@
-"""cdk-nag's AwsSolutions pack finds nothing unacknowledged, and every acknowledgment is
-specific: one rule, one finding, one resource, a reason."""
+"""cdk-nag's AwsSolutions and Serverless packs find nothing unacknowledged, and every
+acknowledgment is specific: one rule (one finding, where the rule has findings), one resource,
+a reason."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
-from cdk_nag import AwsSolutionsChecks
+from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
 from ivs_replication_handler import contract as c
 from tests.gates.stacks import NO_BUNDLING, STACKS
@@ -21,7 +22,8 @@ def synth_with_nag(build: Any, outdir: Path) -> dict[str, Any]:
     app = cdk.App(outdir=str(outdir), context=NO_BUNDLING)
     stack = build(app)
     cdk.Validations.of(app).add_plugins(
-        AwsSolutionsChecks(app, write_suppressions_to_cloud_formation=True)
+        AwsSolutionsChecks(app, write_suppressions_to_cloud_formation=True),
+        ServerlessChecks(app, write_suppressions_to_cloud_formation=True),
     )
     try:
         app.synth()
@@ -51,23 +53,43 @@ def test_no_unacknowledged_findings(nagged: dict[str, Any]) -> None:
     assert nagged["Resources"]
 
 
+# The rules acknowledged whole (they have no findings), and the resource type each may be on.
+WHOLE_RULES = {
+    # The provider's functions answer CloudFormation; the reconciler has an on-failure
+    # destination instead of a DeadLetterConfig.
+    "Serverless::Serverless-LambdaDLQ": "AWS::Lambda::Function",
+    # X-Ray would need Resource "*".
+    "Serverless::Serverless-LambdaTracing": "AWS::Lambda::Function",
+    # The dead-letter queue itself.
+    "AwsSolutions::AwsSolutions-SQS3": "AWS::SQS::Queue",
+    "Serverless::Serverless-SQSRedrivePolicy": "AWS::SQS::Queue",
+}
+
+
 def test_every_acknowledgment_is_one_finding_on_one_resource_with_a_reason(
     nagged: dict[str, Any],
 ) -> None:
     rules = acknowledged_rules(nagged)
-
-    # The stage pattern on the handler's policy (and the reconciler's, with follow mode), and
-    # the framework's permission to invoke any version of the handler.
     follows = any(
         resource["Properties"].get("Handler") == c.RECONCILER_ENTRY_POINT
         for resource in nagged["Resources"].values()
     )
-    assert len(rules) == (3 if follows else 2), rules
-    assert len({logical_id for logical_id, _ in rules}) == len(rules), "one per policy"
-    for logical_id, rule in rules:
-        # "Pack::Rule[Finding]": a granular finding, never a whole rule for the resource.
-        assert "[" in rule["id"], (logical_id, rule)
-        assert rule["id"].endswith("]"), (logical_id, rule)
+    functions = 3 if follows else 2  # handler, framework (, reconciler)
+    policies = [(lid, rule) for lid, rule in rules if rule["id"].endswith("]")]
+    whole = [(lid, rule) for lid, rule in rules if not rule["id"].endswith("]")]
+
+    # The stage pattern on the handler's policy (and the reconciler's, with follow mode), and
+    # the framework's permission to invoke any version of the handler: one per policy.
+    assert len(policies) == functions, policies
+    assert len({logical_id for logical_id, _ in policies}) == len(policies), "one per policy"
+    for logical_id, rule in policies:
+        assert rule["id"].startswith("AwsSolutions::AwsSolutions-IAM5["), (logical_id, rule)
         assert nagged["Resources"][logical_id]["Type"] == "AWS::IAM::Policy", logical_id
+    # Per function: no DLQ and no tracing, each for its reason; the queue's two with follow.
+    assert len(whole) == 2 * functions + (2 if follows else 0), whole
+    assert len(set((lid, r["id"]) for lid, r in whole)) == len(whole), "no duplicate"
+    for logical_id, rule in whole:
+        assert rule["id"] in WHOLE_RULES, (logical_id, rule)
+        assert nagged["Resources"][logical_id]["Type"] == WHOLE_RULES[rule["id"]], logical_id
+    for logical_id, rule in rules:
         assert len(rule["reason"]) > 60, (logical_id, rule)
-    assert {r["id"].split("[")[0] for _, r in rules} == {"AwsSolutions::AwsSolutions-IAM5"}

@@ -55,7 +55,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return built
 
 
-def test_the_wheel_ships_both_packages_and_no_emulator_or_caches(wheel: Path) -> None:
+def test_the_wheel_ships_three_packages_and_the_command_but_no_emulator(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
 
     assert "ivs_replication_handler/requirements.txt" in names
@@ -63,6 +63,11 @@ def test_the_wheel_ships_both_packages_and_no_emulator_or_caches(wheel: Path) ->
     assert "ivs_replication_handler/py.typed" in names
     assert "ivs_replication/py.typed" in names
     assert "ivs_replication/testing/deployment.py" in names
+    assert "ivs_replication_cli/main.py" in names
+    assert "ivs_replication_cli/py.typed" in names
+    [entry_points] = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
+    scripts = zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "ivs-replication = ivs_replication_cli.main:main" in scripts
     assert not [n for n in names if n.startswith("ivs_realtime_emulator")]
     assert not [n for n in names if "/_handler" in n]
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
@@ -124,3 +129,16 @@ def test_a_venv_without_pip_and_offline_synthesizes_with_the_wheel(
     names = zipfile.ZipFile(staged).namelist()
     assert any(n.startswith("botocore/data/ivs-realtime/") for n in names)
     assert "ivs_replication_handler/handler.py" in names
+
+    # The command comes with the wheel; without the cli extra (no boto3 here) it says so.
+    command = subprocess.run(
+        [str(env_dir / "bin" / "ivs-replication"), "status", "--stack-name", "UserStack"],
+        capture_output=True,
+        text=True,
+        env=offline,
+        check=False,
+        timeout=60,
+    )
+    assert command.returncode == 3, command.stderr
+    assert command.stderr.count("\n") == 1
+    assert "pip install 'ivs-participant-replication[cli]'" in command.stderr

@@ -15,9 +15,10 @@ order, as CloudFormation does. What each type becomes locally:
   stack) run through the ``FunctionRuntime``; a target's ``Input`` is its constant input.
 - ``Custom::IvsParticipantReplication``: a ``LocalDeployment`` request to the custom-resource
   handler (the function whose ``Handler`` is the library's entry point).
-- IAM, log groups, Lambda permissions and invoke configurations, and CDK metadata are
-  recorded but do nothing: IAM is not enforced locally (cdk-nag and the construct tests check
-  the policies), and a failed delivery is not retried (``LocalEventBus`` logs it).
+- IAM, log groups, Lambda permissions and invoke configurations, the dead-letter queue and its
+  policy, alarms, dashboards and CDK metadata are recorded but do nothing: IAM is not enforced
+  locally (cdk-nag and the construct tests check the policies), and a failed delivery is not
+  retried nor dead-lettered (``LocalEventBus`` logs it).
 
 Anything else, and any intrinsic that cannot be resolved, raises ``UnsupportedTemplateError``
 before or while creating, naming the resource.
@@ -69,12 +70,16 @@ RULE_TYPE: Final = "AWS::Events::Rule"
 INERT_TYPES: Final = frozenset(
     {
         "AWS::CDK::Metadata",
+        "AWS::CloudWatch::Alarm",
+        "AWS::CloudWatch::Dashboard",
         "AWS::IAM::ManagedPolicy",
         "AWS::IAM::Policy",
         "AWS::IAM::Role",
         "AWS::Lambda::EventInvokeConfig",
         "AWS::Lambda::Permission",
         "AWS::Logs::LogGroup",
+        "AWS::SQS::Queue",
+        "AWS::SQS::QueuePolicy",
     }
 )
 DEFAULT_STACK_NAME: Final = "TemplateDeployment"

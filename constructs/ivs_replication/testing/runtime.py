@@ -25,6 +25,7 @@ from ivs_replication_handler.contract import (
     RECONCILER_ENTRY_POINT,
 )
 from ivs_replication_handler.ivs import IvsRealtime
+from ivs_replication_handler.metrics import ReplicationMetrics
 from ivs_replication_handler.registry import Registry
 
 if TYPE_CHECKING:
@@ -88,7 +89,8 @@ class HandlerRuntime:
     ``ivs`` is the local IVS real-time endpoint; ``dynamodb`` (default None) the local
     DynamoDB endpoint, required once a function's environment names a registry table. Each
     function gets an IVS client of its own; DynamoDB clients are the endpoint's one shared
-    ``LocalDynamoDB.client()``.
+    ``LocalDynamoDB.client()``. The functions' metrics (EMF documents, one JSON text each) are
+    kept in ``metric_documents`` rather than printed.
 
     Time follows the emulator's clock: on a ``ManualClock`` the handlers' sleeps (backoff, a
     wait for the publisher) advance it and their Lambda deadline is measured on it, so a
@@ -101,6 +103,8 @@ class HandlerRuntime:
         simulated = isinstance(ivs.clock, ManualClock)
         self.sleep: Callable[[float], None] = ivs.clock.advance if simulated else time.sleep
         self.clock: Callable[[], float] = ivs.clock.now if simulated else time.monotonic
+        self.metric_documents: list[str] = []
+        self._metrics = ReplicationMetrics(write=self.metric_documents.append)
 
     def custom_resource_handler(self, function: LocalFunction) -> Handler:
         """``handler.handle_event(event, context, ivs, registry)``; the registry is None when
@@ -110,7 +114,7 @@ class HandlerRuntime:
         registry = self._registry(function)
 
         def handle(event: dict[str, object], context: Any) -> Mapping[str, object]:  # noqa: ANN401 - a Lambda context
-            return handler.handle_event(event, context, ivs, registry)
+            return handler.handle_event(event, context, ivs, registry, metrics=self._metrics)
 
         return handle
 
@@ -131,7 +135,7 @@ class HandlerRuntime:
                 raise TypeError(f"the reconciler takes a JSON object, not {payload!r}")
             # A LocalLambdaContext has every member the reconciler reads.
             context = cast("LambdaContext", function.context(self.clock))
-            return reconciler.handle_event(payload, context, ivs, registry)
+            return reconciler.handle_event(payload, context, ivs, registry, metrics=self._metrics)
 
         return invoke
 

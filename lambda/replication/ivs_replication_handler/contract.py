@@ -77,6 +77,36 @@ RECONCILER_RETRY_ATTEMPTS = 2
 RECONCILER_MAX_EVENT_AGE_SECONDS = 3600
 RECONCILER_TIMEOUT_SECONDS = 300
 
+# --- Metrics (CloudWatch embedded metric format, written by `metrics`) ----------------------
+# Both functions read their namespace and service from these variables (the construct sets
+# them); the defaults apply when a variable is unset or empty. No ARN or participant id is
+# ever a dimension: dimensions are the service, and the request type, outcome or trigger.
+ENV_METRICS_NAMESPACE = "IVS_REPLICATION_METRICS_NAMESPACE"
+ENV_METRICS_SERVICE = "IVS_REPLICATION_METRICS_SERVICE"
+METRICS_NAMESPACE_DEFAULT = "IvsParticipantReplication"
+METRICS_SERVICE_DEFAULT = LOGGER_SERVICE
+DIMENSION_SERVICE = "service"  # Powertools' name for the service dimension
+DIMENSION_REQUEST_TYPE = "RequestType"  # Create, Update, Delete or Unknown
+DIMENSION_OUTCOME = "Outcome"  # Succeeded or Failed
+DIMENSION_TRIGGER = "Trigger"  # event or sweep
+OUTCOME_SUCCEEDED = "Succeeded"
+OUTCOME_FAILED = "Failed"
+TRIGGER_SWEEP = "sweep"
+TRIGGER_EVENT = "event"
+# The handler: one per custom-resource request, by (RequestType, Outcome) and by Outcome alone.
+METRIC_REQUESTS = "Requests"
+# The reconciler: per run, by Trigger, how many declarations ended each way.
+METRIC_STARTED = "ReplicationsStarted"
+METRIC_ALREADY_ACTIVE = "ReplicationsAlreadyActive"
+METRIC_NOT_PUBLISHING = "ReplicationsNotPublishing"
+METRIC_WITHDRAWN = "ReplicationsWithdrawn"
+METRIC_FAILED = "ReplicationsFailed"
+# Per sweep: the declarations it went through, and the drift it found: declared replications
+# that were not ACTIVE while their publisher was live (it started them), or that it could not
+# check or start (failed).
+METRIC_SWEEP_DECLARATIONS = "SweepDeclarations"
+METRIC_SWEEP_DRIFT = "SweepDrift"
+
 # The EventBridge events that trigger the reconciler.
 EVENT_SOURCE = "aws.ivs"
 EVENT_DETAIL_TYPE = "IVS Stage Update"

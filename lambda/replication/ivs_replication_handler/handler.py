@@ -17,6 +17,7 @@ from .contract import InvalidPropertyError
 from .ivs import IvsRealtime
 from .lifecycle import Lifecycle, Outcome, ReplicationFailedError
 from .logic import ReplicationKey, ReplicationSpec, parse_physical_id, parse_properties
+from .metrics import ReplicationMetrics, from_environment
 from .registry import Registry
 from .retries import Deadline
 
@@ -41,10 +42,13 @@ def handle_event(
     context: LambdaContext,
     ivs: IvsRealtime,
     registry: Registry | None = None,
+    *,
+    metrics: ReplicationMetrics | None = None,
 ) -> dict[str, object]:
     """Validate, then create, update or delete; every failure is logged once and re-raised.
 
     ``registry`` Default: the table named by ``IVS_REPLICATION_REGISTRY_TABLE``, if set.
+    ``metrics`` Default: EMF on stdout (see ``metrics``); one ``Requests`` per call, any outcome.
     """
     request_type = event.get("RequestType")
     logger.append_keys(
@@ -53,11 +57,15 @@ def handle_event(
         physical_id=event.get("PhysicalResourceId"),
     )
     lifecycle = Lifecycle(ivs, Deadline(context.get_remaining_time_in_millis), registry=registry)
+    succeeded = False
     try:
         outcome = _dispatch(request_type, event, lifecycle)
+        succeeded = True
     except (InvalidPropertyError, ReplicationFailedError) as error:
         logger.error("Request failed", extra={"reason": str(error)})
         raise
+    finally:  # unexpected errors count as failures too
+        (metrics or from_environment()).record_request(request_type, succeeded=succeeded)
     logger.info("Request succeeded", extra={"result_physical_id": outcome.physical_id})
     return outcome.response()
 

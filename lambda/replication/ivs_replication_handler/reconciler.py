@@ -26,6 +26,7 @@ from aws_lambda_powertools import Logger
 from . import contract as c
 from .ivs import IvsRealtime
 from .logic import ACTIVE, ReplicationKey, ReplicationSpec
+from .metrics import ReplicationMetrics, from_environment
 from .registry import Registry, publisher_key
 from .retries import Deadline, DeadlineExceededError, ServiceError
 from .starting import SETTLE_SECONDS, RefusalUnresolvedError, Settle, StartResult, start_replication
@@ -81,12 +82,21 @@ def on_event(event: Mapping[str, Any], context: LambdaContext) -> dict[str, obje
 
 
 def handle_event(
-    event: Mapping[str, Any], context: LambdaContext, ivs: IvsRealtime, registry: Registry
+    event: Mapping[str, Any],
+    context: LambdaContext,
+    ivs: IvsRealtime,
+    registry: Registry,
+    *,
+    metrics: ReplicationMetrics | None = None,
 ) -> dict[str, object]:
-    """Reconcile what `event` asks for; raise ReconcileError if anything failed."""
+    """Reconcile what `event` asks for; raise ReconcileError if anything failed.
+
+    ``metrics`` Default: EMF on stdout (see ``metrics``), one document per run with a report.
+    """
     deadline = Deadline(context.get_remaining_time_in_millis)
     report = _reconcile_event(event, ivs, registry, deadline)
     logger.info("Reconciled", extra={"report": report.as_dict()})
+    (metrics or from_environment()).record_reconcile(report)
     if report.failed:
         raise ReconcileError(
             f"{len(report.failed)} of {report.declarations} declarations failed: "

@@ -1,0 +1,120 @@
+"""A deployed stack as the CLI needs it: its replications, its reconciler and its registry.
+
+Read with two CloudFormation calls: ``ListStackResources`` (physical ids) and ``GetTemplate``
+(the replications' modes, the reconciler's ``Handler`` and the table it is given).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ivs_replication_handler import contract as c
+from ivs_replication_handler.logic import ReplicationKey, parse_physical_id
+
+FUNCTION_TYPE = "AWS::Lambda::Function"
+
+
+@dataclass(frozen=True)
+class DeclaredReplication:
+    """One ``Custom::IvsParticipantReplication`` of the stack; ``key`` is None when its
+    physical id is not a replication's (a failed create's marker)."""
+
+    logical_id: str
+    physical_id: str
+    status: str
+    mode: str
+    key: ReplicationKey | None
+
+
+@dataclass(frozen=True)
+class DeployedStack:
+    name: str
+    replications: list[DeclaredReplication]
+    reconciler_function: str | None
+    registry_table: str | None
+
+
+def read_stack(cloudformation: Any, stack_name: str) -> DeployedStack:  # noqa: ANN401 - a boto3 client
+    """The stack's replications (in template order), reconciler and registry table.
+
+    Raises botocore's ClientError as CloudFormation answers (no such stack, access denied).
+    """
+    physical = _physical_ids(cloudformation, stack_name)
+    resources = _template(cloudformation, stack_name).get("Resources") or {}
+    replications = [
+        _declared(logical_id, resource, physical[logical_id])
+        for logical_id, resource in resources.items()
+        if resource.get("Type") == c.RESOURCE_TYPE and logical_id in physical
+    ]
+    reconciler = _reconciler_logical_id(resources)
+    table = _registry_table_logical_id(resources, reconciler)
+    return DeployedStack(
+        name=stack_name,
+        replications=replications,
+        reconciler_function=physical[reconciler][0] if reconciler in physical else None,
+        registry_table=physical[table][0] if table in physical else None,
+    )
+
+
+def _physical_ids(cloudformation: Any, stack_name: str) -> dict[str, tuple[str, str]]:  # noqa: ANN401
+    """logical id -> (physical id, status) of every resource that has a physical id."""
+    found: dict[str, tuple[str, str]] = {}
+    request: dict[str, str] = {"StackName": stack_name}
+    while True:
+        page = cloudformation.list_stack_resources(**request)
+        for summary in page.get("StackResourceSummaries", []):
+            if summary.get("PhysicalResourceId"):
+                found[summary["LogicalResourceId"]] = (
+                    summary["PhysicalResourceId"],
+                    summary.get("ResourceStatus", ""),
+                )
+        token = page.get("NextToken")
+        if not token:
+            return found
+        request["NextToken"] = token
+
+
+def _template(cloudformation: Any, stack_name: str) -> Mapping[str, Any]:  # noqa: ANN401
+    body = cloudformation.get_template(StackName=stack_name)["TemplateBody"]
+    # botocore decodes a JSON body into a dict; a CDK template is always JSON.
+    template = json.loads(body) if isinstance(body, str) else body
+    return template if isinstance(template, Mapping) else {}
+
+
+def _declared(
+    logical_id: str, resource: Mapping[str, Any], physical: tuple[str, str]
+) -> DeclaredReplication:
+    properties = resource.get("Properties") or {}
+    mode = properties.get(c.PROP_WHEN_NOT_PUBLISHING)
+    physical_id, status = physical
+    return DeclaredReplication(
+        logical_id=logical_id,
+        physical_id=physical_id,
+        status=status,
+        # Properties of an older template carry no mode: they run as FAIL.
+        mode=mode if mode in c.MODES else c.MODE_FAIL,
+        key=parse_physical_id(physical_id),
+    )
+
+
+def _reconciler_logical_id(resources: Mapping[str, Any]) -> str | None:
+    for logical_id, resource in resources.items():
+        properties = resource.get("Properties") or {}
+        is_function = resource.get("Type") == FUNCTION_TYPE
+        if is_function and properties.get("Handler") == c.RECONCILER_ENTRY_POINT:
+            return str(logical_id)
+    return None
+
+
+def _registry_table_logical_id(resources: Mapping[str, Any], reconciler: str | None) -> str | None:
+    """The table the reconciler is given: ``{"Ref": <table>}`` in its environment."""
+    if reconciler is None:
+        return None
+    environment = (resources[reconciler].get("Properties") or {}).get("Environment") or {}
+    value = (environment.get("Variables") or {}).get(c.ENV_REGISTRY_TABLE)
+    if isinstance(value, Mapping) and isinstance(value.get("Ref"), str):
+        return str(value["Ref"])
+    return None

@@ -1,0 +1,174 @@
+"""``status``: is every declared replication running? One verdict per replication.
+
+- ``ok``: IVS lists its replica ACTIVE;
+- ``waiting``: not ACTIVE, and its publisher is not live (nothing to replicate now);
+- ``drift``: not ACTIVE although its publisher is live;
+- ``not-created``: the resource's physical id is not a replication's (its create failed).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from ivs_replication_cli.stack import DeclaredReplication, DeployedStack
+from ivs_replication_handler.ivs import IvsRealtime
+from ivs_replication_handler.logic import ACTIVE, ReplicationKey
+from ivs_replication_handler.registry import publisher_key
+from ivs_replication_handler.retries import Deadline, ServiceError
+
+__all__ = ["DeployedStack", "ReplicationStatus", "as_json", "as_table", "check", "drifts"]
+
+# The JSON document's layout; a change that removes or renames a field raises it.
+JSON_VERSION = 1
+OK = "ok"
+WAITING = "waiting"
+DRIFT = "drift"
+NOT_CREATED = "not-created"
+VERDICT_LABELS = {
+    OK: "ok",
+    WAITING: "waiting for the publisher",
+    DRIFT: "drift",
+    NOT_CREATED: "not created",
+}
+_NOT_FOUND = "ResourceNotFoundException"
+CONNECTED = "CONNECTED"
+
+
+@dataclass(frozen=True)
+class ReplicationStatus:
+    declared: DeclaredReplication
+    publisher_live: bool | None
+    replica_state: str | None
+    verdict: str
+
+    def as_dict(self) -> dict[str, object]:
+        key = self.declared.key
+        return {
+            "logicalId": self.declared.logical_id,
+            "physicalId": self.declared.physical_id,
+            "sourceStageArn": key.source_stage_arn if key else None,
+            "destinationStageArn": key.destination_stage_arn if key else None,
+            "participantId": key.participant_id if key else None,
+            "mode": self.declared.mode,
+            "publisherLive": self.publisher_live,
+            "replicaState": self.replica_state,
+            "verdict": self.verdict,
+        }
+
+
+def verdict(publisher_live: bool, replica_state: str | None) -> str:
+    """ok when ACTIVE; otherwise drift if the publisher is live, else waiting."""
+    if replica_state == ACTIVE:
+        return OK
+    return DRIFT if publisher_live else WAITING
+
+
+def check(stack: DeployedStack, ivs: IvsRealtime, deadline: Deadline) -> list[ReplicationStatus]:
+    """Ask IVS once per publisher: its replicas, and whether it publishes now."""
+    publishers: dict[str, tuple[bool, dict[str, str]]] = {}
+    statuses: list[ReplicationStatus] = []
+    for declared in stack.replications:
+        key = declared.key
+        if key is None:
+            statuses.append(ReplicationStatus(declared, None, None, NOT_CREATED))
+            continue
+        publisher = publisher_key(key.source_stage_arn, key.participant_id)
+        if publisher not in publishers:
+            publishers[publisher] = _observe(ivs, key, deadline)
+        live, states = publishers[publisher]
+        state = states.get(key.destination_stage_arn)
+        statuses.append(ReplicationStatus(declared, live, state, verdict(live, state)))
+    return statuses
+
+
+def _observe(
+    ivs: IvsRealtime, key: ReplicationKey, deadline: Deadline
+) -> tuple[bool, dict[str, str]]:
+    try:
+        states = ivs.replica_states(key.source_stage_arn, key.participant_id, deadline)
+    except ServiceError as error:
+        if error.code != _NOT_FOUND:
+            raise
+        states = {}  # the source stage is gone: nothing replicates from it
+    return publisher_live(ivs, key.source_stage_arn, key.participant_id, deadline), states
+
+
+def publisher_live(
+    ivs: IvsRealtime, stage_arn: str, participant_id: str, deadline: Deadline
+) -> bool:
+    """Whether `participant_id` publishes in the stage's active session now (GetStage, then
+    GetParticipant); a missing stage, session or participant is not live."""
+    try:
+        stage = ivs.call("GetStage", lambda: ivs.client.get_stage(arn=stage_arn), deadline)
+        session_id = stage["stage"].get("activeSessionId")
+        if not session_id:
+            return False
+        found = ivs.call(
+            "GetParticipant",
+            lambda: ivs.client.get_participant(
+                stageArn=stage_arn, sessionId=session_id, participantId=participant_id
+            ),
+            deadline,
+        )
+    except ServiceError as error:
+        if error.code == _NOT_FOUND:
+            return False
+        raise
+    participant = found["participant"]
+    return bool(participant.get("published")) and participant.get("state") == CONNECTED
+
+
+def drifts(statuses: list[ReplicationStatus]) -> bool:
+    return any(status.verdict == DRIFT for status in statuses)
+
+
+def as_json(stack: DeployedStack, region: str | None, statuses: list[ReplicationStatus]) -> str:
+    """The stable document: ``version``, ``stack``, ``region``, ``replications`` (one object
+    per replication, see ``ReplicationStatus.as_dict``), ``summary`` (count per verdict)."""
+    summary = {name: 0 for name in VERDICT_LABELS}
+    for status in statuses:
+        summary[status.verdict] += 1
+    document: dict[str, Any] = {
+        "version": JSON_VERSION,
+        "stack": stack.name,
+        "region": region,
+        "replications": [status.as_dict() for status in statuses],
+        "summary": summary,
+        "drift": drifts(statuses),
+    }
+    return json.dumps(document, indent=2)
+
+
+def as_table(statuses: list[ReplicationStatus]) -> str:
+    """One line per replication under a header, columns aligned."""
+    header = ("REPLICATION", "MODE", "PUBLISHER LIVE", "REPLICA", "VERDICT")
+    rows = [header] + [_row(status) for status in statuses]
+    widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )
+
+
+def _row(status: ReplicationStatus) -> tuple[str, str, str, str, str]:
+    key = status.declared.key
+    what = status.declared.logical_id
+    if key is not None:
+        what += (
+            f" ({key.participant_id}: {_stage_id(key.source_stage_arn)} -> "
+            f"{_stage_id(key.destination_stage_arn)})"
+        )
+    live = {True: "yes", False: "no", None: "-"}[status.publisher_live]
+    return (
+        what,
+        status.declared.mode,
+        live,
+        status.replica_state or ("-" if key is None else "none"),
+        VERDICT_LABELS[status.verdict],
+    )
+
+
+def _stage_id(stage_arn: str) -> str:
+    return stage_arn.rsplit("/", 1)[-1]

@@ -1,0 +1,148 @@
+"""CloudWatch metrics of both functions, in the embedded metric format (Powertools Metrics).
+
+One EMF document per custom-resource request and per reconciler run, written to stdout, where
+Lambda's log pipeline turns it into metrics (no PutMetricData call, no extra IAM). The names
+are in ``contract``, so the construct's alarms use the same ones:
+
+- the handler: ``Requests`` (Count, 1 per request) with dimensions (service, RequestType,
+  Outcome) and (service, Outcome); RequestType is Create, Update, Delete or Unknown;
+- the reconciler: ``ReplicationsStarted``, ``ReplicationsAlreadyActive``,
+  ``ReplicationsNotPublishing``, ``ReplicationsWithdrawn``, ``ReplicationsFailed`` with
+  dimensions (service, Trigger); a sweep adds ``SweepDeclarations`` and ``SweepDrift``.
+
+Namespace Default: ``IvsParticipantReplication``, or ``IVS_REPLICATION_METRICS_NAMESPACE``;
+service Default: ``ivs-participant-replication``, or ``IVS_REPLICATION_METRICS_SERVICE``.
+ARNs and participant ids are never dimensions (they would make a metric per replication).
+Writing a metric never fails a request: a broken metric is logged and dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Sized
+from typing import Protocol
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
+
+from . import contract as c
+
+logger = Logger(service=c.LOGGER_SERVICE, child=True)
+
+_REQUEST_TYPES = ("Create", "Update", "Delete")
+
+
+class ReconcileCounts(Protocol):
+    """What a reconciler run reports (the reconciler's ``Report`` has this shape)."""
+
+    @property
+    def trigger(self) -> str: ...
+    @property
+    def declarations(self) -> int: ...
+    @property
+    def started(self) -> Sized: ...
+    @property
+    def already_active(self) -> Sized: ...
+    @property
+    def not_publishing(self) -> Sized: ...
+    @property
+    def withdrawn(self) -> Sized: ...
+    @property
+    def failed(self) -> Sized: ...
+
+
+def sweep_drift(report: ReconcileCounts) -> int:
+    """Declarations a sweep found not running although they should be: those it started
+    (not ACTIVE while the publisher was live) and those it could not check or start."""
+    return len(report.started) + len(report.failed)
+
+
+def _print_line(document: str) -> None:
+    # The stdout of the moment: Lambda reads EMF from it, and tests capture it.
+    print(document, file=sys.stdout, flush=True)
+
+
+class ReplicationMetrics:
+    """Writes the functions' metrics as EMF documents.
+
+    ``namespace`` Default: ``IVS_REPLICATION_METRICS_NAMESPACE``, else
+    ``IvsParticipantReplication``; ``service`` Default: ``IVS_REPLICATION_METRICS_SERVICE``, else
+    ``ivs-participant-replication`` (both read at each write, so warm functions follow changes);
+    ``write`` Default: one line on stdout per document.
+    """
+
+    def __init__(
+        self,
+        *,
+        namespace: str | None = None,
+        service: str | None = None,
+        write: Callable[[str], None] = _print_line,
+    ) -> None:
+        self._namespace = namespace
+        self._service = service
+        self._write = write
+
+    @property
+    def namespace(self) -> str:
+        return (
+            self._namespace
+            or os.environ.get(c.ENV_METRICS_NAMESPACE)
+            or c.METRICS_NAMESPACE_DEFAULT
+        )
+
+    @property
+    def service(self) -> str:
+        return self._service or os.environ.get(c.ENV_METRICS_SERVICE) or c.METRICS_SERVICE_DEFAULT
+
+    def record_request(self, request_type: object, *, succeeded: bool) -> None:
+        """One custom-resource request and how it ended."""
+        kind = request_type if request_type in _REQUEST_TYPES else "Unknown"
+        outcome = c.OUTCOME_SUCCEEDED if succeeded else c.OUTCOME_FAILED
+        self._emit(
+            {c.METRIC_REQUESTS: 1},
+            [
+                {c.DIMENSION_REQUEST_TYPE: str(kind), c.DIMENSION_OUTCOME: outcome},
+                {c.DIMENSION_OUTCOME: outcome},
+            ],
+        )
+
+    def record_reconcile(self, report: ReconcileCounts) -> None:
+        """One reconciler run: its counts by Trigger; a sweep's declarations and drift too."""
+        values: dict[str, int] = {
+            c.METRIC_STARTED: len(report.started),
+            c.METRIC_ALREADY_ACTIVE: len(report.already_active),
+            c.METRIC_NOT_PUBLISHING: len(report.not_publishing),
+            c.METRIC_WITHDRAWN: len(report.withdrawn),
+            c.METRIC_FAILED: len(report.failed),
+        }
+        if report.trigger == c.TRIGGER_SWEEP:
+            values[c.METRIC_SWEEP_DECLARATIONS] = report.declarations
+            values[c.METRIC_SWEEP_DRIFT] = sweep_drift(report)
+        trigger = c.TRIGGER_SWEEP if report.trigger == c.TRIGGER_SWEEP else c.TRIGGER_EVENT
+        self._emit(values, [{c.DIMENSION_TRIGGER: trigger}])
+
+    def _emit(self, values: dict[str, int], dimension_sets: list[dict[str, str]]) -> None:
+        try:
+            self._write(self._document(values, dimension_sets))
+        except Exception as error:  # a metric must never fail a replication
+            logger.warning("Metrics not written", extra={"reason": str(error)})
+
+    def _document(self, values: dict[str, int], dimension_sets: list[dict[str, str]]) -> str:
+        # Ephemeral: Powertools' `Metrics` shares its state between instances of a process.
+        metrics = EphemeralMetrics(namespace=self.namespace, service=self.service)
+        first, *more = dimension_sets
+        for dimension, text in first.items():
+            metrics.add_dimension(name=dimension, value=text)
+        for extra in more:
+            metrics.add_dimensions(**{c.DIMENSION_SERVICE: self.service, **extra})
+        for name, count in values.items():
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=count)
+        document = metrics.serialize_metric_set()
+        return json.dumps(document, separators=(",", ":"))
+
+
+def from_environment() -> ReplicationMetrics:
+    """The functions' default: namespace and service from the environment, EMF on stdout."""
+    return ReplicationMetrics()

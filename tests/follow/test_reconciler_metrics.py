@@ -1,0 +1,65 @@
+"""The reconciler's metrics from real runs (local IVS endpoint, registry in moto): an event
+run counts what it started; a sweep counts its declarations and the drift it found, a
+replication stopped out of band while its publisher stays live."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ivs_replication.testing.cloudformation import LocalLambdaContext
+from ivs_replication_handler import contract as c
+from ivs_replication_handler.metrics import ReplicationMetrics
+from ivs_replication_handler.reconciler import handle_event as reconcile
+from tests.follow.conftest import FollowWorld
+
+
+def run(world: FollowWorld, event: dict[str, Any]) -> dict[str, Any]:
+    written: list[str] = []
+    reconcile(
+        event,
+        LocalLambdaContext(),
+        world.ivs,
+        world.registry,
+        metrics=ReplicationMetrics(write=written.append),
+    )
+    [document] = [json.loads(text) for text in written]
+    return document
+
+
+def test_an_event_counts_the_start_and_a_sweep_counts_the_drift_it_repaired(world: FollowWorld):
+    main, side, other = world.stage("main"), world.stage("side"), world.stage("other")
+    world.create(world.props(main, side))
+    world.create(world.props(main, other))
+    world.ivs_endpoint.publish(main, "encoder-1")
+    [published] = world.events
+    world.drop_events()
+
+    started = run(world, published)
+    assert started[c.DIMENSION_TRIGGER] == c.TRIGGER_EVENT
+    assert started[c.METRIC_STARTED] == [2.0]
+    assert c.METRIC_SWEEP_DRIFT not in started
+
+    quiet = run(world, {c.SWEEP_INPUT_KEY: True})
+    assert quiet[c.METRIC_SWEEP_DECLARATIONS] == [2.0]
+    assert quiet[c.METRIC_SWEEP_DRIFT] == [0.0]
+    assert quiet[c.METRIC_ALREADY_ACTIVE] == [2.0]
+
+    # Stopped out of band: declared, publisher live, not ACTIVE.
+    world.ivs.client.stop_participant_replication(
+        sourceStageArn=main, destinationStageArn=side, participantId="encoder-1"
+    )
+    repaired = run(world, {c.SWEEP_INPUT_KEY: True})
+    assert repaired[c.METRIC_SWEEP_DRIFT] == [1.0]
+    assert repaired[c.METRIC_STARTED] == [1.0]
+    assert world.state(main, side) == "ACTIVE"
+
+
+def test_a_sweep_of_an_absent_publisher_finds_no_drift(world: FollowWorld):
+    main, side = world.stage("main"), world.stage("side")
+    world.create(world.props(main, side))
+
+    document = run(world, {c.SWEEP_INPUT_KEY: True})
+
+    assert document[c.METRIC_NOT_PUBLISHING] == [1.0]
+    assert document[c.METRIC_SWEEP_DRIFT] == [0.0]

@@ -74,6 +74,18 @@ def test_the_wheel_ships_three_packages_and_the_command_but_no_emulator(wheel: P
     assert not [n for n in names if n.startswith(("tests/", "constructs/", "lambda/"))]
 
 
+def test_the_wheel_offers_the_documented_extras(wheel: Path) -> None:
+    """`testing` brings the emulator and what the harness runs; `cli` brings boto3."""
+    archive = zipfile.ZipFile(wheel)
+    [metadata_name] = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
+    metadata = archive.read(metadata_name).decode()
+    assert "Provides-Extra: testing" in metadata
+    assert "Provides-Extra: cli" in metadata
+    assert "Requires-Dist: ivs-realtime-emulator<1,>=0.1; extra == 'testing'" in metadata
+    assert "Classifier: Framework :: AWS CDK :: 2" in metadata
+    assert "License-Expression: Apache-2.0" in metadata
+
+
 def test_the_wheels_bundle_is_byte_identical_to_the_checkouts(wheel: Path) -> None:
     """The hook builds the same bytes as `make bundle`: what tests exercise is what ships."""
     from ivs_replication.asset import bundle_path

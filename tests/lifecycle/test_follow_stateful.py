@@ -31,7 +31,7 @@ from ivs_replication_handler.handler import handle_event
 from ivs_replication_handler.reconciler import handle_event as reconcile
 from ivs_replication_handler.registry import Registry
 
-from .conftest import short_timeout_ivs, stateful_settings
+from .conftest import ATTEMPT_BUDGET_SECONDS, short_timeout_ivs, stateful_settings
 
 PARTICIPANT = "encoder-1"
 DESTINATIONS = 3
@@ -60,7 +60,12 @@ class FollowMachine(RuleBasedStateMachine):
         self.ivs = short_timeout_ivs(self.server.endpoint_url, sleep=lambda _: None)
         dynamodb = _registry_server()
         table = dynamodb.create_registry_table(f"follow-{os.getpid()}-{next(_tables)}")
-        self.registry = Registry(table, client=dynamodb.client(), sleep=lambda _: None)
+        self.registry = Registry(
+            table,
+            client=dynamodb.client(),
+            sleep=lambda _: None,
+            attempt_budget_seconds=ATTEMPT_BUDGET_SECONDS,
+        )
         self.table = table
         self.source = self.server.create_stage("main")
         self.destinations = [self.server.create_stage(f"side-{n}") for n in range(DESTINATIONS)]

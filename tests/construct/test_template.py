@@ -6,7 +6,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Annotations, Match, Template
 
-from ivs_replication import ParticipantReplication, WhenNotPublishing, ReplicationProvider
+from ivs_replication import ParticipantReplication, ReplicationProvider, WhenNotPublishing
 from tests.construct.helpers import DESTINATION_ARN, SOURCE_ARN, cfn_stage, new_stack, replicate
 
 CUSTOM_TYPE = "Custom::IvsParticipantReplication"

@@ -85,9 +85,7 @@ def test_the_rollback_of_a_failed_validation_update_succeeds_with_the_publisher_
         assert send(update(props, invalid, physical_id), ivs)["PhysicalResourceId"] == physical_id
 
 
-def test_the_rollback_of_a_failed_validation_update_stops_and_restarts_nothing(
-    local_ivs, make_ivs
-):
+def test_the_rollback_of_a_failed_validation_update_stops_and_restarts_nothing(local_ivs, make_ivs):
     """Point 3: the failed Update touched nothing, so its rollback touches nothing either."""
     source = local_ivs.create_stage("source")
     destination = local_ivs.create_stage("destination")

@@ -8,7 +8,7 @@ No sleeps, no threads: every interleaving is fixed by the hook.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
@@ -20,11 +20,12 @@ from ivs_replication_handler import contract as c
 from ivs_replication_handler.handler import handle_event
 from ivs_replication_handler.ivs import IvsRealtime, make_client
 from ivs_replication_handler.lifecycle import ReplicationFailedError
-from ivs_replication_handler.logic import ReplicationKey, ReplicationSpec, parse_properties
+from ivs_replication_handler.logic import ReplicationKey, parse_properties
 from ivs_replication_handler.reconciler import ReconcileError
 from ivs_replication_handler.reconciler import handle_event as reconcile
 from ivs_replication_handler.registry import Registry
-from ivs_replication_handler.retries import Deadline, DeadlineExceededError, ServiceError
+from ivs_replication_handler.retries import Deadline
+from tests.edge_hooks import HookedIvs, HookedRegistry
 
 PARTICIPANT = "encoder-1"
 _tables = iter(range(10**6))
@@ -85,67 +86,6 @@ def request(
 
 def active(local_ivs: IvsRealtimeEmulator) -> list[Any]:
     return local_ivs.replicas(state="ACTIVE")
-
-
-class HookedIvs(IvsRealtime):
-    """IVS with hooks around Start and Stop: `before_start` runs before the Start reaches the
-    service, `lose_start_answer` drops the answer after the service acted (the caller sees its
-    deadline pass), `after_stop` runs once a Stop is answered."""
-
-    def __init__(self) -> None:
-        super().__init__(make_client(), sleep=lambda _: None)
-        self.before_start: Callable[[], None] | None = None
-        self.lose_start_answer = False
-        self.after_stop: Callable[[], None] | None = None
-
-    def start_replication(self, spec: ReplicationSpec, deadline: Deadline) -> None:
-        hook, self.before_start = self.before_start, None
-        if hook is not None:
-            hook()
-        super().start_replication(spec, deadline)
-        if self.lose_start_answer:
-            self.lose_start_answer = False
-            raise DeadlineExceededError("StartParticipantReplication: answer lost", attempts=1)
-
-    def stop_replication(self, key: ReplicationKey, deadline: Deadline) -> None:
-        super().stop_replication(key, deadline)
-        hook, self.after_stop = self.after_stop, None
-        if hook is not None:
-            hook()
-
-
-class HookedRegistry(Registry):
-    """The registry with hooks: a stale Query answer (read before later writes), refused
-    reads of one item, and a PutItem applied whose answer is lost."""
-
-    def __init__(self, table: str, client: Any) -> None:
-        super().__init__(table, client=client, sleep=lambda _: None)
-        self.stale_declarations: list[ReplicationSpec] | None = None
-        self.refuse_reads = False
-        self.lose_put_answer = False
-
-    def declarations_of(
-        self, source_stage_arn: str, participant_id: str, deadline: Deadline
-    ) -> list[ReplicationSpec]:
-        if self.stale_declarations is not None:
-            return self.stale_declarations
-        return super().declarations_of(source_stage_arn, participant_id, deadline)
-
-    def declaration(self, key: ReplicationKey, deadline: Deadline) -> ReplicationSpec | None:
-        if self.refuse_reads:
-            raise ServiceError("GetItem", "AccessDeniedException", 400, "not authorized")
-        return super().declaration(key, deadline)
-
-    def contains(self, key: ReplicationKey, deadline: Deadline) -> bool:
-        # The version before issue 10 read through `contains`: refuse it the same way.
-        if self.refuse_reads:
-            raise ServiceError("GetItem", "AccessDeniedException", 400, "not authorized")
-        return super().contains(key, deadline)
-
-    def put(self, spec: ReplicationSpec, deadline: Deadline) -> None:
-        super().put(spec, deadline)
-        if self.lose_put_answer:
-            raise DeadlineExceededError("PutItem still failing after 3 attempts", attempts=3)
 
 
 @pytest.fixture

@@ -16,7 +16,11 @@ import pytest
 from ivs_replication.testing.cloudformation import custom_resource_event
 from ivs_replication_handler.contract import InvalidPropertyError
 from ivs_replication_handler.handler import handle_event
-from ivs_replication_handler.lifecycle import ReplicationFailedError
+from ivs_replication_handler.lifecycle import (
+    ReplicationFailedError,
+    _manual_stop_advice,
+    _stale_declaration_advice,
+)
 from ivs_replication_handler.logic import (
     MAX_MESSAGE_BYTES,
     ReplicationKey,
@@ -71,20 +75,15 @@ def test_a_failure_with_any_service_text_fits_the_response_and_keeps_its_hint(co
 
 
 def test_the_manual_stop_command_survives_nesting_with_the_longest_arns() -> None:
-    """A failed follow-mode Create whose undo could not stop: stale-item advice, the undo's
-    outcome with the manual command, then a huge cause. Only the cause may be cut."""
+    """The longest advice the handler gives: a failed follow-mode Create whose undo could not
+    stop (the manual command) and whose item could not be withdrawn (the stale-item advice),
+    then a huge cause. The whole advice is kept; only the cause may be cut."""
     key = longest_key()
-    inner = ReplicationFailedError(
-        f"Starting {key.describe()} did not complete. It may be running: stop it with "
-        f"`aws ivs-realtime stop-participant-replication --source-stage-arn "
-        f"{key.source_stage_arn} --destination-stage-arn {key.destination_stage_arn} "
-        f"--participant-id {key.participant_id}`. Deploy again.",
-        NASTY_SERVICE_TEXT,
-    )
-    outer = inner.prefixed(f"{key.describe()} also stays declared: delete its item.")
-    message = str(outer)
-    assert f"--participant-id {key.participant_id}`" in message
-    assert "delete its item." in message
+    undo = f"Starting {key.describe()} did not complete. {_manual_stop_advice(key)} Deploy again."
+    inner = ReplicationFailedError(undo, NASTY_SERVICE_TEXT)
+    stale = _stale_declaration_advice(key)
+    message = str(inner.prefixed(stale))
+    assert message.startswith(f"{stale} {undo} Cause: ")
     assert len(framework_response(message)) <= CLOUDFORMATION_RESPONSE_LIMIT_BYTES
 
 

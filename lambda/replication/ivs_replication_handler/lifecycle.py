@@ -453,8 +453,9 @@ class Lifecycle:
 def _stale_declaration_advice(key: ReplicationKey) -> str:
     # Said first, so clipping can only shorten the cause: a stale item lets the reconciler
     # start a replication no resource owns.
+    # The replication is named by the message this one precedes: not again, to leave room.
     return (
-        f"{key.describe()} also stays declared in the follow-mode registry table: delete its "
+        "The replication also stays declared in the follow-mode registry table: delete its "
         f"item ({describe_item(key)}) before deploying again."
     )
 

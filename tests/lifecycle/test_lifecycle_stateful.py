@@ -76,6 +76,14 @@ ALL_KEYS = tuple(
 ATTRIBUTES = (None, {}, {"role": "host"}, {"role": "guest", "tier": "gold"})
 WINDOWS = (None, 0, 10, 60)
 CLOCK_STEPS = (0, 5, 10, 30, 61)
+# The modes an example runs in (follow mode has its own machine, test_follow_stateful.py):
+# no property (a template older than the modes: FAIL), FAIL, and WAIT for 1 s, which fails
+# like FAIL after its wait, so the model is the same.
+MODES = (
+    {},
+    {"WhenNotPublishing": "FAIL"},
+    {"WhenNotPublishing": "WAIT", "WaitForPublisherSeconds": 1},
+)
 # Properties the handler must reject before any API call: (property, value); "SAME" means
 # the source stage's ARN.
 INVALID = (
@@ -203,6 +211,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.model = Model()
         self.stages: list[str] = []
         self.logical_ids = 0
+        self.mode: dict[str, Any] = {}
 
     def teardown(self) -> None:
         self.server.stop()
@@ -212,6 +221,7 @@ class LifecycleMachine(RuleBasedStateMachine):
     # Mostly publishing, so that most Creates succeed; the stack's first deployment creates a
     # few replications, so that every example has something to update, delete and lose.
     @initialize(
+        mode=st.sampled_from(MODES),
         publishing=st.lists(st.sampled_from((True, True, True, False)), min_size=4, max_size=4),
         initial=st.lists(
             st.tuples(
@@ -225,9 +235,12 @@ class LifecycleMachine(RuleBasedStateMachine):
     )
     def deploy(
         self,
+        mode: dict[str, Any],
         publishing: list[bool],
         initial: list[tuple[int, dict[str, str] | None, int | None]],
     ) -> None:
+        self.mode = mode
+        note(f"mode: {mode or 'no property (FAIL)'}")
         self.stages = [self.server.create_stage(f"stage-{i}") for i in range(STAGE_COUNT)]
         for (participant, home), publishes in zip(PARTICIPANTS, publishing, strict=True):
             self.model.publishers[participant] = Publisher(publishing=publishes)
@@ -254,6 +267,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             "SourceStageArn": source,
             "DestinationStageArn": destination,
             "ParticipantId": participant,
+            **self.mode,
         }
         if attributes is not None:
             props["Attributes"] = dict(attributes)
@@ -317,7 +331,7 @@ class LifecycleMachine(RuleBasedStateMachine):
     def expect_not_publishing(self, reply: Reply, participant: str) -> None:
         assert isinstance(reply.error, ReplicationFailedError), reply
         message = str(reply.error)
-        assert "is not publishing" in message
+        assert "is not publishing" in message or "did not publish" in message  # FAIL or WAIT
         assert participant in message
 
     def delete_failed_create(self, logical_id: str, props: dict[str, Any], twice: bool) -> None:
@@ -538,6 +552,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             if reply.ok:
                 return reply
             assert "is not publishing" not in str(reply.error), reply
+            assert "did not publish" not in str(reply.error), reply
             observe(f"{retry} after a failure under injected faults")
             self.server.faults.clear()
             reply = self.send(event)

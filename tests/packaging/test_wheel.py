@@ -99,4 +99,6 @@ def test_a_fresh_venv_with_the_wheel_synthesizes_a_two_replication_app(
     template = json.loads((project / "cdk.out" / "UserStack.template.json").read_text())
     types = [r["Type"] for r in template["Resources"].values()]
     assert types.count("Custom::IvsParticipantReplication") == 2
-    assert types.count("AWS::Lambda::Function") == 2
+    # The handler, the provider framework's function and, for the default follow(), the
+    # reconciler.
+    assert types.count("AWS::Lambda::Function") == 3

@@ -16,10 +16,11 @@ from .alarms import ReplicationAlarms
 from .fanout import IngestReplication, ParticipantFanOut
 from .modes import WhenNotPublishing
 from .provider import ReplicationProvider
-from .replication import ParticipantReplication, StageLike
+from .replication import FAIL_WITH_NEW_SOURCE_STAGE_WARNING, ParticipantReplication, StageLike
 from .sweep import ReplicationSweep
 
 __all__ = [
+    "FAIL_WITH_NEW_SOURCE_STAGE_WARNING",
     "IngestReplication",
     "ParticipantFanOut",
     "ParticipantReplication",

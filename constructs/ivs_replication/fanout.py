@@ -49,7 +49,7 @@ class ParticipantFanOut(Construct):
     :param reconnect_window: how long the replications survive the publisher disconnecting,
         whole seconds from 0 to 300. Default: ``Duration.seconds(0)`` (IVS's default).
     :param when_not_publishing: what deploy does if the participant is not publishing.
-        Default: ``WhenNotPublishing.fail()``.
+        Default: ``WhenNotPublishing.follow()``.
     :raises ValueError: if a concrete value breaks these rules; the message names the
         property, the problem and the allowed form.
     """
@@ -75,6 +75,8 @@ class ParticipantFanOut(Construct):
         checked_attributes(attributes or {})
         window_seconds_of(reconnect_window)
         stages = _destination_list(destination_stages)
+        for stage in stages:  # every destination checked before the rule (or any child) exists
+            stage_arn_of(DESTINATIONS_PROP, stage)
 
         self.participant_id = participant_id
         self._source_stage = source_stage

@@ -17,8 +17,14 @@ class WhenNotPublishing:
     """What a deploy does when IVS refuses to start a replication because the participant is
     not publishing (IVS can only replicate a participant while it publishes).
 
-    Build one with a factory method: ``fail()`` (the default), ``wait_up_to(duration)`` or
-    ``follow()``.
+    Build one with a factory method: ``follow()`` (the default), ``wait_up_to(duration)`` or
+    ``fail()``.
+
+    On an Update and on CloudFormation's rollback every mode follows one rule: a request fails
+    because the publisher is away only if the replication was ACTIVE when the request began.
+    When nothing was running, the Update (or rollback, or continue-update-rollback) applies
+    the declaration and succeeds with nothing running, so no stack reaches
+    UPDATE_ROLLBACK_FAILED or DELETE_FAILED because a publisher is away.
     """
 
     __slots__ = ("_mode", "_wait_seconds")
@@ -37,8 +43,12 @@ class WhenNotPublishing:
 
     @staticmethod
     def fail() -> WhenNotPublishing:
-        """The deploy fails, with a message naming the participant, the source stage and what
-        to do (start publishing, then deploy again). This is the default."""
+        """A Create fails, with a message naming the participant, the source stage and what
+        to do (start publishing, then deploy again); an Update fails only if it would end a
+        running replication. A replication whose publisher leaves beyond its reconnect window
+        stays ended until a deploy changes it. Synth warns
+        (``ivs-replication:fail-with-new-source-stage``) when the source stage is created in
+        the same stack: nobody can publish in it before the first deploy."""
         return WhenNotPublishing(c.MODE_FAIL)
 
     @staticmethod
@@ -59,7 +69,8 @@ class WhenNotPublishing:
         publishes, now or later, again and again, for as long as the stack declares it: a
         reconciler Lambda function, triggered by IVS's "Participant Published" events, starts
         it. The first follow-mode replication of a stack adds the reconciler, a DynamoDB table
-        recording the declarations, and one EventBridge rule per followed publisher."""
+        recording the declarations, and one EventBridge rule per followed publisher. This is
+        the default: a declaration holds whatever the publisher does."""
         return WhenNotPublishing(c.MODE_FOLLOW)
 
     @property
@@ -87,9 +98,9 @@ class WhenNotPublishing:
 
 
 def checked_mode(value: object) -> WhenNotPublishing:
-    """`value` if it is a WhenNotPublishing; the default (fail) for None; else a clear error."""
+    """`value` if it is a WhenNotPublishing; the default (follow) for None; else a clear error."""
     if value is None:
-        return WhenNotPublishing.fail()
+        return WhenNotPublishing.follow()
     if not isinstance(value, WhenNotPublishing):
         raise c.InvalidPropertyError(PROP, f"a {type(value).__name__} was given", FORM)
     return value

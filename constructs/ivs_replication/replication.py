@@ -6,7 +6,15 @@ import weakref
 from collections.abc import Mapping
 from typing import Union, cast
 
-from aws_cdk import Annotations, CfnResource, CustomResource, Duration, Stack, Token
+from aws_cdk import (
+    Annotations,
+    CfnResource,
+    CustomResource,
+    Duration,
+    Stack,
+    Token,
+    Tokenization,
+)
 from aws_cdk.interfaces.aws_ivs import IStageRef
 from constructs import Construct, IConstruct
 
@@ -22,6 +30,13 @@ StageLike = Union[IStageRef, str]  # noqa: UP007 - an alias jsii users can read 
 # CDK encodes every unresolved string token with this marker: strings without it are concrete,
 # and need no jsii round trip to tell (synth time counts at 200 replications).
 _UNRESOLVED_STRING_MARK = "${Token["
+
+FAIL_WITH_NEW_SOURCE_STAGE_WARNING = "ivs-replication:fail-with-new-source-stage"
+
+# Per stack: (source ARN, destination ARN, participant id) -> the path of its declaration.
+_declared: weakref.WeakKeyDictionary[object, dict[tuple[str, str, str], str]] = (
+    weakref.WeakKeyDictionary()
+)
 
 # A stage construct's ARN, read through jsii once per stage rather than once per replication.
 _stage_arns: weakref.WeakKeyDictionary[object, str] = weakref.WeakKeyDictionary()
@@ -51,10 +66,15 @@ class ParticipantReplication(Construct):
     :param reconnect_window: how long the replication survives the publisher disconnecting,
         whole seconds from 0 to 300. Default: ``Duration.seconds(0)`` (IVS's default).
     :param when_not_publishing: what deploy does if the participant is not publishing:
-        ``WhenNotPublishing.fail()``, ``.wait_up_to(duration)`` or ``.follow()``.
-        Default: ``WhenNotPublishing.fail()`` (the deploy fails, saying what to do).
-    :raises ValueError: if a concrete (non-token) value breaks these rules; the message names
-        the property, the problem and the allowed form.
+        ``WhenNotPublishing.follow()``, ``.wait_up_to(duration)`` or ``.fail()``.
+        Default: ``WhenNotPublishing.follow()`` (deploy succeeds; the replication starts
+        whenever the participant publishes). ``fail()`` with a source stage created in the
+        same stack gets the acknowledgeable warning
+        ``ivs-replication:fail-with-new-source-stage``.
+    :raises ValueError: if a concrete (non-token) value breaks these rules (the message names
+        the property, the problem and the allowed form), or if the stack already declares the
+        same (source stage, destination stage, participant) (the message names both
+        construct paths).
     """
 
     def __init__(
@@ -86,6 +106,15 @@ class ParticipantReplication(Construct):
         attributes_checked = checked_attributes(attributes or {})
         window_seconds = window_seconds_of(reconnect_window)
         self._warn_if_cross_boundary(source_arn, destination_arn)
+        _claim_once(self, source_arn, destination_arn, participant_id)
+        if mode.mode == c.MODE_FAIL and _created_in_stack_of(self, source_stage):
+            Annotations.of(self).add_warning_v2(
+                FAIL_WITH_NEW_SOURCE_STAGE_WARNING,
+                "when_not_publishing=WhenNotPublishing.fail() with a source stage created in "
+                "this stack: nobody can publish in a stage before it exists, so the first "
+                "deploy fails and rolls back. Use WhenNotPublishing.follow() (the default) or "
+                "wait_up_to(), or acknowledge this warning if the stage already exists.",
+            )
 
         self.source_stage_arn = source_arn
         self.destination_stage_arn = destination_arn
@@ -156,6 +185,35 @@ class ParticipantReplication(Construct):
                     f"{prop} belongs to account {where[1]}, not this stack's account "
                     f"{stack.account}: the handler's role cannot reach it.",
                 )
+
+
+def _claim_once(
+    replication: Construct, source_arn: str, destination_arn: str, participant_id: str
+) -> None:
+    """Refuse a second declaration of one replication in a stack: both would share one
+    physical id and one registry item, so removing either would stop the other's."""
+    claims = _declared.setdefault(Stack.of(replication), {})
+    key = (source_arn, destination_arn, participant_id)
+    first = claims.setdefault(key, replication.node.path)
+    if first != replication.node.path:
+        raise ValueError(
+            f"{replication.node.path} declares the same replication as {first} (same "
+            "source stage, destination stage and participant id): declare each replication "
+            "once per stack."
+        )
+
+
+def _created_in_stack_of(replication: Construct, stage: StageLike) -> bool:
+    """Whether `stage` is a stage construct (or a reference to one) of the same stack."""
+    target: object = stage
+    if isinstance(stage, str):
+        if not is_token(stage):
+            return False
+        token = Tokenization.reverse_string(stage).first_token
+        target = getattr(token, "target", None)
+    if not isinstance(target, Construct):
+        return False
+    return Stack.of(target) is Stack.of(replication)
 
 
 def stage_arn_of(prop: str, stage: StageLike) -> str:

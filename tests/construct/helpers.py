@@ -8,7 +8,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_ivs as ivs
 from aws_cdk.assertions import Template
 
-from ivs_replication import ParticipantReplication
+from ivs_replication import ParticipantReplication, WhenNotPublishing
 
 # No bundling is left to skip (the asset is the prebuilt bundle); kept for stacks that mix in
 # bundled assets of their own.
@@ -26,10 +26,13 @@ def new_stack(**stack_props: Any) -> cdk.Stack:
 def replicate(
     stack: cdk.Stack, construct_id: str = "Replication", **overrides: Any
 ) -> ParticipantReplication:
+    # fail() unless a test says otherwise: most construct tests look at the provider alone,
+    # without follow mode's infrastructure (the default mode's own tests pass None).
     props: dict[str, Any] = {
         "source_stage": SOURCE_ARN,
         "destination_stage": DESTINATION_ARN,
         "participant_id": "host-1",
+        "when_not_publishing": WhenNotPublishing.fail(),
     }
     props.update(overrides)
     return ParticipantReplication(stack, construct_id, **props)

@@ -62,16 +62,24 @@ def test_each_destination_is_its_own_replication_with_the_shared_settings(
                 "ParticipantId": "host-1",
                 "Attributes": {"role": "cohost"},
                 "ReconnectWindowSeconds": 20,
-                "WhenNotPublishing": "FAIL",
+                "WhenNotPublishing": "FOLLOW",  # the default
             },
         )
 
 
-def test_a_fan_out_fails_by_default_and_has_no_rule(stack: cdk.Stack) -> None:
+def test_a_fan_out_follows_by_default_with_one_rule_for_its_publisher(stack: cdk.Stack) -> None:
     fan_out(stack)
 
     template = Template.from_stack(stack)
     template.resource_count_is(CUSTOM_TYPE, 2)
+    template.resource_count_is(RULE_TYPE, 1)
+    template.resource_count_is("AWS::DynamoDB::Table", 1)
+
+
+def test_a_failing_fan_out_has_no_rule(stack: cdk.Stack) -> None:
+    fan_out(stack, when_not_publishing=WhenNotPublishing.fail())
+
+    template = Template.from_stack(stack)
     template.resource_count_is(RULE_TYPE, 0)
     template.resource_count_is("AWS::DynamoDB::Table", 0)
 

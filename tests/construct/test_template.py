@@ -189,12 +189,15 @@ def test_warns_when_a_stage_is_in_another_account_than_the_stack() -> None:
 def test_replications_in_two_stacks_get_a_provider_each() -> None:
     app = cdk.App(context={"aws:cdk:bundling-stacks": []})
     first, second = cdk.Stack(app, "First"), cdk.Stack(app, "Second")
-    ParticipantReplication(
-        first, "R", source_stage=SOURCE_ARN, destination_stage=DESTINATION_ARN, participant_id="a"
-    )
-    ParticipantReplication(
-        second, "R", source_stage=SOURCE_ARN, destination_stage=DESTINATION_ARN, participant_id="a"
-    )
+    for stack in (first, second):
+        ParticipantReplication(
+            stack,
+            "R",
+            source_stage=SOURCE_ARN,
+            destination_stage=DESTINATION_ARN,
+            participant_id="a",
+            when_not_publishing=WhenNotPublishing.fail(),  # the provider alone
+        )
 
     for stack in (first, second):
         Template.from_stack(stack).resource_count_is("AWS::Lambda::Function", 2)

@@ -240,6 +240,7 @@ def test_update_to_a_new_destination_starts_it_and_returns_the_new_id(stubbed, c
 
 
 def test_update_of_attributes_only_stops_then_starts_keeping_the_id(stubbed, cfn, context):
+    stubbed.expect_list({cfn.destination: "ACTIVE"})
     stubbed.expect_stop()
     stubbed.expect_start(attributes={"role": "guest"}, window=30)
     stubbed.expect_list({cfn.destination: "ACTIVE"})
@@ -251,10 +252,11 @@ def test_update_of_attributes_only_stops_then_starts_keeping_the_id(stubbed, cfn
     result = handle_event(event, context, stubbed.ivs)
 
     assert result["PhysicalResourceId"] == cfn.physical_id
-    assert stubbed.calls == [STOP, START, LIST]
+    assert stubbed.calls == [LIST, STOP, START, LIST]
 
 
 def test_update_of_the_window_only_restarts_in_place(stubbed, cfn, context):
+    stubbed.expect_list({cfn.destination: "ACTIVE"})
     stubbed.expect_stop()
     stubbed.expect_start(window=60)
     stubbed.expect_list({cfn.destination: "ACTIVE"})
@@ -262,16 +264,33 @@ def test_update_of_the_window_only_restarts_in_place(stubbed, cfn, context):
     assert handle_event(event, context, stubbed.ivs)["PhysicalResourceId"] == cfn.physical_id
 
 
-def test_in_place_update_of_an_ended_replication_still_starts_it(stubbed, cfn, context):
-    stubbed.expect_stop_error("ResourceNotFoundException", 404, "Replication not found")
+@pytest.mark.parametrize("listed", ["STOPPED", None], ids=["stopped", "not-listed"])
+def test_in_place_update_of_an_ended_replication_starts_it_without_a_stop(
+    stubbed, cfn, context, listed
+):
+    stubbed.expect_list({cfn.destination: listed} if listed else {})
     stubbed.expect_start(window=60)
     stubbed.expect_list({cfn.destination: "ACTIVE"})
     event = cfn.update(cfn.props(ReconnectWindowSeconds="60"), cfn.props())
     handle_event(event, context, stubbed.ivs)
-    assert stubbed.calls == [STOP, START, LIST]
+    assert stubbed.calls == [LIST, START, LIST]
+
+
+def test_in_place_update_of_an_ended_replication_succeeds_with_its_publisher_away(
+    stubbed, cfn, context
+):
+    """Rollback safety (issue 10, point 2): nothing ran, so an absent publisher fails nothing;
+    the rollback Update and continue-update-rollback take this path too."""
+    stubbed.expect_list({cfn.destination: "STOPPED"})
+    stubbed.expect_start_error("ValidationException", 400, "host-1 is not publishing", window=60)
+    event = cfn.update(cfn.props(ReconnectWindowSeconds="60"), cfn.props())
+    result = handle_event(event, context, stubbed.ivs)
+    assert result["PhysicalResourceId"] == cfn.physical_id
+    assert stubbed.calls == [LIST, START]
 
 
 def test_in_place_update_not_publishing_restores_the_previous_settings(stubbed, cfn, context):
+    stubbed.expect_list({cfn.destination: "ACTIVE"})
     stubbed.expect_stop()
     stubbed.expect_start_error(
         "ValidationException",
@@ -294,10 +313,11 @@ def test_in_place_update_not_publishing_restores_the_previous_settings(stubbed, 
     message = str(caught.value)
     assert "'host-1' is not publishing" in message
     assert "runs again with its previous settings" in message
-    assert stubbed.calls == [STOP, START, GET_STAGE, START, LIST]
+    assert stubbed.calls == [LIST, STOP, START, GET_STAGE, START, LIST]
 
 
 def test_failed_restore_says_the_replication_is_stopped(stubbed, cfn, context):
+    stubbed.expect_list({cfn.destination: "ACTIVE"})
     stubbed.expect_stop()
     stubbed.expect_start_error(
         "ValidationException", 400, "host-1 is not publishing", attributes={"role": "guest"}
@@ -315,7 +335,7 @@ def test_failed_restore_says_the_replication_is_stopped(stubbed, cfn, context):
         handle_event(event, context, stubbed.ivs)
 
     assert "Restoring the previous settings failed too" in str(caught.value)
-    assert stubbed.calls == [STOP, START, GET_STAGE, START, GET_STAGE]
+    assert stubbed.calls == [LIST, STOP, START, GET_STAGE, START, GET_STAGE]
 
 
 @pytest.mark.parametrize(

@@ -34,6 +34,7 @@ def test_a_lifecycle_logs_identity_and_keys_but_never_the_url_or_values(
     updated = {"role": "changed-s3cr3t", "room": "blue-room-value"}
     ivs.expect_start(attributes=created)
     ivs.expect_list({cfn.destination: "ACTIVE"})
+    ivs.expect_list({cfn.destination: "ACTIVE"})
     ivs.expect_stop()
     ivs.expect_start(attributes=updated)
     ivs.expect_list({cfn.destination: "ACTIVE"})

@@ -9,7 +9,14 @@ them, and runs the sweep. Transient IVS faults are injected. The promises checke
   delivered "Participant Published" event or one sweep (before either, the model makes no
   promise: the event may still be on its way);
 - a replication nobody declares is never ACTIVE: not after delete, not after a late or
-  duplicate event, not after a sweep.
+  duplicate event, not after a sweep;
+- an ACTIVE declared replication runs with the declared reconnect window;
+- every CloudFormation request succeeds (follow mode never fails for an absent publisher);
+  a reconciler run may fail only when an answer was lost, and Lambda's retry of it succeeds.
+
+Races are played at the AWS edge (`tests.edge_hooks`): a Delete while a reconciler's Start is
+in flight and its answer lost, a second reconciler run inside the first, and an in-place
+Update whose Stop is followed by a reconciler run that read the old declaration.
 """
 
 from __future__ import annotations
@@ -29,11 +36,13 @@ from ivs_replication.testing.cloudformation import LocalLambdaContext, custom_re
 from ivs_replication.testing.dynamodb import LocalDynamoDB
 from ivs_replication_handler import contract as c
 from ivs_replication_handler.handler import handle_event
+from ivs_replication_handler.reconciler import ReconcileError
 from ivs_replication_handler.reconciler import handle_event as reconcile
 from ivs_replication_handler.registry import Registry
+from tests.edge_hooks import HookedIvs, HookedRegistry
 from tests.service_profiles import profiled_cases
 
-from .conftest import short_timeout_ivs, stateful_settings
+from .conftest import ATTEMPT_BUDGET_SECONDS, short_timeout_ivs, stateful_settings
 
 PARTICIPANT = "encoder-1"
 DESTINATIONS = 3
@@ -65,7 +74,12 @@ class FollowMachine(RuleBasedStateMachine):
         self.ivs = short_timeout_ivs(self.server.endpoint_url, sleep=lambda _: None)
         dynamodb = _registry_server()
         table = dynamodb.create_registry_table(f"follow-{os.getpid()}-{next(_tables)}")
-        self.registry = Registry(table, client=dynamodb.client(), sleep=lambda _: None)
+        self.registry = Registry(
+            table,
+            client=dynamodb.client(),
+            sleep=lambda _: None,
+            attempt_budget_seconds=ATTEMPT_BUDGET_SECONDS,
+        )
         self.table = table
         self.source = self.server.create_stage("main")
         self.destinations = [self.server.create_stage(f"side-{n}") for n in range(DESTINATIONS)]
@@ -113,10 +127,86 @@ class FollowMachine(RuleBasedStateMachine):
     @precondition(lambda self: bool(self.declared))
     @rule(data=st.data())
     def delete(self, data: st.DataObject) -> None:
-        index = data.draw(st.sampled_from(sorted(self.declared)))
+        self._delete(data.draw(st.sampled_from(sorted(self.declared))))
+
+    def _physical_id(self, index: int) -> str:
+        return f"{self.source}|{self.destinations[index]}|{PARTICIPANT}"
+
+    def _delete(self, index: int) -> None:
         props = self.declared.pop(index)
-        physical_id = f"{self.source}|{self.destinations[index]}|{PARTICIPANT}"
-        self._request(custom_resource_event("Delete", props, physical_id=physical_id))
+        event = custom_resource_event("Delete", props, physical_id=self._physical_id(index))
+        self._request(event)
+
+    @precondition(lambda self: bool(self.declared))
+    @rule(data=st.data(), window=st.sampled_from(WINDOWS), race=st.booleans())
+    def change_window(self, data: st.DataObject, window: int, race: bool) -> None:
+        """An in-place Update; with `race`, a reconciler run that read the old declaration
+        starts the replication between the Update's Stop and its Start."""
+        index = data.draw(st.sampled_from(sorted(self.declared)))
+        old = self.declared[index]
+        new = {**old, c.PROP_RECONNECT_WINDOW_SECONDS: window}
+        handler_ivs = self._hooked()
+        if race:
+            stale = HookedRegistry(self.table, self.registry.client)
+            stale.stale_declarations = self.registry.declarations_of(
+                self.source, PARTICIPANT, _deadline()
+            )
+            handler_ivs.after_stop = lambda: self._reconcile_allowing_retry(
+                self._published(), registry=stale
+            )
+        event = custom_resource_event(
+            "Update", new, physical_id=self._physical_id(index), old_properties=old
+        )
+        handle_event(event, LocalLambdaContext(timeout_seconds=20), handler_ivs, self.registry)
+        self.declared[index] = new
+
+    # --- lost answers and concurrent reconciler runs ------------------------------------------
+
+    def _hooked(self) -> HookedIvs:
+        return HookedIvs(self.ivs.client, attempt_budget_seconds=ATTEMPT_BUDGET_SECONDS)
+
+    def _published(self) -> dict[str, Any]:
+        return {
+            "source": c.EVENT_SOURCE,
+            "detail-type": c.EVENT_DETAIL_TYPE,
+            "resources": [self.source],
+            "detail": {"event_name": c.EVENT_PARTICIPANT_PUBLISHED, "participant_id": PARTICIPANT},
+        }
+
+    def _reconcile_allowing_retry(
+        self, event: dict[str, Any], *, ivs: Any = None, registry: Registry | None = None
+    ) -> None:
+        """One reconciler run; if it fails (only a lost answer may make it), Lambda's retry
+        runs it again, plainly, and that must succeed."""
+        try:
+            reconcile(event, LocalLambdaContext(), ivs or self.ivs, registry or self.registry)
+        except ReconcileError as error:
+            note(f"reconciler run failed, Lambda retries: {error}")
+            report = reconcile(event, LocalLambdaContext(), self.ivs, self.registry)
+            assert report["failed"] == {}, report
+
+    @precondition(lambda self: self.live and bool(self.declared))
+    @rule(data=st.data(), lose=st.booleans())
+    def delete_while_a_reconciler_start_is_in_flight(self, data: st.DataObject, lose: bool) -> None:
+        """Point 4's interleaving: the stack deletes a declaration while the reconciler's
+        Start is in flight; with `lose`, IVS acts but the answer never arrives."""
+        index = data.draw(st.sampled_from(sorted(self.declared)))
+        hooked = self._hooked()
+        hooked.before_start = lambda: self._delete(index)
+        hooked.lose_start_answer = lose
+        self._reconcile_allowing_retry(self._published(), ivs=hooked)
+        self.owed = False
+
+    @precondition(lambda self: self.live)
+    @rule(lose=st.booleans())
+    def concurrent_reconciler_runs(self, lose: bool) -> None:
+        """A second run (a duplicate event) runs entirely inside the first, right after the
+        first's Start acted; with `lose`, the first's answer is lost."""
+        hooked = self._hooked()
+        hooked.after_start = lambda: self._reconcile_allowing_retry(self._published())
+        hooked.lose_start_answer = lose
+        self._reconcile_allowing_retry(self._published(), ivs=hooked)
+        self.owed = False
 
     # --- the publisher -----------------------------------------------------------------------
 
@@ -185,10 +275,25 @@ class FollowMachine(RuleBasedStateMachine):
             assert self._active(index), f"destination {index} is declared and live, not ACTIVE"
 
     @invariant()
+    def active_replicas_run_the_declared_window(self) -> None:
+        for index, props in self.declared.items():
+            for replica in self.server.replicas(
+                destination_stage_arn=self.destinations[index], state="ACTIVE"
+            ):
+                declared = props[c.PROP_RECONNECT_WINDOW_SECONDS]
+                assert replica.reconnect_window_seconds == declared, (index, replica)
+
+    @invariant()
     def nothing_undeclared_is_active(self) -> None:
         for index in range(DESTINATIONS):
             if index not in self.declared:
                 assert not self._active(index), f"destination {index} ACTIVE, not declared"
+
+
+def _deadline() -> Any:
+    from ivs_replication_handler.retries import Deadline
+
+    return Deadline(LocalLambdaContext(timeout_seconds=20).get_remaining_time_in_millis)
 
 
 globals().update(profiled_cases(FollowMachine, stateful_settings, "TestFollowStateful"))

@@ -11,13 +11,17 @@ The model ("alive") is what CloudFormation declared, minus what the service legi
 ended. Each legitimate end is encoded where it happens:
 
 - the publisher left and its replica's reconnect window passed (IVS ends the replication);
-- an in-place restart (Update of attributes or window, and the rollback of a failed Update
-  whose properties the handler could not parse) while the publisher is not publishing: IVS
-  has no update, so the handler stops and starts, and IVS refuses the Start of a participant
-  that is not publishing; the Update fails and says so.
+- an in-place restart (Update of attributes or window) of a running replication while the
+  publisher is not publishing: IVS has no update, so the handler stops and starts, and IVS
+  refuses the Start of a participant that is not publishing; the Update fails and says so.
 
-The rollback of a failed replacement names another replication in its old properties: the
-handler leaves what runs under the physical id alone, and only starts it if it is not ACTIVE.
+Rollback safety (issue 10): an Update fails through publisher absence only if the replication
+under its physical id was ACTIVE when it began; CloudFormation's rollback Update (old and new
+properties swapped, the physical id the old one) and every continue-update-rollback retry of
+it must then succeed, as must every Delete and its retries once injected faults pass: no
+sequence ends in UPDATE_ROLLBACK_FAILED or DELETE_FAILED through publisher absence. The
+rollback of a failed replacement, or of an Update that failed validation, leaves what runs
+under the physical id alone, and only starts it if it is not ACTIVE.
 
 Participant ids are unique across stages and each participant publishes only in its home
 stage, so replicas never collide with publishers of the same id in a destination stage, and
@@ -48,15 +52,17 @@ from ivs_replication.testing.cloudformation import LocalLambdaContext, custom_re
 from ivs_replication_handler.contract import InvalidPropertyError
 from ivs_replication_handler.handler import handle_event
 from ivs_replication_handler.lifecycle import ReplicationFailedError
-from ivs_replication_handler.logic import parse_properties
+from ivs_replication_handler.logic import MAX_MESSAGE_BYTES, parse_properties, reason_bytes
 from tests.service_profiles import profiled_cases
 
 from .conftest import short_timeout_ivs, stateful_settings
 
 CREATE_FAILED_MARKER = "AWSCDK::CustomResourceProviderFramework::CREATE_FAILED"
 CONTEXT_TIMEOUT_SECONDS = 20.0
-# CloudFormation's Reason field; the handler promises every message fits well inside it.
-MAX_REASON_LENGTH = 1000
+# The handler's share of CloudFormation's 4,096-byte response (see logic.MAX_MESSAGE_BYTES).
+MAX_REASON_BYTES = MAX_MESSAGE_BYTES
+# continue-update-rollback and Delete retries the operator (or CloudFormation) makes.
+RETRIES_AFTER_FAULTS = 3
 
 STAGE_COUNT = 3
 # (participant id, home stage index): each participant publishes only in its home stage.
@@ -72,6 +78,14 @@ ALL_KEYS = tuple(
 ATTRIBUTES = (None, {}, {"role": "host"}, {"role": "guest", "tier": "gold"})
 WINDOWS = (None, 0, 10, 60)
 CLOCK_STEPS = (0, 5, 10, 30, 61)
+# The modes an example runs in (follow mode has its own machine, test_follow_stateful.py):
+# no property (a template older than the modes: FAIL), FAIL, and WAIT for 1 s, which fails
+# like FAIL after its wait, so the model is the same.
+MODES = (
+    {},
+    {"WhenNotPublishing": "FAIL"},
+    {"WhenNotPublishing": "WAIT", "WaitForPublisherSeconds": 1},
+)
 # Properties the handler must reject before any API call: (property, value); "SAME" means
 # the source stage's ARN.
 INVALID = (
@@ -165,13 +179,20 @@ class Model:
                 del self.alive[key]
 
     def restart_in_place(self, key: Key, new: Settings) -> bool:
-        """Stop then Start: only works while the publisher publishes (see module docstring)."""
+        """Stop then Start: fails only when a running replica is lost (see module docstring)."""
         if self.publishing(key[2]):
             self.alive[key] = new
             return True
         if self.alive.pop(key, None) is not None:
             observe("an in-place restart ended a replica: its publisher was away")
-        return False
+            return False
+        observe("an in-place Update of an ended replica succeeded with its publisher away")
+        return True
+
+    def ensure_running(self, key: Key, settings: Settings) -> None:
+        """Leave an ACTIVE replica alone; start it otherwise, if its publisher publishes."""
+        if key not in self.alive and self.publishing(key[2]):
+            self.alive[key] = settings
 
     def start(self, key: Key, new: Settings) -> bool:
         """Create (or Update with replacement): Start, or adopt what already runs."""
@@ -195,6 +216,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.model = Model()
         self.stages: list[str] = []
         self.logical_ids = 0
+        self.mode: dict[str, Any] = {}
 
     def teardown(self) -> None:
         self.server.stop()
@@ -204,6 +226,7 @@ class LifecycleMachine(RuleBasedStateMachine):
     # Mostly publishing, so that most Creates succeed; the stack's first deployment creates a
     # few replications, so that every example has something to update, delete and lose.
     @initialize(
+        mode=st.sampled_from(MODES),
         publishing=st.lists(st.sampled_from((True, True, True, False)), min_size=4, max_size=4),
         initial=st.lists(
             st.tuples(
@@ -217,9 +240,12 @@ class LifecycleMachine(RuleBasedStateMachine):
     )
     def deploy(
         self,
+        mode: dict[str, Any],
         publishing: list[bool],
         initial: list[tuple[int, dict[str, str] | None, int | None]],
     ) -> None:
+        self.mode = mode
+        note(f"mode: {mode or 'no property (FAIL)'}")
         self.stages = [self.server.create_stage(f"stage-{i}") for i in range(STAGE_COUNT)]
         for (participant, home), publishes in zip(PARTICIPANTS, publishing, strict=True):
             self.model.publishers[participant] = Publisher(publishing=publishes)
@@ -247,6 +273,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             "SourceStageArn": source,
             "DestinationStageArn": destination,
             "ParticipantId": participant,
+            **self.mode,
         }
         if attributes is not None:
             props["Attributes"] = dict(attributes)
@@ -288,16 +315,19 @@ class LifecycleMachine(RuleBasedStateMachine):
         assert elapsed < context.timeout_seconds, f"the call outlived its deadline: {elapsed}s"
         assert context.get_remaining_time_in_millis() > 0
         if reply.error is not None:
-            assert 0 < len(str(reply.error)) <= MAX_REASON_LENGTH
+            assert 0 < reason_bytes(str(reply.error)) <= MAX_REASON_BYTES
         return reply
 
     def deliver(self, event: dict[str, Any], twice: bool) -> Reply:
-        """Send an event, and again when `twice` (the same event, delivered again)."""
+        """Send an event, and again when `twice` (the same event, delivered again). A repeated
+        success succeeds again; a repeated failure may succeed (a failed in-place Update left
+        nothing running, and an Update of what does not run never fails for absence)."""
         first = self.send(event)
         if twice:
             second = self.send(event)
-            assert second.ok == first.ok, (first, second)
-            assert second.physical_id == first.physical_id
+            if first.ok:
+                assert second.ok, (first, second)
+                assert second.physical_id == first.physical_id
         return first
 
     def finish_step(self) -> None:
@@ -307,7 +337,7 @@ class LifecycleMachine(RuleBasedStateMachine):
     def expect_not_publishing(self, reply: Reply, participant: str) -> None:
         assert isinstance(reply.error, ReplicationFailedError), reply
         message = str(reply.error)
-        assert "is not publishing" in message
+        assert "is not publishing" in message or "did not publish" in message  # FAIL or WAIT
         assert participant in message
 
     def delete_failed_create(self, logical_id: str, props: dict[str, Any], twice: bool) -> None:
@@ -448,7 +478,8 @@ class LifecycleMachine(RuleBasedStateMachine):
             old_properties=old,
         )
         reply = self.deliver(event, twice)
-        if not self.model.start(new_key, _settings_of(new)):
+        old_running = _key_of(old) in self.model.alive
+        if not self.model.start(new_key, _settings_of(new)) and old_running:
             self.expect_not_publishing(reply, new_key[2])
             self.rollback(logical_id, old, new)
             self.finish_step()
@@ -471,6 +502,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         old = declared.props
         name, new = self.invalid_props(old, invalid)
         calls = self.total_calls()
+        running = self.server.replicas(state="ACTIVE")
         event = custom_resource_event(
             "Update",
             new,
@@ -483,6 +515,10 @@ class LifecycleMachine(RuleBasedStateMachine):
         assert name in str(reply.error)
         assert self.total_calls() == calls, "an invalid property must fail before any API call"
         self.rollback(logical_id, old, new)
+        # Issue 10, point 3: the failed Update touched nothing, so neither does its rollback:
+        # every replica that ran still runs, in the same destination session.
+        after = self.server.replicas(state="ACTIVE")
+        assert all(replica in after for replica in running), (running, after)
         self.finish_step()
 
     def rollback(self, logical_id: str, old: dict[str, Any], failed: dict[str, Any]) -> None:
@@ -502,21 +538,32 @@ class LifecycleMachine(RuleBasedStateMachine):
             physical_id=declared.physical_id,
             old_properties=failed,
         )
+        reply = self.retry_until_ok(event, "continue-update-rollback")
+        assert reply.physical_id == declared.physical_id
+        if not _parses(failed) or _key_of(failed) != key:
+            # A failed replacement or a failed validation: what runs under the id was never
+            # touched; the handler lists first and starts it only if it is not ACTIVE.
+            self.model.ensure_running(key, _settings_of(old))
+        else:
+            assert self.model.restart_in_place(key, _settings_of(old)), (
+                "a rollback Update may never fail through publisher absence"
+            )
+
+    def retry_until_ok(self, event: dict[str, Any], retry: str) -> Reply:
+        """Send `event`; if it fails (only injected faults may make it), clear the faults
+        and send it again, as CloudFormation's `retry` does. It must succeed: no stack may
+        end in *_FAILED through publisher absence."""
         reply = self.send(event)
-        failed_replacement = _parses(failed) and _key_of(failed) != key
-        if failed_replacement:
-            # The handler lists first: an ACTIVE replica (its publisher possibly away inside
-            # the window) is left alone; otherwise it is started like a Create.
-            applied = key in self.model.alive or self.model.start(key, _settings_of(old))
-        else:
-            applied = self.model.restart_in_place(key, _settings_of(old))
-        if applied:
-            assert reply.ok, reply
-            assert reply.physical_id == declared.physical_id
-        else:
-            # UPDATE_ROLLBACK_FAILED: CloudFormation keeps believing in the old properties.
-            observe("a rollback Update failed: the publisher was away")
-            self.expect_not_publishing(reply, key[2])
+        for _ in range(RETRIES_AFTER_FAULTS):
+            if reply.ok:
+                return reply
+            assert "is not publishing" not in str(reply.error), reply
+            assert "did not publish" not in str(reply.error), reply
+            observe(f"{retry} after a failure under injected faults")
+            self.server.faults.clear()
+            reply = self.send(event)
+        assert reply.ok, f"still failing after {retry}: {reply}"
+        return reply
 
     @precondition(lambda self: bool(self.model.declared))
     @rule(index=st.integers(0, 20), twice=st.booleans())
@@ -526,8 +573,9 @@ class LifecycleMachine(RuleBasedStateMachine):
         event = custom_resource_event(
             "Delete", declared.props, logical_id=logical_id, physical_id=declared.physical_id
         )
-        reply = self.deliver(event, twice)
-        assert reply.ok, reply
+        reply = self.retry_until_ok(event, "a retried Delete")
+        if twice:
+            assert self.send(event).ok
         assert reply.physical_id == declared.physical_id
         self.model.alive.pop(_key_of(declared.props), None)
         self.finish_step()

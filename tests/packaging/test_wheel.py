@@ -136,7 +136,9 @@ def test_a_venv_without_pip_and_offline_synthesizes_with_the_wheel(
     template = json.loads((project / "cdk.out" / "UserStack.template.json").read_text())
     types = [r["Type"] for r in template["Resources"].values()]
     assert types.count("Custom::IvsParticipantReplication") == 2
-    assert types.count("AWS::Lambda::Function") == 2
+    # The handler, the provider framework's function and, for the default follow(), the
+    # reconciler.
+    assert types.count("AWS::Lambda::Function") == 3
     (staged,) = (project / "cdk.out").glob("asset.*.zip")
     names = zipfile.ZipFile(staged).namelist()
     assert any(n.startswith("botocore/data/ivs-realtime/") for n in names)

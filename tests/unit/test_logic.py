@@ -9,6 +9,7 @@ import pytest
 
 from ivs_replication_handler.contract import InvalidPropertyError
 from ivs_replication_handler.logic import (
+    MAX_MESSAGE_BYTES,
     MAX_MESSAGE_LENGTH,
     ReplicationKey,
     UpdateKind,
@@ -18,6 +19,7 @@ from ivs_replication_handler.logic import (
     parse_physical_id,
     parse_properties,
     plan_update,
+    reason_bytes,
 )
 from ivs_replication_handler.retries import backoff_delay, is_transient
 
@@ -363,10 +365,12 @@ def test_equivalent_properties_plan_no_change(
     assert plan_update(spec, PHYSICAL_ID, props(**old)) is UpdateKind.NO_CHANGE
 
 
-def test_unparseable_old_properties_restart_in_place_rather_than_skip() -> None:
+def test_unparseable_old_properties_touch_nothing_that_runs() -> None:
+    """Old properties that do not parse are those of an Update that failed validation: its
+    rollback must not stop or restart what runs (issue 10, point 3)."""
     spec = parse_properties(props())
     old = props(ReconnectWindowSeconds="not-a-number")
-    assert plan_update(spec, PHYSICAL_ID, old) is UpdateKind.IN_PLACE
+    assert plan_update(spec, PHYSICAL_ID, old) is UpdateKind.ENSURE_RUNNING
 
 
 def test_rollback_of_a_failed_replacement_only_ensures_the_deployed_one_runs() -> None:
@@ -496,11 +500,11 @@ def test_failure_message_for_the_longest_ids_fits_the_reason_field() -> None:
     assert "check the role's policy" in message
 
 
-def test_a_huge_service_text_is_clipped_to_1000_characters() -> None:
+def test_a_huge_service_text_is_clipped_to_the_message_budget() -> None:
     message = failure_message(
         "StartParticipantReplication", max_key(), "ValidationException", "x" * 5000
     )
-    assert len(message) <= 1000
+    assert reason_bytes(message) <= MAX_MESSAGE_BYTES
     assert "x" * 100 + "..." in message
     assert message.endswith("check the stage ARNs and participant id.")
 
@@ -513,9 +517,9 @@ def test_a_long_service_text_keeps_the_hint() -> None:
         + " with an explicit deny in a service control policy"
     )
     message = failure_message(
-        "StartParticipantReplication", max_key(), "AccessDeniedException", service_text
+        "StartParticipantReplication", max_key(), "AccessDeniedException", service_text * 4
     )
-    assert len(message) <= 1000
+    assert reason_bytes(message) <= MAX_MESSAGE_BYTES
     assert "check the role's policy" in message
 
 

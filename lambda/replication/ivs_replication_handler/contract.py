@@ -42,9 +42,9 @@ IAM_ACTIONS = (
 # --- What deploy does when the participant is not publishing --------------------------------
 PROP_WHEN_NOT_PUBLISHING = "WhenNotPublishing"
 PROP_WAIT_SECONDS = "WaitForPublisherSeconds"  # only with MODE_WAIT
-MODE_FAIL = "FAIL"  # the default: the request fails with a message naming the other modes
+MODE_FAIL = "FAIL"  # a Create fails with a message naming the other modes
 MODE_WAIT = "WAIT"  # retry Start until the participant publishes, up to PROP_WAIT_SECONDS
-MODE_FOLLOW = "FOLLOW"  # succeed now; the reconciler starts it whenever the participant publishes
+MODE_FOLLOW = "FOLLOW"  # the default: succeed now; the reconciler starts it on every publish
 MODES = (MODE_FAIL, MODE_WAIT, MODE_FOLLOW)
 
 # IVS documents about 5 TPS for most stage APIs (replication's own rates are not documented).

@@ -16,7 +16,13 @@ from . import contract as c
 from .contract import InvalidPropertyError
 from .ivs import IvsRealtime
 from .lifecycle import Lifecycle, Outcome, ReplicationFailedError
-from .logic import ReplicationKey, ReplicationSpec, parse_physical_id, parse_properties
+from .logic import (
+    ReplicationKey,
+    ReplicationSpec,
+    check_properties_map,
+    parse_physical_id,
+    parse_properties,
+)
 from .metrics import ReplicationMetrics, from_environment
 from .registry import Registry
 from .retries import Deadline
@@ -79,14 +85,18 @@ def _dispatch(request_type: object, event: Mapping[str, Any], lifecycle: Lifecyc
         raise InvalidPropertyError(
             "RequestType", f"{request_type!r} is unknown", "Create, Update or Delete"
         )
-    # Validation happens here, before any API call.
-    spec = parse_properties(event.get("ResourceProperties") or {})
+    # Validation happens here, before any API call; a property bag that is not a map fails
+    # like any other invalid property.
+    props = event.get("ResourceProperties")
+    spec = parse_properties(
+        check_properties_map("ResourceProperties", {} if props is None else props)
+    )
     _log_replication(spec.key, spec)
     if request_type == "Create":
         return lifecycle.create(spec)
-    return lifecycle.update(
-        spec, str(event.get("PhysicalResourceId", "")), event.get("OldResourceProperties") or {}
-    )
+    old_props = event.get("OldResourceProperties")
+    old = check_properties_map("OldResourceProperties", {} if old_props is None else old_props)
+    return lifecycle.update(spec, str(event.get("PhysicalResourceId", "")), old)
 
 
 def _log_replication(key: ReplicationKey | None, spec: ReplicationSpec | None = None) -> None:

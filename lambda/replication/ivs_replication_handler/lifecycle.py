@@ -9,6 +9,16 @@ When the participant is not publishing, the replication's mode decides: FAIL rep
 retries Start until the participant publishes or the wait ends, FOLLOW succeeds and leaves the
 start to the reconciler. A follow-mode replication is declared in the registry before it is
 started and withdrawn before it is stopped, so the reconciler never restarts a deleted one.
+
+Rollback safety, in every mode. CloudFormation cannot tell this handler whether an Update is
+a forward change or a rollback, so the rule is about what runs when the request begins: an
+Update fails because the publisher is away only if the replication under its physical id was
+ACTIVE when the Update began (the Update would lose a running replication). When nothing was
+running, the Update applies the new declaration and succeeds with nothing running, which is
+what already held; the rollback of a failed Update and every continue-update-rollback retry
+take the same path, so none of them can fail (UPDATE_ROLLBACK_FAILED) through publisher
+absence. An Update whose old properties do not parse (the rollback of an Update that failed
+validation) touches nothing that runs. Delete never depends on the publisher.
 """
 
 from __future__ import annotations
@@ -33,6 +43,7 @@ from .logic import (
     plan_update,
     try_parse_properties,
     wait_timed_out_message,
+    with_cause,
 )
 from .registry import Registry, RegistryUnavailableError, describe_item
 from .retries import Deadline, DeadlineExceededError, ServiceError, backoff_delay
@@ -54,8 +65,34 @@ WAIT_POLL_BASE_SECONDS = 1.0
 WAIT_POLL_CAP_SECONDS = 5.0
 
 
+# An in-place restart that finds its replication started by someone else (the reconciler,
+# with settings it read before this Update) stops and starts it again, this many times.
+IN_PLACE_START_ATTEMPTS = 3
+
+
 class ReplicationFailedError(Exception):
-    """A lifecycle step failed; the message is written for CloudFormation's Reason field."""
+    """A lifecycle step failed; the message is written for CloudFormation's Reason field.
+
+    ``advice`` says what happened and what to do, ``cause`` why; only the cause is ever
+    shortened to fit the Reason (see `logic.with_cause`). Default cause: none.
+    """
+
+    def __init__(self, advice: str, cause: str = "") -> None:
+        super().__init__(with_cause(advice, cause) if cause else clip(advice))
+        self.advice = advice
+        self.cause = cause
+
+    def prefixed(self, advice: str) -> ReplicationFailedError:
+        """The same failure, with `advice` said first (and kept whole)."""
+        return ReplicationFailedError(f"{advice} {self.advice}", self.cause)
+
+
+# "Does the publisher's absence fail this request?" asked only when it is absent.
+AbsenceFails = Callable[[], bool]
+
+
+def _always() -> bool:
+    return True
 
 
 @dataclass(frozen=True)
@@ -114,13 +151,19 @@ class Lifecycle:
         if kind is UpdateKind.NO_CHANGE:
             return Outcome(physical_id, spec.key)
         if kind is UpdateKind.REPLACE:
-            # CloudFormation deletes the old physical id once this one is in place.
-            return self._create(spec)
+            # CloudFormation deletes the old physical id once this one is in place. Absence
+            # fails the replacement only while the replication it replaces runs.
+            deployed = parse_physical_id(physical_id)
+            return self._create(
+                spec,
+                absence_fails=lambda: deployed is not None and self._state(deployed) == ACTIVE,
+            )
         self._sync_declaration(spec)
         if kind is UpdateKind.IN_PLACE:
             self._restart_in_place(spec, old_props)
         elif self._state(spec.key) != ACTIVE:  # ENSURE_RUNNING or MODE_ONLY
-            self._start_confirmed(spec)
+            # Nothing runs under the id: starting it is welcome, its absence no failure.
+            self._start_confirmed(spec, absence_fails=lambda: False)
         return Outcome(physical_id, spec.key)
 
     def delete(self, physical_id: str) -> Outcome:
@@ -140,24 +183,25 @@ class Lifecycle:
         self._deadline = self._lambda_deadline.within(self._request_budget + wait)
         self._wait_until = self._lambda_deadline.within(wait, margin_seconds=0.0)
 
-    def _create(self, spec: ReplicationSpec) -> Outcome:
+    def _create(self, spec: ReplicationSpec, absence_fails: AbsenceFails = _always) -> Outcome:
         if spec.follows:
-            self._declare(spec)
+            self._declare_new(spec)
         try:
-            self._start_confirmed(spec)
+            self._start_confirmed(spec, absence_fails=absence_fails)
         except ReplicationFailedError as error:
             # After a failed Create no Delete comes (see the module docstring).
             if spec.follows and not self._withdrawn_after_failure(spec.key):
-                raise ReplicationFailedError(
-                    clip(f"{_stale_declaration_advice(spec.key)} {error}")
-                ) from error
+                raise error.prefixed(_stale_declaration_advice(spec.key)) from error
             raise
         return Outcome(spec.key.physical_id(), spec.key)
 
     # --- steps ---------------------------------------------------------------------------
 
-    def _start_confirmed(self, spec: ReplicationSpec) -> None:
-        """Start and confirm ACTIVE; when the participant is not publishing, the mode decides."""
+    def _start_confirmed(
+        self, spec: ReplicationSpec, *, absence_fails: AbsenceFails = _always
+    ) -> StartResult:
+        """Start and confirm ACTIVE; when the participant is not publishing, the mode decides,
+        and `absence_fails` whether that is a failure at all (see the module docstring)."""
         result = self._try_start(spec)
         if result is StartResult.NOT_PUBLISHING:
             if spec.when_not_publishing == c.MODE_FOLLOW:
@@ -165,12 +209,22 @@ class Lifecycle:
                     "Participant not publishing; the reconciler starts the replication "
                     "when it publishes"
                 )
-                return
-            if spec.when_not_publishing != c.MODE_WAIT:
-                raise ReplicationFailedError(not_publishing_message(spec.key))
-            result = self._wait_for_publisher(spec)
+                return result
+            try:
+                if spec.when_not_publishing != c.MODE_WAIT:
+                    raise ReplicationFailedError(not_publishing_message(spec.key))
+                result = self._wait_for_publisher(spec)
+            except ReplicationFailedError:
+                if absence_fails():
+                    raise
+                logger.warning(
+                    "Participant not publishing, and the replication was not running when "
+                    "this request began: the request succeeds with it not running"
+                )
+                return StartResult.NOT_PUBLISHING
         if result is StartResult.STARTED:
             self._confirm_active(spec.key)
+        return result
 
     def _try_start(self, spec: ReplicationSpec) -> StartResult:
         key = spec.key
@@ -185,14 +239,12 @@ class Lifecycle:
                 failure_message(error.operation, key, error.code, error.message)
             ) from error
         except RefusalUnresolvedError as error:
-            raise ReplicationFailedError(clip(f"{key.describe()}: {error}")) from error
+            raise ReplicationFailedError(f"Did not start {key.describe()}.", str(error)) from error
         except DeadlineExceededError as error:
             if error.attempts == 0:
                 raise ReplicationFailedError(
-                    clip(
-                        f"Did not start {key.describe()}: {error}. "
-                        "Nothing was changed. Deploy again."
-                    )
+                    f"Did not start {key.describe()}. Nothing was changed. Deploy again.",
+                    str(error),
                 ) from error
             # The last attempt may have reached IVS: make sure it did not leave a replication.
             self._undo_start(key, str(error), start_outcome_known=False)
@@ -244,17 +296,39 @@ class Lifecycle:
     def _restart_in_place(self, spec: ReplicationSpec, old_props: Mapping[str, object]) -> None:
         """New attributes or window for the same replication: IVS has no update, so Stop+Start.
 
-        If the new Start fails, the previous settings are started again so the replication
-        is not lost; CloudFormation's rollback then re-applies them too (idempotently).
+        A replication that is not ACTIVE is only started (there is nothing to stop, and the
+        publisher's absence is no failure: nothing was running). If the new Start of a
+        running one fails, the previous settings are started again so the replication is not
+        lost; CloudFormation's rollback then re-applies them too (idempotently).
         """
-        self._stop(spec.key, reason="Update")
+        was_running = self._state(spec.key) == ACTIVE
         try:
-            self._start_confirmed(spec)
+            self._start_afresh(spec, was_running=was_running)
         except ReplicationFailedError as error:
             previous = try_parse_properties(old_props)
-            if previous is None or previous.key != spec.key:
+            if not was_running or previous is None or previous.key != spec.key:
                 raise
-            raise ReplicationFailedError(clip(f"{error} {self._restore(previous)}")) from error
+            raise ReplicationFailedError(
+                f"{error.advice} {self._restore(previous)}", error.cause
+            ) from error
+
+    def _start_afresh(self, spec: ReplicationSpec, *, was_running: bool) -> None:
+        """Stop (if running) and start with `spec`'s settings. A Start that finds the
+        replication ACTIVE again right after our Stop met another starter (a reconciler run
+        holding the settings from before this Update): stop and start again, so the declared
+        settings are the ones that run."""
+        if was_running:
+            self._stop(spec.key, reason="Update")
+        for _ in range(IN_PLACE_START_ATTEMPTS):
+            result = self._start_confirmed(spec, absence_fails=lambda: was_running)
+            if result is not StartResult.ADOPTED:
+                return
+            logger.warning("Replication started by someone else during the restart; again")
+            self._stop(spec.key, reason="Update")
+        raise ReplicationFailedError(
+            f"{spec.key.describe()} kept being started by another caller with unknown "
+            "settings while this Update restarted it; it is stopped. Retry the deployment."
+        )
 
     def _restore(self, previous: ReplicationSpec) -> str:
         try:
@@ -277,10 +351,33 @@ class Lifecycle:
             self._registry.put(spec, self._deadline)
         except (ServiceError, DeadlineExceededError, RegistryUnavailableError) as error:
             raise ReplicationFailedError(
-                clip(
-                    f"Could not declare {spec.key.describe()} for follow mode in the registry "
-                    f"table; nothing was started. Deploy again. Cause: {error}"
-                )
+                f"Could not declare {spec.key.describe()} for follow mode in the registry "
+                "table; nothing was started. Deploy again.",
+                str(error),
+            ) from error
+
+    def _declare_new(self, spec: ReplicationSpec) -> None:
+        """Declare for a Create. A write that failed may still have been applied (its answer
+        lost): it is withdrawn again, in time kept back for that, because after a failed
+        Create no Delete comes and a leftover item would let the sweep start it."""
+        try:
+            self._registry.put(spec, self._deadline.reserve(self._registry.attempt_budget_seconds))
+        except RegistryUnavailableError as error:
+            raise ReplicationFailedError(
+                f"Could not declare {spec.key.describe()} for follow mode; nothing was started.",
+                str(error),
+            ) from error
+        except (ServiceError, DeadlineExceededError) as error:
+            if not self._withdrawn_after_failure(spec.key):
+                raise ReplicationFailedError(
+                    f"Could not declare {spec.key.describe()} for follow mode; nothing was "
+                    f"started. {_stale_declaration_advice(spec.key)}",
+                    str(error),
+                ) from error
+            raise ReplicationFailedError(
+                f"Could not declare {spec.key.describe()} for follow mode in the registry "
+                "table; nothing was started or left declared. Deploy again.",
+                str(error),
             ) from error
 
     def _withdraw(self, key: ReplicationKey) -> None:
@@ -288,10 +385,9 @@ class Lifecycle:
             self._registry.remove(key, self._deadline)
         except (ServiceError, DeadlineExceededError) as error:
             raise ReplicationFailedError(
-                clip(
-                    f"Could not withdraw {key.describe()} from the follow-mode registry, so it "
-                    f"was not stopped (the reconciler could restart it). Retry. Cause: {error}"
-                )
+                f"Could not withdraw {key.describe()} from the follow-mode registry, so it "
+                "was not stopped (the reconciler could restart it). Retry.",
+                str(error),
             ) from error
 
     def _withdrawn_after_failure(self, key: ReplicationKey) -> bool:
@@ -318,7 +414,7 @@ class Lifecycle:
             ) from error
         except DeadlineExceededError as error:
             raise ReplicationFailedError(
-                clip(f"Stopping {key.describe()} ran out of time: {error}. Retry the operation.")
+                f"Stopping {key.describe()} ran out of time. Retry the operation.", str(error)
             ) from error
         logger.info("Replication stopped", extra={"reason": reason})
 
@@ -332,7 +428,9 @@ class Lifecycle:
                 raise ReplicationFailedError(
                     failure_message(error.operation, key, error.code, error.message)
                 ) from error
-            raise ReplicationFailedError(clip(f"{key.describe()}: {error}")) from error
+            raise ReplicationFailedError(
+                f"Could not read the state of {key.describe()}. Retry.", str(error)
+            ) from error
 
     def _still_active(self, key: ReplicationKey) -> bool:
         """ACTIVE, or unknown because the state cannot be read (assume the worst)."""
@@ -369,11 +467,9 @@ class Lifecycle:
                 outcome = _manual_stop_advice(key)
         except DeadlineExceededError:
             outcome = _manual_stop_advice(key)
+        # Only the cause may be shortened: the outcome may hold the manual stop command.
         raise ReplicationFailedError(
-            # The advice comes before the cause, so clipping can only shorten the cause.
-            clip(
-                f"Starting {key.describe()} did not complete. {outcome} Deploy again. Cause: {why}"
-            )
+            f"Starting {key.describe()} did not complete. {outcome} Deploy again.", why
         )
 
 
@@ -387,8 +483,9 @@ def _settle_for(spec: ReplicationSpec) -> Settle:
 def _stale_declaration_advice(key: ReplicationKey) -> str:
     # Said first, so clipping can only shorten the cause: a stale item lets the reconciler
     # start a replication no resource owns.
+    # The replication is named by the message this one precedes: not again, to leave room.
     return (
-        f"{key.describe()} also stays declared in the follow-mode registry table: delete its "
+        "The replication also stays declared in the follow-mode registry table: delete its "
         f"item ({describe_item(key)}) before deploying again."
     )
 

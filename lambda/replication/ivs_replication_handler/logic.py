@@ -6,6 +6,7 @@ No boto3 and no I/O here, so every rule is testable with plain dicts.
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
@@ -35,9 +36,15 @@ STOPPED = "STOPPED"
 _ID_SEPARATOR = "|"
 
 
-# Longest message we hand CloudFormation; its Reason field is shared with the provider
-# framework's own text, so stay well under the response's 4 KB.
-MAX_MESSAGE_LENGTH = 1000
+# Longest message we hand CloudFormation, in bytes of its JSON-escaped UTF-8 text. The limit
+# is CloudFormation's 4,096 bytes for the provider framework's whole response, which also holds
+# "Error: ", the log group line, Node.js stack frames and the stack, request, logical and
+# physical ids (tests/unit/test_reason_size.py adds them up at their largest: about 1,900 bytes).
+MAX_MESSAGE_BYTES = 2000
+# Kept for callers of earlier versions: the same budget (a byte count now, not characters).
+MAX_MESSAGE_LENGTH = MAX_MESSAGE_BYTES
+_ELLIPSIS = "..."
+_CAUSE_LEAD = " Cause: "
 
 
 @dataclass(frozen=True)
@@ -93,8 +100,10 @@ class ReplicationSpec:
 def parse_properties(props: Mapping[str, object]) -> ReplicationSpec:
     """Validate ResourceProperties as CloudFormation delivers them (numbers arrive as strings).
 
-    Raises InvalidPropertyError naming the custom-resource property.
+    Raises InvalidPropertyError naming the custom-resource property (``ResourceProperties``
+    itself when it is not a map).
     """
+    check_properties_map("ResourceProperties", props)
     source = check_stage_arn(
         c.PROP_SOURCE_STAGE_ARN, _required(props, c.PROP_SOURCE_STAGE_ARN, STAGE_ARN_FORM)
     )
@@ -121,6 +130,19 @@ def parse_properties(props: Mapping[str, object]) -> ReplicationSpec:
     )
 
 
+PROPERTIES_FORM = "a map of the replication's properties (SourceStageArn, DestinationStageArn, ...)"
+
+
+def check_properties_map(name: str, props: object) -> Mapping[str, object]:
+    """`props` if it is a map; raise InvalidPropertyError naming `name` (ResourceProperties or
+    OldResourceProperties) otherwise, before any API call."""
+    if not isinstance(props, Mapping):
+        raise InvalidPropertyError(
+            name, f"a {type(props).__name__} was given, not a map", PROPERTIES_FORM
+        )
+    return props
+
+
 def _required(props: Mapping[str, object], name: str, allowed: str) -> object:
     if name not in props or props[name] is None:
         raise InvalidPropertyError(name, "the property is missing", allowed)
@@ -137,7 +159,10 @@ def parse_reconnect_window(value: object) -> int:
 
 
 def parse_when_not_publishing(value: object) -> str:
-    """Absent means FAIL: templates written before the property existed keep their behaviour."""
+    """Absent means FAIL: a template written before the property existed was deployed by a
+    handler that knew only fail, and its stack has no registry table that FOLLOW needs. FAIL is
+    rollback-safe (an Update or rollback never fails for an absent publisher when nothing
+    was running), so such stacks keep deploying."""
     if value is None or value == "":
         return c.MODE_FAIL
     return check_when_not_publishing(c.PROP_WHEN_NOT_PUBLISHING, value)
@@ -213,8 +238,9 @@ class UpdateKind(Enum):
     NO_CHANGE = "no-change"
     IN_PLACE = "in-place"  # same identity, new settings: Stop then Start, same physical id
     REPLACE = "replace"  # new identity: Start the new one; CloudFormation deletes the old id
-    # The old properties describe another replication than the physical id: the rollback of
-    # a failed replacement. What runs under the id was never touched; only make sure it runs.
+    # The old properties describe another replication than the physical id (the rollback of
+    # a failed replacement), or do not parse (the rollback of an Update that failed
+    # validation). What runs under the id was never touched; only make sure it runs.
     ENSURE_RUNNING = "ensure-running"
     # Same replication and settings, another when-not-publishing mode: nothing to restart;
     # declare (or withdraw) it for the reconciler and make sure it runs.
@@ -230,7 +256,9 @@ def plan_update(
         return UpdateKind.REPLACE
     old = try_parse_properties(old_props)
     if old is None:
-        return UpdateKind.IN_PLACE  # unknown settings: apply the new ones
+        # Unparseable old properties are those of an Update that failed validation (its
+        # rollback comes here), which changed nothing: what runs keeps running, untouched.
+        return UpdateKind.ENSURE_RUNNING
     if old.key != new.key:
         return UpdateKind.ENSURE_RUNNING
     if not old.settings_equal(new):
@@ -287,7 +315,7 @@ def failure_message(operation: str, key: ReplicationKey, code: str, service_text
     hint = _HINTS.get(code, "See the handler's log for details.")
     head = f"{operation} failed for {key.describe()}: {code}: "
     # Shorten the service's text, never the hint: the hint says what to do.
-    room = MAX_MESSAGE_LENGTH - len(head) - len(hint) - 1
+    room = MAX_MESSAGE_BYTES - reason_bytes(head) - reason_bytes(hint) - 1
     return clip(f"{head}{clip(service_text, room)} {hint}")
 
 
@@ -314,6 +342,39 @@ def wait_timed_out_message(key: ReplicationKey, wait_seconds: int) -> str:
     )
 
 
-def clip(text: str, limit: int = MAX_MESSAGE_LENGTH) -> str:
-    limit = max(limit, 3)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+def sanitize(text: str) -> str:
+    """`text` without control characters or lone surrogates (each a space): JSON escapes a
+    control character as six bytes, and a surrogate cannot be sent as UTF-8 at all."""
+    return "".join(" " if unicodedata.category(ch) in ("Cc", "Cs") else ch for ch in text)
+
+
+def reason_bytes(text: str) -> int:
+    """Bytes `text` takes inside the framework's JSON response (escapes counted, UTF-8)."""
+    return len(json.dumps(text, ensure_ascii=False).encode("utf-8")) - 2
+
+
+def clip(text: str, limit: int = MAX_MESSAGE_BYTES) -> str:
+    """`text`, sanitized, cut to at most `limit` bytes of JSON-escaped UTF-8 (see
+    `reason_bytes`), ending in "..." when it was cut."""
+    text = sanitize(text)
+    if reason_bytes(text) <= limit:
+        return text
+    room = max(limit - len(_ELLIPSIS), 0)
+    # Each character costs 1-6 bytes: cut by characters, then trim what still overflows.
+    cut = text[:room]
+    while cut and reason_bytes(cut) > room:
+        overflow = reason_bytes(cut) - room
+        cut = cut[: -max(1, overflow // 6)]
+    return cut + _ELLIPSIS
+
+
+def with_cause(advice: str, cause: str, limit: int = MAX_MESSAGE_BYTES) -> str:
+    """ "<advice> Cause: <cause>", where only the cause is ever shortened: the advice says what
+    to do (and may hold a manual stop command). An advice longer than `limit` alone is cut."""
+    advice = sanitize(advice)
+    room = limit - reason_bytes(advice) - len(_CAUSE_LEAD)
+    if not cause:
+        return clip(advice, limit)
+    if room < len(_ELLIPSIS) + 1:
+        return clip(advice, limit)
+    return f"{advice}{_CAUSE_LEAD}{clip(cause, room)}"

@@ -9,16 +9,18 @@ Two triggers, one job:
 
 Reconciling is idempotent: a replication IVS lists as ACTIVE is left alone, one that is
 STOPPED or missing is started, a publisher that is not publishing is skipped (its next
-"Participant Published" event, or a later sweep, starts it). After every Start the registry is
-read again, consistently: if the declaration was withdrawn meanwhile (the custom resource is
-being deleted), the replication just started is stopped again, so a late or duplicate event can
-never leave a replication running that no stack declares.
+"Participant Published" event, or a later sweep, starts it). After every Start that may have
+started something (answered or not) the registry is read again, consistently: a withdrawn
+declaration is stopped again, a changed one restarted with the declared settings, and an
+unreadable one stopped and reported as a failure so Lambda retries the run. The protocol, and
+why it keeps the follow-mode invariants, is in `registry`'s docstring.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
@@ -43,6 +45,19 @@ _registry = Registry()
 # the event says it is live, so its "not publishing" is retried for a while.
 _EVENT_SETTLE = Settle(SETTLE_SECONDS, publisher_live=True)
 _SWEEP_SETTLE = Settle(SETTLE_SECONDS)
+
+
+# A declaration whose settings keep changing while we start it is left to the next run.
+START_ATTEMPTS = 3
+
+
+class UnverifiedStartError(Exception):
+    """A Start may have started a replication, and the registry could not tell whether it is
+    still declared: it was stopped, and the run fails so Lambda retries it."""
+
+
+class DeclarationChangingError(Exception):
+    """The declaration's settings changed on every attempt to start it."""
 
 
 class ReconcileError(Exception):
@@ -197,7 +212,13 @@ def _reconcile(
                 settle=settle,
                 live_session_id=live_session_id,
             )
-        except (ServiceError, DeadlineExceededError, RefusalUnresolvedError) as error:
+        except (
+            ServiceError,
+            DeadlineExceededError,
+            RefusalUnresolvedError,
+            UnverifiedStartError,
+            DeclarationChangingError,
+        ) as error:
             for spec in specs:
                 report.failed.setdefault(spec.key.physical_id(), str(error))
 
@@ -222,19 +243,80 @@ def _reconcile_publisher(
         if states.get(spec.key.destination_stage_arn) == ACTIVE:
             report.already_active.append(physical_id)
             continue
-        result = _start(spec, ivs, deadline, settle)
-        if result is StartResult.NOT_PUBLISHING:
+        outcome = _reconcile_declaration(spec, ivs, registry, deadline, settle)
+        if outcome is _Outcome.NOT_PUBLISHING:
             # The publisher is away, for its other destinations too; its next
             # "Participant Published" event (or a sweep) comes back here.
             report.not_publishing.extend(s.key.physical_id() for s in specs[index:])
             return
-        if not _still_declared(spec.key, registry, deadline):
-            _stop_withdrawn(spec.key, ivs, deadline)
-            report.withdrawn.append(physical_id)
-        elif result is StartResult.STARTED:
-            report.started.append(physical_id)
-        else:
-            report.already_active.append(physical_id)
+        {
+            _Outcome.STARTED: report.started,
+            _Outcome.ALREADY_ACTIVE: report.already_active,
+            _Outcome.WITHDRAWN: report.withdrawn,
+        }[outcome].append(physical_id)
+
+
+class _Outcome(Enum):
+    STARTED = "started"
+    ALREADY_ACTIVE = "already-active"
+    NOT_PUBLISHING = "not-publishing"
+    WITHDRAWN = "withdrawn"
+
+
+def _reconcile_declaration(
+    spec: ReplicationSpec,
+    ivs: IvsRealtime,
+    registry: Registry,
+    deadline: Deadline,
+    settle: Settle,
+) -> _Outcome:
+    """Start `spec`, then make sure what runs is what the registry declares now.
+
+    Raises UnverifiedStartError, DeclarationChangingError, or what Start raises (nothing was
+    started then, or, for a Start whose answer was lost, it was checked as below first).
+    """
+    # Kept back from the Start: the registry read and the Stop that may have to follow it.
+    undo_time = ivs.attempt_budget_seconds + registry.attempt_budget_seconds
+    current = spec
+    for _ in range(START_ATTEMPTS):
+        try:
+            result = _start(current, ivs, deadline.reserve(undo_time), settle)
+        except DeadlineExceededError as error:
+            if error.attempts > 0:  # the last attempt may have reached IVS and started it
+                _undo_unless_declared(current, ivs, registry, deadline)
+            raise
+        if result is StartResult.NOT_PUBLISHING:
+            return _Outcome.NOT_PUBLISHING
+        if result is StartResult.ADOPTED:
+            return _Outcome.ALREADY_ACTIVE  # running, started by someone else: not ours to check
+        declared = _declaration_now(current, ivs, registry, deadline)
+        if declared is None:
+            _stop_withdrawn(current.key, ivs, deadline)
+            return _Outcome.WITHDRAWN
+        if declared.settings_equal(current):
+            return _Outcome.STARTED
+        logger.warning(
+            "Declaration changed during the start; restarting with the declared settings",
+            extra={"physical_id": current.key.physical_id()},
+        )
+        _stop(current.key, ivs, deadline)
+        current = declared
+    raise DeclarationChangingError(
+        f"the declaration of {spec.key.physical_id()} changed during each of {START_ATTEMPTS} "
+        "starts; it is stopped, the next run starts it"
+    )
+
+
+def _undo_unless_declared(
+    spec: ReplicationSpec, ivs: IvsRealtime, registry: Registry, deadline: Deadline
+) -> None:
+    """After a Start whose answer was lost: stop it unless it is declared (with its settings)."""
+    try:
+        declared = _declaration_now(spec, ivs, registry, deadline)
+    except UnverifiedStartError:
+        return  # stopped already; the DeadlineExceededError fails the run
+    if declared is None or not declared.settings_equal(spec):
+        _stop_withdrawn(spec.key, ivs, deadline)
 
 
 def _start(
@@ -246,15 +328,39 @@ def _start(
     return result
 
 
-def _still_declared(key: ReplicationKey, registry: Registry, deadline: Deadline) -> bool:
-    """A consistent read after the Start; unknown counts as withdrawn, because a replication
-    left running unverified could be one nobody declares, and a declared one comes back with
-    the next event or sweep."""
+def _declaration_now(
+    spec: ReplicationSpec, ivs: IvsRealtime, registry: Registry, deadline: Deadline
+) -> ReplicationSpec | None:
+    """The declaration of `spec`'s key now (a consistent read after the Start). When it cannot
+    be read, the replication just started might be one nobody declares: stop it, and raise
+    UnverifiedStartError so the run fails and Lambda's retry starts it if it is declared."""
     try:
-        return registry.contains(key, deadline)
+        return registry.declaration(spec.key, deadline)
     except (ServiceError, DeadlineExceededError) as error:
-        logger.error("Registry check failed; stopping to be safe", extra={"reason": str(error)})
-        return False
+        logger.error(
+            "Registry check after a start failed; stopping it and failing the run",
+            extra={"reason": str(error), "physical_id": spec.key.physical_id()},
+        )
+        try:
+            _stop(spec.key, ivs, deadline)
+        except (ServiceError, DeadlineExceededError) as stop_error:
+            raise UnverifiedStartError(
+                f"the registry check after the start failed ({error}), and so did the stop "
+                f"({stop_error})"
+            ) from error
+        raise UnverifiedStartError(
+            f"the registry check after the start failed, so it was stopped: {error}"
+        ) from error
+
+
+def _stop(key: ReplicationKey, ivs: IvsRealtime, deadline: Deadline) -> None:
+    """Stop; a replication IVS no longer lists ACTIVE counts as stopped."""
+    try:
+        ivs.stop_replication(key, deadline)
+    except ServiceError as error:
+        # How IVS refuses to stop what is not running is undocumented: look instead.
+        if error.transient or ivs.replica_state(key, deadline) == ACTIVE:
+            raise
 
 
 def _stop_withdrawn(key: ReplicationKey, ivs: IvsRealtime, deadline: Deadline) -> None:
@@ -262,9 +368,4 @@ def _stop_withdrawn(key: ReplicationKey, ivs: IvsRealtime, deadline: Deadline) -
     logger.warning(
         "Declaration withdrawn during the start; stopping", extra={"physical_id": key.physical_id()}
     )
-    try:
-        ivs.stop_replication(key, deadline)
-    except ServiceError as error:
-        # How IVS refuses to stop what is not running is undocumented: look instead.
-        if error.transient or ivs.replica_state(key, deadline) == ACTIVE:
-            raise
+    _stop(key, ivs, deadline)

@@ -1,12 +1,33 @@
 """The registry of follow-mode declarations: the other AWS edge (DynamoDB).
 
 One item per declared replication, keyed by publisher ("<source ARN>|<participant id>") and
-destination stage ARN. The custom-resource handler writes an item before it starts a
-follow-mode replication and deletes it before it stops one; the reconciler reads items, and
-after every Start checks with a consistent read that the item is still there. That order is
-what keeps a late or duplicate event from restarting a deleted replication: if the check sees
-the item, the delete (and the Stop after it) comes later; if not, the reconciler stops what
-it started.
+destination stage ARN, holding the declared attributes and reconnect window.
+
+The protocol between the custom-resource handler (H) and reconciler runs (R), which may run
+concurrently with H and with each other, and whose answers from IVS or DynamoDB may be lost
+after the service acted:
+
+1. H writes (PutItem) the item *before* it starts a follow-mode replication, and deletes it
+   *before* it stops one (Delete: withdraw, then Stop). A Create whose PutItem fails (even one
+   applied but unanswered) deletes the item again, in time kept back for that, before it
+   fails: no Delete follows a failed Create, and a leftover item would be started by a sweep.
+2. R reads the declarations (consistently), Starts those not ACTIVE, and after *every* Start
+   that may have started something - including one whose answer was lost until R's deadline,
+   for which R keeps time back - reads the item again, consistently:
+   - gone: H's withdrawal (and so H's Stop) may have come before R's Start took effect, so R
+     stops what it started;
+   - present with other settings than R started with (an in-place Update wrote new ones
+     after R's first read): R stops and starts again with the item's settings, so the
+     declared settings are the last to be started;
+   - unreadable: R cannot tell, so it stops what it started (an undeclared replication must
+     not outlive the run) *and fails the run*, so Lambda retries it and the retry starts the
+     replication if it is still declared.
+3. H's in-place restart (Stop, then Start) that finds the replication ACTIVE right after its
+   Stop met an R that read the old settings: H stops and starts again instead of adopting it.
+
+If R's second read sees the item, H's withdrawal comes later, and H's Stop after it ends what
+R started; if not, R's own Stop does. Either way nothing undeclared stays ACTIVE past the run
+that started it, and whatever R cannot finish makes the run fail.
 
 The client is created on first use, so ``AWS_ENDPOINT_URL_DYNAMODB`` redirects it.
 """
@@ -81,6 +102,11 @@ class Registry:
         self._attempt_budget = attempt_budget_seconds
 
     @property
+    def attempt_budget_seconds(self) -> float:
+        """The time one attempt may take: what a caller keeps back for an undo."""
+        return self._attempt_budget
+
+    @property
     def table_name(self) -> str | None:
         return self._table_name or os.environ.get(c.ENV_REGISTRY_TABLE) or None
 
@@ -118,6 +144,14 @@ class Registry:
 
     def contains(self, key: ReplicationKey, deadline: Deadline) -> bool:
         """Whether `key` is declared now (a consistent read: it sees every finished write)."""
+        return self.declaration(key, deadline) is not None
+
+    def declaration(self, key: ReplicationKey, deadline: Deadline) -> ReplicationSpec | None:
+        """What is declared for `key` now, with its settings (a consistent read), or None.
+
+        Raises ServiceError or DeadlineExceededError when the table cannot be read; a deleted
+        table declares nothing.
+        """
         table = self._require_table()
         try:
             response = self._call(
@@ -129,9 +163,10 @@ class Registry:
             )
         except ServiceError as error:
             if error.code == _TABLE_GONE:
-                return False
+                return None
             raise
-        return "Item" in response
+        item = response.get("Item")
+        return None if item is None else _spec_of(item)
 
     def declarations_of(
         self, source_stage_arn: str, participant_id: str, deadline: Deadline

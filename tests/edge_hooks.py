@@ -1,0 +1,80 @@
+"""Hooks at the AWS edge for deterministic race tests: `IvsRealtime` and `Registry`
+subclasses that run the other party at a chosen moment, or lose an answer after the service
+acted. No sleeps, no threads: the hook fixes the interleaving."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ivs_replication_handler.ivs import IvsRealtime, make_client
+from ivs_replication_handler.logic import ReplicationKey, ReplicationSpec
+from ivs_replication_handler.registry import Registry
+from ivs_replication_handler.retries import Deadline, DeadlineExceededError, ServiceError
+
+
+class HookedIvs(IvsRealtime):
+    """IVS with hooks around Start and Stop, each run once: `before_start` before the Start
+    reaches the service, `after_start` once it acted, `lose_start_answer` drops the answer
+    after the service acted (the caller sees its deadline pass), `after_stop` once a Stop is
+    answered."""
+
+    def __init__(self, client: Any = None, **options: Any) -> None:
+        super().__init__(client if client is not None else make_client(), **options)
+        self.sleep = lambda _: None
+        self.before_start: Callable[[], None] | None = None
+        self.lose_start_answer = False
+        self.after_start: Callable[[], None] | None = None
+        self.after_stop: Callable[[], None] | None = None
+
+    def start_replication(self, spec: ReplicationSpec, deadline: Deadline) -> None:
+        hook, self.before_start = self.before_start, None
+        if hook is not None:
+            hook()
+        super().start_replication(spec, deadline)
+        after, self.after_start = self.after_start, None
+        if after is not None:
+            after()
+        if self.lose_start_answer:
+            self.lose_start_answer = False
+            raise DeadlineExceededError("StartParticipantReplication: answer lost", attempts=1)
+
+    def stop_replication(self, key: ReplicationKey, deadline: Deadline) -> None:
+        super().stop_replication(key, deadline)
+        hook, self.after_stop = self.after_stop, None
+        if hook is not None:
+            hook()
+
+
+class HookedRegistry(Registry):
+    """The registry with hooks: a stale Query answer (read before later writes), refused
+    reads of one item, and a PutItem applied whose answer is lost."""
+
+    def __init__(self, table: str, client: Any) -> None:
+        super().__init__(table, client=client, sleep=lambda _: None)
+        self.stale_declarations: list[ReplicationSpec] | None = None
+        self.refuse_reads = False
+        self.lose_put_answer = False
+
+    def declarations_of(
+        self, source_stage_arn: str, participant_id: str, deadline: Deadline
+    ) -> list[ReplicationSpec]:
+        if self.stale_declarations is not None:
+            return self.stale_declarations
+        return super().declarations_of(source_stage_arn, participant_id, deadline)
+
+    def declaration(self, key: ReplicationKey, deadline: Deadline) -> ReplicationSpec | None:
+        if self.refuse_reads:
+            raise ServiceError("GetItem", "AccessDeniedException", 400, "not authorized")
+        return super().declaration(key, deadline)
+
+    def contains(self, key: ReplicationKey, deadline: Deadline) -> bool:
+        # The version before issue 10 read through `contains`: refuse it the same way.
+        if self.refuse_reads:
+            raise ServiceError("GetItem", "AccessDeniedException", 400, "not authorized")
+        return super().contains(key, deadline)
+
+    def put(self, spec: ReplicationSpec, deadline: Deadline) -> None:
+        super().put(spec, deadline)
+        if self.lose_put_answer:
+            raise DeadlineExceededError("PutItem still failing after 3 attempts", attempts=3)

@@ -1,0 +1,193 @@
+"""Follow mode's races, played deterministically (issue 10, points 4-7).
+
+Each test hooks the AWS edge - an `IvsRealtime` or `Registry` subclass - to reorder what
+happens at the service or to lose an answer after the service acted, and runs the other
+party (the handler or the reconciler) inside the hook, at exactly the moment of the race.
+No sleeps, no threads: every interleaving is fixed by the hook.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import pytest
+
+from ivs_realtime_emulator import IvsRealtimeEmulator
+from ivs_replication.testing.cloudformation import LocalLambdaContext, custom_resource_event
+from ivs_replication.testing.dynamodb import LocalDynamoDB
+from ivs_replication_handler import contract as c
+from ivs_replication_handler.handler import handle_event
+from ivs_replication_handler.ivs import IvsRealtime, make_client
+from ivs_replication_handler.lifecycle import ReplicationFailedError
+from ivs_replication_handler.logic import ReplicationKey, parse_properties
+from ivs_replication_handler.reconciler import ReconcileError
+from ivs_replication_handler.reconciler import handle_event as reconcile
+from ivs_replication_handler.registry import Registry
+from ivs_replication_handler.retries import Deadline
+from tests.edge_hooks import HookedIvs, HookedRegistry
+
+PARTICIPANT = "encoder-1"
+_tables = iter(range(10**6))
+
+
+@pytest.fixture(scope="module")
+def dynamodb() -> Iterator[LocalDynamoDB]:
+    with LocalDynamoDB() as server:
+        yield server
+
+
+@pytest.fixture
+def table(dynamodb: LocalDynamoDB) -> str:
+    return dynamodb.create_registry_table(f"races-{next(_tables)}")
+
+
+@pytest.fixture
+def stages(local_ivs: IvsRealtimeEmulator) -> tuple[str, str]:
+    return local_ivs.create_stage("main"), local_ivs.create_stage("side")
+
+
+def props(stages: tuple[str, str], **extra: object) -> dict[str, object]:
+    return {
+        c.PROP_SOURCE_STAGE_ARN: stages[0],
+        c.PROP_DESTINATION_STAGE_ARN: stages[1],
+        c.PROP_PARTICIPANT_ID: PARTICIPANT,
+        c.PROP_ATTRIBUTES: {"role": "old"},
+        c.PROP_RECONNECT_WINDOW_SECONDS: 0,
+        c.PROP_WHEN_NOT_PUBLISHING: c.MODE_FOLLOW,
+        c.PROP_WAIT_SECONDS: 0,
+        **extra,
+    }
+
+
+def key_of(stages: tuple[str, str]) -> ReplicationKey:
+    return ReplicationKey(stages[0], stages[1], PARTICIPANT)
+
+
+def published_event(source: str) -> dict[str, Any]:
+    return {
+        "source": c.EVENT_SOURCE,
+        "detail-type": c.EVENT_DETAIL_TYPE,
+        "resources": [source],
+        "detail": {"event_name": c.EVENT_PARTICIPANT_PUBLISHED, "participant_id": PARTICIPANT},
+    }
+
+
+def request(
+    request_type: str,
+    properties: Mapping[str, object],
+    ivs: IvsRealtime,
+    registry: Registry,
+    **event: Any,
+) -> dict[str, object]:
+    cfn_event = custom_resource_event(request_type, properties, **event)
+    return handle_event(cfn_event, LocalLambdaContext(timeout_seconds=60), ivs, registry)
+
+
+def active(local_ivs: IvsRealtimeEmulator) -> list[Any]:
+    return local_ivs.replicas(state="ACTIVE")
+
+
+@pytest.fixture
+def registry(table: str, dynamodb: LocalDynamoDB) -> HookedRegistry:
+    return HookedRegistry(table, dynamodb.client())
+
+
+def plain_registry(registry: Registry) -> Registry:
+    return Registry(registry.table_name, client=registry.client, sleep=lambda _: None)
+
+
+def test_point4_a_start_whose_answer_is_lost_while_the_resource_is_deleted_leaves_nothing(
+    local_ivs: IvsRealtimeEmulator, stages: tuple[str, str], registry: HookedRegistry
+) -> None:
+    """Nothing undeclared stays ACTIVE past the run that started it, even when the Start's
+    answer is lost and the Delete (withdraw + Stop) ran while the Start was in flight."""
+    handler_ivs = IvsRealtime(make_client(), sleep=lambda _: None)
+    created = request("Create", props(stages), handler_ivs, registry)
+    physical_id = str(created["PhysicalResourceId"])
+    local_ivs.publish(stages[0], PARTICIPANT)
+    reconciler_ivs = HookedIvs()
+    # The Start is in flight: the stack deletes the resource first (its Stop finds nothing),
+    # then IVS carries the Start out, and its answer never reaches the reconciler.
+    reconciler_ivs.before_start = lambda: request(
+        "Delete", props(stages), handler_ivs, registry, physical_id=physical_id
+    )
+    reconciler_ivs.lose_start_answer = True
+
+    with pytest.raises(ReconcileError):
+        reconcile(published_event(stages[0]), LocalLambdaContext(), reconciler_ivs, registry)
+
+    assert active(local_ivs) == [], "an undeclared replication outlived the run that started it"
+    report = reconcile({c.SWEEP_INPUT_KEY: True}, LocalLambdaContext(), reconciler_ivs, registry)
+    assert report["declarations"] == 0
+    assert active(local_ivs) == []
+
+
+def test_point5_an_unreadable_registry_after_a_start_fails_the_run_and_the_retry_restarts_it(
+    local_ivs: IvsRealtimeEmulator, stages: tuple[str, str], registry: HookedRegistry
+) -> None:
+    """A run that leaves a declared replication not running fails, so Lambda retries it."""
+    request("Create", props(stages), IvsRealtime(make_client()), registry)
+    local_ivs.publish(stages[0], PARTICIPANT)
+    registry.refuse_reads = True
+
+    with pytest.raises(ReconcileError, match="registry check after the start failed"):
+        reconcile(published_event(stages[0]), LocalLambdaContext(), HookedIvs(), registry)
+
+    registry.refuse_reads = False  # Lambda's retry of the failed run
+    report = reconcile(published_event(stages[0]), LocalLambdaContext(), HookedIvs(), registry)
+    assert report["started"] == [key_of(stages).physical_id()]
+    [replica] = active(local_ivs)
+    assert replica.attributes == {"role": "old"}
+
+
+def test_point6_a_reconciler_holding_old_settings_cannot_win_over_an_in_place_update(
+    local_ivs: IvsRealtimeEmulator, stages: tuple[str, str], registry: HookedRegistry
+) -> None:
+    """After the Update, the declared (new) attributes run, whoever started last."""
+    local_ivs.publish(stages[0], PARTICIPANT)
+    old = props(stages)
+    new = props(stages, **{c.PROP_ATTRIBUTES: {"role": "new"}})
+    handler_ivs = HookedIvs()
+    physical_id = str(request("Create", old, handler_ivs, registry)["PhysicalResourceId"])
+    # A reconciler run read the old declaration before the Update wrote the new one...
+    stale = plain_registry(registry).declarations_of(stages[0], PARTICIPANT, deadline())
+    reconciler_registry = HookedRegistry(str(registry.table_name), registry.client)
+    reconciler_registry.stale_declarations = stale
+
+    # ...and starts the replication between the Update's Stop and its Start.
+    def reconciler_run() -> None:
+        reconcile(
+            published_event(stages[0]), LocalLambdaContext(), HookedIvs(), reconciler_registry
+        )
+
+    handler_ivs.after_stop = reconciler_run
+    request("Update", new, handler_ivs, registry, physical_id=physical_id, old_properties=old)
+
+    [replica] = active(local_ivs)
+    assert replica.attributes == {"role": "new"}, "the old settings won the race"
+
+
+def test_point7_a_registry_write_applied_but_unanswered_leaves_no_declaration(
+    local_ivs: IvsRealtimeEmulator, stages: tuple[str, str], registry: HookedRegistry
+) -> None:
+    """A failed follow-mode Create leaves nothing declared: no Delete follows it, and a
+    leftover item would let the sweep start a replication no stack declares."""
+    registry.lose_put_answer = True
+
+    with pytest.raises(ReplicationFailedError, match="nothing was started"):
+        request("Create", props(stages), IvsRealtime(make_client()), registry)
+
+    assert plain_registry(registry).declaration(key_of(stages), deadline()) is None
+    local_ivs.publish(stages[0], PARTICIPANT)
+    reconcile({c.SWEEP_INPUT_KEY: True}, LocalLambdaContext(), HookedIvs(), registry)
+    assert active(local_ivs) == []
+
+
+def deadline() -> Deadline:
+    return Deadline(LocalLambdaContext(timeout_seconds=60).get_remaining_time_in_millis)
+
+
+def test_the_hooks_parse_what_the_handler_sends(stages: tuple[str, str]) -> None:
+    """The properties these tests use are valid follow-mode properties."""
+    assert parse_properties(props(stages)).follows

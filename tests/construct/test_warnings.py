@@ -14,7 +14,11 @@ OTHER_REGION_ARN = "arn:aws:ivs:eu-west-1:123456789012:stage/OtherRegionStage1"
 def test_the_cross_region_warning_goes_away_once_acknowledged(stack: cdk.Stack) -> None:
     warned = replicate(stack, "Warned", source_stage=SOURCE_ARN, destination_stage=OTHER_REGION_ARN)
     acknowledged = replicate(
-        stack, "Acknowledged", source_stage=SOURCE_ARN, destination_stage=OTHER_REGION_ARN
+        stack,
+        "Acknowledged",
+        source_stage=SOURCE_ARN,
+        destination_stage=OTHER_REGION_ARN,
+        participant_id="host-2",
     )
     cdk.Annotations.of(acknowledged).acknowledge_warning(
         "ivs-replication:cross-region-or-account", "tested there"

@@ -283,10 +283,11 @@ def test_in_place_update_of_an_ended_replication_succeeds_with_its_publisher_awa
     the rollback Update and continue-update-rollback take this path too."""
     stubbed.expect_list({cfn.destination: "STOPPED"})
     stubbed.expect_start_error("ValidationException", 400, "host-1 is not publishing", window=60)
+    stubbed.expect_not_publishing_observed()
     event = cfn.update(cfn.props(ReconnectWindowSeconds="60"), cfn.props())
     result = handle_event(event, context, stubbed.ivs)
     assert result["PhysicalResourceId"] == cfn.physical_id
-    assert stubbed.calls == [LIST, START]
+    assert stubbed.calls == [LIST, START, GET_STAGE]
 
 
 def test_in_place_update_not_publishing_restores_the_previous_settings(stubbed, cfn, context):

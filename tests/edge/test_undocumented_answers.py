@@ -150,7 +150,9 @@ def test_a_stop_refused_while_a_later_page_lists_it_active_fails(stubbed, cfn, c
 
 
 class _Declared:
-    """A registry with one follow-mode declaration of KEY."""
+    """A registry with one follow-mode declaration of KEY, answering at once."""
+
+    attempt_budget_seconds = 0.0
 
     def __init__(self, spec) -> None:
         self.spec = spec
@@ -158,8 +160,8 @@ class _Declared:
     def declarations_of(self, *_):
         return [self.spec]
 
-    def contains(self, *_):
-        return True
+    def declaration(self, *_):
+        return self.spec
 
 
 def _published_event() -> dict:

@@ -165,7 +165,8 @@ class Demo:
         return self.stage_names.get(stage_arn, stage_arn)
 
     def path(self, logical_id: str) -> str:
-        """The construct path without the stack: ``EncoderIntoSideStages/PublisherRule``."""
+        """The construct path without the stack: ``IvsParticipantReplicationProvider/Follow/
+        PublishedRule``."""
         metadata = self.template["Resources"][logical_id].get("Metadata") or {}
         path = str(metadata.get("aws:cdk:path") or logical_id).removeprefix(f"{STACK_NAME}/")
         return _CONSTRUCT_NOISE.sub("", path)
@@ -260,17 +261,19 @@ class Demo:
         [table] = self.stack.logical_ids(TABLE_TYPE)
         items = self.dynamodb.items(self.stack.physical_ids[table])
         detail(f"  {self.path(table)}: the registry holds {len(items)} declarations")
-        replications = {r.logical_id for r in self.replications}
         for rule in self.stack.logical_ids(RULE_TYPE):
             resource = self.template["Resources"][rule]
             schedule = resource["Properties"].get("ScheduleExpression")
             if schedule:
                 detail(f"  {self.path(rule)}: rule on the schedule {schedule}")
                 continue
-            after = len(replications & set(resource.get("DependsOn") or []))
+            pattern = resource["Properties"]["EventPattern"]
+            stages = len(pattern.get("resources", []))
+            participants = len(pattern["detail"].get("participant_id", []))
             detail(
-                f"  {self.path(rule)}: rule on the encoder's Participant Published, created "
-                f"after the {after} replications it depends on"
+                f"  {self.path(rule)}: the stack's one rule on Participant Published "
+                f"({stages} stage(s), {participants} participant(s) in its pattern), depending "
+                "on no replication"
             )
 
     def encoder_publishes(self, *, expect_started: int) -> None:
@@ -302,25 +305,18 @@ class Demo:
         deleted = [e for e in self.stack.history if e.status == "DELETE_COMPLETE"]
         rules = [e.logical_id for e in deleted if e.resource_type == RULE_TYPE]
         replications = [e.logical_id for e in deleted if e.resource_type == REPLICATION_TYPE]
-        order = [e.logical_id for e in deleted]
-        if max(map(order.index, rules)) > min(map(order.index, replications)):
-            raise DemoError(
-                "a replication was deleted while a rule could still invoke the reconciler"
-            )
         detail(f"{len(deleted)} resources deleted in reverse dependency order:")
-        detail(
-            f"  the {len(rules)} rules before any replication: {', '.join(map(self.path, rules))}"
-        )
+        detail(f"  the {len(rules)} rules: {', '.join(map(self.path, rules))}")
         stops = self.ivs.calls.get("StopParticipantReplication", 0)
         if stops != len(replications):
             raise DemoError(f"the handler stopped {stops} replications, not {len(replications)}")
         detail(
-            f"  then the {len(replications)} replications: the handler called "
-            f"StopParticipantReplication x{stops}"
+            f"  the {len(replications)} replications: the handler withdrew each declaration "
+            f"and called StopParticipantReplication x{stops}"
         )
         rest = [e.resource_type for e in deleted if e.logical_id not in {*rules, *replications}]
         kinds = ", ".join(t.split("::")[-1] for t in SHOWN_TYPES if t in rest)
-        detail(f"  then the other {len(rest)}, among them: {kinds}")
+        detail(f"  the other {len(rest)}, among them: {kinds}")
         rules_left, tables_left = sorted(self.stack.bus.rules()), self.dynamodb.tables()
         if rules_left or tables_left:
             raise DemoError(f"left behind: rules {rules_left}, tables {tables_left}")

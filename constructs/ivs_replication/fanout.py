@@ -11,7 +11,6 @@ from constructs import Construct, IConstruct
 
 from ivs_replication_handler import contract as c
 
-from .follow import FollowInfrastructure
 from .modes import WhenNotPublishing, checked_mode
 from .replication import (
     ParticipantReplication,
@@ -83,12 +82,6 @@ class ParticipantFanOut(Construct):
         self._attributes = dict(attributes or {})
         self._reconnect_window = reconnect_window
         self._by_destination_arn: dict[str, ParticipantReplication] = {}
-        if self.when_not_publishing.mode == c.MODE_FOLLOW:
-            # The publisher's rule lives here, created before any destination, so its logical
-            # id stays the same whichever destinations come and go.
-            FollowInfrastructure.of(self).publisher_rule(
-                self, self.source_stage_arn, self.participant_id
-            )
         for stage in stages:
             self.add_destination(stage)
 

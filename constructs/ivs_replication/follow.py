@@ -2,15 +2,32 @@
 
 A registry (DynamoDB table) of what the stack declares, written by the custom-resource
 handler; a reconciler function that starts declared replications whenever their publisher
-publishes; a dead-letter queue for the events it could not handle; one EventBridge rule per
-followed publisher. Stacks without follow mode hold none of it.
+publishes; a dead-letter queue for the events it could not handle; ONE EventBridge rule for
+every followed publisher of the stack. Stacks without follow mode hold none of it.
+
+One rule, whatever the number of publishers: a stack holds at most 500 resources and an
+account's default bus about 300 rules, so a rule per publisher cannot scale. Its pattern lists
+the stack's source stages and participant ids while they fit EventBridge's 2,048-character
+limit (counting every token at the longest value it could take), then only the stages, then
+neither; the reconciler filters what is left with one consistent registry read per event. The
+rule does not depend on the custom resources: it exists before the first of them (so an
+encoder switched on during the first deploy is caught), and the registry protocol, not the
+delete order, keeps a late event from restarting a deleted replication.
 """
 
 from __future__ import annotations
 
 import json
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+import jsii
+from aws_cdk import (
+    Duration,
+    IStableAnyProducer,
+    Lazy,
+    RemovalPolicy,
+    Stack,
+    Token,
+)
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
@@ -32,7 +49,12 @@ from .provider import (
 )
 
 FOLLOW_ID = "Follow"
-PUBLISHER_RULE_ID = "PublisherRule"
+PUBLISHED_RULE_ID = "PublishedRule"
+# EventBridge's limit on an event pattern, in characters.
+EVENT_PATTERN_MAX_LENGTH = 2048
+# What a token may turn into at deploy time, at the longest (botocore's model).
+_LONGEST_STAGE_ARN = "a" * c.STAGE_ARN_MAX_LENGTH
+_LONGEST_PARTICIPANT_ID = "p" * c.PARTICIPANT_ID_MAX_LENGTH
 RECONCILER_TIMEOUT = Duration.seconds(c.RECONCILER_TIMEOUT_SECONDS)
 RECONCILER_TARGET_ID = "Reconciler"
 # SQS's longest retention: time for an operator to notice the alarm and replay.
@@ -40,8 +62,8 @@ DEAD_LETTER_RETENTION = Duration.days(14)
 
 
 class FollowInfrastructure(Construct):
-    """The registry, the reconciler and its invoke permission, shared by a stack's follow-mode
-    replications at `<provider>/Follow`; plus the bookkeeping of one rule per publisher.
+    """The registry, the reconciler, its invoke permission and its one "Participant Published"
+    rule, shared by a stack's follow-mode replications at `<provider>/Follow`.
 
     Use `FollowInfrastructure.of(scope)`; constructing it directly is for that method only.
     """
@@ -54,10 +76,11 @@ class FollowInfrastructure(Construct):
         self.reconciler = self._reconciler()
         self.invoke_permission = self._invoke_permission_for_rules_of_the_stack()
         self._let_the_handler_write_the_registry(provider.on_event_function)
-        # (source stage ARN, participant id) -> that publisher's rule. Equal token strings
-        # stand for the same token, so two declarations of one publisher share a rule.
-        self._publisher_rules: dict[tuple[str, str], events.CfnRule] = {}
+        # Source stage ARN -> participant ids followed there, in declaration order. Equal
+        # token strings stand for the same token.
+        self._followed: dict[str, dict[str, None]] = {}
         self._sweep: Construct | None = None
+        self.published_rule = self._published_rule()
 
     @classmethod
     def of(cls, scope: Construct) -> FollowInfrastructure:
@@ -70,27 +93,40 @@ class FollowInfrastructure(Construct):
             raise TypeError(f"{existing.node.path} is not the follow-mode infrastructure")
         return existing
 
-    def publisher_rule(
-        self, scope: Construct, source_stage_arn: str, participant_id: str
-    ) -> events.CfnRule:
-        """The rule that sends the publisher's "Participant Published" events to the
-        reconciler; created under `scope` (the declaring construct) for the first declaration
-        of that publisher, so its logical id does not depend on the other declarations."""
-        key = (source_stage_arn, participant_id)
-        rule = self._publisher_rules.get(key)
-        if rule is None:
-            rule = events.CfnRule(
-                scope,
-                PUBLISHER_RULE_ID,
-                description="Starts the follow-mode IVS participant replications of one "
-                "publisher whenever it publishes",
-                event_pattern=publisher_event_pattern(source_stage_arn, participant_id),
-                state="ENABLED",
-                targets=[self.reconciler_target()],
-            )
-            # An event delivered before the permission exists would be refused.
-            rule.add_resource_dependency(self.invoke_permission)
-            self._publisher_rules[key] = rule
+    def follow(self, source_stage_arn: str, participant_id: str) -> None:
+        """Route this publisher's "Participant Published" events to the reconciler (its
+        stage and id join the stack's one rule's pattern, as long as they fit)."""
+        self._followed.setdefault(source_stage_arn, {})[participant_id] = None
+
+    @property
+    def followed_publishers(self) -> int:
+        """How many distinct (source stage, participant id) pairs the stack follows."""
+        return sum(len(participants) for participants in self._followed.values())
+
+    def event_pattern(self) -> dict[str, object]:
+        """The rule's pattern for what is followed now (see the module docstring)."""
+        stages = list(self._followed)
+        participants = list(dict.fromkeys(p for ps in self._followed.values() for p in ps))
+        for pattern in (
+            published_event_pattern(stages, participants),
+            published_event_pattern(stages, None),
+        ):
+            if longest_rendering(pattern) <= EVENT_PATTERN_MAX_LENGTH:
+                return pattern
+        return published_event_pattern(None, None)
+
+    def _published_rule(self) -> events.CfnRule:
+        rule = events.CfnRule(
+            self,
+            PUBLISHED_RULE_ID,
+            description="Starts this stack's follow-mode IVS participant replications when "
+            "their publisher publishes",
+            event_pattern=Lazy.any(_EventPattern(self)),
+            state="ENABLED",
+            targets=[self.reconciler_target()],
+        )
+        # An event delivered before the permission exists would be refused.
+        rule.add_resource_dependency(self.invoke_permission)
         return rule
 
     def reconciler_target(self, rule_input: str | None = None) -> events.CfnRule.TargetProperty:
@@ -204,17 +240,54 @@ class FollowInfrastructure(Construct):
         )
 
 
-def publisher_event_pattern(source_stage_arn: str, participant_id: str) -> dict[str, object]:
-    """IVS's "Participant Published" events of one participant in one stage."""
-    return {
+@jsii.implements(IStableAnyProducer)
+class _EventPattern:
+    """The rule's pattern, computed at synth once every declaration exists."""
+
+    def __init__(self, follow: FollowInfrastructure) -> None:
+        self._follow = follow
+
+    def produce(self) -> object:
+        return self._follow.event_pattern()
+
+
+def published_event_pattern(
+    source_stage_arns: list[str] | None, participant_ids: list[str] | None
+) -> dict[str, object]:
+    """IVS's "Participant Published" events, of these stages and participants where given."""
+    detail: dict[str, object] = {"event_name": [c.EVENT_PARTICIPANT_PUBLISHED]}
+    if participant_ids:
+        detail["participant_id"] = participant_ids
+    pattern: dict[str, object] = {
         "source": [c.EVENT_SOURCE],
         "detail-type": [c.EVENT_DETAIL_TYPE],
-        "detail": {
-            "event_name": [c.EVENT_PARTICIPANT_PUBLISHED],
-            "participant_id": [participant_id],
-        },
-        "resources": [source_stage_arn],
+        "detail": detail,
     }
+    if source_stage_arns:
+        pattern["resources"] = source_stage_arns
+    return pattern
+
+
+def longest_rendering(pattern: dict[str, object]) -> int:
+    """The pattern's length in compact JSON once deployed, every token at its longest."""
+
+    def longest(value: object, placeholder: str) -> object:
+        if isinstance(value, str) and Token.is_unresolved(value):
+            return placeholder
+        return value
+
+    detail = dict(pattern["detail"])  # type: ignore[call-overload]
+    rendered = {**pattern, "detail": detail}
+    if "participant_id" in detail:
+        detail["participant_id"] = [
+            longest(p, _LONGEST_PARTICIPANT_ID) for p in detail["participant_id"]
+        ]
+    if "resources" in pattern:
+        rendered["resources"] = [
+            longest(arn, _LONGEST_STAGE_ARN)
+            for arn in pattern["resources"]  # type: ignore[attr-defined]
+        ]
+    return len(json.dumps(rendered, separators=(",", ":")))
 
 
 def sweep_input() -> str:

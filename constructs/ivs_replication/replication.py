@@ -8,7 +8,6 @@ from typing import Union, cast
 
 from aws_cdk import (
     Annotations,
-    CfnResource,
     CustomResource,
     Duration,
     Stack,
@@ -148,20 +147,11 @@ class ParticipantReplication(Construct):
         return self.resource.ref
 
     def _follow_the_publisher(self) -> None:
-        """Route the publisher's "Participant Published" events to the reconciler.
-
-        The rule depends on this custom resource: CloudFormation creates the rule after it
-        and, on delete, deletes the rule before it, so no event can restart a replication
-        whose Stop has already run. The rule is created under this construct unless an
-        earlier declaration of the same publisher (or the enclosing fan-out) created it.
-        """
-        cfn_resource = self.resource.node.default_child
-        if not isinstance(cfn_resource, CfnResource):
-            raise TypeError(f"{self.resource.node.path} has no CloudFormation resource")
-        rule = FollowInfrastructure.of(self).publisher_rule(
-            self, self.source_stage_arn, self.participant_id
-        )
-        rule.add_resource_dependency(cfn_resource)
+        """Route the publisher's "Participant Published" events to the reconciler, through
+        the stack's one rule (see `FollowInfrastructure`). The rule does not depend on this
+        custom resource: the registry protocol keeps a late event from restarting it once
+        its Stop has run, whatever the order CloudFormation deletes them in."""
+        FollowInfrastructure.of(self).follow(self.source_stage_arn, self.participant_id)
 
     def _warn_if_cross_boundary(self, source_arn: str, destination_arn: str) -> None:
         """IVS does not document replication across regions or accounts: warn, don't block."""

@@ -84,10 +84,15 @@ def test_a_failing_fan_out_has_no_rule(stack: cdk.Stack) -> None:
     template.resource_count_is("AWS::DynamoDB::Table", 0)
 
 
-def test_a_following_fan_out_has_one_rule_under_the_fan_out(stack: cdk.Stack) -> None:
-    result = fan_out(stack, when_not_publishing=WhenNotPublishing.follow())
+def test_the_stacks_one_rule_lives_at_a_fixed_path_whatever_declares_it(stack: cdk.Stack) -> None:
+    """Its logical id never depends on which fan-out or replication came first."""
+    fan_out(stack, when_not_publishing=WhenNotPublishing.follow())
 
-    rule = result.node.find_child("PublisherRule")
+    rule = (
+        stack.node.find_child("IvsParticipantReplicationProvider")
+        .node.find_child("Follow")
+        .node.find_child("PublishedRule")
+    )
     (rule_id,) = logical_ids(stack, RULE_TYPE)
     assert stack.resolve(rule.logical_id) == rule_id  # type: ignore[attr-defined]
 

@@ -1,5 +1,6 @@
-"""Follow mode in the template: the registry, the reconciler, one rule per publisher, one
-permission per stack, and rules deleted before the replications they trigger."""
+"""Follow mode in the template: the registry, the reconciler, ONE rule and one permission per
+stack whatever the number of publishers, its pattern within EventBridge's limit, and no
+dependency between the rule and the replications."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from ivs_replication import IngestReplication, WhenNotPublishing
 from ivs_replication_handler import contract as c
 from tests.construct.helpers import (
     DESTINATION_ARN,
-    OTHER_DESTINATION_ARN,
     SOURCE_ARN,
     cfn_stage,
     ingest_configuration,
@@ -121,15 +121,19 @@ def test_the_rule_delivers_the_event_itself_to_the_reconciler(encoder_stack: Syn
     assert "InputTransformer" not in target
 
 
-def test_the_rule_depends_on_every_replication_of_its_publisher(
+def test_the_rule_comes_before_the_replications_and_depends_on_none(
     encoder_stack: Synthesized,
 ) -> None:
-    # So CloudFormation deletes the rule before the replications: no late event can restart
-    # a replication whose Stop has already run.
+    """The rule exists before the first replication (an encoder switched on during the first
+    deploy is caught); the registry protocol, not the delete order, keeps a late event from
+    restarting a replication whose Stop has run (tests/races)."""
     template = encoder_stack.template
 
     _, rule = only(template.find_resources(RULE_TYPE))
-    assert set(template.find_resources(CUSTOM_TYPE)) <= set(rule["DependsOn"])
+    permission_id, _ = only(template.find_resources("AWS::Lambda::Permission"))
+    assert rule["DependsOn"] == [permission_id]
+    for replication in template.find_resources(CUSTOM_TYPE).values():
+        assert "DependsOn" not in replication
 
 
 def test_the_reconciler_runs_the_handler_asset_with_its_own_role_and_logs(
@@ -237,13 +241,16 @@ def test_no_ivs_action_on_every_resource_and_dynamodb_only_on_the_table(
     )
 
 
-def test_one_invoke_permission_for_twenty_publishers_and_twenty_rules() -> None:
+def test_one_invoke_permission_and_one_rule_for_twenty_publishers() -> None:
     stack = new_stack()
     for index in range(20):
         replicate(stack, f"R{index}", participant_id=f"host-{index}", when_not_publishing=FOLLOW)
     template = Template.from_stack(stack)
 
-    template.resource_count_is(RULE_TYPE, 20)
+    _, rule = only(template.find_resources(RULE_TYPE))
+    pattern = rule["Properties"]["EventPattern"]
+    assert pattern["resources"] == [SOURCE_ARN]
+    assert pattern["detail"]["participant_id"] == [f"host-{index}" for index in range(20)]
     _, permission = only(template.find_resources("AWS::Lambda::Permission"))
     props = permission["Properties"]
     assert props["Principal"] == "events.amazonaws.com"
@@ -253,19 +260,7 @@ def test_one_invoke_permission_for_twenty_publishers_and_twenty_rules() -> None:
     assert render(props["SourceArn"]) == "arn:aws:events:us-east-1:123456789012:rule/*"
 
 
-def test_two_declarations_of_one_publisher_share_one_rule() -> None:
-    stack = new_stack()
-    replicate(stack, "First", destination_stage=DESTINATION_ARN, when_not_publishing=FOLLOW)
-    replicate(stack, "Second", destination_stage=OTHER_DESTINATION_ARN, when_not_publishing=FOLLOW)
-    template = Template.from_stack(stack)
-
-    _, rule = only(template.find_resources(RULE_TYPE))
-    assert rule["Properties"]["EventPattern"]["resources"] == [SOURCE_ARN]
-    assert rule["Properties"]["EventPattern"]["detail"]["participant_id"] == ["host-1"]
-    assert logical_ids(stack, CUSTOM_TYPE) <= set(rule["DependsOn"])
-
-
-def test_two_declarations_from_one_stage_construct_share_one_rule() -> None:
+def test_declarations_of_one_publisher_are_listed_once() -> None:
     stack = new_stack()
     main = cfn_stage(stack, "Main")
     replicate(stack, "First", source_stage=main, when_not_publishing=FOLLOW)
@@ -276,65 +271,64 @@ def test_two_declarations_from_one_stage_construct_share_one_rule() -> None:
         destination_stage=cfn_stage(stack, "Side"),
         when_not_publishing=FOLLOW,
     )
+    template = Template.from_stack(stack)
+
+    _, rule = only(template.find_resources(RULE_TYPE))
+    (main_id,) = template.find_resources("AWS::IVS::Stage", {"Properties": {"Name": "main"}})
+    assert rule["Properties"]["EventPattern"]["resources"] == [{"Ref": main_id}]
+    assert rule["Properties"]["EventPattern"]["detail"]["participant_id"] == ["host-1"]
+
+
+@pytest.mark.parametrize(("publishers", "stages"), [(1, 1), (50, 5), (480, 20)])
+def test_the_rule_count_stays_one_however_many_publishers(publishers: int, stages: int) -> None:
+    stack = new_stack()
+    sources = [f"{SOURCE_ARN[:-1]}{index:02d}" for index in range(stages)]
+    for index in range(publishers):
+        replicate(
+            stack,
+            f"R{index}",
+            source_stage=sources[index % stages],
+            participant_id=f"publisher-{index}",
+            when_not_publishing=FOLLOW,
+        )
 
     Template.from_stack(stack).resource_count_is(RULE_TYPE, 1)
 
 
-def test_one_stage_as_ref_and_as_getatt_makes_two_rules() -> None:
-    """README, "Limits": the construct cannot tell two token forms of one stage apart."""
+def test_the_pattern_drops_participants_then_stages_to_stay_within_2048_characters() -> None:
+    """Counting every token at its longest (a 128-character ARN): 12 stage tokens and 12 short
+    participant ids fit; 16 stage tokens alone (16 x 131 characters) do not, so the rule
+    matches every stage of the account and the reconciler filters through the registry."""
     stack = new_stack()
-    main = cfn_stage(stack, "Main")
-    replicate(stack, "AsRef", source_stage=main, when_not_publishing=FOLLOW)
-    replicate(
-        stack,
-        "AsGetAtt",
-        source_stage=main.attr_arn,
-        destination_stage=OTHER_DESTINATION_ARN,
-        when_not_publishing=FOLLOW,
-    )
-    template = Template.from_stack(stack)
+    stages = [cfn_stage(stack, f"Stage{index}") for index in range(16)]
+    destination = cfn_stage(stack, "Destination")
+    for index, stage in enumerate(stages):
+        replicate(
+            stack,
+            f"R{index}",
+            source_stage=stage,
+            destination_stage=destination,
+            participant_id=f"p-{index}",
+            when_not_publishing=FOLLOW,
+        )
+    stack_with_twelve = new_stack()
+    twelve = [cfn_stage(stack_with_twelve, f"Stage{index}") for index in range(12)]
+    for index, stage in enumerate(twelve):
+        replicate(
+            stack_with_twelve,
+            f"R{index}",
+            source_stage=stage,
+            destination_stage=DESTINATION_ARN,
+            participant_id=f"p-{index}",
+            when_not_publishing=FOLLOW,
+        )
 
-    rules = list(template.find_resources(RULE_TYPE).values())
-    assert len(rules) == 2
-    (main_id,) = template.find_resources("AWS::IVS::Stage")
-    assert sorted(str(r["Properties"]["EventPattern"]["resources"]) for r in rules) == sorted(
-        [str([{"Ref": main_id}]), str([{"Fn::GetAtt": [main_id, "Arn"]}])]
-    )
-
-
-def test_a_fan_out_and_a_single_declaration_of_one_publisher_share_one_rule() -> None:
-    stack = new_stack()
-    main = cfn_stage(stack, "Main")
-    encoder = ingest_configuration(stack, main)
-    IngestReplication(
-        stack, "Fan", ingest_configuration=encoder, destination_stages=[cfn_stage(stack, "A")]
-    )
-    replicate(
-        stack,
-        "Single",
-        source_stage=encoder.stage_arn,
-        participant_id=encoder.attr_participant_id,
-        when_not_publishing=FOLLOW,
-    )
-    template = Template.from_stack(stack)
-
-    _, rule = only(template.find_resources(RULE_TYPE))
-    assert set(template.find_resources(CUSTOM_TYPE)) <= set(rule["DependsOn"])
-
-
-def test_publishers_differing_in_stage_or_participant_get_a_rule_each() -> None:
-    stack = new_stack()
-    replicate(stack, "A", when_not_publishing=FOLLOW)
-    replicate(stack, "B", participant_id="host-2", when_not_publishing=FOLLOW)
-    replicate(
-        stack,
-        "C",
-        source_stage=OTHER_DESTINATION_ARN,
-        destination_stage=DESTINATION_ARN,
-        when_not_publishing=FOLLOW,
-    )
-
-    Template.from_stack(stack).resource_count_is(RULE_TYPE, 3)
+    _, sixteen_rule = only(Template.from_stack(stack).find_resources(RULE_TYPE))
+    _, twelve_rule = only(Template.from_stack(stack_with_twelve).find_resources(RULE_TYPE))
+    assert "resources" not in sixteen_rule["Properties"]["EventPattern"]
+    assert "participant_id" not in sixteen_rule["Properties"]["EventPattern"]["detail"]
+    assert len(twelve_rule["Properties"]["EventPattern"]["resources"]) == 12
+    assert "participant_id" in twelve_rule["Properties"]["EventPattern"]["detail"]
 
 
 def test_fail_mode_stacks_hold_no_follow_infrastructure() -> None:

@@ -16,10 +16,10 @@ from tests.construct.helpers import new_stack, replicate
 # CloudFormation's limit of resources per stack.
 MAX_RESOURCES = 500
 # Created once per stack with follow mode and a sweep: the provider's 8 (two functions, their
-# roles, policies and log groups), follow mode's 9 (table, reconciler with its role, policy,
-# log group and invoke config, one permission, the dead-letter queue and its policy) and the
-# schedule rule.
-SHARED_RESOURCES = 18  # with the dead-letter queue and its policy
+# roles, policies and log groups), follow mode's 10 (table, reconciler with its role, policy,
+# log group and invoke config, one permission, the dead-letter queue and its policy, the one
+# "Participant Published" rule) and the schedule rule.
+SHARED_RESOURCES = 19
 
 
 def schedule_rules(template: Template) -> list[dict[str, Any]]:
@@ -104,26 +104,62 @@ def test_a_sweep_alone_brings_the_follow_infrastructure(stack: cdk.Stack) -> Non
     assert sweep_target(template)["Arn"] == reconciler_arn(template)
 
 
-def test_two_hundred_followed_publishers_fit_in_one_stack_with_a_constant_sweep() -> None:
-    def stack_following(count: int) -> cdk.Stack:
-        stack = new_stack()
-        for index in range(count):
-            replicate(
-                stack,
-                f"R{index}",
-                participant_id=f"host-{index}",
-                when_not_publishing=WhenNotPublishing.follow(),
-            )
-        ReplicationSweep(stack, "Sweep")
-        return stack
+# IAM's limit on the inline policies of one role, in characters (whitespace not counted).
+ROLE_POLICY_LIMIT = 10_240
 
-    small = Template.from_stack(stack_following(1))
-    large = Template.from_stack(stack_following(200))
 
-    # A custom resource and a rule per publisher; everything else is shared.
-    assert len(small.to_json()["Resources"]) == 2 + SHARED_RESOURCES
+def stack_following(publishers: int, source_stages: int) -> cdk.Stack:
+    """`publishers` follow-mode replications of distinct publishers spread over
+    `source_stages` source stages (ARNs of stages outside the stack), plus a sweep."""
+    stack = new_stack()
+    prefix = "arn:aws:ivs:us-east-1:123456789012:stage/"
+    for index in range(publishers):
+        replicate(
+            stack,
+            f"R{index}",
+            source_stage=f"{prefix}Source{index % source_stages:02d}",
+            destination_stage=f"{prefix}Destination{index:03d}",
+            participant_id=f"publisher-{index}",
+            when_not_publishing=WhenNotPublishing.follow(),
+        )
+    ReplicationSweep(stack, "Sweep")
+    return stack
+
+
+def test_480_followed_publishers_over_20_stages_fit_in_one_stack_with_a_constant_sweep() -> None:
+    """One resource per replication in follow mode: 480 custom resources plus the shared ones
+    stay within CloudFormation's 500, whatever the number of publishers."""
+    small = Template.from_stack(stack_following(1, 1))
+    large = Template.from_stack(stack_following(480, 20))
+
+    assert len(small.to_json()["Resources"]) == 1 + SHARED_RESOURCES
     large_count = len(large.to_json()["Resources"])
-    assert large_count == 2 * 200 + SHARED_RESOURCES == 418  # the README's figure
-    assert large_count < MAX_RESOURCES
+    assert large_count == 480 + SHARED_RESOURCES == 499  # the README's figure
+    assert large_count <= MAX_RESOURCES
     assert sweep_target(large)["Input"] == sweep_target(small)["Input"]
     large.resource_count_is("AWS::Lambda::Permission", 1)
+    large.resource_count_is("AWS::Events::Rule", 2)  # the published rule and the schedule
+
+
+def test_every_role_of_the_largest_stack_stays_within_iam_limits() -> None:
+    """No `ivs:` action on "*", and each role's inline policies (constant in the number of
+    replications) far below IAM's 10,240 characters."""
+    template = Template.from_stack(stack_following(480, 20)).to_json()
+    by_role: dict[str, int] = {}
+    for resource in template["Resources"].values():
+        if resource["Type"] != "AWS::IAM::Policy":
+            continue
+        document = resource["Properties"]["PolicyDocument"]
+        for statement in document["Statement"]:
+            actions = (
+                statement["Action"]
+                if isinstance(statement["Action"], list)
+                else [statement["Action"]]
+            )
+            if any(a.startswith("ivs:") for a in actions):
+                assert statement["Resource"] != "*"
+        size = len(json.dumps(document, separators=(",", ":")))
+        for role in resource["Properties"]["Roles"]:
+            by_role[json.dumps(role)] = by_role.get(json.dumps(role), 0) + size
+    assert by_role
+    assert max(by_role.values()) < ROLE_POLICY_LIMIT / 4

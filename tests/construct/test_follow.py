@@ -10,7 +10,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from ivs_replication import IngestReplication, WhenNotPublishing
+from ivs_replication import IngestReplication, ReplicationProvider, WhenNotPublishing
 from ivs_replication_handler import contract as c
 from tests.construct.helpers import (
     DESTINATION_ARN,
@@ -395,3 +395,25 @@ def test_removing_one_destination_keeps_the_other_logical_ids() -> None:
     assert len(replications_before - replications_after) == 1
     assert rule_after == rule_before
     assert replications_reordered == replications_before
+
+
+def test_the_reconciler_pace_is_a_provider_setting_written_to_its_environment() -> None:
+    stack = new_stack()
+    ReplicationProvider.of(stack).pace_reconciler(calls_per_second=10)
+    replicate(stack, when_not_publishing=FOLLOW)
+
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Handler": c.RECONCILER_ENTRY_POINT,
+            "Environment": {
+                "Variables": Match.object_like({c.ENV_RECONCILER_CALLS_PER_SECOND: "10"})
+            },
+        },
+    )
+
+
+@pytest.mark.parametrize("rate", [0, -1, 101])
+def test_a_reconciler_pace_out_of_range_is_refused_with_the_allowed_form(rate: float) -> None:
+    with pytest.raises(ValueError, match=r"Invalid calls_per_second: .* at most 100"):
+        ReplicationProvider.of(new_stack()).pace_reconciler(calls_per_second=rate)

@@ -52,6 +52,10 @@ MODES = (MODE_FAIL, MODE_WAIT, MODE_FOLLOW)
 # at this rate: the construct tells the handler how many replications its stack holds.
 IVS_CALLS_PER_SECOND = 5.0
 ENV_STACK_REPLICATIONS = "IVS_REPLICATION_STACK_REPLICATIONS"
+# The reconciler paces its own IVS calls (per operation) at this rate, and starts a fan-out's
+# destinations concurrently up to it. Default: IVS_CALLS_PER_SECOND.
+ENV_RECONCILER_CALLS_PER_SECOND = "IVS_REPLICATION_RECONCILER_CALLS_PER_SECOND"
+RECONCILER_CALLS_PER_SECOND_MAX = 100.0
 
 # Time one request may work, before any wait for the publisher. The handler's Lambda timeout
 # is this plus the longest wait declared in its stack; the provider framework's own function

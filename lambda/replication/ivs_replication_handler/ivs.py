@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -18,7 +19,7 @@ import boto3
 from . import aws
 from . import contract as c
 from .logic import ACTIVE, STOPPED, ReplicationKey, ReplicationSpec
-from .retries import Deadline, ServiceError
+from .retries import Deadline, DeadlineExceededError, ServiceError
 
 if TYPE_CHECKING:
     from mypy_boto3_ivs_realtime import IvsrealtimeClient
@@ -34,6 +35,46 @@ def make_client(
     """A client with short timeouts and botocore's own retries off: `call` retries instead,
     within the Lambda's remaining time."""
     return boto3.client("ivs-realtime", config=aws.client_config(connect_timeout, read_timeout))
+
+
+class Pacer:
+    """Client-side pacing: at most `calls_per_second` calls of each operation per second (a
+    token bucket per operation, bursting up to one second's worth), so a run that makes many
+    calls spreads them under IVS's limit instead of being throttled. Thread-safe.
+
+    A call whose turn would come too late for the deadline is not made
+    (DeadlineExceededError with 0 attempts: nothing was sent).
+    """
+
+    def __init__(
+        self,
+        calls_per_second: float,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.calls_per_second = calls_per_second
+        self._sleep = sleep
+        self._clock = clock
+        self._burst = max(1.0, calls_per_second)
+        self._lock = threading.Lock()
+        # operation -> (tokens, when counted); tokens below 0 are reserved future turns.
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def wait_turn(self, operation: str, deadline: Deadline, attempt_budget: float) -> None:
+        with self._lock:
+            now = self._clock()
+            tokens, counted = self._buckets.get(operation, (self._burst, now))
+            tokens = min(self._burst, tokens + (now - counted) * self.calls_per_second)
+            delay = max(0.0, (1.0 - tokens) / self.calls_per_second)
+            if deadline.seconds_left() - delay < attempt_budget:
+                raise DeadlineExceededError(
+                    f"{operation}: its turn at {self.calls_per_second:g} calls/s comes too late",
+                    attempts=0,
+                )
+            self._buckets[operation] = (tokens - 1.0, now)
+        if delay > 0:
+            self._sleep(delay)
 
 
 class IvsRealtime:
@@ -52,6 +93,8 @@ class IvsRealtime:
         self.sleep = sleep
         # An attempt is only started if it can time out before the deadline does.
         self.attempt_budget_seconds = attempt_budget_seconds
+        # Set by the reconciler (see Pacer); the handler's requests are single calls.
+        self.pacer: Pacer | None = None
 
     @property
     def client(self) -> IvsrealtimeClient:
@@ -166,6 +209,8 @@ class IvsRealtime:
 
     def call(self, operation: str, send: Callable[[], T], deadline: Deadline) -> T:
         """Run `send`, retrying transient failures; raise ServiceError or DeadlineExceededError."""
+        if self.pacer is not None:
+            self.pacer.wait_turn(operation, deadline, self.attempt_budget_seconds)
         return aws.call(
             operation,
             send,

@@ -18,7 +18,10 @@ why it keeps the follow-mode invariants, is in `registry`'s docstring.
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any
@@ -26,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger
 
 from . import contract as c
-from .ivs import IvsRealtime
+from .ivs import IvsRealtime, Pacer
 from .logic import ACTIVE, ReplicationKey, ReplicationSpec
 from .metrics import ReplicationMetrics, from_environment
 from .registry import Registry, publisher_key
@@ -49,6 +52,7 @@ _SWEEP_SETTLE = Settle(SETTLE_SECONDS)
 
 # A declaration whose settings keep changing while we start it is left to the next run.
 START_ATTEMPTS = 3
+MAX_CONCURRENT_STARTS = 10
 
 
 class UnverifiedStartError(Exception):
@@ -58,6 +62,17 @@ class UnverifiedStartError(Exception):
 
 class DeclarationChangingError(Exception):
     """The declaration's settings changed on every attempt to start it."""
+
+
+# What one declaration's reconciling may raise; each fails that declaration (the run fails,
+# so Lambda retries it), never the others.
+_RECONCILE_ERRORS = (
+    ServiceError,
+    DeadlineExceededError,
+    RefusalUnresolvedError,
+    UnverifiedStartError,
+    DeclarationChangingError,
+)
 
 
 class ReconcileError(Exception):
@@ -109,6 +124,8 @@ def handle_event(
     ``metrics`` Default: EMF on stdout (see ``metrics``), one document per run with a report.
     """
     deadline = Deadline(context.get_remaining_time_in_millis)
+    if ivs.pacer is None:  # warm invocations keep the pacer, and its count of recent calls
+        ivs.pacer = Pacer(calls_per_second_from_environment(), sleep=ivs.sleep)
     report = _reconcile_event(event, ivs, registry, deadline)
     logger.info("Reconciled", extra={"report": report.as_dict()})
     (metrics or from_environment()).record_reconcile(report)
@@ -212,13 +229,7 @@ def _reconcile(
                 settle=settle,
                 live_session_id=live_session_id,
             )
-        except (
-            ServiceError,
-            DeadlineExceededError,
-            RefusalUnresolvedError,
-            UnverifiedStartError,
-            DeclarationChangingError,
-        ) as error:
+        except _RECONCILE_ERRORS as error:  # the List: nothing was started for this publisher
             for spec in specs:
                 report.failed.setdefault(spec.key.physical_id(), str(error))
 
@@ -233,27 +244,73 @@ def _reconcile_publisher(
     settle: Settle,
     live_session_id: str | None,
 ) -> None:
+    """One List, then the declarations not ACTIVE, started concurrently (the pacer keeps the
+    Starts at the configured rate): a fan-out into 100 stages takes 100 Starts' worth of the
+    rate, not 100 round trips one after the other."""
     first = specs[0].key
     # A replica of the event's session is what counts; older sessions' records are history.
     states = ivs.replica_states(
         first.source_stage_arn, first.participant_id, deadline, live_session_id=live_session_id
     )
-    for index, spec in enumerate(specs):
-        physical_id = spec.key.physical_id()
+    pending = []
+    for spec in specs:
         if states.get(spec.key.destination_stage_arn) == ACTIVE:
-            report.already_active.append(physical_id)
-            continue
-        outcome = _reconcile_declaration(spec, ivs, registry, deadline, settle)
+            report.already_active.append(spec.key.physical_id())
+        else:
+            pending.append(spec)
+    away = threading.Event()  # set once a Start finds the publisher away
+
+    def reconcile(spec: ReplicationSpec) -> _Outcome | Exception:
+        if away.is_set():
+            return _Outcome.NOT_PUBLISHING
+        try:
+            outcome = _reconcile_declaration(spec, ivs, registry, deadline, settle)
+        except _RECONCILE_ERRORS as error:
+            return error
         if outcome is _Outcome.NOT_PUBLISHING:
-            # The publisher is away, for its other destinations too; its next
-            # "Participant Published" event (or a sweep) comes back here.
-            report.not_publishing.extend(s.key.physical_id() for s in specs[index:])
-            return
-        {
-            _Outcome.STARTED: report.started,
-            _Outcome.ALREADY_ACTIVE: report.already_active,
-            _Outcome.WITHDRAWN: report.withdrawn,
-        }[outcome].append(physical_id)
+            # Away for its other destinations too; its next "Participant Published" event
+            # (or a sweep) comes back here.
+            away.set()
+        return outcome
+
+    workers = min(len(pending), _concurrent_starts(ivs))
+    if workers <= 1:
+        results = [reconcile(spec) for spec in pending]
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            results = list(pool.map(reconcile, pending))
+    for spec, result in zip(pending, results, strict=True):
+        _record(report, spec, result)
+
+
+def _record(report: Report, spec: ReplicationSpec, result: _Outcome | Exception) -> None:
+    physical_id = spec.key.physical_id()
+    if isinstance(result, Exception):
+        report.failed.setdefault(physical_id, str(result))
+        return
+    {
+        _Outcome.STARTED: report.started,
+        _Outcome.ALREADY_ACTIVE: report.already_active,
+        _Outcome.WITHDRAWN: report.withdrawn,
+        _Outcome.NOT_PUBLISHING: report.not_publishing,
+    }[result].append(physical_id)
+
+
+def _concurrent_starts(ivs: IvsRealtime) -> int:
+    """Enough Starts in flight to keep the pace at up to a second of latency each."""
+    rate = ivs.pacer.calls_per_second if ivs.pacer is not None else c.IVS_CALLS_PER_SECOND
+    return max(1, min(MAX_CONCURRENT_STARTS, round(rate)))
+
+
+def calls_per_second_from_environment() -> float:
+    """The reconciler's pace (`IVS_REPLICATION_RECONCILER_CALLS_PER_SECOND`, set by the
+    construct). Default: IVS's documented ~5 TPS; out-of-range values fall back to it."""
+    text = os.environ.get(c.ENV_RECONCILER_CALLS_PER_SECOND, "")
+    try:
+        rate = float(text)
+    except ValueError:
+        return c.IVS_CALLS_PER_SECOND
+    return rate if 0 < rate <= c.RECONCILER_CALLS_PER_SECOND_MAX else c.IVS_CALLS_PER_SECOND
 
 
 class _Outcome(Enum):

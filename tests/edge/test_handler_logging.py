@@ -93,3 +93,24 @@ def test_keys_of_one_invocation_do_not_leak_into_the_next(on_event_ivs, cfn, con
     assert lines
     assert all("attribute_keys" not in line for line in lines)
     assert all(line["request_type"] == "Delete" for line in lines)
+
+
+def test_a_request_never_logs_the_keys_of_an_earlier_one_in_the_same_process(
+    stubbed, cfn, context, read_logs
+):
+    """handle_event called twice in one process (as a local deployment does): the Delete of a
+    failed create's marker logs no attribute keys, mode or ARNs of the Create before it."""
+    stubbed.expect_start(attributes={"role": "host"})
+    stubbed.expect_list({cfn.destination: "ACTIVE"})
+    handler.handle_event(cfn.create(cfn.props(Attributes={"role": "host"})), context, stubbed.ivs)
+    read_logs()
+
+    handler.handle_event(cfn.delete(physical_id="failed-create-marker"), context, stubbed.ivs)
+
+    lines = read_logs()
+    assert lines
+    for line in lines:
+        assert line["request_type"] == "Delete"
+        assert line["physical_id"] == "failed-create-marker"
+        for leftover in ("attribute_keys", "when_not_publishing", "source_stage_arn"):
+            assert leftover not in line, line

@@ -17,12 +17,11 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from bench.common import Row, at_most
-from bench.local_ivs import lambda_context, local_endpoint
+from bench.local_ivs import QUIET_METRICS, lambda_context, local_endpoint
 from ivs_replication.testing import LocalDynamoDB
 from ivs_replication_handler import contract as c
 from ivs_replication_handler.ivs import IvsRealtime, make_client
 from ivs_replication_handler.logic import ReplicationKey, ReplicationSpec
-from ivs_replication_handler.metrics import ReplicationMetrics
 from ivs_replication_handler.reconciler import handle_event
 from ivs_replication_handler.registry import Registry
 from ivs_replication_handler.retries import Deadline
@@ -36,8 +35,6 @@ SWEEP_PUBLISHERS = 48
 SWEEP_DESTINATIONS_EACH = 10
 RECONCILER_TIMEOUT_SECONDS = float(c.RECONCILER_TIMEOUT_SECONDS)
 START = "StartParticipantReplication"
-# The reconciler's EMF documents are formatted (their cost counts) but not printed.
-QUIET_METRICS = ReplicationMetrics(write=lambda _document: None)
 LIST = "ListParticipantReplicas"
 
 

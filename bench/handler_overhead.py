@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import boto3
 
 from bench.common import Row, at_most, median
-from bench.local_ivs import lambda_context, local_endpoint
+from bench.local_ivs import QUIET_METRICS, lambda_context, local_endpoint
 from ivs_replication.testing.cloudformation import custom_resource_event
 from ivs_replication_handler.handler import handle_event
 from ivs_replication_handler.ivs import IvsRealtime
@@ -139,15 +139,15 @@ class _HandlerCycle:
         )
 
     def run(self) -> None:
-        handle_event(self._create, lambda_context(), self._ivs)
-        handle_event(self._delete, lambda_context(), self._ivs)
+        handle_event(self._create, lambda_context(), self._ivs, metrics=QUIET_METRICS)
+        handle_event(self._delete, lambda_context(), self._ivs, metrics=QUIET_METRICS)
 
     def calls_per_request(self, local: IvsRealtimeEmulator) -> dict[str, dict[str, int]]:
         """The IVS calls of one Create and of one Delete, as the endpoint counted them."""
         counted = {}
         for kind, event in (("Create", self._create), ("Delete", self._delete)):
             local.reset_calls()
-            handle_event(event, lambda_context(), self._ivs)
+            handle_event(event, lambda_context(), self._ivs, metrics=QUIET_METRICS)
             counted[kind] = local.calls
         local.reset_calls()
         return counted

@@ -10,11 +10,15 @@ from typing import IO, TYPE_CHECKING, cast
 from ivs_realtime_emulator import IvsRealtimeEmulator
 from ivs_replication.testing.cloudformation import LocalLambdaContext
 from ivs_replication_handler import handler
+from ivs_replication_handler.metrics import ReplicationMetrics
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bench.common import apply_environment
+
+# The functions' EMF documents are formatted (a real cost in Lambda too) but not printed.
+QUIET_METRICS = ReplicationMetrics(write=lambda _document: None)
 
 
 def lambda_context(timeout_seconds: float = 300.0) -> LambdaContext:

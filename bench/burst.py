@@ -115,7 +115,9 @@ def _measure(scenario: Scenario) -> tuple[list[Row], dict[str, Any]]:
 
 
 def _burst(scenario: Scenario) -> dict[str, Any]:
-    os.environ[c.ENV_STACK_REPLICATIONS] = str(scenario.creates)  # as the construct sets it
+    # As the construct sets them: the stack's size, and the rate it was told IVS allows.
+    os.environ[c.ENV_STACK_REPLICATIONS] = str(scenario.creates)
+    os.environ[c.ENV_IVS_CALLS_PER_SECOND] = f"{scenario.rate_per_second:g}"
     try:
         with local_endpoint() as local:
             events, handlers = _creates(local, scenario.creates)
@@ -128,6 +130,7 @@ def _burst(scenario: Scenario) -> dict[str, Any]:
             active = len(local.replicas(state="ACTIVE"))
     finally:
         os.environ.pop(c.ENV_STACK_REPLICATIONS, None)
+        os.environ.pop(c.ENV_IVS_CALLS_PER_SECOND, None)
     return {
         "succeeded": sum(ok for ok, _ in outcomes),
         "active_replicas_after": active,

@@ -25,7 +25,7 @@ import aws_cdk as cdk  # noqa: E402
 from aws_cdk import aws_ivs as ivs  # noqa: E402
 from aws_cdk import custom_resources as cr  # noqa: E402
 
-from ivs_replication import ParticipantReplication  # noqa: E402
+from ivs_replication import ParticipantReplication, WhenNotPublishing  # noqa: E402
 
 STACK_NAME = "BenchReplications"
 CONSTRUCT = "construct"
@@ -43,12 +43,14 @@ def build(kind: str, replications: int, outdir: str) -> cdk.App:
     for index in range(replications):
         participant = f"participant-{index}"
         if kind == CONSTRUCT:
+            # fail(): what the baseline does (start on create, fail if nobody publishes).
             ParticipantReplication(
                 stack,
                 f"Replication{index}",
                 source_stage=source,
                 destination_stage=destination,
                 participant_id=participant,
+                when_not_publishing=WhenNotPublishing.fail(),
             )
         else:
             _aws_custom_resource(stack, index, source.attr_arn, destination.attr_arn, participant)

@@ -191,7 +191,7 @@ class FollowInfrastructure(Construct):
             environment={
                 c.ENV_REGISTRY_TABLE: self.table.table_name,
                 **self.provider.metrics_environment,
-                **self.provider.reconciler_pace_environment,
+                **self.provider.ivs_pace_environment,
             },
             # EventBridge invokes asynchronously; a start that is an hour late is stale.
             retry_attempts=c.RECONCILER_RETRY_ATTEMPTS,

@@ -52,7 +52,7 @@ class ReplicationProvider(Construct):
         super().__init__(scope, construct_id)
         self._longest_wait_seconds = 0
         self._replications = 0
-        self._reconciler_calls_per_second: float | None = None
+        self._ivs_calls_per_second: float | None = None
         self.metrics_namespace = c.METRICS_NAMESPACE_DEFAULT
         self.metrics_service = c.METRICS_SERVICE_DEFAULT
         handler_logs = new_log_group(self, "OnEventLogs")
@@ -129,35 +129,37 @@ class ReplicationProvider(Construct):
         return environment
 
     @property
-    def reconciler_pace_environment(self) -> dict[str, str]:
-        """The reconciler's pace, when not the default (so default stacks keep their template)."""
-        if self._reconciler_calls_per_second is None:
+    def ivs_pace_environment(self) -> dict[str, str]:
+        """The IVS rate the functions assume, when not the default (default stacks keep their
+        template)."""
+        if self._ivs_calls_per_second is None:
             return {}
-        return {c.ENV_RECONCILER_CALLS_PER_SECOND: f"{self._reconciler_calls_per_second:g}"}
+        return {c.ENV_IVS_CALLS_PER_SECOND: f"{self._ivs_calls_per_second:g}"}
 
-    def pace_reconciler(self, *, calls_per_second: float) -> None:
-        """How fast the follow-mode reconciler may call IVS, per operation: a fan-out's Starts
-        and a sweep's Lists and Starts are spread at this rate, the Starts of a fan-out run
-        concurrently up to it. Default: 5 calls per second (IVS documents about 5 TPS for its
-        stage APIs); raise it only with a raised quota. Call it before the first follow-mode
-        replication of the stack.
+    def pace_ivs_calls(self, *, calls_per_second: float) -> None:
+        """The rate, per operation, at which this stack's functions may call IVS. The
+        reconciler paces its calls at it (a fan-out's Starts run concurrently up to it, a
+        sweep's Lists and Starts are spread at it); the handler spreads a throttled burst of
+        creates over the time the stack's Starts need at it. Default: 5 calls per second (IVS
+        documents about 5 TPS for its stage APIs); raise it only with a raised quota.
 
-        :raises ValueError: if `calls_per_second` is not above 0 and at most 100, or the
-            reconciler already exists.
+        :raises ValueError: if `calls_per_second` is not above 0 and at most 100.
         """
-        maximum = c.RECONCILER_CALLS_PER_SECOND_MAX
+        maximum = c.IVS_CALLS_PER_SECOND_MAX
         if isinstance(calls_per_second, bool) or not 0 < calls_per_second <= maximum:
             raise ValueError(
                 f"Invalid calls_per_second: {calls_per_second!r} is out of range. Expected a "
                 f"number of calls per second above 0 and at most {maximum:g}."
             )
-        if self.node.try_find_child("Follow") is not None:
-            raise ValueError(
-                f"Invalid pace_reconciler call on {self.node.path}: the reconciler exists "
-                "already. Expected the call before the stack's first follow-mode replication "
-                "or ReplicationSweep."
-            )
-        self._reconciler_calls_per_second = float(calls_per_second)
+        self._ivs_calls_per_second = float(calls_per_second)
+        functions = [self.on_event_function]
+        follow = self.node.try_find_child("Follow")
+        reconciler = follow.node.try_find_child("Reconciler") if follow is not None else None
+        if isinstance(reconciler, lambda_.Function):
+            functions.append(reconciler)
+        for function in functions:
+            for key, value in self.ivs_pace_environment.items():
+                function.add_environment(key, value)
 
     def use_metrics(self, *, namespace: str | None = None, service: str | None = None) -> None:
         """Publish the functions' metrics under `namespace` and `service` (the dimension).

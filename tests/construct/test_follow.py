@@ -397,23 +397,27 @@ def test_removing_one_destination_keeps_the_other_logical_ids() -> None:
     assert replications_reordered == replications_before
 
 
-def test_the_reconciler_pace_is_a_provider_setting_written_to_its_environment() -> None:
+@pytest.mark.parametrize("paced_first", [True, False])
+def test_the_ivs_pace_is_a_provider_setting_both_functions_read(paced_first: bool) -> None:
     stack = new_stack()
-    ReplicationProvider.of(stack).pace_reconciler(calls_per_second=10)
+    if paced_first:
+        ReplicationProvider.of(stack).pace_ivs_calls(calls_per_second=10)
     replicate(stack, when_not_publishing=FOLLOW)
+    if not paced_first:
+        ReplicationProvider.of(stack).pace_ivs_calls(calls_per_second=10)
+    template = Template.from_stack(stack)
 
-    Template.from_stack(stack).has_resource_properties(
-        "AWS::Lambda::Function",
-        {
-            "Handler": c.RECONCILER_ENTRY_POINT,
-            "Environment": {
-                "Variables": Match.object_like({c.ENV_RECONCILER_CALLS_PER_SECOND: "10"})
+    for entry_point in (c.RECONCILER_ENTRY_POINT, c.ON_EVENT_ENTRY_POINT):
+        template.has_resource_properties(
+            "AWS::Lambda::Function",
+            {
+                "Handler": entry_point,
+                "Environment": {"Variables": Match.object_like({c.ENV_IVS_CALLS_PER_SECOND: "10"})},
             },
-        },
-    )
+        )
 
 
 @pytest.mark.parametrize("rate", [0, -1, 101])
 def test_a_reconciler_pace_out_of_range_is_refused_with_the_allowed_form(rate: float) -> None:
     with pytest.raises(ValueError, match=r"Invalid calls_per_second: .* at most 100"):
-        ReplicationProvider.of(new_stack()).pace_reconciler(calls_per_second=rate)
+        ReplicationProvider.of(new_stack()).pace_ivs_calls(calls_per_second=rate)

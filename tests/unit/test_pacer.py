@@ -7,8 +7,7 @@ import itertools
 
 import pytest
 
-from ivs_replication_handler.ivs import Pacer
-from ivs_replication_handler.reconciler import calls_per_second_from_environment
+from ivs_replication_handler.ivs import Pacer, calls_per_second_from_environment
 from ivs_replication_handler.retries import Deadline, DeadlineExceededError
 
 
@@ -66,5 +65,5 @@ def test_a_turn_past_the_deadline_is_refused_before_anything_is_sent() -> None:
 def test_the_pace_comes_from_the_environment_with_the_documented_default(
     monkeypatch: pytest.MonkeyPatch, text: str, rate: float
 ) -> None:
-    monkeypatch.setenv("IVS_REPLICATION_RECONCILER_CALLS_PER_SECOND", text)
+    monkeypatch.setenv("IVS_REPLICATION_IVS_CALLS_PER_SECOND", text)
     assert calls_per_second_from_environment() == rate

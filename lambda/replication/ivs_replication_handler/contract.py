@@ -52,10 +52,12 @@ MODES = (MODE_FAIL, MODE_WAIT, MODE_FOLLOW)
 # at this rate: the construct tells the handler how many replications its stack holds.
 IVS_CALLS_PER_SECOND = 5.0
 ENV_STACK_REPLICATIONS = "IVS_REPLICATION_STACK_REPLICATIONS"
-# The reconciler paces its own IVS calls (per operation) at this rate, and starts a fan-out's
-# destinations concurrently up to it. Default: IVS_CALLS_PER_SECOND.
-ENV_RECONCILER_CALLS_PER_SECOND = "IVS_REPLICATION_RECONCILER_CALLS_PER_SECOND"
-RECONCILER_CALLS_PER_SECOND_MAX = 100.0
+# The rate the stack's functions assume IVS allows, per operation (the construct sets it when a
+# user raised it): the reconciler paces its calls at it and starts a fan-out's destinations
+# concurrently up to it; the handler spreads a throttled burst over the time the stack's
+# Starts need at it. Default: IVS_CALLS_PER_SECOND.
+ENV_IVS_CALLS_PER_SECOND = "IVS_REPLICATION_IVS_CALLS_PER_SECOND"
+IVS_CALLS_PER_SECOND_MAX = 100.0
 
 # Time one request may work, before any wait for the publisher. The handler's Lambda timeout
 # is this plus the longest wait declared in its stack; the provider framework's own function

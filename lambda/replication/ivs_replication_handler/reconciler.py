@@ -18,7 +18,6 @@ why it keeps the follow-mode invariants, is in `registry`'s docstring.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -29,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger
 
 from . import contract as c
-from .ivs import IvsRealtime, Pacer
+from .ivs import IvsRealtime, Pacer, calls_per_second_from_environment
 from .logic import ACTIVE, ReplicationKey, ReplicationSpec
 from .metrics import ReplicationMetrics, from_environment
 from .registry import Registry, publisher_key
@@ -300,17 +299,6 @@ def _concurrent_starts(ivs: IvsRealtime) -> int:
     """Enough Starts in flight to keep the pace at up to a second of latency each."""
     rate = ivs.pacer.calls_per_second if ivs.pacer is not None else c.IVS_CALLS_PER_SECOND
     return max(1, min(MAX_CONCURRENT_STARTS, round(rate)))
-
-
-def calls_per_second_from_environment() -> float:
-    """The reconciler's pace (`IVS_REPLICATION_RECONCILER_CALLS_PER_SECOND`, set by the
-    construct). Default: IVS's documented ~5 TPS; out-of-range values fall back to it."""
-    text = os.environ.get(c.ENV_RECONCILER_CALLS_PER_SECOND, "")
-    try:
-        rate = float(text)
-    except ValueError:
-        return c.IVS_CALLS_PER_SECOND
-    return rate if 0 < rate <= c.RECONCILER_CALLS_PER_SECOND_MAX else c.IVS_CALLS_PER_SECOND
 
 
 class _Outcome(Enum):

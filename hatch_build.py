@@ -52,6 +52,7 @@ _FILE_MODE = 0o644 << 16
 _SKIPPED_PARTS = frozenset({"__pycache__", "tests", "bin"})
 _SKIPPED_SUFFIXES = (".pyc", ".pyo")
 _HANDLER_SKIPPED = frozenset({"requirements.txt", "py.typed"})
+_INSTALL_RECORDS = frozenset({"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"})
 
 
 class BundleError(RuntimeError):
@@ -127,7 +128,12 @@ def _handler_files() -> list[tuple[str, Path]]:
 
 
 def _kept(relative: Path) -> bool:
-    return not (_SKIPPED_PARTS & set(relative.parts)) and relative.suffix not in _SKIPPED_SUFFIXES
+    if _SKIPPED_PARTS & set(relative.parts) or relative.suffix in _SKIPPED_SUFFIXES:
+        return False
+    # What pip records about this install (its RECORD hashes scripts whose first line names
+    # the building interpreter): not needed to import, and not the same on every machine.
+    in_dist_info = len(relative.parts) > 1 and relative.parts[0].endswith(".dist-info")
+    return not (in_dist_info and relative.name in _INSTALL_RECORDS)
 
 
 def _write_zip(target: Path, files: dict[str, Path]) -> None:

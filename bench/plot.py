@@ -100,8 +100,10 @@ def bar_panel(x0: float, title: str, bars: Sequence[tuple[str, float, float]]) -
                 f'width="{slot * 0.3:.1f}" height="{bar_height:.1f}" fill="{colour}"/>'
             )
         parts.append(_text(left + (index + 0.5) * slot, top + height + 14, label, anchor="middle"))
-    parts.append(_text(left + 8, top + 14, "ideal", fill=COLOURS["ideal"]))
-    parts.append(_text(left + 8, top + 28, "measured", fill=COLOURS["construct"]))
+    # Above the plotting area, right-aligned: bars reach up to the top of the area.
+    legend_x = left + box.width
+    parts.append(_text(legend_x, top - 16, "ideal", anchor="end", fill=COLOURS["ideal"]))
+    parts.append(_text(legend_x, top - 4, "measured", anchor="end", fill=COLOURS["construct"]))
     return parts
 
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from botocore.exceptions import ReadTimeoutError
+
 from ivs_replication_handler.ivs import IvsRealtime, make_client
 from ivs_replication_handler.logic import ReplicationKey, ReplicationSpec
 from ivs_replication_handler.registry import Registry
@@ -78,3 +80,34 @@ class HookedRegistry(Registry):
         super().put(spec, deadline)
         if self.lose_put_answer:
             raise DeadlineExceededError("PutItem still failing after 3 attempts", attempts=3)
+
+
+class FirstStartAnswerLost(IvsRealtime):
+    """IVS whose first Start is carried out but answered with a read timeout (the answer lost
+    in transit), so the caller's own retry of it meets the replication it started; `before`
+    runs once, just before that first Start reaches the service."""
+
+    def __init__(self, client: Any = None, **options: Any) -> None:
+        super().__init__(client if client is not None else make_client(), **options)
+        self.sleep = lambda _: None
+        self.before: Callable[[], None] | None = None
+        self._lost = False
+
+    def call(self, operation: str, send: Callable[[], Any], deadline: Deadline) -> Any:
+        if operation != "StartParticipantReplication" or self._lost:
+            return super().call(operation, send, deadline)
+        self._lost = True
+        hook, self.before = self.before, None
+        if hook is not None:
+            hook()
+        answered = False
+
+        def send_but_lose_the_first_answer() -> Any:
+            nonlocal answered
+            result = send()
+            if not answered:
+                answered = True
+                raise ReadTimeoutError(endpoint_url="local-ivs")
+            return result
+
+        return super().call(operation, send_but_lose_the_first_answer, deadline)

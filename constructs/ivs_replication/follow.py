@@ -175,7 +175,7 @@ class FollowInfrastructure(Construct):
         acknowledge(
             role.node.find_child("DefaultPolicy"),
             "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ivs:*:<AWS::AccountId>:stage/*]",
-            "Only the three replication actions, on stages of this account only. The "
+            "Only the replication actions and two reads, on stages of this account only. The "
             "reconciler starts the replications the registry declares, whichever stages they "
             "name; a fixed pattern keeps the policy's size constant.",
         )

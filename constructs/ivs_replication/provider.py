@@ -65,7 +65,7 @@ class ReplicationProvider(Construct):
         acknowledge(
             handler_role.node.find_child("DefaultPolicy"),
             "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ivs:*:<AWS::AccountId>:stage/*]",
-            "Only the three replication actions, on stages of this account only. A fixed "
+            "Only the replication actions and two reads, on stages of this account only. A fixed "
             "pattern keeps the policy's size constant and lets a replacement stop the "
             "replication it replaces; exact ARNs would be dropped before that Stop runs.",
         )

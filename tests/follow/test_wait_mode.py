@@ -133,3 +133,33 @@ def test_a_request_without_a_wait_keeps_to_the_standard_budget_in_a_longer_lambd
         create(local_ivs, fake_time)
     assert fake_time.now <= c.REQUEST_BUDGET_SECONDS
     assert fake_time.now > c.REQUEST_BUDGET_SECONDS / 2
+
+
+def test_a_refusal_during_the_wait_of_an_update_fails_it_and_is_never_swallowed(
+    local_ivs: IvsRealtimeEmulator, fake_time: FakeTime
+) -> None:
+    """Rollback safety lets an Update succeed when only the publisher is missing (nothing was
+    running), not when IVS refuses for another reason while it waits: that reason must reach
+    CloudFormation."""
+    main, side = local_ivs.create_stage("main"), local_ivs.create_stage("side")
+    old = {
+        c.PROP_SOURCE_STAGE_ARN: main,
+        c.PROP_DESTINATION_STAGE_ARN: side,
+        c.PROP_PARTICIPANT_ID: "encoder-1",
+        "WhenNotPublishing": "WAIT",
+        "WaitForPublisherSeconds": "60",
+    }
+    new = {**old, "ReconnectWindowSeconds": "30"}
+    physical_id = f"{main}|{side}|encoder-1"
+    # The first Start hears "not publishing"; the next one, during the wait, is refused.
+    fake_time.at(
+        0.0,
+        lambda: local_ivs.faults.script_errors(
+            "StartParticipantReplication", ["AccessDeniedException"]
+        ),
+    )
+    ivs = IvsRealtime(make_client(), sleep=fake_time.sleep)
+    event = custom_resource_event("Update", new, physical_id=physical_id, old_properties=old)
+
+    with pytest.raises(ReplicationFailedError, match="AccessDeniedException"):
+        handle_event(event, fake_time, ivs)  # type: ignore[arg-type]

@@ -25,7 +25,7 @@ from ivs_replication_handler.reconciler import ReconcileError
 from ivs_replication_handler.reconciler import handle_event as reconcile
 from ivs_replication_handler.registry import Registry
 from ivs_replication_handler.retries import Deadline
-from tests.edge_hooks import HookedIvs, HookedRegistry
+from tests.edge_hooks import FirstStartAnswerLost, HookedIvs, HookedRegistry
 
 PARTICIPANT = "encoder-1"
 _tables = iter(range(10**6))
@@ -191,3 +191,24 @@ def deadline() -> Deadline:
 def test_the_hooks_parse_what_the_handler_sends(stages: tuple[str, str]) -> None:
     """The properties these tests use are valid follow-mode properties."""
     assert parse_properties(props(stages)).follows
+
+
+def test_a_start_retried_after_its_lost_answer_and_adopted_is_still_checked_against_the_registry(
+    local_ivs: IvsRealtimeEmulator, stages: tuple[str, str], registry: HookedRegistry
+) -> None:
+    """Nothing undeclared stays ACTIVE: the reconciler's first Start is carried out but its
+    answer lost, its retry finds the replication running (its own) and adopts it; the Delete
+    had withdrawn and stopped before that Start, so the adopted replication must be stopped."""
+    handler_ivs = IvsRealtime(make_client(), sleep=lambda _: None)
+    created = request("Create", props(stages), handler_ivs, registry)
+    physical_id = str(created["PhysicalResourceId"])
+    local_ivs.publish(stages[0], PARTICIPANT)
+    reconciler_ivs = FirstStartAnswerLost()
+    reconciler_ivs.before = lambda: request(
+        "Delete", props(stages), handler_ivs, registry, physical_id=physical_id
+    )
+
+    report = reconcile(published_event(stages[0]), LocalLambdaContext(), reconciler_ivs, registry)
+
+    assert active(local_ivs) == [], "an adopted, undeclared replication outlived the run"
+    assert report["withdrawn"] == [key_of(stages).physical_id()]

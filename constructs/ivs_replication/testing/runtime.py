@@ -140,7 +140,7 @@ class HandlerRuntime:
         return invoke
 
     def _ivs_realtime(self) -> IvsRealtime:
-        return IvsRealtime(client=self._ivs.client(), sleep=self.sleep)
+        return IvsRealtime(client=self._ivs.client(), sleep=self.sleep, clock=self.clock)
 
     def _registry(self, function: LocalFunction) -> Registry | None:
         table = function.environment.get(ENV_REGISTRY_TABLE)

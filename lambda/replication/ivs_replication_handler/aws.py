@@ -31,7 +31,9 @@ def client_config(
     return Config(
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
-        retries={"total_max_attempts": 1},
+        # Standard mode: it needs no `_retry.json`, which the trimmed bundle leaves out, and
+        # one attempt means `call` alone retries, within the Lambda's remaining time.
+        retries={"total_max_attempts": 1, "mode": "standard"},
         user_agent_extra="ivs-participant-replication",
     )
 

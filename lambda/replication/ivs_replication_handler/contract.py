@@ -14,6 +14,19 @@ import re
 from collections.abc import Mapping
 
 RESOURCE_TYPE = "Custom::IvsParticipantReplication"
+# Every key a request or a reconciler run adds to the functions' log lines; both entry points
+# (which share one logger) clear them first, so one run never logs another's.
+LOG_KEYS = (
+    "request_type",
+    "logical_id",
+    "physical_id",
+    "source_stage_arn",
+    "destination_stage_arn",
+    "participant_id",
+    "attribute_keys",
+    "reconnect_window_seconds",
+    "when_not_publishing",
+)
 ON_EVENT_ENTRY_POINT = "ivs_replication_handler.handler.on_event"
 LOGGER_SERVICE = "ivs-participant-replication"
 

@@ -59,7 +59,7 @@ def handle_event(
     request_type = event.get("RequestType")
     # This request's keys only: a process that handles many requests (a warm Lambda called
     # without the decorator, a local deployment) must not log one request's keys on another.
-    logger.remove_keys(list(REQUEST_LOG_KEYS))
+    logger.remove_keys(list(c.LOG_KEYS))
     logger.append_keys(
         request_type=request_type,
         logical_id=event.get("LogicalResourceId"),
@@ -100,20 +100,6 @@ def _dispatch(request_type: object, event: Mapping[str, Any], lifecycle: Lifecyc
     old_props = event.get("OldResourceProperties")
     old = check_properties_map("OldResourceProperties", {} if old_props is None else old_props)
     return lifecycle.update(spec, str(event.get("PhysicalResourceId", "")), old)
-
-
-# Every key a request adds to the log lines (see `handle_event` and `_log_replication`).
-REQUEST_LOG_KEYS = (
-    "request_type",
-    "logical_id",
-    "physical_id",
-    "source_stage_arn",
-    "destination_stage_arn",
-    "participant_id",
-    "attribute_keys",
-    "reconnect_window_seconds",
-    "when_not_publishing",
-)
 
 
 def _log_replication(key: ReplicationKey | None, spec: ReplicationSpec | None = None) -> None:

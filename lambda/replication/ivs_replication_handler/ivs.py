@@ -88,9 +88,12 @@ class IvsRealtime:
         *,
         sleep: Callable[[float], None] = time.sleep,
         attempt_budget_seconds: float = aws.ATTEMPT_BUDGET_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = client
         self.sleep = sleep
+        # What `sleep` moves: a pacer measures its refills on it.
+        self.clock = clock
         # An attempt is only started if it can time out before the deadline does.
         self.attempt_budget_seconds = attempt_budget_seconds
         # Set by the reconciler (see Pacer); the handler's requests are single calls.

@@ -87,6 +87,11 @@ class ReplicationFailedError(Exception):
         return ReplicationFailedError(f"{advice} {self.advice}", self.cause)
 
 
+class PublisherAbsentError(ReplicationFailedError):
+    """The participant is not publishing (in fail mode), or did not publish within the wait:
+    the one failure that rollback safety may turn into success (see `_start_confirmed`)."""
+
+
 # "Does the publisher's absence fail this request?" asked only when it is absent.
 AbsenceFails = Callable[[], bool]
 
@@ -212,9 +217,9 @@ class Lifecycle:
                 return result
             try:
                 if spec.when_not_publishing != c.MODE_WAIT:
-                    raise ReplicationFailedError(not_publishing_message(spec.key))
+                    raise PublisherAbsentError(not_publishing_message(spec.key))
                 result = self._wait_for_publisher(spec)
-            except ReplicationFailedError:
+            except PublisherAbsentError:  # a refusal or a failed read is never swallowed
                 if absence_fails():
                     raise
                 logger.warning(
@@ -263,7 +268,7 @@ class Lifecycle:
                 attempt, base=WAIT_POLL_BASE_SECONDS, cap=WAIT_POLL_CAP_SECONDS
             )
             if self._wait_until.seconds_left() < delay:
-                raise ReplicationFailedError(wait_timed_out_message(spec.key, spec.wait_seconds))
+                raise PublisherAbsentError(wait_timed_out_message(spec.key, spec.wait_seconds))
             self._sleep(delay)
             attempt += 1
             result = self._try_start(spec)

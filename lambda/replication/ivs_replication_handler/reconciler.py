@@ -123,8 +123,10 @@ def handle_event(
     ``metrics`` Default: EMF on stdout (see ``metrics``), one document per run with a report.
     """
     deadline = Deadline(context.get_remaining_time_in_millis)
+    # This run's keys only (a process running many, like a local deployment, shares them).
+    logger.remove_keys(list(c.LOG_KEYS))
     if ivs.pacer is None:  # warm invocations keep the pacer, and its count of recent calls
-        ivs.pacer = Pacer(calls_per_second_from_environment(), sleep=ivs.sleep)
+        ivs.pacer = Pacer(calls_per_second_from_environment(), sleep=ivs.sleep, clock=ivs.clock)
     report = _reconcile_event(event, ivs, registry, deadline)
     logger.info("Reconciled", extra={"report": report.as_dict()})
     (metrics or from_environment()).record_reconcile(report)
@@ -332,12 +334,13 @@ def _reconcile_declaration(
             raise
         if result is StartResult.NOT_PUBLISHING:
             return _Outcome.NOT_PUBLISHING
-        if result is StartResult.ADOPTED:
-            return _Outcome.ALREADY_ACTIVE  # running, started by someone else: not ours to check
+        # Adopted is checked too: it may be this run's own Start whose first answer was lost.
         declared = _declaration_now(current, ivs, registry, deadline)
         if declared is None:
             _stop_withdrawn(current.key, ivs, deadline)
             return _Outcome.WITHDRAWN
+        if result is StartResult.ADOPTED:
+            return _Outcome.ALREADY_ACTIVE  # declared; its settings are the adopter's business
         if declared.settings_equal(current):
             return _Outcome.STARTED
         logger.warning(
@@ -356,10 +359,7 @@ def _undo_unless_declared(
     spec: ReplicationSpec, ivs: IvsRealtime, registry: Registry, deadline: Deadline
 ) -> None:
     """After a Start whose answer was lost: stop it unless it is declared (with its settings)."""
-    try:
-        declared = _declaration_now(spec, ivs, registry, deadline)
-    except UnverifiedStartError:
-        return  # stopped already; the DeadlineExceededError fails the run
+    declared = _declaration_now(spec, ivs, registry, deadline)  # raises if it could not stop
     if declared is None or not declared.settings_equal(spec):
         _stop_withdrawn(spec.key, ivs, deadline)
 

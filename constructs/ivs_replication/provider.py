@@ -152,14 +152,7 @@ class ReplicationProvider(Construct):
                 f"number of calls per second above 0 and at most {maximum:g}."
             )
         self._ivs_calls_per_second = float(calls_per_second)
-        functions = [self.on_event_function]
-        follow = self.node.try_find_child("Follow")
-        reconciler = follow.node.try_find_child("Reconciler") if follow is not None else None
-        if isinstance(reconciler, lambda_.Function):
-            functions.append(reconciler)
-        for function in functions:
-            for key, value in self.ivs_pace_environment.items():
-                function.add_environment(key, value)
+        self._set_on_functions(self.ivs_pace_environment)
 
     def use_metrics(self, *, namespace: str | None = None, service: str | None = None) -> None:
         """Publish the functions' metrics under `namespace` and `service` (the dimension).
@@ -174,13 +167,18 @@ class ReplicationProvider(Construct):
                 raise ValueError(f"Invalid {name}: the value is empty. Expected a metric {name}.")
         self.metrics_namespace = namespace or self.metrics_namespace
         self.metrics_service = service or self.metrics_service
+        self._set_on_functions(self.metrics_environment)
+
+    def _set_on_functions(self, environment: Mapping[str, str]) -> None:
+        """Set `environment` on the handler and, if it exists yet, the reconciler (which reads
+        the provider's settings when it is created later)."""
         functions = [self.on_event_function]
         follow = self.node.try_find_child("Follow")
         reconciler = follow.node.try_find_child("Reconciler") if follow is not None else None
         if isinstance(reconciler, lambda_.Function):
             functions.append(reconciler)
         for function in functions:
-            for key, value in self.metrics_environment.items():
+            for key, value in environment.items():
                 function.add_environment(key, value)
 
     def allow_wait(self, wait_seconds: int) -> None:

@@ -22,7 +22,7 @@ from ivs_replication.testing import LocalDynamoDB
 from ivs_replication_handler import contract as c
 from ivs_replication_handler.ivs import IvsRealtime, make_client
 from ivs_replication_handler.logic import ReplicationKey, ReplicationSpec
-from ivs_replication_handler.reconciler import handle_event
+from ivs_replication_handler.reconciler import handle_event, paced
 from ivs_replication_handler.registry import Registry
 from ivs_replication_handler.retries import Deadline
 
@@ -126,7 +126,7 @@ def _sweep(dynamodb: LocalDynamoDB) -> dict[str, Any]:
 
 
 def _ivs() -> IvsRealtime:
-    return IvsRealtime(make_client())
+    return paced(IvsRealtime(make_client()))  # as the deployed reconciler is
 
 
 def _registry(dynamodb: LocalDynamoDB, table: str) -> Registry:

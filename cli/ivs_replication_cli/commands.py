@@ -15,6 +15,7 @@ from ivs_replication_cli.aws import (
 from ivs_replication_cli.errors import EXIT_DRIFT, EXIT_OK
 from ivs_replication_cli.stack import read_stack
 from ivs_replication_handler.ivs import IvsRealtime
+from ivs_replication_handler.reconciler import paced
 
 
 def run(args: argparse.Namespace, *, clients: ClientFactory | None, out: TextIO) -> int:
@@ -53,7 +54,10 @@ def _reconcile(
     function = reconcile.require_reconciler(stack)
     if args.local:
         result = reconcile.run_sweep_here(
-            stack, IvsRealtime(client("ivs-realtime")), client("dynamodb"), command_deadline()
+            stack,
+            paced(IvsRealtime(client("ivs-realtime"))),
+            client("dynamodb"),
+            command_deadline(),
         )
         where = "here, with the reconciler's code"
     else:

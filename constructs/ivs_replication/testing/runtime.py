@@ -122,7 +122,7 @@ class HandlerRuntime:
         """``reconciler.handle_event(payload, context, ivs, registry)``, with a fresh context
         per invocation; raises ``NoLocalRuntimeError`` for any other function."""
         _require_entry_point(function, RECONCILER_ENTRY_POINT)
-        ivs = self._ivs_realtime()
+        ivs = reconciler.paced(self._ivs_realtime())  # as the deployed reconciler is
         registry = self._registry(function)
         if registry is None:
             raise NoLocalRuntimeError(

@@ -41,6 +41,9 @@ if TYPE_CHECKING:
 logger = Logger(service=c.LOGGER_SERVICE)
 
 _ivs = IvsRealtime()
+# The deployed reconciler paces its IVS calls; one pacer for the warm environment's life.
+# `handle_event` callers bring their own IvsRealtime, paced or not (`paced`).
+_ivs.pacer = Pacer(calls_per_second_from_environment())
 _registry = Registry()
 
 # Right after "Participant Published", IVS may not replicate the publisher yet (undocumented):
@@ -125,8 +128,6 @@ def handle_event(
     deadline = Deadline(context.get_remaining_time_in_millis)
     # This run's keys only (a process running many, like a local deployment, shares them).
     logger.remove_keys(list(c.LOG_KEYS))
-    if ivs.pacer is None:  # warm invocations keep the pacer, and its count of recent calls
-        ivs.pacer = Pacer(calls_per_second_from_environment(), sleep=ivs.sleep, clock=ivs.clock)
     report = _reconcile_event(event, ivs, registry, deadline)
     logger.info("Reconciled", extra={"report": report.as_dict()})
     (metrics or from_environment()).record_reconcile(report)
@@ -295,6 +296,13 @@ def _record(report: Report, spec: ReplicationSpec, result: _Outcome | Exception)
         _Outcome.WITHDRAWN: report.withdrawn,
         _Outcome.NOT_PUBLISHING: report.not_publishing,
     }[result].append(physical_id)
+
+
+def paced(ivs: IvsRealtime) -> IvsRealtime:
+    """`ivs` with a pacer at the configured rate, measured on its own sleep and clock (as the
+    deployed reconciler has one); for callers of `handle_event` that want the same pace."""
+    ivs.pacer = Pacer(calls_per_second_from_environment(), sleep=ivs.sleep, clock=ivs.clock)
+    return ivs
 
 
 def _concurrent_starts(ivs: IvsRealtime) -> int:

@@ -69,8 +69,9 @@ class WhenNotPublishing:
         publishes, now or later, again and again, for as long as the stack declares it: a
         reconciler Lambda function, triggered by IVS's "Participant Published" events, starts
         it. The first follow-mode replication of a stack adds the reconciler, a DynamoDB table
-        recording the declarations, and one EventBridge rule per followed publisher. This is
-        the default: a declaration holds whatever the publisher does."""
+        recording the declarations, a dead-letter queue and one EventBridge rule for every
+        followed publisher of the stack. This is the default: a declaration holds whatever the
+        publisher does."""
         return WhenNotPublishing(c.MODE_FOLLOW)
 
     @property

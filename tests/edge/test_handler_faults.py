@@ -32,10 +32,10 @@ def test_start_throttled_twice_then_accepted_succeeds_after_bounded_backoff(stub
 
     assert result["PhysicalResourceId"] == cfn.physical_id
     assert stubbed.calls == [START, START, START, LIST]
-    # No stack size known (no IVS_REPLICATION_STACK_REPLICATIONS): back off from a second.
+    # No stack size known (no IVS_REPLICATION_STACK_REPLICATIONS): back off from half a second.
     assert len(stubbed.sleeps) == 2
-    assert 0 <= stubbed.sleeps[0] <= 1.0
-    assert 0 <= stubbed.sleeps[1] <= 2.0
+    assert 0 <= stubbed.sleeps[0] <= 0.5
+    assert 0 <= stubbed.sleeps[1] <= 1.0
 
 
 def test_a_throttled_start_spreads_its_first_retry_over_the_stacks_burst_window(
@@ -255,4 +255,4 @@ def test_endless_throttling_gives_up_before_the_deadline_and_stops_again(cfn, co
     assert calls[-1] == STOP
     # Backoff never ate into the time kept for the Stop and for answering CloudFormation.
     assert sum(sleeps) <= 60 - 5 - 13
-    assert max(sleeps) <= 8.0
+    assert max(sleeps) <= 5.0

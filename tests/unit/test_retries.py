@@ -35,16 +35,16 @@ def test_the_first_throttle_waits_somewhere_in_the_bursts_window() -> None:
     assert min(delays) < 16.0
 
 
-def test_later_throttles_back_off_from_a_second_up_to_eight() -> None:
+def test_later_throttles_back_off_from_half_a_second_up_to_five() -> None:
     highest = _Highest()
     assert [
         retry_delay(THROTTLED, attempt, burst_window_seconds=96.0, rng=highest)
         for attempt in range(1, 7)
-    ] == [1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
+    ] == [0.5, 1.0, 2.0, 4.0, 5.0, 5.0]
 
 
-def test_without_a_burst_window_a_throttle_backs_off_from_a_second() -> None:
-    assert retry_delay(THROTTLED, 0, burst_window_seconds=0.0, rng=_Highest()) == 1.0
+def test_without_a_burst_window_a_throttle_backs_off_from_half_a_second() -> None:
+    assert retry_delay(THROTTLED, 0, burst_window_seconds=0.0, rng=_Highest()) == 0.5
 
 
 def test_server_errors_back_off_from_a_fifth_of_a_second_whatever_the_window() -> None:

@@ -126,8 +126,8 @@ class Deadline:
 
 
 # After a throttle, retries back off from here (full jitter, doubling up to the cap).
-_THROTTLED_BASE_SECONDS = 1.0
-_THROTTLED_CAP_SECONDS = 8.0
+_THROTTLED_BASE_SECONDS = 0.5
+_THROTTLED_CAP_SECONDS = 5.0
 
 
 def retry_delay(
@@ -143,7 +143,7 @@ def retry_delay(
     the rate limit at once would retry in lockstep and waste most calls on throttling. The
     first throttle therefore waits a random time spread over `burst_window_seconds` (the time
     the whole burst needs at the service's rate), after which the throttled burst arrives at
-    about that rate; later throttles back off from a second. Other transient errors (5xx,
+    about that rate; later throttles back off from half a second. Other transient errors (5xx,
     connection problems) back off from 0.2 s.
     """
     if not error.throttling:

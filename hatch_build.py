@@ -98,13 +98,9 @@ def _pip_install(site: Path) -> None:
 
 
 def _trim(site: Path) -> None:
-    """Drop what the functions never load: other services' models, boto3's resource data."""
+    """Drop what the functions never load: other services' models."""
     for entry in (site / "botocore" / "data").iterdir():
         if entry.name not in BOTOCORE_DATA_KEPT:
-            _remove(entry)
-    boto3_data = site / "boto3" / "data"
-    if boto3_data.is_dir():
-        for entry in boto3_data.iterdir():
             _remove(entry)
 
 

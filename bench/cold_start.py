@@ -1,8 +1,11 @@
 """P4: cold start of the deployed handler vs bare boto3, and the asset's size.
 
 Each sample is a fresh `python -S -B` process whose sys.path holds only the built asset (so
-both sides load the pinned, trimmed boto3 from the asset, and no site-packages). `-B` because
-the Lambda file system is read-only: the asset ships no .pyc, so every cold start compiles.
+both sides load the pinned, trimmed botocore from the asset, and no site-packages). The asset
+has no boto3 (the functions create botocore clients directly); the baseline gets this
+environment's boto3 and s3transfer (pinned in step with the asset's botocore), copied beside
+the asset, as a bare boto3 Lambda would carry them. `-B` because the Lambda file system is
+read-only: the asset ships no .pyc, so every cold start compiles.
 The local endpoint answers the handler's first call (a Delete: one Stop, answered with
 ResourceNotFound, which the handler treats as already stopped).
 """
@@ -10,6 +13,7 @@ ResourceNotFound, which the handler treats as already stopped).
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -17,6 +21,9 @@ import time
 import zipfile
 from pathlib import Path
 from typing import Any
+
+import boto3
+import s3transfer
 
 from bench.common import Row, at_most, child_environment, median
 from bench.local_ivs import local_endpoint
@@ -30,7 +37,7 @@ _PROLOGUE = """
 import time
 started = time.perf_counter()
 import sys
-sys.path[:0] = [{asset!r}]
+sys.path[:0] = {path!r}
 """
 # ru_maxrss survives execve (it can report the forking parent's peak), so VmHWM, the peak
 # of this process image's own memory, is reported beside it.
@@ -90,13 +97,14 @@ def measure() -> tuple[list[Row], dict[str, Any]]:
             bundle.extractall(asset)
         build_seconds = time.perf_counter() - build_started
         zip_bytes = bundle_path().stat().st_size
+        boto3_layer = _copy_boto3(Path(scratch) / "boto3-layer")
         with local_endpoint() as local:
             env = child_environment(AWS_ENDPOINT_URL_IVS_REALTIME=local.endpoint_url)
             handler_runs: list[dict[str, Any]] = []
             boto3_runs: list[dict[str, Any]] = []
             for _ in range(RUNS):  # interleaved, so drift hits both sides alike
-                handler_runs.append(_child(_HANDLER, asset, env, scratch))
-                boto3_runs.append(_child(_BOTO3, asset, env, scratch))
+                handler_runs.append(_child(_HANDLER, [asset], env, scratch))
+                boto3_runs.append(_child(_BOTO3, [asset, boto3_layer], env, scratch))
     handler_s = median([r["seconds"] for r in handler_runs])
     boto3_s = median([r["seconds"] for r in boto3_runs])
     boto3_with_call_s = median([r["extra"] for r in boto3_runs])
@@ -140,8 +148,16 @@ def measure() -> tuple[list[Row], dict[str, Any]]:
     return rows, raw
 
 
-def _child(body: str, asset: Path, env: dict[str, str], cwd: str) -> dict[str, Any]:
-    code = _PROLOGUE.format(asset=str(asset)) + body.format() + _EPILOGUE.format()
+def _copy_boto3(layer: Path) -> Path:
+    """boto3 and s3transfer as installed here, without bytecode, for the baseline."""
+    for package in (boto3, s3transfer):
+        source = Path(package.__file__ or "").parent
+        shutil.copytree(source, layer / source.name, ignore=shutil.ignore_patterns("__pycache__"))
+    return layer
+
+
+def _child(body: str, path: list[Path], env: dict[str, str], cwd: str) -> dict[str, Any]:
+    code = _PROLOGUE.format(path=[str(p) for p in path]) + body.format() + _EPILOGUE.format()
     result = subprocess.run(
         [sys.executable, "-S", "-B", "-c", code],
         cwd=cwd,

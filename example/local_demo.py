@@ -22,6 +22,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -340,12 +342,24 @@ class Demo:
             detail("  ".join(cells).rstrip())
 
 
-def quiet_handler_logs() -> None:
-    """The handlers log JSON at INFO for CloudWatch; here it would drown the story."""
+@contextmanager
+def quiet_handler_logs() -> Iterator[None]:
+    """The handlers log JSON at INFO for CloudWatch; here it would drown the story. Their
+    levels are restored afterwards: `main` also runs inside other programs (the tests)."""
     # Powertools gives each module's child logger a level of its own.
-    for name in [LOGGER_SERVICE, *logging.root.manager.loggerDict]:
-        if name.split(".")[0] == LOGGER_SERVICE:
-            logging.getLogger(name).setLevel(logging.WARNING)
+    loggers = [
+        logging.getLogger(name)
+        for name in [LOGGER_SERVICE, *logging.root.manager.loggerDict]
+        if name.split(".")[0] == LOGGER_SERVICE
+    ]
+    levels = [(logger, logger.level) for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for logger, level in levels:
+            logger.setLevel(level)
 
 
 def run(out_dir: Path) -> None:
@@ -354,9 +368,12 @@ def run(out_dir: Path) -> None:
     template = synthesize(out_dir)
     detail(f"done in {time.monotonic() - started:.1f} s; the template declares:")
     detail(type_counts(template))
-    quiet_handler_logs()
     step(2, "Start the local endpoints")
-    with IvsRealtimeEmulator(clock=ManualClock()) as ivs, LocalDynamoDB() as dynamodb:
+    with (
+        quiet_handler_logs(),
+        IvsRealtimeEmulator(clock=ManualClock()) as ivs,
+        LocalDynamoDB() as dynamodb,
+    ):
         detail(f"IVS real-time on {ivs.endpoint_url} (manual clock)")
         detail(f"DynamoDB on {dynamodb.endpoint_url} (moto)")
         detail("an in-process EventBridge bus; the stack's handler and reconciler run in-process")

@@ -16,7 +16,7 @@ from .replication import (
     ParticipantReplication,
     StageLike,
     checked_attributes,
-    describe_stage,
+    describe_stage_if_same,
     is_token,
     stage_arn_of,
     window_seconds_of,
@@ -106,7 +106,9 @@ class ParticipantFanOut(Construct):
             DESTINATIONS_PROP,
             self.source_stage_arn,
             destination_arn,
-            shown_as=describe_stage(self._source_stage, self.source_stage_arn),
+            shown_as=describe_stage_if_same(
+                self._source_stage, self.source_stage_arn, destination_arn
+            ),
         )
         if destination_arn in self._by_destination_arn:
             raise c.InvalidPropertyError(

@@ -18,6 +18,7 @@ delete order, keeps a late event from restarting a deleted replication.
 from __future__ import annotations
 
 import json
+import weakref
 
 import jsii
 from aws_cdk import (
@@ -39,11 +40,14 @@ from constructs import Construct
 from ivs_replication_handler import contract as c
 
 from .provider import (
+    NO_TRACING,
     ReplicationProvider,
     acknowledge,
-    acknowledge_no_tracing,
+    acknowledge_all,
+    finding,
     handler_function,
     new_log_group,
+    remembered,
     role_writing_to,
     stage_arns_of_account,
 )
@@ -52,6 +56,11 @@ FOLLOW_ID = "Follow"
 PUBLISHED_RULE_ID = "PublishedRule"
 # EventBridge's limit on an event pattern, in characters.
 EVENT_PATTERN_MAX_LENGTH = 2048
+# Each provider's follow-mode infrastructure, found through jsii once rather than once per
+# follow-mode replication.
+_infrastructures: weakref.WeakKeyDictionary[ReplicationProvider, FollowInfrastructure] = (
+    weakref.WeakKeyDictionary()
+)
 # What a token may turn into at deploy time, at the longest (botocore's model).
 _LONGEST_STAGE_ARN = "a" * c.STAGE_ARN_MAX_LENGTH
 _LONGEST_PARTICIPANT_ID = "p" * c.PARTICIPANT_ID_MAX_LENGTH
@@ -85,7 +94,10 @@ class FollowInfrastructure(Construct):
     @classmethod
     def of(cls, scope: Construct) -> FollowInfrastructure:
         """The stack's follow-mode infrastructure, created (with the provider) on first use."""
-        provider = ReplicationProvider.of(scope)
+        return remembered(_infrastructures, ReplicationProvider.of(scope), cls._find_or_create)
+
+    @classmethod
+    def _find_or_create(cls, provider: ReplicationProvider) -> FollowInfrastructure:
         existing = provider.node.try_find_child(FOLLOW_ID)
         if existing is None:
             return cls(provider, FOLLOW_ID)
@@ -202,15 +214,18 @@ class FollowInfrastructure(Construct):
         resource = reconciler.node.default_child
         if not isinstance(resource, lambda_.CfnFunction):
             raise TypeError(f"{reconciler.node.path} has no CfnFunction")
-        acknowledge(
+        acknowledge_all(
             resource,
-            "Serverless-LambdaDLQ",
-            "Failed asynchronous runs go to the on-failure destination (the dead-letter queue, "
-            "EventInvokeConfig), which records the event with the error and the condition; a "
-            "DeadLetterConfig as well would put every failure in the queue twice.",
-            pack="Serverless",
+            finding(
+                "Serverless-LambdaDLQ",
+                "Failed asynchronous runs go to the on-failure destination (the dead-letter "
+                "queue, EventInvokeConfig), which records the event with the error and the "
+                "condition; a DeadLetterConfig as well would put every failure in the queue "
+                "twice.",
+                pack="Serverless",
+            ),
+            NO_TRACING,
         )
-        acknowledge_no_tracing(resource)
         return reconciler
 
     def _invoke_permission_for_rules_of_the_stack(self) -> lambda_.CfnPermission:
@@ -328,19 +343,21 @@ def _dead_letter_queue(follow: FollowInfrastructure) -> sqs.Queue:
     resource = queue.node.default_child
     if not isinstance(resource, sqs.CfnQueue):
         raise TypeError(f"{queue.node.path} has no CfnQueue")
-    acknowledge(
+    acknowledge_all(
         resource,
-        "AwsSolutions-SQS3",
-        "This queue is the dead-letter destination itself: of the reconciler's failed "
-        "asynchronous runs (on-failure destination) and of its rules' undeliverable events; "
-        "cdk-nag only recognises a queue named in a DeadLetterConfig or a redrive policy.",
-    )
-    acknowledge(
-        resource,
-        "Serverless-SQSRedrivePolicy",
-        "A dead-letter queue has no dead-letter queue of its own: its messages stay for the "
-        "retention period (14 days) until an operator replays them (see the README).",
-        pack="Serverless",
+        finding(
+            "AwsSolutions-SQS3",
+            "This queue is the dead-letter destination itself: of the reconciler's failed "
+            "asynchronous runs (on-failure destination) and of its rules' undeliverable "
+            "events; cdk-nag only recognises a queue named in a DeadLetterConfig or a redrive "
+            "policy.",
+        ),
+        finding(
+            "Serverless-SQSRedrivePolicy",
+            "A dead-letter queue has no dead-letter queue of its own: its messages stay for the "
+            "retention period (14 days) until an operator replays them (see the README).",
+            pack="Serverless",
+        ),
     )
     return queue
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import TypeVar
 
 import jsii
 from aws_cdk import (
@@ -53,6 +55,7 @@ class ReplicationProvider(Construct):
         self._longest_wait_seconds = 0
         self._replications = 0
         self._ivs_calls_per_second: float | None = None
+        self._service_token: str | None = None
         self.metrics_namespace = c.METRICS_NAMESPACE_DEFAULT
         self.metrics_service = c.METRICS_SERVICE_DEFAULT
         handler_logs = new_log_group(self, "OnEventLogs")
@@ -98,14 +101,17 @@ class ReplicationProvider(Construct):
             "handler (FunctionArn:*), and no other function.",
         )
         framework_function = self._provider.node.find_child("framework-onEvent")
-        depend_on_policy_only(framework_function)
+        depend_on_policy_only(framework_function, framework_role)
         _state_the_framework_memory(framework_function)
         _acknowledge_synchronous_function(self.on_event_function, "the provider framework")
         _acknowledge_synchronous_function(framework_function, "CloudFormation")
 
     @property
     def service_token(self) -> str:
-        return self._provider.service_token
+        # Read through jsii once: every replication of the stack asks for it.
+        if self._service_token is None:
+            self._service_token = self._provider.service_token
+        return self._service_token
 
     @property
     def replications(self) -> int:
@@ -196,10 +202,7 @@ class ReplicationProvider(Construct):
     @classmethod
     def of(cls, scope: IConstruct) -> ReplicationProvider:
         """The stack's provider, created on first use."""
-        known = _providers.get(scope)
-        if known is None:
-            known = _providers[scope] = cls._find_or_create(scope)
-        return known
+        return remembered(_providers, scope, cls._find_or_create)
 
     @classmethod
     def _find_or_create(cls, scope: IConstruct) -> ReplicationProvider:
@@ -242,27 +245,16 @@ def _acknowledge_synchronous_function(function: IConstruct, caller: str) -> None
     resource = function.node.default_child
     if not isinstance(resource, CfnResource):
         raise TypeError(f"{function.node.path} has no CloudFormation resource")
-    acknowledge(
+    acknowledge_all(
         resource,
-        "Serverless-LambdaDLQ",
-        f"Called by {caller}, which gets every failure back as a FAILED custom-resource "
-        "response with its reason; a dead-letter queue would only keep requests carrying a "
-        "pre-signed ResponseURL, which must not be stored or replayed.",
-        pack="Serverless",
-    )
-    acknowledge_no_tracing(resource)
-
-
-def acknowledge_no_tracing(resource: IConstruct) -> None:
-    """X-Ray needs `xray:PutTraceSegments` on Resource "*" (it has no resource-level
-    permissions), which this library never grants; metrics and JSON logs cover its calls."""
-    acknowledge(
-        resource,
-        "Serverless-LambdaTracing",
-        "Active tracing needs xray:PutTraceSegments on Resource '*' (X-Ray has no "
-        "resource-level permissions), which this library never grants; its structured logs "
-        "and CloudWatch metrics record each call instead.",
-        pack="Serverless",
+        finding(
+            "Serverless-LambdaDLQ",
+            f"Called by {caller}, which gets every failure back as a FAILED custom-resource "
+            "response with its reason; a dead-letter queue would only keep requests carrying a "
+            "pre-signed ResponseURL, which must not be stored or replayed.",
+            pack="Serverless",
+        ),
+        NO_TRACING,
     )
 
 
@@ -319,7 +311,7 @@ def handler_function(
         max_event_age=max_event_age,
         on_failure=on_failure,
     )
-    depend_on_policy_only(function)
+    depend_on_policy_only(function, role)
     return function
 
 
@@ -328,23 +320,44 @@ def role_writing_to(scope: Construct, construct_id: str, log_group: logs.LogGrou
     role = iam.Role(
         scope,
         construct_id,
-        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        assumed_by=_lambda_principal(),
         description="IVS participant replication provider: writes its own logs",
     )
     log_group.grant_write(role)
     return role
 
 
-def depend_on_policy_only(function: IConstruct) -> None:
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def remembered(known: weakref.WeakKeyDictionary[K, V], key: K, find: Callable[[K], V]) -> V:
+    """`find(key)`, asked once per key: what the construct reads through jsii once per stack
+    or stage rather than once per replication (each round trip counts at hundreds)."""
+    value = known.get(key)
+    if value is None:
+        value = known[key] = find(key)
+    return value
+
+
+@functools.cache
+def _lambda_principal() -> iam.ServicePrincipal:
+    # A plain value, shared by every role of the process: one jsii object, not one per role.
+    return iam.ServicePrincipal("lambda.amazonaws.com")
+
+
+def depend_on_policy_only(function: IConstruct, role: iam.IRole) -> None:
     """CDK makes a function depend on its role and its role's policy, though `Role` is
     already a `GetAtt` dependency; cfn-lint rightly warns (W3005). Keep the policy only:
     the function must not run before its permissions exist."""
     cfn_function = function.node.default_child
-    role = getattr(function, "role", None)
-    policy = role.node.try_find_child("DefaultPolicy") if role is not None else None
-    if not isinstance(cfn_function, CfnResource) or policy is None:
+    policy = role.node.try_find_child("DefaultPolicy")
+    cfn_policy = policy.node.default_child if policy is not None else None
+    if not isinstance(cfn_function, CfnResource) or not isinstance(cfn_policy, CfnElement):
         raise TypeError(f"{function.node.path} has no role policy to depend on")
-    cfn_function.add_override("DependsOn", [logical_id(policy)])
+    # The logical id as a token: the override is resolved with the template, which saves
+    # resolving it now (each jsii round trip counts in a stack's fixed synth time).
+    cfn_function.add_override("DependsOn", [cfn_policy.logical_id])
 
 
 def logical_id(construct: IConstruct) -> str:
@@ -359,7 +372,17 @@ def acknowledge(scope: IConstruct, rule: str, reason: str, *, pack: str = "AwsSo
 
     ``pack`` Default: "AwsSolutions"; "Serverless" for `ServerlessChecks`' rules.
     """
-    Validations.of(scope).acknowledge(Acknowledgment(id=f"{pack}::{rule}", reason=reason))
+    acknowledge_all(scope, finding(rule, reason, pack=pack))
+
+
+def finding(rule: str, reason: str, *, pack: str = "AwsSolutions") -> Acknowledgment:
+    """One acknowledged cdk-nag finding, for `acknowledge_all`."""
+    return Acknowledgment(id=f"{pack}::{rule}", reason=reason)
+
+
+def acknowledge_all(scope: IConstruct, *findings: Acknowledgment) -> None:
+    """Acknowledge several findings on one scope in one jsii round trip pair."""
+    Validations.of(scope).acknowledge(*findings)
 
 
 def new_log_group(scope: Construct, construct_id: str) -> logs.LogGroup:
@@ -370,3 +393,14 @@ def new_log_group(scope: Construct, construct_id: str) -> logs.LogGroup:
         # Logs of a removed provider have no owner left; keep them only for the retention.
         removal_policy=RemovalPolicy.DESTROY,
     )
+
+
+# X-Ray needs `xray:PutTraceSegments` on Resource "*" (it has no resource-level permissions),
+# which this library never grants; metrics and JSON logs cover its functions' calls.
+NO_TRACING = finding(
+    "Serverless-LambdaTracing",
+    "Active tracing needs xray:PutTraceSegments on Resource '*' (X-Ray has no "
+    "resource-level permissions), which this library never grants; its structured logs "
+    "and CloudWatch metrics record each call instead.",
+    pack="Serverless",
+)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Union, cast
 
 from aws_cdk import (
@@ -21,7 +22,7 @@ from ivs_replication_handler import contract as c
 
 from .follow import FollowInfrastructure
 from .modes import WhenNotPublishing, checked_mode
-from .provider import ReplicationProvider
+from .provider import ReplicationProvider, remembered
 
 # A stage, as a CDK stage reference (e.g. `aws_ivs.CfnStage`) or its ARN.
 StageLike = Union[IStageRef, str]  # noqa: UP007 - an alias jsii users can read in docs
@@ -32,13 +33,16 @@ _UNRESOLVED_STRING_MARK = "${Token["
 
 FAIL_WITH_NEW_SOURCE_STAGE_WARNING = "ivs-replication:fail-with-new-source-stage"
 
-# Per stack: (source ARN, destination ARN, participant id) -> the path of its declaration.
-_declared: weakref.WeakKeyDictionary[object, dict[tuple[str, str, str], str]] = (
+# Per stack: (source ARN, destination ARN, participant id) -> the construct declaring it.
+_declared: weakref.WeakKeyDictionary[object, dict[tuple[str, str, str], Construct]] = (
     weakref.WeakKeyDictionary()
 )
 
 # A stage construct's ARN, read through jsii once per stage rather than once per replication.
-_stage_arns: weakref.WeakKeyDictionary[object, str] = weakref.WeakKeyDictionary()
+_stage_arns: weakref.WeakKeyDictionary[IStageRef, str] = weakref.WeakKeyDictionary()
+# The same for a construct's stack, and a stack's concrete account (None: a token).
+_stacks: weakref.WeakKeyDictionary[IConstruct, Stack] = weakref.WeakKeyDictionary()
+_accounts: weakref.WeakKeyDictionary[Stack, str | None] = weakref.WeakKeyDictionary()
 
 # CloudFormation's own default is one hour; a broken handler should fail in minutes. A
 # replication that waits for its publisher gets its wait on top.
@@ -100,13 +104,15 @@ class ParticipantReplication(Construct):
             "destination_stage",
             source_arn,
             destination_arn,
-            shown_as=describe_stage(source_stage, source_arn),
+            shown_as=describe_stage_if_same(source_stage, source_arn, destination_arn),
         )
         attributes_checked = checked_attributes(attributes or {})
         window_seconds = window_seconds_of(reconnect_window)
-        self._warn_if_cross_boundary(source_arn, destination_arn)
-        _claim_once(self, source_arn, destination_arn, participant_id)
-        if mode.mode == c.MODE_FAIL and _created_in_stack_of(self, source_stage):
+        # The scope's stack is this construct's: asked once per scope, not once per replication.
+        stack = stack_of(scope)
+        self._warn_if_cross_boundary(stack, source_arn, destination_arn)
+        _claim_once(stack, self, source_arn, destination_arn, participant_id)
+        if mode.mode == c.MODE_FAIL and _created_in(stack, source_stage):
             Annotations.of(self).add_warning_v2(
                 FAIL_WITH_NEW_SOURCE_STAGE_WARNING,
                 "when_not_publishing=WhenNotPublishing.fail() with a source stage created in "
@@ -153,7 +159,7 @@ class ParticipantReplication(Construct):
         its Stop has run, whatever the order CloudFormation deletes them in."""
         FollowInfrastructure.of(self).follow(self.source_stage_arn, self.participant_id)
 
-    def _warn_if_cross_boundary(self, source_arn: str, destination_arn: str) -> None:
+    def _warn_if_cross_boundary(self, stack: Stack, source_arn: str, destination_arn: str) -> None:
         """IVS does not document replication across regions or accounts: warn, don't block."""
         source = _region_and_account(source_arn)
         destination = _region_and_account(destination_arn)
@@ -167,34 +173,39 @@ class ParticipantReplication(Construct):
             )
         if source is None and destination is None:
             return
-        stack = Stack.of(self)
+        account = _account_of(stack)
         for prop, where in (("source_stage", source), ("destination_stage", destination)):
-            if where and not Token.is_unresolved(stack.account) and where[1] != stack.account:
+            if where and account is not None and where[1] != account:
                 Annotations.of(self).add_warning_v2(
                     "ivs-replication:foreign-account",
                     f"{prop} belongs to account {where[1]}, not this stack's account "
-                    f"{stack.account}: the handler's role cannot reach it.",
+                    f"{account}: the handler's role cannot reach it.",
                 )
 
 
 def _claim_once(
-    replication: Construct, source_arn: str, destination_arn: str, participant_id: str
+    stack: Stack,
+    replication: Construct,
+    source_arn: str,
+    destination_arn: str,
+    participant_id: str,
 ) -> None:
-    """Refuse a second declaration of one replication in a stack: both would share one
+    """Refuse a second declaration of one replication in `stack`: both would share one
     physical id and one registry item, so removing either would stop the other's."""
-    claims = _declared.setdefault(Stack.of(replication), {})
+    claims = _declared.setdefault(stack, {})
     key = (source_arn, destination_arn, participant_id)
-    first = claims.setdefault(key, replication.node.path)
-    if first != replication.node.path:
+    # The construct, not its path: a path is a jsii round trip, needed only for the error.
+    first = claims.setdefault(key, replication)
+    if first is not replication:
         raise ValueError(
-            f"{replication.node.path} declares the same replication as {first} (same "
+            f"{replication.node.path} declares the same replication as {first.node.path} (same "
             "source stage, destination stage and participant id): declare each replication "
             "once per stack."
         )
 
 
-def _created_in_stack_of(replication: Construct, stage: StageLike) -> bool:
-    """Whether `stage` is a stage construct (or a reference to one) of the same stack."""
+def _created_in(stack: Stack, stage: StageLike) -> bool:
+    """Whether `stage` is a stage construct (or a reference to one) of `stack`."""
     target: object = stage
     if isinstance(stage, str):
         if not is_token(stage):
@@ -203,7 +214,21 @@ def _created_in_stack_of(replication: Construct, stage: StageLike) -> bool:
         target = getattr(token, "target", None)
     if not isinstance(target, Construct):
         return False
-    return Stack.of(target) is Stack.of(replication)
+    return stack_of(target) is stack
+
+
+def stack_of(construct: IConstruct) -> Stack:
+    """`Stack.of`, asked through jsii once per construct (replications share their scope, and
+    each round trip counts at hundreds of replications)."""
+    return remembered(_stacks, construct, Stack.of)
+
+
+def _account_of(stack: Stack) -> str | None:
+    """The stack's concrete account, or None while it is a token; read once per stack."""
+    if stack not in _accounts:
+        account = stack.account
+        _accounts[stack] = None if Token.is_unresolved(account) else account
+    return _accounts[stack]
 
 
 def stage_arn_of(prop: str, stage: StageLike) -> str:
@@ -211,6 +236,12 @@ def stage_arn_of(prop: str, stage: StageLike) -> str:
     if not is_token(arn):
         c.check_stage_arn(prop, arn)
     return arn
+
+
+def describe_stage_if_same(stage: StageLike, arn: str, other_arn: str) -> str | None:
+    """`describe_stage` for the message about a stage equal to `other_arn`; None (and no jsii
+    round trip) while they differ."""
+    return describe_stage(stage, arn) if arn == other_arn else None
 
 
 def describe_stage(stage: StageLike, arn: str) -> str:
@@ -229,10 +260,11 @@ def _arn_of_stage_ref(prop: str, stage: object) -> str:
             f"a {type(stage).__name__} was given",
             "an IStageRef (e.g. CfnStage) or a stage ARN",
         )
-    known = _stage_arns.get(stage)
-    if known is None:
-        known = _stage_arns[stage] = stage.stage_ref.stage_arn  # type: ignore[attr-defined]
-    return known
+    return remembered(_stage_arns, cast(IStageRef, stage), _read_stage_arn)
+
+
+def _read_stage_arn(stage: IStageRef) -> str:
+    return stage.stage_ref.stage_arn
 
 
 def _service_timeout(wait_seconds: int) -> Duration:
@@ -261,7 +293,14 @@ def checked_attributes(attributes: Mapping[str, str]) -> dict[str, str]:
 def is_token(value: object) -> bool:
     if not isinstance(value, str) or _UNRESOLVED_STRING_MARK not in value:
         return False
-    return Token.is_unresolved(value)
+    return _is_unresolved_string(value)
+
+
+@lru_cache(maxsize=4096)
+def _is_unresolved_string(value: str) -> bool:
+    # Whether a string is a token depends on its text alone (CDK matches its marker), so one
+    # answer per distinct string holds: one round trip per stage, not several per replication.
+    return bool(Token.is_unresolved(value))
 
 
 def window_seconds_of(window: Duration | None) -> int | str:

@@ -60,6 +60,15 @@ def test_a_lifecycle_logs_identity_and_keys_but_never_the_url_or_values(
     assert "FAIL" in [line.get("when_not_publishing") for line in lines]
     succeeded = [line for line in lines if line["message"] == "Request succeeded"]
     assert len(succeeded) == 3
+    # One INFO line per request, which says what the request did.
+    assert [line["message"] for line in lines if line["level"] == "INFO"] == [
+        "Request succeeded"
+    ] * 3
+    create, update, delete = (line["steps"] for line in succeeded)
+    assert create == ["Replication ACTIVE"]
+    assert update[0] == "Update planned (update_kind=in-place)"
+    assert update[1:] == ["Replication stopped (reason=Update)", "Replication ACTIVE"]
+    assert delete == ["Replication stopped (reason=Delete)"]
 
 
 def test_a_failure_is_logged_once_with_its_reason_and_without_values(
@@ -76,6 +85,7 @@ def test_a_failure_is_logged_once_with_its_reason_and_without_values(
     errors = [line for line in lines if line["level"] == "ERROR"]
     assert len(errors) == 1
     assert "is not publishing" in errors[0]["reason"]
+    assert errors[0]["steps"] == []  # nothing was done before it failed
     assert errors[0]["attribute_keys"] == ["role"]
     assert "s3cr3t" not in json.dumps(lines)
     assert "secret-presigned" not in json.dumps(lines)

@@ -38,7 +38,7 @@ PROP_ATTRIBUTES = "Attributes"
 PROP_RECONNECT_WINDOW_SECONDS = "ReconnectWindowSeconds"
 
 
-# The AWS services whose boto3 clients the functions create (ivs.py and registry.py). The
+# The AWS services whose clients the functions create (ivs.py and registry.py). The
 # Lambda asset keeps only these models of botocore.
 AWS_SERVICES = ("ivs-realtime", "dynamodb")
 

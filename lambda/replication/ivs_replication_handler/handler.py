@@ -71,11 +71,15 @@ def handle_event(
         outcome = _dispatch(request_type, event, lifecycle)
         succeeded = True
     except (InvalidPropertyError, ReplicationFailedError) as error:
-        logger.error("Request failed", extra={"reason": str(error)})
+        logger.error("Request failed", extra={"reason": str(error), "steps": lifecycle.steps})
         raise
     finally:  # unexpected errors count as failures too
         (metrics or from_environment()).record_request(request_type, succeeded=succeeded)
-    logger.info("Request succeeded", extra={"result_physical_id": outcome.physical_id})
+    # One line per request, with what it did (the lifecycle's steps are DEBUG lines).
+    logger.info(
+        "Request succeeded",
+        extra={"result_physical_id": outcome.physical_id, "steps": lifecycle.steps},
+    )
     return outcome.response()
 
 

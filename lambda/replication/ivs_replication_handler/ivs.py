@@ -12,9 +12,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
-
-import boto3
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from . import aws
 from . import contract as c
@@ -34,7 +32,8 @@ def make_client(
 ) -> IvsrealtimeClient:
     """A client with short timeouts and botocore's own retries off: `call` retries instead,
     within the Lambda's remaining time."""
-    return boto3.client("ivs-realtime", config=aws.client_config(connect_timeout, read_timeout))
+    client = aws.new_client("ivs-realtime", aws.client_config(connect_timeout, read_timeout))
+    return cast("IvsrealtimeClient", client)
 
 
 class Pacer:

@@ -134,6 +134,8 @@ class Lifecycle:
         self._ivs = ivs
         self._lambda_deadline = deadline
         self._deadline = deadline.within(request_budget_seconds)
+        # What this request did, in order: the handler's one line per request carries it.
+        self.steps: list[str] = []
         self._wait_until = self._deadline
         self._registry = registry or Registry()
         self._confirm_timeout = confirm_timeout_seconds
@@ -152,7 +154,7 @@ class Lifecycle:
     ) -> Outcome:
         self._budget_for(spec)
         kind = plan_update(spec, physical_id, old_props)
-        logger.info("Update planned", extra={"update_kind": kind.value})
+        self._step("Update planned", extra={"update_kind": kind.value})
         if kind is UpdateKind.NO_CHANGE:
             return Outcome(physical_id, spec.key)
         if kind is UpdateKind.REPLACE:
@@ -175,7 +177,7 @@ class Lifecycle:
         key = parse_physical_id(physical_id)
         if key is None:
             # A failed create's marker, or an id some other version wrote: nothing of ours runs.
-            logger.info("Physical id is not a replication id; nothing to stop")
+            self._step("Physical id is not a replication id; nothing to stop")
             return Outcome(physical_id, None)
         # Withdrawn first: once the Stop is done, no reconciler run can start it again.
         self._withdraw(key)
@@ -202,6 +204,14 @@ class Lifecycle:
 
     # --- steps ---------------------------------------------------------------------------
 
+    def _step(self, message: str, *, extra: Mapping[str, object] | None = None) -> None:
+        """Record one step of this request for the handler's summary line (one INFO line per
+        request: each line costs about as much as the handler's own work), and log it at
+        DEBUG for whoever wants every step as it happens."""
+        details = ", ".join(f"{key}={value}" for key, value in (extra or {}).items())
+        self.steps.append(f"{message} ({details})" if details else message)
+        logger.debug(message, extra=extra)
+
     def _start_confirmed(
         self, spec: ReplicationSpec, *, absence_fails: AbsenceFails = _always
     ) -> StartResult:
@@ -210,7 +220,7 @@ class Lifecycle:
         result = self._try_start(spec)
         if result is StartResult.NOT_PUBLISHING:
             if spec.when_not_publishing == c.MODE_FOLLOW:
-                logger.info(
+                self._step(
                     "Participant not publishing; the reconciler starts the replication "
                     "when it publishes"
                 )
@@ -273,7 +283,7 @@ class Lifecycle:
             attempt += 1
             result = self._try_start(spec)
             if result is not StartResult.NOT_PUBLISHING:
-                logger.info("Participant publishes; started", extra={"wait_attempts": attempt})
+                self._step("Participant publishes; started", extra={"wait_attempts": attempt})
                 return result
 
     def _confirm_active(self, key: ReplicationKey) -> None:
@@ -284,7 +294,7 @@ class Lifecycle:
         while True:
             state = self._state(key, undo_on_failure=True)
             if state == ACTIVE:
-                logger.info("Replication ACTIVE")
+                self._step("Replication ACTIVE")
                 return
             delay = backoff_delay(attempt, base=0.5, cap=4.0)
             if waited + delay > self._confirm_timeout:
@@ -409,10 +419,10 @@ class Lifecycle:
             self._ivs.stop_replication(key, self._deadline)
         except ServiceError as error:
             if error.code == "ResourceNotFoundException":
-                logger.info("Replication already gone", extra={"reason": reason})
+                self._step("Replication already gone", extra={"reason": reason})
                 return
             if not error.transient and self._state(key) != ACTIVE:
-                logger.info("Replication not ACTIVE; nothing to stop", extra={"reason": reason})
+                self._step("Replication not ACTIVE; nothing to stop", extra={"reason": reason})
                 return
             raise ReplicationFailedError(
                 failure_message(error.operation, key, error.code, error.message)
@@ -421,7 +431,7 @@ class Lifecycle:
             raise ReplicationFailedError(
                 f"Stopping {key.describe()} ran out of time. Retry the operation.", str(error)
             ) from error
-        logger.info("Replication stopped", extra={"reason": reason})
+        self._step("Replication stopped", extra={"reason": reason})
 
     def _state(self, key: ReplicationKey, *, undo_on_failure: bool = False) -> str | None:
         try:

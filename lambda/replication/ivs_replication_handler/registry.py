@@ -38,9 +38,8 @@ import functools
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-import boto3
 from aws_lambda_powertools import Logger
 
 from . import aws
@@ -113,7 +112,7 @@ class Registry:
     @property
     def client(self) -> DynamoDBClient:
         if self._client is None:
-            self._client = boto3.client("dynamodb", config=aws.client_config())
+            self._client = cast("DynamoDBClient", aws.new_client("dynamodb", aws.client_config()))
         return self._client
 
     # --- the custom-resource handler's side ----------------------------------------------

@@ -29,7 +29,8 @@ from bench.common import Row, at_most, child_environment, median
 from bench.local_ivs import local_endpoint
 from ivs_replication.asset import bundle_path
 
-RUNS = 7
+# Many runs: on a 2-core machine a single cold start varies by ±20 % with the other load.
+RUNS = 15
 ZIP_LIMIT_BYTES = int(2.5 * 1024 * 1024)
 
 # Shared prologue: only the asset on sys.path, a clock started before any import.
@@ -45,8 +46,10 @@ _EPILOGUE = """
 import json, resource
 with open("/proc/self/status") as status:
     hwm = [int(line.split()[1]) for line in status if line.startswith("VmHWM:")]
+usage = resource.getrusage(resource.RUSAGE_SELF)
 print("BENCH " + json.dumps({{"seconds": elapsed, "extra": extra,
-    "max_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+    "cpu_seconds": usage.ru_utime + usage.ru_stime,
+    "max_rss_kib": usage.ru_maxrss,
     "vm_hwm_kib": hwm[0] if hwm else None}}), flush=True)
 """
 # The handler: import its entry point, then make the first call, as Lambda's init + invoke.
@@ -108,6 +111,8 @@ def measure() -> tuple[list[Row], dict[str, Any]]:
     handler_s = median([r["seconds"] for r in handler_runs])
     boto3_s = median([r["seconds"] for r in boto3_runs])
     boto3_with_call_s = median([r["extra"] for r in boto3_runs])
+    handler_cpu = median([r["cpu_seconds"] for r in handler_runs])
+    boto3_cpu = median([r["cpu_seconds"] for r in boto3_runs])
     handler_rss = median([r["vm_hwm_kib"] for r in handler_runs])
     boto3_rss = median([r["vm_hwm_kib"] for r in boto3_runs])
     raw = {
@@ -116,6 +121,8 @@ def measure() -> tuple[list[Row], dict[str, Any]]:
         "boto3_import_and_client_seconds_median": boto3_s,
         "boto3_with_first_stop_call_seconds_median": boto3_with_call_s,
         "ratio_vs_boto3_with_first_call": handler_s / boto3_with_call_s,
+        "handler_process_cpu_seconds_median": handler_cpu,
+        "boto3_process_cpu_seconds_median": boto3_cpu,
         "handler_peak_rss_kib_median": handler_rss,
         "boto3_peak_rss_kib_median": boto3_rss,
         "peak_rss_source": "VmHWM of the child; ru_maxrss (also in the samples) can carry "
@@ -134,7 +141,7 @@ def measure() -> tuple[list[Row], dict[str, Any]]:
             limit=1.1,
             detail=f"{handler_s * 1000:.0f} ms vs {boto3_with_call_s * 1000:.0f} ms (import "
             f"boto3, a client and a first call; {boto3_s * 1000:.0f} ms without the call); "
-            f"peak RSS {handler_rss / 1024:.0f} MiB vs {boto3_rss / 1024:.0f} MiB",
+            f"process CPU {handler_cpu / boto3_cpu:.2f}x; peak RSS {handler_rss / 1024:.0f} MiB vs {boto3_rss / 1024:.0f} MiB",
         ),
         Row(
             "P4.asset_zip",

@@ -141,7 +141,8 @@ def measure() -> tuple[list[Row], dict[str, Any]]:
             limit=1.1,
             detail=f"{handler_s * 1000:.0f} ms vs {boto3_with_call_s * 1000:.0f} ms (import "
             f"boto3, a client and a first call; {boto3_s * 1000:.0f} ms without the call); "
-            f"process CPU {handler_cpu / boto3_cpu:.2f}x; peak RSS {handler_rss / 1024:.0f} MiB vs {boto3_rss / 1024:.0f} MiB",
+            f"process CPU {handler_cpu / boto3_cpu:.2f}x; "
+            f"peak RSS {handler_rss / 1024:.0f} MiB vs {boto3_rss / 1024:.0f} MiB",
         ),
         Row(
             "P4.asset_zip",

@@ -8,6 +8,7 @@ construct from `contract.RECONCILER_RETRY_ATTEMPTS` and `contract.RECONCILER_MAX
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,8 +51,16 @@ def is_throttling(code: str, status: int) -> bool:
     return code in _THROTTLING_CODES or status == _HTTP_TOO_MANY_REQUESTS
 
 
+# Other transient errors back off up to this long.
+_BACKOFF_CAP_SECONDS = 5.0
+
+
 def backoff_delay(
-    attempt: int, *, base: float = 0.2, cap: float = 5.0, rng: random.Random | None = None
+    attempt: int,
+    *,
+    base: float = 0.2,
+    cap: float = _BACKOFF_CAP_SECONDS,
+    rng: random.Random | None = None,
 ) -> float:
     """Exponential backoff with full jitter: uniform in [0, min(cap, base * 2**attempt)]."""
     ceiling = min(cap, base * (2**attempt))
@@ -125,6 +134,10 @@ class Deadline:
         return Deadline(remaining_ms, margin_seconds=margin)
 
 
+# Less time than this to wait before the last attempt that fits: give up instead of
+# retrying on the heels of the failure (ever shorter waits would end in a burst of calls).
+MIN_RETRY_WAIT_SECONDS = 0.05
+
 # After a throttle, retries back off from here (full jitter, doubling up to the cap).
 _THROTTLED_BASE_SECONDS = 0.5
 _THROTTLED_CAP_SECONDS = 5.0
@@ -135,9 +148,11 @@ def retry_delay(
     attempt: int,
     *,
     burst_window_seconds: float,
+    limit: float = math.inf,
     rng: random.Random | None = None,
 ) -> float:
-    """How long to wait before retrying after `error` on attempt `attempt` (0 = the first).
+    """How long to wait before retrying after `error` on attempt `attempt` (0 = the first),
+    drawn from a range that ends at `limit` at the latest (Default: no limit).
 
     Separate Lambda invocations share nothing, so a burst of hundreds of creates that all hit
     the rate limit at once would retry in lockstep and waste most calls on throttling. The
@@ -147,11 +162,14 @@ def retry_delay(
     connection problems) back off from 0.2 s.
     """
     if not error.throttling:
-        return backoff_delay(attempt, rng=rng)
+        return backoff_delay(attempt, cap=min(_BACKOFF_CAP_SECONDS, limit), rng=rng)
     if attempt == 0 and burst_window_seconds > 0:
-        return (rng or random).uniform(0.0, burst_window_seconds)
+        return (rng or random).uniform(0.0, min(burst_window_seconds, limit))
     return backoff_delay(
-        max(attempt - 1, 0), base=_THROTTLED_BASE_SECONDS, cap=_THROTTLED_CAP_SECONDS, rng=rng
+        max(attempt - 1, 0),
+        base=_THROTTLED_BASE_SECONDS,
+        cap=min(_THROTTLED_CAP_SECONDS, limit),
+        rng=rng,
     )
 
 
@@ -170,8 +188,8 @@ def call_with_retries(
 
     `to_error` turns what `send` raised into a ServiceError, or None for an exception that is
     not an AWS error (it propagates unchanged). `burst_window_seconds` (Default: 0, no spread)
-    is what the first throttle's wait is spread over (`retry_delay`); it never pushes a retry
-    past the deadline.
+    is what the first throttle's wait is spread over (`retry_delay`). No wait pushes a retry
+    past the deadline, and none is so long that it gives up while an attempt still fits.
     """
     attempt = 0
     while True:
@@ -188,14 +206,17 @@ def call_with_retries(
                 raise
             if not error.transient:
                 raise error from raw
+            # The wait is drawn from the time left before the last attempt that fits: a draw
+            # past it would give up while a shorter wait and one more attempt still fit.
             room = deadline.seconds_left() - attempt_budget_seconds
-            window = min(burst_window_seconds, max(room, 0.0))
-            delay = retry_delay(error, attempt, burst_window_seconds=window)
-            if deadline.seconds_left() - delay < attempt_budget_seconds:
+            if room < MIN_RETRY_WAIT_SECONDS:
                 raise DeadlineExceededError(
                     f"{operation} still failing after {attempt + 1} attempts, "
                     f"the last with {error.code}: {error.message}",
                     attempts=attempt + 1,
                 ) from error
+            delay = retry_delay(
+                error, attempt, burst_window_seconds=burst_window_seconds, limit=room
+            )
             sleep(delay)
             attempt += 1

@@ -154,3 +154,46 @@ def test_retrying_ends_once_no_wait_worth_making_fits_before_the_last_attempt() 
 
     assert calls["count"] == 1
     assert caught.value.attempts == 1
+
+
+REFUSED = ServiceError("StartParticipantReplication", "ConflictException", 409, "already")
+ANSWER_LOST = ServiceError("StartParticipantReplication", "ConnectionError", 0, "read timeout")
+NOT_CONNECTED = ServiceError(
+    "StartParticipantReplication", "ConnectionError", 0, "could not connect", sent=False
+)
+
+
+@pytest.mark.parametrize(
+    ("failures", "may_have_acted"),
+    [
+        ([], False),
+        ([THROTTLED, THROTTLED], False),
+        ([NOT_CONNECTED], False),
+        ([ANSWER_LOST], True),
+        ([SERVER_ERROR, THROTTLED], True),
+    ],
+    ids=["refused-at-once", "throttled", "never-sent", "answer-lost", "server-error"],
+)
+def test_a_refusal_says_whether_an_earlier_attempt_may_have_been_carried_out(
+    failures: list[ServiceError], may_have_acted: bool
+) -> None:
+    """A refusal after an attempt that reached the service unrefused (its answer lost, or a
+    5xx) says that attempt may have acted: the refusal is no evidence about what it did."""
+
+    def send() -> None:
+        raise RuntimeError("what the SDK raised")
+
+    errors = iter([*failures, REFUSED])  # what each attempt's failure stands for
+    with pytest.raises(ServiceError) as caught:
+        call_with_retries(
+            "StartParticipantReplication",
+            send,
+            Deadline(lambda: 60_000, margin_seconds=0.0),
+            to_error=lambda _op, _error: next(errors),
+            sleep=lambda _: None,
+            attempt_budget_seconds=3.0,
+        )
+
+    assert caught.value.code == "ConflictException"
+    assert caught.value.earlier_attempt_may_have_acted is may_have_acted
+    assert REFUSED.earlier_attempt_may_have_acted is False, "the refusal given is not changed"

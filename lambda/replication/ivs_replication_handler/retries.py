@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -70,12 +70,20 @@ def backoff_delay(
 @dataclass
 class ServiceError(Exception):
     """An AWS call was refused or failed; carries the error code, HTTP status (0 for a
-    connection problem) and the service's own text."""
+    connection problem) and the service's own text.
+
+    ``sent`` (Default: True) is False when the request never reached the service (no
+    connection was made). ``earlier_attempt_may_have_acted`` (Default: False) is set by
+    `call_with_retries` on a refusal that came after an attempt that may have been carried
+    out (see `may_have_acted`): the refusal then says nothing about what that attempt did.
+    """
 
     operation: str
     code: str
     status: int
     message: str
+    sent: bool = True
+    earlier_attempt_may_have_acted: bool = False
 
     def __post_init__(self) -> None:
         super().__init__(f"{self.operation}: {self.code} ({self.status}): {self.message}")
@@ -87,6 +95,13 @@ class ServiceError(Exception):
     @property
     def throttling(self) -> bool:
         return is_throttling(self.code, self.status)
+
+    @property
+    def may_have_acted(self) -> bool:
+        """Whether this failed attempt may have been carried out all the same: it reached the
+        service, which did not refuse it (its answer was lost, or a server error came back).
+        A throttled request is refused before anything is done."""
+        return self.sent and self.transient and not self.throttling
 
 
 class DeadlineExceededError(Exception):
@@ -184,7 +199,8 @@ def call_with_retries(
     burst_window_seconds: float = 0.0,
 ) -> T:
     """Run `send`, retrying transient failures with full-jitter backoff while an attempt still
-    fits before the deadline; raise ServiceError (a refusal) or DeadlineExceededError.
+    fits before the deadline; raise ServiceError (a refusal, marked when an earlier attempt
+    may have been carried out) or DeadlineExceededError.
 
     `to_error` turns what `send` raised into a ServiceError, or None for an exception that is
     not an AWS error (it propagates unchanged). `burst_window_seconds` (Default: 0, no spread)
@@ -192,6 +208,7 @@ def call_with_retries(
     past the deadline, and none is so long that it gives up while an attempt still fits.
     """
     attempt = 0
+    acted = False  # whether a failed attempt so far may have been carried out
     while True:
         if deadline.seconds_left() < attempt_budget_seconds:
             raise DeadlineExceededError(
@@ -205,7 +222,10 @@ def call_with_retries(
             if error is None:
                 raise
             if not error.transient:
+                if acted:
+                    raise replace(error, earlier_attempt_may_have_acted=True) from raw
                 raise error from raw
+            acted = acted or error.may_have_acted
             # The wait is drawn from the time left before the last attempt that fits: a draw
             # past it would give up while a shorter wait and one more attempt still fit.
             room = deadline.seconds_left() - attempt_budget_seconds

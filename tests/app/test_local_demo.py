@@ -4,15 +4,18 @@ sweep, and the stack deleted."""
 
 from __future__ import annotations
 
+import logging
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from example import local_demo
+from ivs_replication_handler.contract import LOGGER_SERVICE
 
 REPO = Path(__file__).resolve().parents[2]
 SIDES = ("side-1", "side-2", "side-3")
@@ -110,6 +113,22 @@ def test_the_demo_output_stays_readable_and_leaks_nothing(
     assert "POST /" not in output  # no request log from the local endpoints
 
 
+def _handler_loggers() -> dict[str, logging.Logger]:
+    names = [LOGGER_SERVICE, *logging.root.manager.loggerDict]
+    return {name: logging.getLogger(name) for name in names if name.split(".")[0] == LOGGER_SERVICE}
+
+
+@pytest.fixture
+def handler_log_levels_restored() -> Iterator[None]:
+    """`main` quiets the handlers' loggers for its whole process (the demo's own, when run as
+    `make demo`): in this one, later tests of what the handler logs would see nothing."""
+    levels = {name: logger.level for name, logger in _handler_loggers().items()}
+    yield
+    for name, logger in _handler_loggers().items():
+        logger.setLevel(levels.get(name, logging.NOTSET))
+
+
+@pytest.mark.usefixtures("handler_log_levels_restored")
 def test_a_failing_step_is_reported_with_its_reason_and_exit_status_1(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -85,12 +85,14 @@ class HookedRegistry(Registry):
 class FirstStartAnswerLost(IvsRealtime):
     """IVS whose first Start is carried out but answered with a read timeout (the answer lost
     in transit), so the caller's own retry of it meets the replication it started; `before`
-    runs once, just before that first Start reaches the service."""
+    runs once, just before that first Start reaches the service, `after` once the service
+    carried it out (before its answer is lost)."""
 
     def __init__(self, client: Any = None, **options: Any) -> None:
         super().__init__(client if client is not None else make_client(), **options)
         self.sleep = lambda _: None
         self.before: Callable[[], None] | None = None
+        self.after: Callable[[], None] | None = None
         self._lost = False
 
     def call(self, operation: str, send: Callable[[], Any], deadline: Deadline) -> Any:
@@ -107,6 +109,9 @@ class FirstStartAnswerLost(IvsRealtime):
             result = send()
             if not answered:
                 answered = True
+                after, self.after = self.after, None
+                if after is not None:
+                    after()
                 raise ReadTimeoutError(endpoint_url="local-ivs")
             return result
 

@@ -80,6 +80,34 @@ def test_start_transport_failure_is_retried(stubbed, cfn, context, error):
     assert stubbed.calls == [START, START, LIST]
 
 
+def test_a_refusal_after_a_lost_start_answer_stops_what_that_attempt_may_have_started(
+    stubbed, cfn, context
+):
+    """Nothing is left running after a failed Create: the first Start reached IVS and its
+    answer was lost (a read timeout), so the refusal of the retry is followed by a Stop."""
+    stubbed.fail_next(START, ReadTimeoutError(endpoint_url=ENDPOINT))
+    stubbed.expect_start_error("ServiceQuotaExceededException", 402, "Replication quota exceeded")
+    stubbed.expect_stop()
+
+    with pytest.raises(ReplicationFailedError) as caught:
+        handle_event(cfn.create(), context, stubbed.ivs)
+
+    assert stubbed.calls == [START, START, STOP]
+    assert "may have started it. It was stopped again" in str(caught.value)
+    assert "request a quota increase" in str(caught.value)
+
+
+def test_a_refusal_after_a_start_that_never_connected_stops_nothing(stubbed, cfn, context):
+    stubbed.fail_next(START, EndpointConnectionError(endpoint_url=ENDPOINT))
+    stubbed.expect_start_error("ServiceQuotaExceededException", 402, "Replication quota exceeded")
+
+    with pytest.raises(ReplicationFailedError) as caught:
+        handle_event(cfn.create(), context, stubbed.ivs)
+
+    assert stubbed.calls == [START, START]
+    assert "may have started" not in str(caught.value)
+
+
 def test_delete_retries_a_503_stop(stubbed, cfn, context):
     stubbed.expect_stop_error("ServiceUnavailableException", 503, "Service unavailable")
     stubbed.expect_stop()

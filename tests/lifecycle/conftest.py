@@ -18,12 +18,14 @@ defaults. Hypothesis loads ``--hypothesis-profile`` before collection, so name t
 from __future__ import annotations
 
 import os
+import time
 from typing import TYPE_CHECKING
 from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, settings
 
+from ivs_realtime_emulator import SystemClock
 from ivs_replication_handler.ivs import IvsRealtime, make_client
 from tests.service_profiles import local_ivs, service_profile
 
@@ -86,6 +88,26 @@ def short_timeout_ivs(
     if sleep is None:
         return IvsRealtime(client, attempt_budget_seconds=ATTEMPT_BUDGET_SECONDS)
     return IvsRealtime(client, sleep=sleep, attempt_budget_seconds=ATTEMPT_BUDGET_SECONDS)
+
+
+class CompressedTime:
+    """One clock for a Lambda's remaining time, the handler's backoff and the endpoint's
+    throttling, which share wall time in Lambda: a sleep counts in full on it but really
+    waits `1 / speedup` of that, so throttled retries run fast without the handler seeing its
+    deadline move less than its sleeps (or the service refill less than they waited).
+    Default speedup: 4. Thread-safe (the endpoint reads it from its own thread)."""
+
+    def __init__(self, speedup: float = 4.0) -> None:
+        self._speedup = speedup
+        self._clock = SystemClock()
+
+    def now(self) -> float:
+        return self._clock.now()
+
+    def sleep(self, seconds: float) -> None:
+        waited = seconds / self._speedup
+        time.sleep(waited)
+        self._clock.advance(seconds - waited)
 
 
 def publish_for_a_while(local_ivs: IvsRealtimeEmulator, stage_arn: str, participant: str) -> None:

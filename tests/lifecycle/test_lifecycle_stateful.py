@@ -31,7 +31,6 @@ would stop it for each other, which is a template error, not a lifecycle).
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,19 +45,29 @@ from hypothesis.stateful import (
     rule,
 )
 
-from ivs_realtime_emulator import IvsRealtimeEmulator, ManualClock, ServiceProfile
+from ivs_realtime_emulator import Faults, IvsRealtimeEmulator, ManualClock, ServiceProfile
 from ivs_realtime_emulator.profiles import GUESS
 from ivs_replication.testing.cloudformation import LocalLambdaContext, custom_resource_event
+from ivs_replication_handler import contract as c
 from ivs_replication_handler.contract import InvalidPropertyError
 from ivs_replication_handler.handler import handle_event
 from ivs_replication_handler.lifecycle import ReplicationFailedError
 from ivs_replication_handler.logic import MAX_MESSAGE_BYTES, parse_properties, reason_bytes
 from tests.service_profiles import profiled_cases
 
-from .conftest import short_timeout_ivs, stateful_settings
+from .conftest import CompressedTime, short_timeout_ivs, stateful_settings
 
 CREATE_FAILED_MARKER = "AWSCDK::CustomResourceProviderFramework::CREATE_FAILED"
-CONTEXT_TIMEOUT_SECONDS = 20.0
+# The wait of the WAIT mode below: the longest a stack of this machine declares.
+WAIT_SECONDS = 1
+# The time Lambda gives the deployed handler: the provider sets its timeout to the request
+# budget plus the stack's longest wait. The faults injected here are a few errors, or a rate
+# for one step, which a handler with that time rides out, so every request must succeed. A
+# 20 s context could not: under `not-publishing-404` each restart leaves a STOPPED record,
+# listed one per page, and an in-place Update lists them all twice, which at an injected 3
+# calls/s outgrew 20 s (a budget no deployed handler is held to). Failing clearly once the
+# deadline does come is tested in test_lifecycle_deadline.py and tests/edge.
+CONTEXT_TIMEOUT_SECONDS = c.REQUEST_BUDGET_SECONDS + WAIT_SECONDS
 # The handler's share of CloudFormation's 4,096-byte response (see logic.MAX_MESSAGE_BYTES).
 MAX_REASON_BYTES = MAX_MESSAGE_BYTES
 # continue-update-rollback and Delete retries the operator (or CloudFormation) makes.
@@ -84,7 +93,7 @@ CLOCK_STEPS = (0, 5, 10, 30, 61)
 MODES = (
     {},
     {"WhenNotPublishing": "FAIL"},
-    {"WhenNotPublishing": "WAIT", "WaitForPublisherSeconds": 1},
+    {"WhenNotPublishing": "WAIT", "WaitForPublisherSeconds": WAIT_SECONDS},
 )
 # Properties the handler must reject before any API call: (property, value); "SAME" means
 # the source stage's ARN.
@@ -125,11 +134,6 @@ def _parses(props: dict[str, Any]) -> bool:
 
 def _physical_id(key: Key) -> str:
     return "|".join(key)
-
-
-def _backoff_sleep(seconds: float) -> None:
-    # Real, but shortened: throttling still refills in real time, so retries stay honest.
-    time.sleep(seconds / 4)
 
 
 @dataclass
@@ -211,8 +215,14 @@ class LifecycleMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.clock = ManualClock()
-        self.server = IvsRealtimeEmulator(clock=self.clock, profile=self.profile).start()
-        self.ivs = short_timeout_ivs(self.server.endpoint_url, sleep=_backoff_sleep)
+        # The Lambda deadline, the handler's backoff and the injected throttling's refills
+        # on one clock, as in Lambda (a deadline on wall time beside sleeps cut to a quarter
+        # had the handler plan with four times the wait it spent, and give up early).
+        self.time = CompressedTime()
+        self.server = IvsRealtimeEmulator(
+            clock=self.clock, profile=self.profile, faults=Faults(monotonic=self.time.now)
+        ).start()
+        self.ivs = short_timeout_ivs(self.server.endpoint_url, sleep=self.time.sleep)
         self.model = Model()
         self.stages: list[str] = []
         self.logical_ids = 0
@@ -299,15 +309,15 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     def send(self, event: dict[str, Any]) -> Reply:
         """One handler invocation with a fresh Lambda context; it must end in time."""
-        context = LocalLambdaContext(timeout_seconds=CONTEXT_TIMEOUT_SECONDS)
-        started = time.monotonic()
+        context = LocalLambdaContext(timeout_seconds=CONTEXT_TIMEOUT_SECONDS, clock=self.time.now)
+        started = self.time.now()
         try:
             result = handle_event(event, context, self.ivs)
         except (InvalidPropertyError, ReplicationFailedError) as error:
             reply = Reply(None, error)
         else:
             reply = Reply(str(result["PhysicalResourceId"]))
-        elapsed = time.monotonic() - started
+        elapsed = self.time.now() - started
         note(
             f"{event['RequestType']} {event['LogicalResourceId']} -> "
             f"{reply.physical_id or reply.error!r} in {elapsed:.2f}s"

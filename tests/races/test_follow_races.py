@@ -193,12 +193,12 @@ def test_the_hooks_parse_what_the_handler_sends(stages: tuple[str, str]) -> None
     assert parse_properties(props(stages)).follows
 
 
-def test_a_start_retried_after_its_lost_answer_and_adopted_is_still_checked_against_the_registry(
-    local_ivs: IvsRealtimeEmulator, stages: tuple[str, str], registry: HookedRegistry
-) -> None:
-    """Nothing undeclared stays ACTIVE: the reconciler's first Start is carried out but its
-    answer lost, its retry finds the replication running (its own) and adopts it; the Delete
-    had withdrawn and stopped before that Start, so the adopted replication must be stopped."""
+def deleted_while_starting(
+    local_ivs: IvsRealtimeEmulator, stages: tuple[str, str], registry: Registry
+) -> FirstStartAnswerLost:
+    """A declared replication whose publisher is live, and the reconciler's IVS: its first
+    Start is carried out and its answer lost, and the stack deletes the resource (withdraw,
+    then Stop, which finds nothing) just before that Start reaches IVS."""
     handler_ivs = IvsRealtime(make_client(), sleep=lambda _: None)
     created = request("Create", props(stages), handler_ivs, registry)
     physical_id = str(created["PhysicalResourceId"])
@@ -207,8 +207,55 @@ def test_a_start_retried_after_its_lost_answer_and_adopted_is_still_checked_agai
     reconciler_ivs.before = lambda: request(
         "Delete", props(stages), handler_ivs, registry, physical_id=physical_id
     )
+    return reconciler_ivs
+
+
+def test_a_start_retried_after_its_lost_answer_and_adopted_is_still_checked_against_the_registry(
+    local_ivs: IvsRealtimeEmulator, stages: tuple[str, str], registry: HookedRegistry
+) -> None:
+    """Nothing undeclared stays ACTIVE: the reconciler's first Start is carried out but its
+    answer lost, its retry finds the replication running (its own) and adopts it; the Delete
+    had withdrawn and stopped before that Start, so the adopted replication must be stopped."""
+    reconciler_ivs = deleted_while_starting(local_ivs, stages, registry)
 
     report = reconcile(published_event(stages[0]), LocalLambdaContext(), reconciler_ivs, registry)
 
     assert active(local_ivs) == [], "an adopted, undeclared replication outlived the run"
     assert report["withdrawn"] == [key_of(stages).physical_id()]
+
+
+def test_a_refused_retry_after_a_lost_start_answer_stops_what_the_lost_attempt_started(
+    local_ivs: IvsRealtimeEmulator, stages: tuple[str, str], registry: HookedRegistry
+) -> None:
+    """Nothing undeclared stays ACTIVE past the run that started it: the resource is deleted
+    just before the reconciler's Start reaches IVS, IVS carries that Start out, its answer is
+    lost, and the retry meets a final refusal (no state is read): the replication the lost
+    attempt started is stopped, and the run fails so Lambda retries it."""
+    reconciler_ivs = deleted_while_starting(local_ivs, stages, registry)
+    reconciler_ivs.after = lambda: local_ivs.faults.script_errors(
+        "StartParticipantReplication", ["ServiceQuotaExceededException"]
+    )
+
+    with pytest.raises(ReconcileError, match="ServiceQuotaExceededException"):
+        reconcile(published_event(stages[0]), LocalLambdaContext(), reconciler_ivs, registry)
+
+    assert active(local_ivs) == [], "an undeclared replication outlived the run that started it"
+
+
+def test_a_refused_retry_after_a_lost_start_answer_leaves_a_declared_replication_running(
+    local_ivs: IvsRealtimeEmulator, stages: tuple[str, str], registry: HookedRegistry
+) -> None:
+    """A declared replication whose publisher is live is ACTIVE: what the lost attempt started
+    is declared with these settings, so the refusal of the retry does not stop it."""
+    request("Create", props(stages), IvsRealtime(make_client()), registry)
+    local_ivs.publish(stages[0], PARTICIPANT)
+    reconciler_ivs = FirstStartAnswerLost()
+    reconciler_ivs.after = lambda: local_ivs.faults.script_errors(
+        "StartParticipantReplication", ["ServiceQuotaExceededException"]
+    )
+
+    with pytest.raises(ReconcileError):
+        reconcile(published_event(stages[0]), LocalLambdaContext(), reconciler_ivs, registry)
+
+    [replica] = active(local_ivs)
+    assert replica.attributes == {"role": "old"}

@@ -8,6 +8,7 @@ import random
 import pytest
 
 from ivs_replication_handler.retries import (
+    MIN_RETRY_WAIT_SECONDS,
     Deadline,
     DeadlineExceededError,
     ServiceError,
@@ -83,3 +84,116 @@ def test_the_bursts_window_never_pushes_a_retry_past_the_deadline() -> None:
         )
     assert slept
     assert clock["now"] <= 30.0 - 1.0
+
+
+class _Middle(random.Random):
+    """Every draw lands in the middle of its range."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return (a + b) / 2
+
+
+def test_a_retry_that_still_fits_before_the_deadline_is_made(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Invariant: while an attempt still fits before the deadline, a transient failure is
+    retried; a backoff drawn longer than the time left shrinks to fit, it never gives up with
+    time to spare (the long Hypothesis profile found an Update failing with a third of its
+    deadline unused)."""
+    monkeypatch.setattr(random, "uniform", _Middle().uniform)
+    now_ms = {"value": 0}
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now_ms["value"] += round(seconds * 1000)
+
+    answers = iter([THROTTLED, None])
+
+    def send() -> str:
+        error = next(answers)
+        if error is not None:
+            raise RuntimeError("throttled")
+        return "answered"
+
+    # 3 s for an attempt, and 0.2 s to wait before it: the throttled backoff's middle (0.25 s)
+    # is longer than that, a wait of 0.1 s is not.
+    deadline = Deadline(lambda: 3200 - now_ms["value"], margin_seconds=0.0)
+    result = call_with_retries(
+        "ListParticipantReplicas",
+        send,
+        deadline,
+        to_error=lambda _op, _error: THROTTLED,
+        sleep=sleep,
+        attempt_budget_seconds=3.0,
+    )
+
+    assert result == "answered"
+    assert slept == [pytest.approx(0.1)]
+    assert deadline.seconds_left() >= 3.0, "the last attempt must still fit"
+
+
+def test_retrying_ends_once_no_wait_worth_making_fits_before_the_last_attempt() -> None:
+    """Retries end when less than MIN_RETRY_WAIT_SECONDS is left to wait before the last
+    attempt that fits: ever shorter waits near the deadline would be a burst of calls."""
+    calls = {"count": 0}
+
+    def throttled() -> None:
+        calls["count"] += 1
+        raise RuntimeError("throttled")
+
+    with pytest.raises(DeadlineExceededError, match="still failing after 1 attempts") as caught:
+        call_with_retries(
+            "ListParticipantReplicas",
+            throttled,
+            Deadline(lambda: 3000 + round(MIN_RETRY_WAIT_SECONDS * 900), margin_seconds=0.0),
+            to_error=lambda _op, _error: THROTTLED,
+            sleep=lambda _: pytest.fail("no time to wait"),
+            attempt_budget_seconds=3.0,
+        )
+
+    assert calls["count"] == 1
+    assert caught.value.attempts == 1
+
+
+REFUSED = ServiceError("StartParticipantReplication", "ConflictException", 409, "already")
+ANSWER_LOST = ServiceError("StartParticipantReplication", "ConnectionError", 0, "read timeout")
+NOT_CONNECTED = ServiceError(
+    "StartParticipantReplication", "ConnectionError", 0, "could not connect", sent=False
+)
+
+
+@pytest.mark.parametrize(
+    ("failures", "may_have_acted"),
+    [
+        ([], False),
+        ([THROTTLED, THROTTLED], False),
+        ([NOT_CONNECTED], False),
+        ([ANSWER_LOST], True),
+        ([SERVER_ERROR, THROTTLED], True),
+    ],
+    ids=["refused-at-once", "throttled", "never-sent", "answer-lost", "server-error"],
+)
+def test_a_refusal_says_whether_an_earlier_attempt_may_have_been_carried_out(
+    failures: list[ServiceError], may_have_acted: bool
+) -> None:
+    """A refusal after an attempt that reached the service unrefused (its answer lost, or a
+    5xx) says that attempt may have acted: the refusal is no evidence about what it did."""
+
+    def send() -> None:
+        raise RuntimeError("what the SDK raised")
+
+    errors = iter([*failures, REFUSED])  # what each attempt's failure stands for
+    with pytest.raises(ServiceError) as caught:
+        call_with_retries(
+            "StartParticipantReplication",
+            send,
+            Deadline(lambda: 60_000, margin_seconds=0.0),
+            to_error=lambda _op, _error: next(errors),
+            sleep=lambda _: None,
+            attempt_budget_seconds=3.0,
+        )
+
+    assert caught.value.code == "ConflictException"
+    assert caught.value.earlier_attempt_may_have_acted is may_have_acted
+    assert REFUSED.earlier_attempt_may_have_acted is False, "the refusal given is not changed"

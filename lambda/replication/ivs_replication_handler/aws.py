@@ -59,15 +59,17 @@ def client_config(
 
 def to_service_error(operation: str, error: Exception) -> ServiceError | None:
     """botocore's exceptions as a ServiceError (None for anything else); IVS puts its text in
-    `exceptionMessage`."""
+    `exceptionMessage`. A request is taken as sent unless no connection was made."""
     if isinstance(error, ClientError):
         response: dict[str, Any] = dict(error.response)
         details = response.get("Error", {})
         text = response.get("exceptionMessage") or details.get("Message") or str(error)
         status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
         return ServiceError(operation, str(details.get("Code", "Unknown")), status, str(text))
-    if isinstance(error, HTTPClientError | BotocoreConnectionError):
+    if isinstance(error, HTTPClientError):  # a read timeout, a connection closed: sent
         return ServiceError(operation, CONNECTION_ERROR_CODE, 0, str(error))
+    if isinstance(error, BotocoreConnectionError):  # no connection made: never sent
+        return ServiceError(operation, CONNECTION_ERROR_CODE, 0, str(error), sent=False)
     return None
 
 

@@ -54,6 +54,7 @@ from .starting import (
     RefusalUnresolvedError,
     Settle,
     StartResult,
+    may_have_started,
     start_replication,
 )
 
@@ -250,10 +251,13 @@ class Lifecycle:
         except ServiceError as error:
             # Only refusals arrive here: `IvsRealtime` retries transient errors until the
             # deadline and then raises DeadlineExceededError.
+            outcome = self._stop_if_started_unanswered(key, error)
             raise ReplicationFailedError(
-                failure_message(error.operation, key, error.code, error.message)
+                failure_message(error.operation, key, error.code, error.message, outcome=outcome)
             ) from error
         except RefusalUnresolvedError as error:
+            if may_have_started(error):
+                self._undo_start(key, str(error), start_outcome_known=False)
             raise ReplicationFailedError(f"Did not start {key.describe()}.", str(error)) from error
         except DeadlineExceededError as error:
             if error.attempts == 0:
@@ -461,14 +465,30 @@ class Lifecycle:
     def _undo_start(
         self, key: ReplicationKey, why: str, *, start_outcome_known: bool = True
     ) -> NoReturn:
-        """Stop a replication this request may have started, then fail with `why`.
+        """Stop a replication this request may have started, then fail with `why`."""
+        outcome = self._stop_again(key, start_outcome_known=start_outcome_known)
+        # Only the cause may be shortened: the outcome may hold the manual stop command.
+        raise ReplicationFailedError(
+            f"Starting {key.describe()} did not complete. {outcome} Deploy again.", why
+        )
+
+    def _stop_if_started_unanswered(self, key: ReplicationKey, refusal: ServiceError) -> str:
+        """After a refused Start: if an earlier attempt of it went unanswered, that attempt may
+        have started the replication, which nothing would stop after a failed Create: stop it,
+        and say so (empty when no attempt went unanswered)."""
+        if not may_have_started(refusal):
+            return ""
+        outcome = self._stop_again(key, start_outcome_known=False)
+        return f"An earlier attempt went unanswered and may have started it. {outcome}"
+
+    def _stop_again(self, key: ReplicationKey, *, start_outcome_known: bool) -> str:
+        """Stop a replication this request may have started; say what became of it.
 
         After a Start that timed out, IVS may still carry it out after our Stop found nothing,
         so "nothing is running" is only claimed when the Start's answer was received.
         """
         try:
             self._ivs.stop_replication(key, self._deadline)
-            outcome = "It was stopped again so nothing is left running."
         except ServiceError as error:
             # How IVS refuses to stop what is not running is undocumented: look, when the
             # Start's answer is known (a late Start could still come after a timed-out one).
@@ -477,15 +497,11 @@ class Lifecycle:
                 and error.status in MAYBE_NOT_PUBLISHING_STATUSES
                 and not self._still_active(key)
             ):
-                outcome = "Nothing was left running."
-            else:
-                outcome = _manual_stop_advice(key)
+                return "Nothing was left running."
+            return _manual_stop_advice(key)
         except DeadlineExceededError:
-            outcome = _manual_stop_advice(key)
-        # Only the cause may be shortened: the outcome may hold the manual stop command.
-        raise ReplicationFailedError(
-            f"Starting {key.describe()} did not complete. {outcome} Deploy again.", why
-        )
+            return _manual_stop_advice(key)
+        return "It was stopped again so nothing is left running."
 
 
 def _settle_for(spec: ReplicationSpec) -> Settle:

@@ -310,13 +310,17 @@ def is_not_publishing(message: str) -> bool:
     return _NOT_PUBLISHING_TEXT in message
 
 
-def failure_message(operation: str, key: ReplicationKey, code: str, service_text: str) -> str:
-    """A message for CloudFormation's Reason: what failed, the service's words, what to do."""
+def failure_message(
+    operation: str, key: ReplicationKey, code: str, service_text: str, *, outcome: str = ""
+) -> str:
+    """A message for CloudFormation's Reason: what failed, the service's words, what became of
+    the replication (`outcome`, Default: nothing said), what to do."""
     hint = _HINTS.get(code, "See the handler's log for details.")
+    advice = f"{outcome} {hint}" if outcome else hint
     head = f"{operation} failed for {key.describe()}: {code}: "
-    # Shorten the service's text, never the hint: the hint says what to do.
-    room = MAX_MESSAGE_BYTES - reason_bytes(head) - reason_bytes(hint) - 1
-    return clip(f"{head}{clip(service_text, room)} {hint}")
+    # Shorten the service's text, never the advice: it says what to do (and may hold a command).
+    room = MAX_MESSAGE_BYTES - reason_bytes(head) - reason_bytes(advice) - 1
+    return clip(f"{head}{clip(service_text, room)} {advice}")
 
 
 def not_publishing_message(key: ReplicationKey) -> str:

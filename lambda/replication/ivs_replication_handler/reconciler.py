@@ -33,7 +33,14 @@ from .logic import ACTIVE, ReplicationKey, ReplicationSpec
 from .metrics import ReplicationMetrics, from_environment
 from .registry import Registry, publisher_key
 from .retries import Deadline, DeadlineExceededError, ServiceError
-from .starting import SETTLE_SECONDS, RefusalUnresolvedError, Settle, StartResult, start_replication
+from .starting import (
+    SETTLE_SECONDS,
+    RefusalUnresolvedError,
+    Settle,
+    StartResult,
+    may_have_started,
+    start_replication,
+)
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -328,7 +335,8 @@ def _reconcile_declaration(
     """Start `spec`, then make sure what runs is what the registry declares now.
 
     Raises UnverifiedStartError, DeclarationChangingError, or what Start raises (nothing was
-    started then, or, for a Start whose answer was lost, it was checked as below first).
+    started then, or, for a Start an attempt of which went unanswered, what it may have
+    started was checked against the registry first and stopped unless declared).
     """
     # Kept back from the Start: the registry read and the Stop that may have to follow it.
     undo_time = ivs.attempt_budget_seconds + registry.attempt_budget_seconds
@@ -338,6 +346,10 @@ def _reconcile_declaration(
             result = _start(current, ivs, deadline.reserve(undo_time), settle)
         except DeadlineExceededError as error:
             if error.attempts > 0:  # the last attempt may have reached IVS and started it
+                _undo_unless_declared(current, ivs, registry, deadline)
+            raise
+        except (ServiceError, RefusalUnresolvedError) as error:
+            if may_have_started(error):  # refused after an attempt whose answer was lost
                 _undo_unless_declared(current, ivs, registry, deadline)
             raise
         if result is StartResult.NOT_PUBLISHING:

@@ -8,9 +8,10 @@ construct from `contract.RECONCILER_RETRY_ATTEMPTS` and `contract.RECONCILER_MAX
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -50,8 +51,16 @@ def is_throttling(code: str, status: int) -> bool:
     return code in _THROTTLING_CODES or status == _HTTP_TOO_MANY_REQUESTS
 
 
+# Other transient errors back off up to this long.
+_BACKOFF_CAP_SECONDS = 5.0
+
+
 def backoff_delay(
-    attempt: int, *, base: float = 0.2, cap: float = 5.0, rng: random.Random | None = None
+    attempt: int,
+    *,
+    base: float = 0.2,
+    cap: float = _BACKOFF_CAP_SECONDS,
+    rng: random.Random | None = None,
 ) -> float:
     """Exponential backoff with full jitter: uniform in [0, min(cap, base * 2**attempt)]."""
     ceiling = min(cap, base * (2**attempt))
@@ -61,12 +70,20 @@ def backoff_delay(
 @dataclass
 class ServiceError(Exception):
     """An AWS call was refused or failed; carries the error code, HTTP status (0 for a
-    connection problem) and the service's own text."""
+    connection problem) and the service's own text.
+
+    ``sent`` (Default: True) is False when the request never reached the service (no
+    connection was made). ``earlier_attempt_may_have_acted`` (Default: False) is set by
+    `call_with_retries` on a refusal that came after an attempt that may have been carried
+    out (see `may_have_acted`): the refusal then says nothing about what that attempt did.
+    """
 
     operation: str
     code: str
     status: int
     message: str
+    sent: bool = True
+    earlier_attempt_may_have_acted: bool = False
 
     def __post_init__(self) -> None:
         super().__init__(f"{self.operation}: {self.code} ({self.status}): {self.message}")
@@ -78,6 +95,13 @@ class ServiceError(Exception):
     @property
     def throttling(self) -> bool:
         return is_throttling(self.code, self.status)
+
+    @property
+    def may_have_acted(self) -> bool:
+        """Whether this failed attempt may have been carried out all the same: it reached the
+        service, which did not refuse it (its answer was lost, or a server error came back).
+        A throttled request is refused before anything is done."""
+        return self.sent and self.transient and not self.throttling
 
 
 class DeadlineExceededError(Exception):
@@ -125,6 +149,10 @@ class Deadline:
         return Deadline(remaining_ms, margin_seconds=margin)
 
 
+# Less time than this to wait before the last attempt that fits: give up instead of
+# retrying on the heels of the failure (ever shorter waits would end in a burst of calls).
+MIN_RETRY_WAIT_SECONDS = 0.05
+
 # After a throttle, retries back off from here (full jitter, doubling up to the cap).
 _THROTTLED_BASE_SECONDS = 0.5
 _THROTTLED_CAP_SECONDS = 5.0
@@ -135,9 +163,11 @@ def retry_delay(
     attempt: int,
     *,
     burst_window_seconds: float,
+    limit: float = math.inf,
     rng: random.Random | None = None,
 ) -> float:
-    """How long to wait before retrying after `error` on attempt `attempt` (0 = the first).
+    """How long to wait before retrying after `error` on attempt `attempt` (0 = the first),
+    drawn from a range that ends at `limit` at the latest (Default: no limit).
 
     Separate Lambda invocations share nothing, so a burst of hundreds of creates that all hit
     the rate limit at once would retry in lockstep and waste most calls on throttling. The
@@ -147,11 +177,14 @@ def retry_delay(
     connection problems) back off from 0.2 s.
     """
     if not error.throttling:
-        return backoff_delay(attempt, rng=rng)
+        return backoff_delay(attempt, cap=min(_BACKOFF_CAP_SECONDS, limit), rng=rng)
     if attempt == 0 and burst_window_seconds > 0:
-        return (rng or random).uniform(0.0, burst_window_seconds)
+        return (rng or random).uniform(0.0, min(burst_window_seconds, limit))
     return backoff_delay(
-        max(attempt - 1, 0), base=_THROTTLED_BASE_SECONDS, cap=_THROTTLED_CAP_SECONDS, rng=rng
+        max(attempt - 1, 0),
+        base=_THROTTLED_BASE_SECONDS,
+        cap=min(_THROTTLED_CAP_SECONDS, limit),
+        rng=rng,
     )
 
 
@@ -166,14 +199,16 @@ def call_with_retries(
     burst_window_seconds: float = 0.0,
 ) -> T:
     """Run `send`, retrying transient failures with full-jitter backoff while an attempt still
-    fits before the deadline; raise ServiceError (a refusal) or DeadlineExceededError.
+    fits before the deadline; raise ServiceError (a refusal, marked when an earlier attempt
+    may have been carried out) or DeadlineExceededError.
 
     `to_error` turns what `send` raised into a ServiceError, or None for an exception that is
     not an AWS error (it propagates unchanged). `burst_window_seconds` (Default: 0, no spread)
-    is what the first throttle's wait is spread over (`retry_delay`); it never pushes a retry
-    past the deadline.
+    is what the first throttle's wait is spread over (`retry_delay`). No wait pushes a retry
+    past the deadline, and none is so long that it gives up while an attempt still fits.
     """
     attempt = 0
+    acted = False  # whether a failed attempt so far may have been carried out
     while True:
         if deadline.seconds_left() < attempt_budget_seconds:
             raise DeadlineExceededError(
@@ -187,15 +222,21 @@ def call_with_retries(
             if error is None:
                 raise
             if not error.transient:
+                if acted:
+                    raise replace(error, earlier_attempt_may_have_acted=True) from raw
                 raise error from raw
+            acted = acted or error.may_have_acted
+            # The wait is drawn from the time left before the last attempt that fits: a draw
+            # past it would give up while a shorter wait and one more attempt still fit.
             room = deadline.seconds_left() - attempt_budget_seconds
-            window = min(burst_window_seconds, max(room, 0.0))
-            delay = retry_delay(error, attempt, burst_window_seconds=window)
-            if deadline.seconds_left() - delay < attempt_budget_seconds:
+            if room < MIN_RETRY_WAIT_SECONDS:
                 raise DeadlineExceededError(
                     f"{operation} still failing after {attempt + 1} attempts, "
                     f"the last with {error.code}: {error.message}",
                     attempts=attempt + 1,
                 ) from error
+            delay = retry_delay(
+                error, attempt, burst_window_seconds=burst_window_seconds, limit=room
+            )
             sleep(delay)
             attempt += 1

@@ -18,7 +18,7 @@ the participant is observed publishing) is retried for up to that long, within t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 
 from .ivs import IvsRealtime
@@ -35,13 +35,29 @@ _SETTLE_MAX_DELAY_SECONDS = 2.0
 
 
 class RefusalUnresolvedError(Exception):
-    """Start was refused, and reading the state to tell why failed. Nothing was started by
-    this Start."""
+    """Start was refused, and reading the state to tell why failed. The refusal's attempt
+    started nothing; an earlier attempt whose answer was lost may have (see
+    `may_have_started`)."""
 
     def __init__(self, refusal: ServiceError, cause: ServiceError | DeadlineExceededError) -> None:
-        super().__init__(f"{refusal}; reading the state to tell why then failed: {cause}")
+        started = (
+            "an earlier attempt of this Start went unanswered and may have started it"
+            if refusal.earlier_attempt_may_have_acted
+            else "nothing was started by this Start"
+        )
+        super().__init__(
+            f"{refusal}; reading the state to tell why then failed: {cause}; {started}"
+        )
         self.refusal = refusal
         self.cause = cause
+
+
+def may_have_started(error: ServiceError | RefusalUnresolvedError) -> bool:
+    """Whether a Start that failed with `error` may have started the replication all the same
+    (an earlier attempt's answer was lost): then it must be stopped, or checked, before the
+    failure is reported, or it runs on with nothing declaring it."""
+    refusal = error.refusal if isinstance(error, RefusalUnresolvedError) else error
+    return refusal.earlier_attempt_may_have_acted
 
 
 class StartResult(Enum):
@@ -76,13 +92,19 @@ def start_replication(
 ) -> StartResult:
     """Start `spec`; raise ServiceError for a refusal that is none of the results above,
     DeadlineExceededError when transient failures outlast the deadline, RefusalUnresolvedError
-    when the state behind a refusal cannot be read. Default: no settle time."""
+    when the state behind a refusal cannot be read. Default: no settle time.
+
+    Both refusals are marked (`may_have_started`) when an attempt whose answer was lost came
+    before them, in this call or a settle retry's."""
     waited = 0.0
     attempt = 0
+    unanswered = False  # an attempt so far may have been carried out, its answer lost
     while True:
         try:
             ivs.start_replication(spec, deadline)
-        except ServiceError as error:
+        except ServiceError as refusal:
+            unanswered = unanswered or refusal.earlier_attempt_may_have_acted
+            error = replace(refusal, earlier_attempt_may_have_acted=unanswered)
             verdict = _classify(ivs, spec, deadline, error)
             if isinstance(verdict, StartResult):
                 return verdict
@@ -93,7 +115,7 @@ def start_replication(
             )
             if not (in_time and _contradicted(ivs, spec, deadline, verdict, settle)):
                 if verdict is _Verdict.REFUSED_WHILE_PUBLISHING:
-                    raise
+                    raise error from refusal
                 return StartResult.NOT_PUBLISHING
             ivs.sleep(delay)
             waited += delay
@@ -105,15 +127,22 @@ def start_replication(
 def _classify(
     ivs: IvsRealtime, spec: ReplicationSpec, deadline: Deadline, error: ServiceError
 ) -> StartResult | _Verdict:
-    """What a refused Start means; raises `error` when it cannot mean "not publishing"."""
-    if is_not_publishing(error.message):
+    """What a refused Start means; raises `error` when it cannot mean "not publishing".
+
+    The known text is taken at its word, unless an earlier attempt may have started the
+    replication (its answer lost): the words do not say what that attempt did, the state does.
+    """
+    said = is_not_publishing(error.message)
+    if said and not error.earlier_attempt_may_have_acted:
         return _Verdict.SAID_NOT_PUBLISHING
-    if error.status not in MAYBE_NOT_PUBLISHING_STATUSES:
+    if not said and error.status not in MAYBE_NOT_PUBLISHING_STATUSES:
         raise error
     key = spec.key
     try:
         if ivs.replica_state(key, deadline) == ACTIVE:
             return StartResult.ADOPTED
+        if said:
+            return _Verdict.SAID_NOT_PUBLISHING  # and the unanswered attempt left nothing
         if not ivs.is_publishing(key.source_stage_arn, key.participant_id, deadline):
             return _Verdict.OBSERVED_NOT_PUBLISHING
     except ServiceError as cause:

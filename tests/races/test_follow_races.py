@@ -259,3 +259,31 @@ def test_a_refused_retry_after_a_lost_start_answer_leaves_a_declared_replication
 
     [replica] = active(local_ivs)
     assert replica.attributes == {"role": "old"}
+
+
+def test_a_failed_follow_mode_create_leaves_nothing_a_reconciler_started_meanwhile(
+    local_ivs: IvsRealtimeEmulator, stages: tuple[str, str], registry: HookedRegistry
+) -> None:
+    """Nothing undeclared stays ACTIVE, and nothing is orphaned by a failed Create (after
+    which CloudFormation deletes only the marker id): the handler's Start succeeds, its
+    confirmation fails, and its undo stops the replication; before it withdraws the
+    declaration, a reconciler run (the publisher's event) starts it again and, finding it
+    still declared, keeps it. The handler must still leave nothing running."""
+    local_ivs.publish(stages[0], PARTICIPANT)
+    handler_ivs = HookedIvs()
+    # The confirmation's List is refused once (permanently): the handler undoes its Start.
+    handler_ivs.after_start = lambda: local_ivs.faults.script_errors(
+        "ListParticipantReplicas", ["AccessDeniedException"]
+    )
+    reconciler_ivs = IvsRealtime(make_client(), sleep=lambda _: None)
+    # Right after the undo's Stop, while the declaration still exists, the reconciler runs.
+    handler_ivs.after_stop = lambda: reconcile(
+        published_event(stages[0]), LocalLambdaContext(), reconciler_ivs, registry
+    )
+
+    with pytest.raises(ReplicationFailedError):
+        request("Create", props(stages), handler_ivs, registry)
+
+    assert active(local_ivs) == [], "a failed Create left a replication running undeclared"
+    report = reconcile({c.SWEEP_INPUT_KEY: True}, LocalLambdaContext(), reconciler_ivs, registry)
+    assert report["declarations"] == 0

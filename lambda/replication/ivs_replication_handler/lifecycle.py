@@ -198,10 +198,29 @@ class Lifecycle:
             self._start_confirmed(spec, absence_fails=absence_fails)
         except ReplicationFailedError as error:
             # After a failed Create no Delete comes (see the module docstring).
-            if spec.follows and not self._withdrawn_after_failure(spec.key):
+            if not spec.follows:
+                raise
+            if not self._withdrawn_after_failure(spec.key):
                 raise error.prefixed(_stale_declaration_advice(spec.key)) from error
+            leftover = self._stop_what_a_reconciler_started(spec.key)
+            if leftover:
+                raise error.prefixed(leftover) from error
             raise
         return Outcome(spec.key.physical_id(), spec.key)
+
+    def _stop_what_a_reconciler_started(self, key: ReplicationKey) -> str:
+        """After a failed follow-mode Create has withdrawn its declaration: a reconciler run
+        may have started the replication while it was declared (after this request's Start,
+        or its undo's Stop) and kept it. Stop it, as Delete does, after the withdrawal: a run
+        that starts it from now on re-reads the registry and stops it itself. Return what to
+        tell the user when that Stop failed (empty otherwise)."""
+        if not self._still_active(key):
+            return ""
+        try:
+            self._stop(key, reason="failed Create")
+        except ReplicationFailedError:
+            return _manual_stop_advice(key)
+        return ""
 
     # --- steps ---------------------------------------------------------------------------
 

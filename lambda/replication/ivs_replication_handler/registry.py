@@ -11,6 +11,9 @@ after the service acted:
    *before* it stops one (Delete: withdraw, then Stop). A Create whose PutItem fails (even one
    applied but unanswered) deletes the item again, in time kept back for that, before it
    fails: no Delete follows a failed Create, and a leftover item would be started by a sweep.
+   Any other failed follow-mode Create withdraws its item too, and then, like a Delete, stops
+   the replication if it runs (an R may have started it while it was declared, after H's
+   Start or after the Stop of H's undo, and kept it).
 2. R reads the declarations (consistently), Starts those not ACTIVE, and after *every* Start
    that may have started something - including one whose answer was lost until R's deadline,
    for which R keeps time back - reads the item again, consistently:

@@ -232,10 +232,12 @@ def test_delete_with_almost_no_time_left_fails_asking_for_a_retry(stubbed, cfn, 
     assert stubbed.calls == []
 
 
-def test_transient_start_failure_at_the_deadline_is_compensated_by_a_stop(stubbed, cfn, context):
+def test_a_server_error_at_the_deadline_is_compensated_by_a_stop(stubbed, cfn, context):
+    """Nothing is left running after a failed Create: a Start answered with a server error
+    may have been carried out, so when time runs out it is stopped again."""
     # Just enough time for one Start attempt that keeps time back for the Stop.
     context.remaining_ms = 31_000
-    stubbed.expect_start_error("ThrottlingException", 429, "Rate exceeded")
+    stubbed.expect_start_error("InternalServerException", 500, "Internal error")
     stubbed.expect_stop()
 
     with pytest.raises(ReplicationFailedError) as caught:
@@ -243,9 +245,27 @@ def test_transient_start_failure_at_the_deadline_is_compensated_by_a_stop(stubbe
 
     message = str(caught.value)
     assert "still failing after 1 attempts" in message
-    assert "ThrottlingException" in message
+    assert "InternalServerException" in message
     assert "stopped again" in message
     assert stubbed.calls == [START, STOP]
+
+
+def test_a_throttled_start_at_the_deadline_changed_nothing_and_is_not_stopped(
+    stubbed, cfn, context
+):
+    """A throttled request is refused before anything is done: when time runs out after
+    throttles only, nothing was started, so no Stop adds to the throttled service's load."""
+    context.remaining_ms = 31_000
+    stubbed.expect_start_error("ThrottlingException", 429, "Rate exceeded")
+
+    with pytest.raises(ReplicationFailedError) as caught:
+        handle_event(cfn.create(), context, stubbed.ivs)
+
+    message = str(caught.value)
+    assert "still failing after 1 attempts" in message
+    assert "ThrottlingException" in message
+    assert "Nothing was changed" in message
+    assert stubbed.calls == [START]
 
 
 def throttled_forever(context, calls, sleeps):
@@ -269,7 +289,7 @@ def throttled_forever(context, calls, sleeps):
     return IvsRealtime(client=client, sleep=sleep), answer
 
 
-def test_endless_throttling_gives_up_before_the_deadline_and_stops_again(cfn, context):
+def test_endless_throttling_gives_up_before_the_deadline_having_changed_nothing(cfn, context):
     context.remaining_ms = 60_000
     calls, sleeps = [], []
     ivs, _keep_alive = throttled_forever(context, calls, sleeps)
@@ -278,9 +298,9 @@ def test_endless_throttling_gives_up_before_the_deadline_and_stops_again(cfn, co
         handle_event(cfn.create(), context, ivs)
 
     assert "ThrottlingException" in str(caught.value)
-    assert "stopped again" in str(caught.value)
+    assert "Nothing was changed" in str(caught.value)
     assert calls.count(START) >= 2
-    assert calls[-1] == STOP
+    assert STOP not in calls  # every Start was refused: there is nothing to stop
     # Backoff never ate into the time kept for the Stop and for answering CloudFormation.
     assert sum(sleeps) <= 60 - 5 - 13
     assert max(sleeps) <= 5.0

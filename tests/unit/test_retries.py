@@ -197,3 +197,41 @@ def test_a_refusal_says_whether_an_earlier_attempt_may_have_been_carried_out(
     assert caught.value.code == "ConflictException"
     assert caught.value.earlier_attempt_may_have_acted is may_have_acted
     assert REFUSED.earlier_attempt_may_have_acted is False, "the refusal given is not changed"
+
+
+@pytest.mark.parametrize(
+    ("failures", "may_have_acted"),
+    [
+        ([THROTTLED, THROTTLED, THROTTLED], False),
+        ([NOT_CONNECTED, THROTTLED], False),
+        ([THROTTLED, ANSWER_LOST, THROTTLED], True),
+        ([SERVER_ERROR], True),
+    ],
+    ids=["throttled-only", "never-sent-then-throttled", "answer-lost-among-throttles", "5xx"],
+)
+def test_running_out_of_time_says_whether_an_attempt_may_have_been_carried_out(
+    failures: list[ServiceError], may_have_acted: bool
+) -> None:
+    """A Start that ran out of time after throttles only (or requests never sent) started
+    nothing, so its caller neither stops anything nor says something may be running; one
+    with an attempt whose answer was lost, or answered with a 5xx, may have started it."""
+    errors = iter(failures)
+    # Each failed attempt takes a second: after the last failure, no wait fits any more.
+    remaining_ms = [3000 + 1000 * len(failures)]
+
+    def send() -> None:
+        remaining_ms[0] -= 1000
+        raise RuntimeError("what the SDK raised")
+
+    with pytest.raises(DeadlineExceededError) as caught:
+        call_with_retries(
+            "StartParticipantReplication",
+            send,
+            Deadline(lambda: remaining_ms[0], margin_seconds=0.0),
+            to_error=lambda _op, _error: next(errors),
+            sleep=lambda _: None,
+            attempt_budget_seconds=3.0,
+        )
+
+    assert caught.value.attempts == len(failures)
+    assert caught.value.may_have_acted is may_have_acted

@@ -279,12 +279,12 @@ class Lifecycle:
                 self._undo_start(key, str(error), start_outcome_known=False)
             raise ReplicationFailedError(f"Did not start {key.describe()}.", str(error)) from error
         except DeadlineExceededError as error:
-            if error.attempts == 0:
+            if not error.may_have_acted:  # never sent, or only throttled: nothing started
                 raise ReplicationFailedError(
                     f"Did not start {key.describe()}. Nothing was changed. Deploy again.",
                     str(error),
                 ) from error
-            # The last attempt may have reached IVS: make sure it did not leave a replication.
+            # An attempt may have been carried out: make sure it did not leave a replication.
             self._undo_start(key, str(error), start_outcome_known=False)
         if result is StartResult.ADOPTED:
             logger.warning(

@@ -345,7 +345,7 @@ def _reconcile_declaration(
         try:
             result = _start(current, ivs, deadline.reserve(undo_time), settle)
         except DeadlineExceededError as error:
-            if error.attempts > 0:  # the last attempt may have reached IVS and started it
+            if error.may_have_acted:  # an attempt may have been carried out and started it
                 _undo_unless_declared(current, ivs, registry, deadline)
             raise
         except (ServiceError, RefusalUnresolvedError) as error:

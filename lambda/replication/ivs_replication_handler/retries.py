@@ -107,10 +107,12 @@ class ServiceError(Exception):
 class DeadlineExceededError(Exception):
     """Retrying stopped because the Lambda's remaining time ran short."""
 
-    def __init__(self, message: str, *, attempts: int) -> None:
+    def __init__(self, message: str, *, attempts: int, may_have_acted: bool | None = None) -> None:
         super().__init__(message)
-        # 0 means the request was never sent, so it cannot have changed anything.
         self.attempts = attempts
+        # Whether an attempt may have been carried out (its answer lost, or a server error):
+        # throttled attempts and requests never sent changed nothing. Default: any attempt.
+        self.may_have_acted = attempts > 0 if may_have_acted is None else may_have_acted
 
 
 class Deadline:
@@ -214,6 +216,7 @@ def call_with_retries(
             raise DeadlineExceededError(
                 f"{operation}: no time left for an attempt after {attempt} failed ones",
                 attempts=attempt,
+                may_have_acted=acted,
             )
         try:
             return send()
@@ -234,6 +237,7 @@ def call_with_retries(
                     f"{operation} still failing after {attempt + 1} attempts, "
                     f"the last with {error.code}: {error.message}",
                     attempts=attempt + 1,
+                    may_have_acted=acted,
                 ) from error
             delay = retry_delay(
                 error, attempt, burst_window_seconds=burst_window_seconds, limit=room

@@ -44,6 +44,8 @@ from .provider import (
     ReplicationProvider,
     acknowledge,
     acknowledge_all,
+    default_child_of,
+    default_policy_of,
     finding,
     handler_function,
     new_log_group,
@@ -185,7 +187,7 @@ class FollowInfrastructure(Construct):
             )
         )
         acknowledge(
-            role.node.find_child("DefaultPolicy"),
+            default_policy_of(role),
             "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ivs:*:<AWS::AccountId>:stage/*]",
             "Only the replication actions and two reads, on stages of this account only. The "
             "reconciler starts the replications the registry declares, whichever stages they "
@@ -211,7 +213,7 @@ class FollowInfrastructure(Construct):
             # After Lambda's retries (or past the age), the event is kept, not dropped.
             on_failure=destinations.SqsDestination(self.dead_letters),
         )
-        resource = reconciler.node.default_child
+        resource = default_child_of(reconciler)
         if not isinstance(resource, lambda_.CfnFunction):
             raise TypeError(f"{reconciler.node.path} has no CfnFunction")
         acknowledge_all(

@@ -66,7 +66,7 @@ class ReplicationProvider(Construct):
             )
         )
         acknowledge(
-            handler_role.node.find_child("DefaultPolicy"),
+            default_policy_of(handler_role),
             "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ivs:*:<AWS::AccountId>:stage/*]",
             "Only the replication actions and two reads, on stages of this account only. A fixed "
             "pattern keeps the policy's size constant and lets a replacement stop the "
@@ -95,7 +95,7 @@ class ReplicationProvider(Construct):
         )
         acknowledge(
             # Created by the framework when it grants itself the invoke permission.
-            framework_role.node.find_child("DefaultPolicy"),
+            default_policy_of(framework_role),
             f"AwsSolutions-IAM5[Resource::<{logical_id(self.on_event_function)}.Arn>:*]",
             "The provider framework may invoke any version of this stack's replication "
             "handler (FunctionArn:*), and no other function.",
@@ -194,7 +194,7 @@ class ReplicationProvider(Construct):
         if wait_seconds <= self._longest_wait_seconds:
             return
         self._longest_wait_seconds = wait_seconds
-        cfn_function = self.on_event_function.node.default_child
+        cfn_function = default_child_of(self.on_event_function)
         if not isinstance(cfn_function, lambda_.CfnFunction):
             raise TypeError(f"{self.on_event_function.node.path} has no CfnFunction")
         cfn_function.timeout = c.REQUEST_BUDGET_SECONDS + wait_seconds
@@ -232,7 +232,7 @@ class _ReplicationCount:
 def _state_the_framework_memory(framework_function: IConstruct) -> None:
     """The framework's function runs with Lambda's default memory; say so explicitly
     (Serverless-LambdaDefaultMemorySize), without changing it."""
-    cfn_function = framework_function.node.default_child
+    cfn_function = default_child_of(framework_function)
     if not isinstance(cfn_function, lambda_.CfnFunction):
         raise TypeError(f"{framework_function.node.path} has no CfnFunction")
     cfn_function.memory_size = FRAMEWORK_MEMORY_MB
@@ -242,7 +242,7 @@ def _acknowledge_synchronous_function(function: IConstruct, caller: str) -> None
     """The provider's functions answer CloudFormation themselves: a failure becomes a FAILED
     response with its reason, so a dead-letter queue would only hold requests whose pre-signed
     ResponseURL nobody may replay."""
-    resource = function.node.default_child
+    resource = default_child_of(function)
     if not isinstance(resource, CfnResource):
         raise TypeError(f"{function.node.path} has no CloudFormation resource")
     acknowledge_all(
@@ -340,6 +340,31 @@ def remembered(known: weakref.WeakKeyDictionary[K, V], key: K, find: Callable[[K
     return value
 
 
+# A construct's default child, and a role's default policy: each asked through jsii once
+# (the provider's functions and roles are inspected several times while it is built).
+_default_children: weakref.WeakKeyDictionary[IConstruct, IConstruct | None] = (
+    weakref.WeakKeyDictionary()
+)
+_default_policies: weakref.WeakKeyDictionary[iam.IRole, IConstruct] = weakref.WeakKeyDictionary()
+
+
+def default_child_of(construct: IConstruct) -> IConstruct | None:
+    return remembered(_default_children, construct, _read_default_child)
+
+
+def _read_default_child(construct: IConstruct) -> IConstruct | None:
+    return construct.node.default_child
+
+
+def default_policy_of(role: iam.IRole) -> IConstruct:
+    """The policy CDK creates for `role`'s statements and grants (once there is one)."""
+    return remembered(_default_policies, role, _read_default_policy)
+
+
+def _read_default_policy(role: iam.IRole) -> IConstruct:
+    return role.node.find_child("DefaultPolicy")
+
+
 @functools.cache
 def _lambda_principal() -> iam.ServicePrincipal:
     # A plain value, shared by every role of the process: one jsii object, not one per role.
@@ -350,9 +375,8 @@ def depend_on_policy_only(function: IConstruct, role: iam.IRole) -> None:
     """CDK makes a function depend on its role and its role's policy, though `Role` is
     already a `GetAtt` dependency; cfn-lint rightly warns (W3005). Keep the policy only:
     the function must not run before its permissions exist."""
-    cfn_function = function.node.default_child
-    policy = role.node.try_find_child("DefaultPolicy")
-    cfn_policy = policy.node.default_child if policy is not None else None
+    cfn_function = default_child_of(function)
+    cfn_policy = default_child_of(default_policy_of(role))
     if not isinstance(cfn_function, CfnResource) or not isinstance(cfn_policy, CfnElement):
         raise TypeError(f"{function.node.path} has no role policy to depend on")
     # The logical id as a token: the override is resolved with the template, which saves
@@ -361,7 +385,7 @@ def depend_on_policy_only(function: IConstruct, role: iam.IRole) -> None:
 
 
 def logical_id(construct: IConstruct) -> str:
-    resource = construct.node.default_child
+    resource = default_child_of(construct)
     if not isinstance(resource, CfnElement):
         raise TypeError(f"{construct.node.path} has no CloudFormation resource")
     return Stack.of(construct).resolve(resource.logical_id)  # type: ignore[no-any-return]

@@ -33,7 +33,6 @@ VERDICT_LABELS = {
     NOT_CREATED: "not created",
 }
 _NOT_FOUND = "ResourceNotFoundException"
-CONNECTED = "CONNECTED"
 
 
 @dataclass(frozen=True)
@@ -98,26 +97,14 @@ def _observe(
 def publisher_live(
     ivs: IvsRealtime, stage_arn: str, participant_id: str, deadline: Deadline
 ) -> bool:
-    """Whether `participant_id` publishes in the stage's active session now (GetStage, then
-    GetParticipant); a missing stage, session or participant is not live."""
+    """Whether `participant_id` publishes in the stage's active session now: the handler's
+    own check (`IvsRealtime.is_publishing`), where a missing stage is not live either."""
     try:
-        stage = ivs.call("GetStage", lambda: ivs.client.get_stage(arn=stage_arn), deadline)
-        session_id = stage["stage"].get("activeSessionId")
-        if not session_id:
-            return False
-        found = ivs.call(
-            "GetParticipant",
-            lambda: ivs.client.get_participant(
-                stageArn=stage_arn, sessionId=session_id, participantId=participant_id
-            ),
-            deadline,
-        )
+        return ivs.is_publishing(stage_arn, participant_id, deadline)
     except ServiceError as error:
-        if error.code == _NOT_FOUND:
+        if error.code == _NOT_FOUND:  # the stage itself is gone
             return False
         raise
-    participant = found["participant"]
-    return bool(participant.get("published")) and participant.get("state") == CONNECTED
 
 
 def drifts(statuses: list[ReplicationStatus]) -> bool:

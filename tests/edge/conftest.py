@@ -130,29 +130,20 @@ class StubbedIvs:
     ) -> None:
         """ListParticipantReplicas answering one replica per destination, with its state;
         `token_in` is the nextToken the request must carry, `token_out` the one returned."""
-        replicas = [
-            {
-                "sourceStageArn": source,
-                "participantId": participant,
-                "sourceSessionId": "st-source-session",
-                "destinationStageArn": destination,
-                "destinationSessionId": "st-destination-session",
-                "replicationState": state,
-            }
-            for destination, state in states.items()
-        ]
-        response: dict[str, Any] = {"replicas": replicas}
-        if token_out:
-            response["nextToken"] = token_out
-        params: dict[str, Any] = {"sourceStageArn": source, "participantId": participant}
-        if token_in:
-            params["nextToken"] = token_in
-        self.stubber.add_response("list_participant_replicas", response, params)
+        self.expect_list_records(
+            [(destination, state, "st-source-session") for destination, state in states.items()],
+            source=source,
+            participant=participant,
+            token_in=token_in,
+            token_out=token_out,
+        )
 
     def expect_list_records(
         self,
         records: list[tuple[str, str, str]],
         *,
+        source: str = SOURCE,
+        participant: str = PARTICIPANT,
         token_in: str | None = None,
         token_out: str | None = None,
     ) -> None:
@@ -160,8 +151,8 @@ class StubbedIvs:
         records, several per destination if need be."""
         replicas = [
             {
-                "sourceStageArn": SOURCE,
-                "participantId": PARTICIPANT,
+                "sourceStageArn": source,
+                "participantId": participant,
                 "sourceSessionId": session,
                 "destinationStageArn": destination,
                 "destinationSessionId": "st-destination-session",
@@ -172,7 +163,7 @@ class StubbedIvs:
         response: dict[str, Any] = {"replicas": replicas}
         if token_out:
             response["nextToken"] = token_out
-        params: dict[str, Any] = {"sourceStageArn": SOURCE, "participantId": PARTICIPANT}
+        params: dict[str, Any] = {"sourceStageArn": source, "participantId": participant}
         if token_in:
             params["nextToken"] = token_in
         self.stubber.add_response("list_participant_replicas", response, params)

@@ -8,7 +8,7 @@ No sleeps, no threads: every interleaving is fixed by the hook.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import pytest
@@ -102,16 +102,11 @@ def test_point4_a_start_whose_answer_is_lost_while_the_resource_is_deleted_leave
 ) -> None:
     """Nothing undeclared stays ACTIVE past the run that started it, even when the Start's
     answer is lost and the Delete (withdraw + Stop) ran while the Start was in flight."""
-    handler_ivs = IvsRealtime(make_client(), sleep=lambda _: None)
-    created = request("Create", props(stages), handler_ivs, registry)
-    physical_id = str(created["PhysicalResourceId"])
-    local_ivs.publish(stages[0], PARTICIPANT)
+    delete = declared_live_and_deletable(local_ivs, stages, registry)
     reconciler_ivs = HookedIvs()
     # The Start is in flight: the stack deletes the resource first (its Stop finds nothing),
     # then IVS carries the Start out, and its answer never reaches the reconciler.
-    reconciler_ivs.before_start = lambda: request(
-        "Delete", props(stages), handler_ivs, registry, physical_id=physical_id
-    )
+    reconciler_ivs.before_start = delete
     reconciler_ivs.lose_start_answer = True
 
     with pytest.raises(ReconcileError):
@@ -199,15 +194,21 @@ def deleted_while_starting(
     """A declared replication whose publisher is live, and the reconciler's IVS: its first
     Start is carried out and its answer lost, and the stack deletes the resource (withdraw,
     then Stop, which finds nothing) just before that Start reaches IVS."""
+    reconciler_ivs = FirstStartAnswerLost()
+    reconciler_ivs.before = declared_live_and_deletable(local_ivs, stages, registry)
+    return reconciler_ivs
+
+
+def declared_live_and_deletable(
+    local_ivs: IvsRealtimeEmulator, stages: tuple[str, str], registry: Registry
+) -> Callable[[], object]:
+    """Create the follow-mode replication (nobody publishing yet), make its publisher live,
+    and return the stack's Delete of it (withdraw, then Stop), for a hook to run."""
     handler_ivs = IvsRealtime(make_client(), sleep=lambda _: None)
     created = request("Create", props(stages), handler_ivs, registry)
     physical_id = str(created["PhysicalResourceId"])
     local_ivs.publish(stages[0], PARTICIPANT)
-    reconciler_ivs = FirstStartAnswerLost()
-    reconciler_ivs.before = lambda: request(
-        "Delete", props(stages), handler_ivs, registry, physical_id=physical_id
-    )
-    return reconciler_ivs
+    return lambda: request("Delete", props(stages), handler_ivs, registry, physical_id=physical_id)
 
 
 def test_a_start_retried_after_its_lost_answer_and_adopted_is_still_checked_against_the_registry(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from bench.common import Row, at_most
+from bench.common import Row
 from bench.local_ivs import QUIET_METRICS, lambda_context, local_endpoint
 from ivs_replication.testing import LocalDynamoDB
 from ivs_replication_handler import contract as c
@@ -37,6 +37,9 @@ RECONCILER_TIMEOUT_SECONDS = float(c.RECONCILER_TIMEOUT_SECONDS)
 START = "StartParticipantReplication"
 LIST = "ListParticipantReplicas"
 
+# The fan-out's makespan target, as a ratio to the ideal.
+FAN_OUT_LIMIT = 1.2
+
 
 def measure() -> tuple[list[Row], dict[str, Any]]:
     with LocalDynamoDB() as dynamodb:
@@ -45,12 +48,14 @@ def measure() -> tuple[list[Row], dict[str, Any]]:
     ideal = FAN_OUT_DESTINATIONS / RATE_PER_SECOND
     makespan = fan_out["seconds"]
     rows = [
-        at_most(
+        Row(
             "P5.fan_out",
             f"P5 follow fan-out into {FAN_OUT_DESTINATIONS}",
             makespan / ideal,
-            limit=1.2,
-            detail=f"{makespan:.1f} s vs {ideal:g} s ideal; {fan_out['active']}/"
+            "<= 1.2x, all ACTIVE",
+            # Fast is no use unless every destination runs.
+            makespan / ideal <= FAN_OUT_LIMIT and fan_out["active"] == FAN_OUT_DESTINATIONS,
+            f"{makespan:.1f} s vs {ideal:g} s ideal; {fan_out['active']}/"
             f"{FAN_OUT_DESTINATIONS} ACTIVE; {fan_out['calls'].get(START, 0)} Starts",
         ),
         Row(

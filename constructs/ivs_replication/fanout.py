@@ -74,7 +74,7 @@ class ParticipantFanOut(Construct):
         checked_attributes(attributes or {})
         window_seconds_of(reconnect_window)
         stages = _destination_list(destination_stages)
-        for stage in stages:  # every destination checked before the rule (or any child) exists
+        for stage in stages:  # every destination checked before any child exists
             stage_arn_of(DESTINATIONS_PROP, stage)
 
         self.participant_id = participant_id

@@ -112,11 +112,6 @@ class FollowInfrastructure(Construct):
         stage and id join the stack's one rule's pattern, as long as they fit)."""
         self._followed.setdefault(source_stage_arn, {})[participant_id] = None
 
-    @property
-    def followed_publishers(self) -> int:
-        """How many distinct (source stage, participant id) pairs the stack follows."""
-        return sum(len(participants) for participants in self._followed.values())
-
     def event_pattern(self) -> dict[str, object]:
         """The rule's pattern for what is followed now (see the module docstring)."""
         stages = list(self._followed)

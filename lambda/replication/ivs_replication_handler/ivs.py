@@ -1,4 +1,6 @@
-"""The IVS real-time edge: one client, the three replication calls, each with bounded retries.
+"""The IVS real-time edge: one client; the replication calls (Start, Stop, List) and the two
+reads that tell whether a participant publishes (GetStage, GetParticipant), each with bounded
+retries and, where set, client-side pacing.
 
 The client is created on first use, never at import, so ``AWS_REGION`` and
 ``AWS_ENDPOINT_URL_IVS_REALTIME`` redirect it like in any boto3 program, and tests can inject
@@ -131,14 +133,10 @@ class IvsRealtime:
             deadline,
         )
 
-    def replica_state(
-        self, key: ReplicationKey, deadline: Deadline, *, live_session_id: str | None = None
-    ) -> str | None:
+    def replica_state(self, key: ReplicationKey, deadline: Deadline) -> str | None:
         """The state of the replica of `key`: "ACTIVE", "STOPPED" (only STOPPED records), or
         None when IVS lists no record for its destination. See `replica_states`."""
-        states = self.replica_states(
-            key.source_stage_arn, key.participant_id, deadline, live_session_id=live_session_id
-        )
+        states = self.replica_states(key.source_stage_arn, key.participant_id, deadline)
         return states.get(key.destination_stage_arn)
 
     def replica_states(

@@ -2,8 +2,9 @@
 
 Two triggers, one job:
 - an EventBridge "IVS Stage Update" event, "Participant Published": reconcile that
-  publisher's declarations (its rule matches only declared publishers, but any event is
-  checked against the registry);
+  publisher's declarations (the stack's one rule matches the declared publishers while their
+  stages and ids fit its pattern, else only their stages, else any stage of the account; every
+  event is checked against the registry);
 - the sweep's constant input ``{"IvsReplicationSweep": true}``: reconcile every declaration,
   because EventBridge delivery is best effort.
 

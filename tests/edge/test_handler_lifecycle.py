@@ -161,11 +161,16 @@ def test_create_never_confirmed_active_is_stopped_again_and_fails_saying_so(stub
     assert stubbed.calls == [START, LIST, STOP]
 
 
-def test_unconfirmed_create_whose_stop_fails_says_how_to_stop_it_by_hand(stubbed, cfn, context):
+def test_unconfirmed_create_whose_stop_is_refused_while_listed_says_how_to_stop_it_by_hand(
+    stubbed, cfn, context
+):
+    """A refused Stop is not taken at its word: the replica listed ACTIVE after it means the
+    replication may run on, so the message says how to stop it by hand."""
     lifecycle, _ = confirming_lifecycle(stubbed, context, confirm_timeout_seconds=0)
     stubbed.expect_start()
     stubbed.expect_list({})
     stubbed.expect_stop_error("AccessDeniedException", 403, "not authorized")
+    stubbed.expect_list({cfn.destination: "ACTIVE"})
 
     with pytest.raises(ReplicationFailedError) as caught:
         lifecycle.create(parse_properties(cfn.props()))
@@ -175,6 +180,38 @@ def test_unconfirmed_create_whose_stop_fails_says_how_to_stop_it_by_hand(stubbed
     assert "aws ivs-realtime stop-participant-replication" in message
     assert f"--participant-id {cfn.participant}" in message
     assert len(message) <= 1000
+
+
+@pytest.mark.parametrize(
+    ("answer_after_refusal", "says"),
+    [
+        ("not listed", "Nothing was left running."),
+        ("STOPPED", "Nothing was left running."),
+        ("unreadable", "aws ivs-realtime stop-participant-replication"),
+    ],
+)
+def test_unconfirmed_create_whose_stop_is_refused_reports_what_the_listing_shows(
+    stubbed, cfn, context, answer_after_refusal, says
+):
+    """Whatever the code of a refused Stop, "nothing runs" is claimed only from the listing
+    read after it; a listing that cannot be read leaves the manual stop command."""
+    lifecycle, _ = confirming_lifecycle(stubbed, context, confirm_timeout_seconds=0)
+    stubbed.expect_start()
+    stubbed.expect_list({})
+    stubbed.expect_stop_error("AccessDeniedException", 403, "not authorized")
+    if answer_after_refusal == "unreadable":
+        stubbed.stubber.add_client_error(
+            "list_participant_replicas", "AccessDeniedException", "not authorized", 403
+        )
+    elif answer_after_refusal == "STOPPED":
+        stubbed.expect_list({cfn.destination: "STOPPED"})
+    else:
+        stubbed.expect_list({})
+
+    with pytest.raises(ReplicationFailedError) as caught:
+        lifecycle.create(parse_properties(cfn.props()))
+
+    assert says in str(caught.value)
 
 
 # --- invalid properties ---------------------------------------------------------------------
@@ -371,31 +408,60 @@ def test_delete_stops_the_replication_named_by_the_physical_id(stubbed, cfn, con
     assert stubbed.calls == [STOP]
 
 
-def test_delete_of_a_replication_that_is_already_gone_succeeds(stubbed, cfn, context):
-    stubbed.expect_stop_error("ResourceNotFoundException", 404, "Replication not found")
-    result = handle_event(cfn.delete(), context, stubbed.ivs)
-    assert result["PhysicalResourceId"] == cfn.physical_id
-    assert stubbed.calls == [STOP]
+REFUSED_STOPS = [
+    ("ResourceNotFoundException", 404, "Replication not found"),
+    ("ValidationException", 400, "Replication is not active"),
+    ("ConflictException", 409, "Replication is stopped"),
+]
+REFUSAL_IDS = ["not-found", "validation", "conflict"]
 
 
+@pytest.mark.parametrize("refusal", REFUSED_STOPS, ids=REFUSAL_IDS)
 @pytest.mark.parametrize("listed", ["STOPPED", None], ids=["stopped", "not-listed"])
-def test_delete_refused_by_validation_succeeds_when_nothing_is_active(
-    stubbed, cfn, context, listed
+def test_delete_refused_succeeds_when_the_listing_shows_nothing_active(
+    stubbed, cfn, context, refusal, listed
 ):
-    stubbed.expect_stop_error("ValidationException", 400, "Replication is not active")
+    """What IVS answers when stopping what does not run is undocumented: whatever the code,
+    the listing read after the refusal decides."""
+    stubbed.expect_stop_error(*refusal)
     stubbed.expect_list({cfn.destination: listed} if listed else {})
     result = handle_event(cfn.delete(), context, stubbed.ivs)
     assert result["PhysicalResourceId"] == cfn.physical_id
     assert stubbed.calls == [STOP, LIST]
 
 
-def test_delete_refused_while_still_active_fails_with_the_service_text(stubbed, cfn, context):
-    stubbed.expect_stop_error("ValidationException", 400, "Cannot stop right now")
+def test_delete_refused_succeeds_when_the_source_stage_is_gone(stubbed, cfn, context):
+    stubbed.expect_stop_error("ResourceNotFoundException", 404, "Stage not found")
+    stubbed.stubber.add_client_error(
+        "list_participant_replicas", "ResourceNotFoundException", "Stage not found", 404
+    )
+    result = handle_event(cfn.delete(), context, stubbed.ivs)
+    assert result["PhysicalResourceId"] == cfn.physical_id
+    assert stubbed.calls == [STOP, LIST]
+
+
+@pytest.mark.parametrize("refusal", REFUSED_STOPS, ids=REFUSAL_IDS)
+def test_delete_refused_while_still_active_fails_with_the_service_text(
+    stubbed, cfn, context, refusal
+):
+    """A refusal with the replica still listed ACTIVE is no success, even a 404: a Delete
+    that claimed it would orphan a running replication."""
+    stubbed.expect_stop_error(*refusal)
     stubbed.expect_list({cfn.destination: "ACTIVE"})
     with pytest.raises(ReplicationFailedError) as caught:
         handle_event(cfn.delete(), context, stubbed.ivs)
     assert "StopParticipantReplication failed" in str(caught.value)
-    assert "Cannot stop right now" in str(caught.value)
+    assert refusal[2] in str(caught.value)
+
+
+def test_delete_refused_with_an_unreadable_state_fails_and_says_it_may_run(stubbed, cfn, context):
+    stubbed.expect_stop_error("ResourceNotFoundException", 404, "Replication not found")
+    stubbed.stubber.add_client_error(
+        "list_participant_replicas", "AccessDeniedException", "not authorized", 403
+    )
+    with pytest.raises(ReplicationFailedError) as caught:
+        handle_event(cfn.delete(), context, stubbed.ivs)
+    assert "may still run" in str(caught.value)
 
 
 @pytest.mark.parametrize(

@@ -200,3 +200,37 @@ def test_after_a_published_event_not_publishing_is_retried_for_30_s_at_most(stub
     )
     assert report.not_publishing == [KEY.physical_id()]
     assert 25 <= sum(stubbed.sleeps) <= SETTLE_SECONDS
+
+
+class _WithdrawnDuringTheStart:
+    """A registry declaring KEY when the run reads it, and nothing by the re-read after the
+    Start: the resource was deleted meanwhile."""
+
+    attempt_budget_seconds = 0.0
+
+    def declarations_of(self, *_):
+        return [ReplicationSpec(KEY, when_not_publishing=c.MODE_FOLLOW)]
+
+    def declaration(self, *_):
+        return None
+
+
+def test_a_reconciler_whose_undo_stop_cannot_be_confirmed_fails_that_declaration(stubbed, context):
+    """Withdrawn during its Start, refused the Stop, the listing unreadable: the replication
+    may run with nothing declaring it, so the run fails (Lambda retries it) instead of
+    reporting it handled, or crashing the other declarations' run."""
+    stubbed.expect_list({})
+    stubbed.expect_start()
+    stubbed.expect_stop_error("ConflictException", 409, "busy")
+    stubbed.stubber.add_client_error(
+        "list_participant_replicas", "AccessDeniedException", "refused", 403
+    )
+    report = _reconcile_event(
+        _published_event(), stubbed.ivs, _WithdrawnDuringTheStart(), deadline(context)
+    )
+    assert list(report.failed) == [KEY.physical_id()]
+    assert (
+        "reading the state to tell whether it still runs then failed"
+        in report.failed[KEY.physical_id()]
+    )
+    assert stubbed.calls == [LIST, START, STOP, LIST]

@@ -48,7 +48,6 @@ from .logic import (
 from .registry import Registry, RegistryUnavailableError, describe_item
 from .retries import Deadline, DeadlineExceededError, ServiceError, backoff_delay
 from .starting import (
-    MAYBE_NOT_PUBLISHING_STATUSES,
     NO_SETTLE,
     SETTLE_SECONDS,
     RefusalUnresolvedError,
@@ -57,6 +56,7 @@ from .starting import (
     may_have_started,
     start_replication,
 )
+from .stopping import StopResult, StopUnresolvedError, stop_replication
 
 logger = Logger(service=c.LOGGER_SERVICE, child=True)
 
@@ -437,24 +437,27 @@ class Lifecycle:
         return True
 
     def _stop(self, key: ReplicationKey, *, reason: str) -> None:
-        """Stop; a replication that is already gone or STOPPED counts as stopped."""
+        """Stop; a replication that is refused and observed not ACTIVE counts as stopped."""
         try:
-            self._ivs.stop_replication(key, self._deadline)
+            result = stop_replication(self._ivs, key, self._deadline)
         except ServiceError as error:
-            if error.code == "ResourceNotFoundException":
-                self._step("Replication already gone", extra={"reason": reason})
-                return
-            if not error.transient and self._state(key) != ACTIVE:
-                self._step("Replication not ACTIVE; nothing to stop", extra={"reason": reason})
-                return
             raise ReplicationFailedError(
                 failure_message(error.operation, key, error.code, error.message)
+            ) from error
+        except StopUnresolvedError as error:
+            raise ReplicationFailedError(
+                f"Stopping {key.describe()} was refused, and its state could not be read: it "
+                "may still run. Retry the operation.",
+                str(error),
             ) from error
         except DeadlineExceededError as error:
             raise ReplicationFailedError(
                 f"Stopping {key.describe()} ran out of time. Retry the operation.", str(error)
             ) from error
-        self._step("Replication stopped", extra={"reason": reason})
+        if result is StopResult.NOT_RUNNING:
+            self._step("Replication not running; nothing to stop", extra={"reason": reason})
+        else:
+            self._step("Replication stopped", extra={"reason": reason})
 
     def _state(self, key: ReplicationKey, *, undo_on_failure: bool = False) -> str | None:
         try:
@@ -507,20 +510,14 @@ class Lifecycle:
         so "nothing is running" is only claimed when the Start's answer was received.
         """
         try:
-            self._ivs.stop_replication(key, self._deadline)
-        except ServiceError as error:
-            # How IVS refuses to stop what is not running is undocumented: look, when the
-            # Start's answer is known (a late Start could still come after a timed-out one).
-            if (
-                start_outcome_known
-                and error.status in MAYBE_NOT_PUBLISHING_STATUSES
-                and not self._still_active(key)
-            ):
-                return "Nothing was left running."
+            result = stop_replication(self._ivs, key, self._deadline)
+        except (ServiceError, StopUnresolvedError, DeadlineExceededError):
             return _manual_stop_advice(key)
-        except DeadlineExceededError:
-            return _manual_stop_advice(key)
-        return "It was stopped again so nothing is left running."
+        if result is StopResult.STOPPED:
+            return "It was stopped again so nothing is left running."
+        if start_outcome_known:
+            return "Nothing was left running."
+        return _manual_stop_advice(key)
 
 
 def _settle_for(spec: ReplicationSpec) -> Settle:

@@ -42,6 +42,7 @@ from .starting import (
     may_have_started,
     start_replication,
 )
+from .stopping import StopUnresolvedError, stop_replication
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -80,6 +81,7 @@ _RECONCILE_ERRORS = (
     ServiceError,
     DeadlineExceededError,
     RefusalUnresolvedError,
+    StopUnresolvedError,
     UnverifiedStartError,
     DeclarationChangingError,
 )
@@ -368,7 +370,7 @@ def _reconcile_declaration(
             "Declaration changed during the start; restarting with the declared settings",
             extra={"physical_id": current.key.physical_id()},
         )
-        _stop(current.key, ivs, deadline)
+        stop_replication(ivs, current.key, deadline)
         current = declared
     raise DeclarationChangingError(
         f"the declaration of {spec.key.physical_id()} changed during each of {START_ATTEMPTS} "
@@ -408,8 +410,8 @@ def _declaration_now(
             extra={"reason": str(error), "physical_id": spec.key.physical_id()},
         )
         try:
-            _stop(spec.key, ivs, deadline)
-        except (ServiceError, DeadlineExceededError) as stop_error:
+            stop_replication(ivs, spec.key, deadline)
+        except (ServiceError, StopUnresolvedError, DeadlineExceededError) as stop_error:
             raise UnverifiedStartError(
                 f"the registry check after the start failed ({error}), and so did the stop "
                 f"({stop_error})"
@@ -419,19 +421,9 @@ def _declaration_now(
         ) from error
 
 
-def _stop(key: ReplicationKey, ivs: IvsRealtime, deadline: Deadline) -> None:
-    """Stop; a replication IVS no longer lists ACTIVE counts as stopped."""
-    try:
-        ivs.stop_replication(key, deadline)
-    except ServiceError as error:
-        # How IVS refuses to stop what is not running is undocumented: look instead.
-        if error.transient or ivs.replica_state(key, deadline) == ACTIVE:
-            raise
-
-
 def _stop_withdrawn(key: ReplicationKey, ivs: IvsRealtime, deadline: Deadline) -> None:
     """The declaration went away while we started it: undo, so nothing is orphaned."""
     logger.warning(
         "Declaration withdrawn during the start; stopping", extra={"physical_id": key.physical_id()}
     )
-    _stop(key, ivs, deadline)
+    stop_replication(ivs, key, deadline)

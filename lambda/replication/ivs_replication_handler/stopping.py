@@ -1,0 +1,62 @@
+"""One Stop, confirmed: the step the custom-resource lifecycle and the reconciler share.
+
+How IVS refuses to stop a replication that is not running is not documented (a 404, a 409, or
+an answer that changes nothing: see the emulator's profiles), and a refusal's words do not say
+whether the replica runs. So a refusal is never taken at its word: one that is not transient
+counts as "not running" only when ListParticipantReplicas does not list the replica ACTIVE (or
+its source stage is gone). A transient refusal that outlasted the retries says nothing about
+the state, and is raised.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from .ivs import IvsRealtime
+from .logic import ACTIVE, ReplicationKey
+from .retries import Deadline, DeadlineExceededError, ServiceError
+
+
+class StopResult(Enum):
+    """How a Stop ended, short of a failure."""
+
+    STOPPED = "stopped"  # IVS accepted the Stop
+    NOT_RUNNING = "not-running"  # refused, and the replica is observed not ACTIVE
+
+
+class StopUnresolvedError(Exception):
+    """Stop was refused, and reading the replica's state to tell whether it still runs failed:
+    it may be running."""
+
+    def __init__(self, refusal: ServiceError, cause: ServiceError | DeadlineExceededError) -> None:
+        super().__init__(
+            f"{refusal}; reading the state to tell whether it still runs then failed: {cause}"
+        )
+        self.refusal = refusal
+        self.cause = cause
+
+
+def stop_replication(ivs: IvsRealtime, key: ReplicationKey, deadline: Deadline) -> StopResult:
+    """Stop `key`'s replication. Raise the refusal (a ServiceError) when it is transient or the
+    replica is still listed ACTIVE, StopUnresolvedError when the state behind a refusal cannot
+    be read, DeadlineExceededError when transient failures outlast the deadline."""
+    try:
+        ivs.stop_replication(key, deadline)
+    except ServiceError as refusal:
+        if refusal.transient or _listed_active(ivs, key, deadline, refusal):
+            raise
+        return StopResult.NOT_RUNNING
+    return StopResult.STOPPED
+
+
+def _listed_active(
+    ivs: IvsRealtime, key: ReplicationKey, deadline: Deadline, refusal: ServiceError
+) -> bool:
+    try:
+        return ivs.replica_state(key, deadline) == ACTIVE
+    except ServiceError as cause:
+        if cause.code == "ResourceNotFoundException":
+            return False  # the source stage is gone, and with it every replication from it
+        raise StopUnresolvedError(refusal, cause) from cause
+    except DeadlineExceededError as cause:
+        raise StopUnresolvedError(refusal, cause) from cause

@@ -1,0 +1,85 @@
+"""A refused Stop, at the AWS edge: one rule (`stopping.stop_replication`) for the handler and
+the reconciler (the reconciler's use of it: test_undocumented_answers.py). What IVS answers
+when asked to stop what does not run is undocumented, so a refusal counts as "not running"
+only when the listing read after it shows nothing ACTIVE; a transient refusal is never read
+past, and an unreadable listing is a failure, not a success."""
+
+from __future__ import annotations
+
+import pytest
+
+from ivs_replication_handler.logic import ReplicationKey
+from ivs_replication_handler.retries import (
+    DEADLINE_MARGIN_SECONDS,
+    Deadline,
+    DeadlineExceededError,
+    ServiceError,
+)
+from ivs_replication_handler.stopping import StopResult, StopUnresolvedError, stop_replication
+
+# As in conftest.py (this folder is no package).
+SOURCE = "arn:aws:ivs:us-east-1:123456789012:stage/SourceStage01"
+DESTINATION = "arn:aws:ivs:us-east-1:123456789012:stage/DestinationStage01"
+PARTICIPANT = "host-1"
+KEY = ReplicationKey(SOURCE, DESTINATION, PARTICIPANT)
+
+STOP = "StopParticipantReplication"
+LIST = "ListParticipantReplicas"
+
+
+def deadline(context) -> Deadline:
+    return Deadline(context.get_remaining_time_in_millis)
+
+
+def refuse_listing(stubbed, code: str = "AccessDeniedException", status: int = 403) -> None:
+    stubbed.stubber.add_client_error("list_participant_replicas", code, "refused", status)
+
+
+def test_an_accepted_stop_is_stopped_without_a_listing(stubbed, context):
+    stubbed.expect_stop()
+    assert stop_replication(stubbed.ivs, KEY, deadline(context)) is StopResult.STOPPED
+    assert stubbed.calls == [STOP]
+
+
+@pytest.mark.parametrize(
+    "listing", ["not listed", "STOPPED", "source stage gone"], ids=lambda listing: listing
+)
+def test_a_refusal_is_not_running_only_when_the_listing_shows_nothing_active(
+    stubbed, context, listing
+):
+    stubbed.expect_stop_error("ConflictException", 409, "Replication is stopped")
+    if listing == "source stage gone":
+        refuse_listing(stubbed, "ResourceNotFoundException", 404)
+    else:
+        stubbed.expect_list({DESTINATION: listing} if listing == "STOPPED" else {})
+    assert stop_replication(stubbed.ivs, KEY, deadline(context)) is StopResult.NOT_RUNNING
+    assert stubbed.calls == [STOP, LIST]
+
+
+def test_a_refusal_while_listed_active_is_raised(stubbed, context):
+    stubbed.expect_stop_error("ResourceNotFoundException", 404, "Replication not found")
+    stubbed.expect_list({DESTINATION: "ACTIVE"})
+    with pytest.raises(ServiceError) as caught:
+        stop_replication(stubbed.ivs, KEY, deadline(context))
+    assert caught.value.code == "ResourceNotFoundException"
+
+
+def test_a_transient_refusal_that_outlasts_the_retries_is_never_read_past(stubbed, context):
+    """A 500 says nothing about the state: it is not resolved by a listing into a success."""
+    # Time for one attempt only, after the margin kept to answer CloudFormation.
+    context.remaining_ms = (
+        int((DEADLINE_MARGIN_SECONDS + stubbed.ivs.attempt_budget_seconds) * 1000) + 10
+    )
+    stubbed.expect_stop_error("InternalServerException", 500, "try later")
+    with pytest.raises(DeadlineExceededError):
+        stop_replication(stubbed.ivs, KEY, deadline(context))
+    assert stubbed.calls == [STOP]
+
+
+def test_a_refusal_with_an_unreadable_listing_is_unresolved(stubbed, context):
+    stubbed.expect_stop_error("ValidationException", 400, "Replication is not active")
+    refuse_listing(stubbed)
+    with pytest.raises(StopUnresolvedError) as caught:
+        stop_replication(stubbed.ivs, KEY, deadline(context))
+    assert caught.value.refusal.code == "ValidationException"
+    assert caught.value.cause.code == "AccessDeniedException"

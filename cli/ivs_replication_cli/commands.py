@@ -14,8 +14,7 @@ from ivs_replication_cli.aws import (
 )
 from ivs_replication_cli.errors import EXIT_DRIFT, EXIT_OK
 from ivs_replication_cli.stack import read_stack
-from ivs_replication_handler.ivs import IvsRealtime
-from ivs_replication_handler.reconciler import paced
+from ivs_replication_handler.ivs import IvsRealtime, paced
 
 
 def run(args: argparse.Namespace, *, clients: ClientFactory | None, out: TextIO) -> int:

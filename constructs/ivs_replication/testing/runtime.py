@@ -24,7 +24,7 @@ from ivs_replication_handler.contract import (
     ON_EVENT_ENTRY_POINT,
     RECONCILER_ENTRY_POINT,
 )
-from ivs_replication_handler.ivs import IvsRealtime
+from ivs_replication_handler.ivs import IvsRealtime, paced
 from ivs_replication_handler.metrics import ReplicationMetrics
 from ivs_replication_handler.registry import Registry
 
@@ -122,7 +122,7 @@ class HandlerRuntime:
         """``reconciler.handle_event(payload, context, ivs, registry)``, with a fresh context
         per invocation; raises ``NoLocalRuntimeError`` for any other function."""
         _require_entry_point(function, RECONCILER_ENTRY_POINT)
-        ivs = reconciler.paced(self._ivs_realtime())  # as the deployed reconciler is
+        ivs = paced(self._ivs_realtime())  # as the deployed reconciler is
         registry = self._registry(function)
         if registry is None:
             raise NoLocalRuntimeError(

@@ -11,7 +11,6 @@ target), and 200 at 20/s (the earlier row, for comparison).
 
 from __future__ import annotations
 
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from bench.local_ivs import QUIET_METRICS, lambda_context, local_endpoint
 from ivs_replication.testing.cloudformation import custom_resource_event
 from ivs_replication_handler import contract as c
 from ivs_replication_handler.handler import handle_event
-from ivs_replication_handler.ivs import IvsRealtime, make_client
+from ivs_replication_handler.ivs import IvsRealtime, IvsSettings, make_client
 
 if TYPE_CHECKING:
     from ivs_realtime_emulator import IvsRealtimeEmulator
@@ -115,22 +114,21 @@ def _measure(scenario: Scenario) -> tuple[list[Row], dict[str, Any]]:
 
 
 def _burst(scenario: Scenario) -> dict[str, Any]:
-    # As the construct sets them: the stack's size, and the rate it was told IVS allows.
-    os.environ[c.ENV_STACK_REPLICATIONS] = str(scenario.creates)
-    os.environ[c.ENV_IVS_CALLS_PER_SECOND] = f"{scenario.rate_per_second:g}"
-    try:
-        with local_endpoint() as local:
-            events, handlers = _creates(local, scenario.creates)
-            local.faults.throttle(
-                START, rate_per_second=scenario.rate_per_second, burst=scenario.burst
-            )
-            local.reset_calls()
-            outcomes, makespan = _run_all(events, handlers)
-            calls = local.calls
-            active = len(local.replicas(state="ACTIVE"))
-    finally:
-        os.environ.pop(c.ENV_STACK_REPLICATIONS, None)
-        os.environ.pop(c.ENV_IVS_CALLS_PER_SECOND, None)
+    # As the construct sets them, and each function reads them at its cold start: the stack's
+    # size, and the rate it was told IVS allows.
+    settings = IvsSettings.from_environment(
+        {
+            c.ENV_STACK_REPLICATIONS: str(scenario.creates),
+            c.ENV_IVS_CALLS_PER_SECOND: f"{scenario.rate_per_second:g}",
+        }
+    )
+    with local_endpoint() as local:
+        events, handlers = _creates(local, scenario.creates, settings)
+        local.faults.throttle(START, rate_per_second=scenario.rate_per_second, burst=scenario.burst)
+        local.reset_calls()
+        outcomes, makespan = _run_all(events, handlers)
+        calls = local.calls
+        active = len(local.replicas(state="ACTIVE"))
     return {
         "succeeded": sum(ok for ok, _ in outcomes),
         "active_replicas_after": active,
@@ -141,7 +139,7 @@ def _burst(scenario: Scenario) -> dict[str, Any]:
 
 
 def _creates(
-    local: IvsRealtimeEmulator, count: int
+    local: IvsRealtimeEmulator, count: int, settings: IvsSettings
 ) -> tuple[list[dict[str, object]], list[IvsRealtime]]:
     source = local.create_stage("source")
     events = []
@@ -156,7 +154,7 @@ def _creates(
         events.append(custom_resource_event("Create", properties, logical_id=f"R{index}"))
     # Clients are built up front: creating boto3 clients from many threads at once is not
     # thread-safe (and in Lambda each invocation's environment has its own).
-    return events, [IvsRealtime(make_client()) for _ in events]
+    return events, [IvsRealtime(make_client(), settings=settings) for _ in events]
 
 
 def _run_all(

@@ -20,9 +20,9 @@ from bench.common import Row
 from bench.local_ivs import QUIET_METRICS, lambda_context, local_endpoint
 from ivs_replication.testing import LocalDynamoDB
 from ivs_replication_handler import contract as c
-from ivs_replication_handler.ivs import IvsRealtime, make_client
+from ivs_replication_handler.ivs import IvsRealtime, IvsSettings, make_client, paced
 from ivs_replication_handler.logic import ReplicationKey, ReplicationSpec
-from ivs_replication_handler.reconciler import handle_event, paced
+from ivs_replication_handler.reconciler import handle_event
 from ivs_replication_handler.registry import Registry
 from ivs_replication_handler.retries import Deadline
 
@@ -131,7 +131,8 @@ def _sweep(dynamodb: LocalDynamoDB) -> dict[str, Any]:
 
 
 def _ivs() -> IvsRealtime:
-    return paced(IvsRealtime(make_client()))  # as the deployed reconciler is
+    # As the deployed reconciler is, at the rate the throttles allow.
+    return paced(IvsRealtime(make_client(), settings=IvsSettings(calls_per_second=RATE_PER_SECOND)))
 
 
 def _registry(dynamodb: LocalDynamoDB, table: str) -> Registry:

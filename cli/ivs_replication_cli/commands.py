@@ -14,8 +14,7 @@ from ivs_replication_cli.aws import (
 )
 from ivs_replication_cli.errors import EXIT_DRIFT, EXIT_OK
 from ivs_replication_cli.stack import read_stack
-from ivs_replication_handler.ivs import IvsRealtime
-from ivs_replication_handler.reconciler import paced
+from ivs_replication_handler.ivs import IvsRealtime, IvsSettings, paced
 
 
 def run(args: argparse.Namespace, *, clients: ClientFactory | None, out: TextIO) -> int:
@@ -53,13 +52,15 @@ def _reconcile(
 ) -> int:
     function = reconcile.require_reconciler(stack)
     if args.local:
+        # At the deployed reconciler's pace: the settings its environment states in the template.
+        settings = IvsSettings.from_environment(stack.reconciler_environment)
         result = reconcile.run_sweep_here(
             stack,
-            paced(IvsRealtime(client("ivs-realtime"))),
+            paced(IvsRealtime(client("ivs-realtime"), settings=settings)),
             client("dynamodb"),
             command_deadline(),
         )
-        where = "here, with the reconciler's code"
+        where = f"here, with the reconciler's code at {settings.calls_per_second:g} IVS calls/s"
     else:
         result = reconcile.invoke_sweep(client("lambda"), function)
         where = f"Lambda function {function}"

@@ -38,7 +38,8 @@ def parser() -> argparse.ArgumentParser:
     reconcile.add_argument(
         "--local",
         action="store_true",
-        help="run the sweep here with the reconciler's code (your credentials), not in Lambda",
+        help="run the sweep here with the reconciler's code (your credentials), not in Lambda, "
+        "at the IVS pace the deployed reconciler's environment states (Default: 5 calls/s)",
     )
     return top
 

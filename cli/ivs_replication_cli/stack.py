@@ -1,14 +1,15 @@
 """A deployed stack as the CLI needs it: its replications, its reconciler and its registry.
 
 Read with two CloudFormation calls: ``ListStackResources`` (physical ids) and ``GetTemplate``
-(the replications' modes, the reconciler's ``Handler`` and the table it is given).
+(the replications' modes, the reconciler's ``Handler``, the table it is given and the rest of
+its environment, such as the IVS pace the construct set).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ivs_replication_handler import contract as c
@@ -31,10 +32,14 @@ class DeclaredReplication:
 
 @dataclass(frozen=True)
 class DeployedStack:
+    """``reconciler_environment``: the reconciler's environment variables whose values the
+    template states as plain text (Default: none); the others (a ``Ref``) are left out."""
+
     name: str
     replications: list[DeclaredReplication]
     reconciler_function: str | None
     registry_table: str | None
+    reconciler_environment: Mapping[str, str] = field(default_factory=dict)
 
 
 def read_stack(cloudformation: Any, stack_name: str) -> DeployedStack:  # noqa: ANN401 - a boto3 client
@@ -50,12 +55,14 @@ def read_stack(cloudformation: Any, stack_name: str) -> DeployedStack:  # noqa: 
         if resource.get("Type") == c.RESOURCE_TYPE and logical_id in physical
     ]
     reconciler = _reconciler_logical_id(resources)
-    table = _registry_table_logical_id(resources, reconciler)
+    variables = _variables(resources[reconciler]) if reconciler is not None else {}
+    table = _registry_table_logical_id(variables)
     return DeployedStack(
         name=stack_name,
         replications=replications,
         reconciler_function=physical[reconciler][0] if reconciler in physical else None,
         registry_table=physical[table][0] if table in physical else None,
+        reconciler_environment={k: v for k, v in variables.items() if isinstance(v, str)},
     )
 
 
@@ -109,12 +116,16 @@ def _reconciler_logical_id(resources: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _registry_table_logical_id(resources: Mapping[str, Any], reconciler: str | None) -> str | None:
+def _variables(function: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A function's ``Environment.Variables`` as the template states them."""
+    environment = (function.get("Properties") or {}).get("Environment") or {}
+    variables = environment.get("Variables") or {}
+    return variables if isinstance(variables, Mapping) else {}
+
+
+def _registry_table_logical_id(variables: Mapping[str, Any]) -> str | None:
     """The table the reconciler is given: ``{"Ref": <table>}`` in its environment."""
-    if reconciler is None:
-        return None
-    environment = (resources[reconciler].get("Properties") or {}).get("Environment") or {}
-    value = (environment.get("Variables") or {}).get(c.ENV_REGISTRY_TABLE)
+    value = variables.get(c.ENV_REGISTRY_TABLE)
     if isinstance(value, Mapping) and isinstance(value.get("Ref"), str):
         return str(value["Ref"])
     return None

@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -20,7 +21,12 @@ from botocore.response import StreamingBody
 from botocore.stub import Stubber
 
 from ivs_realtime_emulator import IvsRealtimeEmulator
-from ivs_replication import ParticipantReplication, ReplicationSweep, WhenNotPublishing
+from ivs_replication import (
+    ParticipantReplication,
+    ReplicationProvider,
+    ReplicationSweep,
+    WhenNotPublishing,
+)
 from ivs_replication.testing import LocalDynamoDB, TemplateDeployment
 from ivs_replication_cli.main import main
 from ivs_replication_handler import contract as c
@@ -29,10 +35,13 @@ STACK = "LiveStack"
 NO_BUNDLING = {"aws:cdk:bundling-stacks": []}
 
 
-def live_stack_template() -> dict[str, Any]:
-    """host-1 followed from Main into Side and Other; guest-1 followed from Main into Side."""
+def live_stack_template(*, ivs_calls_per_second: float | None = None) -> dict[str, Any]:
+    """host-1 followed from Main into Side and Other; guest-1 followed from Main into Side.
+    ``ivs_calls_per_second`` Default: the construct's pace is left as it is (5 per second)."""
     app = cdk.App(context=NO_BUNDLING)
     stack = cdk.Stack(app, STACK)
+    if ivs_calls_per_second is not None:
+        ReplicationProvider.of(stack).pace_ivs_calls(calls_per_second=ivs_calls_per_second)
     main_stage = ivs.CfnStage(stack, "Main", name="main")
     side = ivs.CfnStage(stack, "Side", name="side")
     other = ivs.CfnStage(stack, "Other", name="other")
@@ -149,10 +158,11 @@ class DeployedWorld:
         return code, json.loads(out)
 
 
-@pytest.fixture
-def world(
-    local_ivs: IvsRealtimeEmulator, dynamodb: LocalDynamoDB, template: dict[str, Any]
+@contextmanager
+def deployed(
+    template: dict[str, Any], local_ivs: IvsRealtimeEmulator, dynamodb: LocalDynamoDB
 ) -> Iterator[DeployedWorld]:
+    """`template` deployed locally as stack STACK, deleted again after the test."""
     deployment = TemplateDeployment(template, ivs=local_ivs, dynamodb=dynamodb, stack_name=STACK)
     deployment.deploy()
     built = DeployedWorld(template, deployment, local_ivs, dynamodb)
@@ -162,3 +172,11 @@ def world(
         built.cfn_stub.assert_no_pending_responses()
         built.lambda_stub.assert_no_pending_responses()
         deployment.delete()
+
+
+@pytest.fixture
+def world(
+    local_ivs: IvsRealtimeEmulator, dynamodb: LocalDynamoDB, template: dict[str, Any]
+) -> Iterator[DeployedWorld]:
+    with deployed(template, local_ivs, dynamodb) as built:
+        yield built

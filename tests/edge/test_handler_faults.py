@@ -11,7 +11,7 @@ from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 
 from ivs_replication_handler import contract as c
 from ivs_replication_handler.handler import handle_event
-from ivs_replication_handler.ivs import IvsRealtime
+from ivs_replication_handler.ivs import IvsRealtime, IvsSettings
 from ivs_replication_handler.lifecycle import ReplicationFailedError
 
 START = "StartParticipantReplication"
@@ -43,8 +43,12 @@ def test_a_throttled_start_spreads_its_first_retry_over_the_stacks_burst_window(
 ):
     """In a stack of 400 replications a throttled Start first waits anywhere in (a little more
     than) the 80 s that 400 Starts need at 5 per second, so a burst of creates does not retry
-    in lockstep."""
+    in lockstep. The count is read once, as the handler's cold start reads it: a later change
+    of the process's environment reaches nothing."""
     monkeypatch.setenv(c.ENV_STACK_REPLICATIONS, "400")
+    settings = IvsSettings.from_environment()
+    stubbed.ivs = IvsRealtime(stubbed.client, sleep=stubbed.ivs.sleep, settings=settings)
+    monkeypatch.setenv(c.ENV_STACK_REPLICATIONS, "40")
     monkeypatch.setattr(random, "uniform", lambda low, high: high)  # the window's far end
     context.remaining_ms = 300_000
     stubbed.expect_start_error("ThrottlingException", 429, "Rate exceeded")

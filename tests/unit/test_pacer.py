@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 
-from ivs_replication_handler.ivs import Pacer, calls_per_second_from_environment
+from ivs_replication_handler.ivs import Pacer
 from ivs_replication_handler.retries import Deadline, DeadlineExceededError
 
 
@@ -61,9 +61,7 @@ def test_a_turn_past_the_deadline_is_refused_before_anything_is_sent() -> None:
     assert time.now == 0.0
 
 
-@pytest.mark.parametrize(("text", "rate"), [("", 5.0), ("12.5", 12.5), ("0", 5.0), ("x", 5.0)])
-def test_the_pace_comes_from_the_environment_with_the_documented_default(
-    monkeypatch: pytest.MonkeyPatch, text: str, rate: float
-) -> None:
-    monkeypatch.setenv("IVS_REPLICATION_IVS_CALLS_PER_SECOND", text)
-    assert calls_per_second_from_environment() == rate
+@pytest.mark.parametrize("rate", [0.0, -1.0, 101.0])
+def test_a_rate_out_of_range_is_refused_with_the_allowed_form(rate: float) -> None:
+    with pytest.raises(ValueError, match=r"Invalid calls_per_second: .* at most 100"):
+        Pacer(rate)

@@ -5,8 +5,10 @@ A ``TemplateDeployment`` knows each ``AWS::Lambda::Function`` of its template as
 callable: a custom-resource handler for ``LocalDeployment``, or an event target for
 ``LocalEventBus``. ``HandlerRuntime`` runs this library's own handlers (the
 ``ivs_replication_handler`` package) with clients injected for the local endpoints: IVS
-real-time and, when the function's environment names a registry table, DynamoDB. No
-environment variable is changed for them.
+real-time and, when the function's environment names a registry table, DynamoDB. Each function
+runs with the settings its own resolved environment states (the registry table, the stack's
+replication count and IVS pace), as the deployed function reads them from its environment; no
+environment variable of the test process is read or changed for them.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from ivs_replication_handler.contract import (
     ON_EVENT_ENTRY_POINT,
     RECONCILER_ENTRY_POINT,
 )
-from ivs_replication_handler.ivs import IvsRealtime
+from ivs_replication_handler.ivs import IvsRealtime, IvsSettings, paced
 from ivs_replication_handler.metrics import ReplicationMetrics
 from ivs_replication_handler.registry import Registry
 
@@ -108,9 +110,11 @@ class HandlerRuntime:
 
     def custom_resource_handler(self, function: LocalFunction) -> Handler:
         """``handler.handle_event(event, context, ivs, registry)``; the registry is None when
-        the function's environment names no table (a stack without follow mode)."""
+        the function's environment names no table (a stack without follow mode), and ``ivs``
+        spreads a throttled burst over the window of the stack's replication count at its
+        pace (``IvsSettings``)."""
         _require_entry_point(function, ON_EVENT_ENTRY_POINT)
-        ivs = self._ivs_realtime()
+        ivs = self._ivs_realtime(function)
         registry = self._registry(function)
 
         def handle(event: dict[str, object], context: Any) -> Mapping[str, object]:  # noqa: ANN401 - a Lambda context
@@ -120,9 +124,10 @@ class HandlerRuntime:
 
     def event_target(self, function: LocalFunction) -> EventTarget:
         """``reconciler.handle_event(payload, context, ivs, registry)``, with a fresh context
-        per invocation; raises ``NoLocalRuntimeError`` for any other function."""
+        per invocation and ``ivs`` paced at the function's IVS pace (``IvsSettings``); raises
+        ``NoLocalRuntimeError`` for any other function."""
         _require_entry_point(function, RECONCILER_ENTRY_POINT)
-        ivs = reconciler.paced(self._ivs_realtime())  # as the deployed reconciler is
+        ivs = paced(self._ivs_realtime(function))  # as the deployed reconciler is
         registry = self._registry(function)
         if registry is None:
             raise NoLocalRuntimeError(
@@ -139,8 +144,15 @@ class HandlerRuntime:
 
         return invoke
 
-    def _ivs_realtime(self) -> IvsRealtime:
-        return IvsRealtime(client=self._ivs.client(), sleep=self.sleep, clock=self.clock)
+    def _ivs_realtime(self, function: LocalFunction) -> IvsRealtime:
+        """An IVS edge with the settings `function`'s environment states (its replication
+        count and IVS pace), read as the deployed function reads its own at a cold start."""
+        return IvsRealtime(
+            client=self._ivs.client(),
+            sleep=self.sleep,
+            clock=self.clock,
+            settings=IvsSettings.from_environment(function.environment),
+        )
 
     def _registry(self, function: LocalFunction) -> Registry | None:
         table = function.environment.get(ENV_REGISTRY_TABLE)

@@ -14,7 +14,7 @@ from aws_lambda_powertools import Logger
 
 from . import contract as c
 from .contract import InvalidPropertyError
-from .ivs import IvsRealtime
+from .ivs import IvsRealtime, IvsSettings
 from .lifecycle import Lifecycle, Outcome, ReplicationFailedError
 from .logic import (
     ReplicationKey,
@@ -33,7 +33,8 @@ if TYPE_CHECKING:
 logger = Logger(service=c.LOGGER_SERVICE)
 
 # Hold no boto3 client until the first call (see their `client`); warm invocations reuse them.
-_ivs = IvsRealtime()
+# The stack's IVS settings are read from the environment here, once per execution environment.
+_ivs = IvsRealtime(settings=IvsSettings.from_environment())
 _registry = Registry()
 
 

@@ -4,7 +4,8 @@ retries and, where set, client-side pacing.
 
 The client is created on first use, never at import, so ``AWS_REGION`` and
 ``AWS_ENDPOINT_URL_IVS_REALTIME`` redirect it like in any boto3 program, and tests can inject
-their own.
+their own. What the stack tells its functions about IVS (`IvsSettings`: the rate, how many
+replications it holds) is read from the environment once, by the entry points, and passed in.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from . import aws
@@ -38,22 +40,93 @@ def make_client(
     return cast("IvsrealtimeClient", client)
 
 
+# A burst spread a little wider than its ideal drain time gets most Starts through on their
+# first retry (a simulation of 480 creates at 5/s: about 2.2 calls each, 1.1x the ideal).
+_BURST_SPREAD = 1.1
+
+
+@dataclass(frozen=True)
+class IvsSettings:
+    """What a stack tells its functions about IVS (the construct writes it into their
+    environment): read once per execution environment with `from_environment`, then given to
+    `IvsRealtime`.
+
+    ``calls_per_second`` Default: 5 (IVS documents about 5 TPS for its stage APIs): the rate
+    per operation the functions assume (`ReplicationProvider.pace_ivs_calls`).
+    ``stack_replications`` Default: 0 (not known: a throttled burst is not spread).
+
+    :raises ValueError: if `calls_per_second` is not above 0 and at most 100, or
+        `stack_replications` is negative.
+    """
+
+    calls_per_second: float = c.IVS_CALLS_PER_SECOND
+    stack_replications: int = 0
+
+    def __post_init__(self) -> None:
+        _check_rate(self.calls_per_second)
+        if self.stack_replications < 0:
+            raise ValueError(
+                f"Invalid stack_replications: {self.stack_replications!r} is negative. "
+                "Expected a whole number of replications, 0 or more."
+            )
+
+    @classmethod
+    def from_environment(cls, environment: Mapping[str, str] | None = None) -> IvsSettings:
+        """The settings a function's `environment` states (Default: ``os.environ``):
+        ``IVS_REPLICATION_IVS_CALLS_PER_SECOND`` and ``IVS_REPLICATION_STACK_REPLICATIONS``.
+        A value that is missing or unusable (a rate that is no number or out of range, a count
+        that is no whole number) falls back to its default; this never raises."""
+        env = os.environ if environment is None else environment
+        rate_text = env.get(c.ENV_IVS_CALLS_PER_SECOND, "")
+        count_text = env.get(c.ENV_STACK_REPLICATIONS, "")
+        try:
+            rate = float(rate_text)
+        except ValueError:
+            rate = c.IVS_CALLS_PER_SECOND
+        return cls(
+            calls_per_second=rate if _rate_in_range(rate) else c.IVS_CALLS_PER_SECOND,
+            stack_replications=int(count_text) if count_text.isdecimal() else 0,
+        )
+
+    @property
+    def burst_window_seconds(self) -> float:
+        """The time the stack's replications need at IVS's rate: what a throttled burst of
+        creates spreads its first retries over. 0 (no spread) where no count is known."""
+        return _BURST_SPREAD * self.stack_replications / self.calls_per_second
+
+
+def _rate_in_range(rate: float) -> bool:
+    return 0 < rate <= c.IVS_CALLS_PER_SECOND_MAX
+
+
+def _check_rate(rate: float) -> None:
+    if isinstance(rate, bool) or not _rate_in_range(rate):
+        raise ValueError(
+            f"Invalid calls_per_second: {rate!r} is out of range. Expected a number of calls "
+            f"per second above 0 and at most {c.IVS_CALLS_PER_SECOND_MAX:g}."
+        )
+
+
 class Pacer:
     """Client-side pacing: at most `calls_per_second` calls of each operation per second (a
     token bucket per operation, bursting up to one second's worth), so a run that makes many
     calls spreads them under IVS's limit instead of being throttled. Thread-safe.
 
     A call whose turn would come too late for the deadline is not made
-    (DeadlineExceededError with 0 attempts: nothing was sent).
+    (DeadlineExceededError with 0 attempts: nothing was sent). ``calls_per_second`` Default:
+    5, IVS's documented rate.
+
+    :raises ValueError: if `calls_per_second` is not above 0 and at most 100.
     """
 
     def __init__(
         self,
-        calls_per_second: float,
+        calls_per_second: float = c.IVS_CALLS_PER_SECOND,
         *,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        _check_rate(calls_per_second)
         self.calls_per_second = calls_per_second
         self._sleep = sleep
         self._clock = clock
@@ -90,6 +163,7 @@ class IvsRealtime:
         sleep: Callable[[float], None] = time.sleep,
         attempt_budget_seconds: float = aws.ATTEMPT_BUDGET_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        settings: IvsSettings | None = None,
     ) -> None:
         self._client = client
         self.sleep = sleep
@@ -97,8 +171,17 @@ class IvsRealtime:
         self.clock = clock
         # An attempt is only started if it can time out before the deadline does.
         self.attempt_budget_seconds = attempt_budget_seconds
-        # Set by the reconciler (see Pacer); the handler's requests are single calls.
+        self._settings = settings or IvsSettings()
+        # Worked out once: `call` is the hot path.
+        self._burst_window_seconds = self._settings.burst_window_seconds
+        # Set by `paced` (the reconciler); the handler's requests are single calls.
         self.pacer: Pacer | None = None
+
+    @property
+    def settings(self) -> IvsSettings:
+        """What the stack said about IVS. Default: ``IvsSettings()`` (5 calls per second, no
+        replication count)."""
+        return self._settings
 
     @property
     def client(self) -> IvsrealtimeClient:
@@ -217,32 +300,15 @@ class IvsRealtime:
             deadline,
             sleep=self.sleep,
             attempt_budget_seconds=self.attempt_budget_seconds,
-            burst_window_seconds=burst_window_seconds(),
+            burst_window_seconds=self._burst_window_seconds,
         )
 
 
-# A burst spread a little wider than its ideal drain time gets most Starts through on their
-# first retry (a simulation of 480 creates at 5/s: about 2.2 calls each, 1.1x the ideal).
-_BURST_SPREAD = 1.1
-
-
-def burst_window_seconds() -> float:
-    """The time the stack's replications need at IVS's rate: what a throttled burst of
-    creates spreads its first retries over. 0 (no spread) where the construct set no count."""
-    text = os.environ.get(c.ENV_STACK_REPLICATIONS, "")
-    count = int(text) if text.isdecimal() else 0
-    return _BURST_SPREAD * count / calls_per_second_from_environment()
-
-
-def calls_per_second_from_environment() -> float:
-    """The IVS rate the functions assume (`IVS_REPLICATION_IVS_CALLS_PER_SECOND`, set by the
-    construct). Default: IVS's documented ~5 TPS; out-of-range values fall back to it."""
-    text = os.environ.get(c.ENV_IVS_CALLS_PER_SECOND, "")
-    try:
-        rate = float(text)
-    except ValueError:
-        return c.IVS_CALLS_PER_SECOND
-    return rate if 0 < rate <= c.IVS_CALLS_PER_SECOND_MAX else c.IVS_CALLS_PER_SECOND
+def paced(ivs: IvsRealtime) -> IvsRealtime:
+    """`ivs`, given a pacer at its settings' rate measured on its own sleep and clock, as the
+    deployed reconciler's is; returned for chaining (the same object, changed)."""
+    ivs.pacer = Pacer(ivs.settings.calls_per_second, sleep=ivs.sleep, clock=ivs.clock)
+    return ivs
 
 
 def _merged_state(

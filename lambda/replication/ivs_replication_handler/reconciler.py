@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger
 
 from . import contract as c
-from .ivs import IvsRealtime, Pacer, calls_per_second_from_environment
+from .ivs import IvsRealtime, IvsSettings, paced
 from .logic import ACTIVE, ReplicationKey, ReplicationSpec
 from .metrics import ReplicationMetrics, from_environment
 from .registry import Registry, publisher_key
@@ -49,10 +49,10 @@ if TYPE_CHECKING:
 
 logger = Logger(service=c.LOGGER_SERVICE)
 
-_ivs = IvsRealtime()
-# The deployed reconciler paces its IVS calls; one pacer for the warm environment's life.
-# `handle_event` callers bring their own IvsRealtime, paced or not (`paced`).
-_ivs.pacer = Pacer(calls_per_second_from_environment())
+# The deployed reconciler paces its IVS calls at the stack's rate, read from the environment
+# here, once: one pacer for the warm environment's life. `handle_event` callers bring their
+# own IvsRealtime, paced or not (`ivs.paced`).
+_ivs = paced(IvsRealtime(settings=IvsSettings.from_environment()))
 _registry = Registry()
 
 # Right after "Participant Published", IVS may not replicate the publisher yet (undocumented):
@@ -306,13 +306,6 @@ def _record(report: Report, spec: ReplicationSpec, result: _Outcome | Exception)
         _Outcome.WITHDRAWN: report.withdrawn,
         _Outcome.NOT_PUBLISHING: report.not_publishing,
     }[result].append(physical_id)
-
-
-def paced(ivs: IvsRealtime) -> IvsRealtime:
-    """`ivs` with a pacer at the configured rate, measured on its own sleep and clock (as the
-    deployed reconciler has one); for callers of `handle_event` that want the same pace."""
-    ivs.pacer = Pacer(calls_per_second_from_environment(), sleep=ivs.sleep, clock=ivs.clock)
-    return ivs
 
 
 def _concurrent_starts(ivs: IvsRealtime) -> int:

@@ -10,6 +10,7 @@ from ivs_replication_handler.handler import handle_event
 from ivs_replication_handler.lifecycle import Lifecycle, ReplicationFailedError
 from ivs_replication_handler.logic import parse_properties
 from ivs_replication_handler.retries import Deadline
+from ivs_replication_handler.stopping import STOP_ATTEMPTS
 
 START = "StartParticipantReplication"
 STOP = "StopParticipantReplication"
@@ -169,8 +170,9 @@ def test_unconfirmed_create_whose_stop_is_refused_while_listed_says_how_to_stop_
     lifecycle, _ = confirming_lifecycle(stubbed, context, confirm_timeout_seconds=0)
     stubbed.expect_start()
     stubbed.expect_list({})
-    stubbed.expect_stop_error("AccessDeniedException", 403, "not authorized")
-    stubbed.expect_list({cfn.destination: "ACTIVE"})
+    for _ in range(STOP_ATTEMPTS):
+        stubbed.expect_stop_error("AccessDeniedException", 403, "not authorized")
+        stubbed.expect_list({cfn.destination: "ACTIVE"})
 
     with pytest.raises(ReplicationFailedError) as caught:
         lifecycle.create(parse_properties(cfn.props()))
@@ -445,9 +447,10 @@ def test_delete_refused_while_still_active_fails_with_the_service_text(
     stubbed, cfn, context, refusal
 ):
     """A refusal with the replica still listed ACTIVE is no success, even a 404: a Delete
-    that claimed it would orphan a running replication."""
-    stubbed.expect_stop_error(*refusal)
-    stubbed.expect_list({cfn.destination: "ACTIVE"})
+    that claimed it would orphan a running replication (after STOP_ATTEMPTS Stops)."""
+    for _ in range(STOP_ATTEMPTS):
+        stubbed.expect_stop_error(*refusal)
+        stubbed.expect_list({cfn.destination: "ACTIVE"})
     with pytest.raises(ReplicationFailedError) as caught:
         handle_event(cfn.delete(), context, stubbed.ivs)
     assert "StopParticipantReplication failed" in str(caught.value)

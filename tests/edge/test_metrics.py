@@ -98,8 +98,11 @@ def test_an_invalid_request_counts_as_failed_for_its_type(cfn, context, stubbed,
 def test_a_failed_delete_and_an_unknown_request_type_count_as_failed(cfn, context, stubbed):
     written: list[str] = []
     metrics = ReplicationMetrics(write=written.append)
+    # Refused, and the state behind the refusal unreadable: the Delete fails.
     stubbed.expect_stop_error("ValidationException", 400, "Cannot stop right now")
-    stubbed.expect_list({cfn.destination: "ACTIVE"})
+    stubbed.stubber.add_client_error(
+        "list_participant_replicas", "AccessDeniedException", "not authorized", 403
+    )
     with pytest.raises(ReplicationFailedError):
         handler.handle_event(cfn.delete(), context, stubbed.ivs, metrics=metrics)
     unknown = {**cfn.create(), "RequestType": "Replace"}

@@ -15,7 +15,12 @@ from ivs_replication_handler.retries import (
     DeadlineExceededError,
     ServiceError,
 )
-from ivs_replication_handler.stopping import StopResult, StopUnresolvedError, stop_replication
+from ivs_replication_handler.stopping import (
+    STOP_ATTEMPTS,
+    StopResult,
+    StopUnresolvedError,
+    stop_replication,
+)
 
 # As in conftest.py (this folder is no package).
 SOURCE = "arn:aws:ivs:us-east-1:123456789012:stage/SourceStage01"
@@ -56,12 +61,23 @@ def test_a_refusal_is_not_running_only_when_the_listing_shows_nothing_active(
     assert stubbed.calls == [STOP, LIST]
 
 
-def test_a_refusal_while_listed_active_is_raised(stubbed, context):
+def test_a_refusal_while_listed_active_is_met_by_another_stop(stubbed, context):
+    """Someone started it between the refused Stop and the listing: stop that too."""
     stubbed.expect_stop_error("ResourceNotFoundException", 404, "Replication not found")
     stubbed.expect_list({DESTINATION: "ACTIVE"})
+    stubbed.expect_stop()
+    assert stop_replication(stubbed.ivs, KEY, deadline(context)) is StopResult.STOPPED
+    assert stubbed.calls == [STOP, LIST, STOP]
+
+
+def test_a_refusal_while_still_listed_active_after_every_attempt_is_raised(stubbed, context):
+    for _ in range(STOP_ATTEMPTS):
+        stubbed.expect_stop_error("ResourceNotFoundException", 404, "Replication not found")
+        stubbed.expect_list({DESTINATION: "ACTIVE"})
     with pytest.raises(ServiceError) as caught:
         stop_replication(stubbed.ivs, KEY, deadline(context))
     assert caught.value.code == "ResourceNotFoundException"
+    assert stubbed.calls == [STOP, LIST] * STOP_ATTEMPTS
 
 
 def test_a_transient_refusal_that_outlasts_the_retries_is_never_read_past(stubbed, context):

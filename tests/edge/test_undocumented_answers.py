@@ -13,6 +13,7 @@ from ivs_replication_handler.logic import ReplicationKey, ReplicationSpec
 from ivs_replication_handler.reconciler import _reconcile_event
 from ivs_replication_handler.retries import Deadline
 from ivs_replication_handler.starting import SETTLE_SECONDS
+from ivs_replication_handler.stopping import STOP_ATTEMPTS
 
 # As in conftest.py (this folder is no package).
 SOURCE = "arn:aws:ivs:us-east-1:123456789012:stage/SourceStage01"
@@ -139,9 +140,10 @@ def test_a_stop_of_a_stopped_replica_refused_with_any_code_is_a_successful_delet
 
 
 def test_a_stop_refused_while_a_later_page_lists_it_active_fails(stubbed, cfn, context):
-    stubbed.expect_stop_error("ConflictException", 409, "Try again")
-    stubbed.expect_list_records([(DESTINATION, "STOPPED", sid("a"))], token_out="2")
-    stubbed.expect_list_records([(DESTINATION, "ACTIVE", sid("b"))], token_in="2")
+    for _ in range(STOP_ATTEMPTS):
+        stubbed.expect_stop_error("ConflictException", 409, "Try again")
+        stubbed.expect_list_records([(DESTINATION, "STOPPED", sid("a"))], token_out="2")
+        stubbed.expect_list_records([(DESTINATION, "ACTIVE", sid("b"))], token_in="2")
     with pytest.raises(ReplicationFailedError, match="Try again"):
         handle_event(cfn.delete(), context, stubbed.ivs)
 

@@ -8,6 +8,7 @@ No sleeps, no threads: every interleaving is fixed by the hook.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -24,7 +25,7 @@ from ivs_replication_handler.logic import ReplicationKey, parse_properties
 from ivs_replication_handler.reconciler import ReconcileError
 from ivs_replication_handler.reconciler import handle_event as reconcile
 from ivs_replication_handler.registry import Registry
-from ivs_replication_handler.retries import Deadline
+from ivs_replication_handler.retries import Deadline, ServiceError
 from tests.edge_hooks import FirstStartAnswerLost, HookedIvs, HookedRegistry
 
 PARTICIPANT = "encoder-1"
@@ -288,3 +289,81 @@ def test_a_failed_follow_mode_create_leaves_nothing_a_reconciler_started_meanwhi
     assert active(local_ivs) == [], "a failed Create left a replication running undeclared"
     report = reconcile({c.SWEEP_INPUT_KEY: True}, LocalLambdaContext(), reconciler_ivs, registry)
     assert report["declarations"] == 0
+
+
+class _StartLandsAfterTheRefusedStop(IvsRealtime):
+    """The handler's IVS: right after its first Stop is refused, `after_refused_stop` runs (a
+    reconciler whose Start lands then); every listing then sets `listed`."""
+
+    def __init__(self, after_refused_stop: Callable[[], None]) -> None:
+        super().__init__(make_client(), sleep=lambda _: None)
+        self.after_refused_stop: Callable[[], None] | None = after_refused_stop
+        self.listed = threading.Event()
+
+    def stop_replication(self, key: ReplicationKey, deadline: Deadline) -> None:
+        try:
+            super().stop_replication(key, deadline)
+        except ServiceError:
+            hook, self.after_refused_stop = self.after_refused_stop, None
+            if hook is not None:
+                hook()
+            raise
+
+    def replica_states(self, *args: Any, **options: Any) -> dict[str, str]:
+        try:
+            return super().replica_states(*args, **options)
+        finally:
+            self.listed.set()
+
+
+def test_a_reconciler_start_landing_between_a_refused_stop_and_its_listing_sticks_no_delete(
+    local_ivs: IvsRealtimeEmulator, stages: tuple[str, str], registry: HookedRegistry
+) -> None:
+    """No stack sticks, and nothing undeclared stays ACTIVE: the Delete withdraws, its Stop is
+    refused (nothing runs yet), a reconciler run that read the declaration before the
+    withdrawal lands its Start, and only then does the Delete read the listing (ACTIVE). The
+    Delete must not fail for that (DELETE_FAILED); the run re-reads, finds it withdrawn, and
+    stops it. The run is paused by hooks (events, no sleeps) between its Start and re-read."""
+    handler_ivs = IvsRealtime(make_client(), sleep=lambda _: None)
+    created = request("Create", props(stages), handler_ivs, registry)
+    local_ivs.publish(stages[0], PARTICIPANT)
+    local_ivs.faults.script_errors("StopParticipantReplication", ["ResourceNotFoundException"])
+    registry.stale_declarations = [parse_properties(props(stages))]  # read before withdrawal
+    started = threading.Event()
+    reconciler_ivs = HookedIvs()
+    outcome: dict[str, object] = {}
+
+    def run_the_reconciler() -> None:
+        try:
+            outcome["report"] = reconcile(
+                published_event(stages[0]), LocalLambdaContext(), reconciler_ivs, registry
+            )
+        except Exception as error:  # reported by the assertion below
+            outcome["error"] = error
+
+    def start_lands_then_pause() -> None:
+        started.set()
+        assert deleting_ivs.listed.wait(30), "the Delete never read the listing"
+
+    def reconciler_starts_it() -> None:
+        reconciler.start()
+        assert started.wait(30), "the reconciler never started it"
+
+    reconciler_ivs.after_start = start_lands_then_pause
+    reconciler = threading.Thread(target=run_the_reconciler)
+    deleting_ivs = _StartLandsAfterTheRefusedStop(reconciler_starts_it)
+
+    try:
+        request(
+            "Delete",
+            props(stages),
+            deleting_ivs,
+            registry,
+            physical_id=str(created["PhysicalResourceId"]),
+        )
+    finally:
+        deleting_ivs.listed.set()
+        reconciler.join(30)
+
+    assert "error" not in outcome, f"the reconciler run failed: {outcome.get('error')}"
+    assert active(local_ivs) == [], "an undeclared replication outlived the run that started it"

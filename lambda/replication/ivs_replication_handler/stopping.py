@@ -4,8 +4,9 @@ How IVS refuses to stop a replication that is not running is not documented (a 4
 an answer that changes nothing: see the emulator's profiles), and a refusal's words do not say
 whether the replica runs. So a refusal is never taken at its word: one that is not transient
 counts as "not running" only when ListParticipantReplicas does not list the replica ACTIVE (or
-its source stage is gone). A transient refusal that outlasted the retries says nothing about
-the state, and is raised.
+its source stage is gone); one with the replica listed ACTIVE is met by another Stop (someone
+may have started it in between), and is final only after STOP_ATTEMPTS. A transient refusal
+that outlasted the retries says nothing about the state, and is raised.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from enum import Enum
 from .ivs import IvsRealtime
 from .logic import ACTIVE, ReplicationKey
 from .retries import Deadline, DeadlineExceededError, ServiceError
+
+# Stops met by a refusal while the replica is listed ACTIVE, before the refusal is final.
+STOP_ATTEMPTS = 3
 
 
 class StopResult(Enum):
@@ -37,16 +41,27 @@ class StopUnresolvedError(Exception):
 
 
 def stop_replication(ivs: IvsRealtime, key: ReplicationKey, deadline: Deadline) -> StopResult:
-    """Stop `key`'s replication. Raise the refusal (a ServiceError) when it is transient or the
-    replica is still listed ACTIVE, StopUnresolvedError when the state behind a refusal cannot
+    """Stop `key`'s replication. A refusal with the replica listed ACTIVE after it is met by
+    another Stop, up to STOP_ATTEMPTS in all: someone may have started it between the refused
+    Stop and the listing (a reconciler run that read its declaration before it was withdrawn),
+    and a Delete that failed for that would stick the stack although the replication can be
+    stopped. Raise the refusal (a ServiceError) when it is transient or the replica is still
+    ACTIVE after the last attempt, StopUnresolvedError when the state behind a refusal cannot
     be read, DeadlineExceededError when transient failures outlast the deadline."""
-    try:
-        ivs.stop_replication(key, deadline)
-    except ServiceError as refusal:
-        if refusal.transient or _listed_active(ivs, key, deadline, refusal):
-            raise
-        return StopResult.NOT_RUNNING
-    return StopResult.STOPPED
+    attempts = 0
+    while True:
+        attempts += 1
+        try:
+            ivs.stop_replication(key, deadline)
+        except ServiceError as refusal:
+            if refusal.transient:
+                raise
+            if not _listed_active(ivs, key, deadline, refusal):
+                return StopResult.NOT_RUNNING
+            if attempts == STOP_ATTEMPTS:
+                raise
+        else:
+            return StopResult.STOPPED
 
 
 def _listed_active(

@@ -108,9 +108,7 @@ def _sweep(dynamodb: LocalDynamoDB) -> dict[str, Any]:
             _declare(local, registry, source, participant, SWEEP_DESTINATIONS_EACH)
             local.publish(source, participant)
         for operation in (START, LIST):
-            local.faults.throttle(
-                operation, rate_per_second=RATE_PER_SECOND, burst=THROTTLE_BURST
-            )
+            local.faults.throttle(operation, rate_per_second=RATE_PER_SECOND, burst=THROTTLE_BURST)
         local.reset_calls()
         started = time.perf_counter()
         try:

@@ -14,6 +14,7 @@ import pytest
 from ivs_realtime_emulator import ServiceProfile
 from ivs_replication_handler import contract as c
 from ivs_replication_handler.lifecycle import ReplicationFailedError
+from tests.publishing import published_event
 
 from .conftest import FollowWorld
 
@@ -170,14 +171,7 @@ def test_reconcile_and_sweep_see_the_active_record_behind_stopped_history(world:
     world.ivs_endpoint.publish(main, "someone-else")  # keeps the session; no event of ours
     world.events.clear()
     world.ivs_endpoint.reset_calls()
-    event = {
-        "source": c.EVENT_SOURCE,
-        "detail-type": c.EVENT_DETAIL_TYPE,
-        "resources": [main],
-        "detail": {"event_name": c.EVENT_PARTICIPANT_PUBLISHED, "participant_id": PARTICIPANT},
-    }
-
-    reconciled = world.reconcile(event)
+    reconciled = world.reconcile(published_event(main, PARTICIPANT))
     swept = world.sweep()
 
     physical_id = f"{main}|{side}|{PARTICIPANT}"

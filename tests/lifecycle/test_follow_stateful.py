@@ -43,6 +43,7 @@ from ivs_replication_handler.reconciler import ReconcileError
 from ivs_replication_handler.reconciler import handle_event as reconcile
 from ivs_replication_handler.registry import Registry
 from tests.edge_hooks import HookedIvs, HookedRegistry
+from tests.publishing import publish_for_a_while, published_event
 from tests.service_profiles import profiled_cases
 
 from .conftest import ATTEMPT_BUDGET_SECONDS, short_timeout_ivs, stateful_settings
@@ -155,7 +156,7 @@ class FollowMachine(RuleBasedStateMachine):
                 self.source, PARTICIPANT, _deadline()
             )
             handler_ivs.after_stop = lambda: self._reconcile_allowing_retry(
-                self._published(), registry=stale
+                published_event(self.source, PARTICIPANT), registry=stale
             )
         event = custom_resource_event(
             "Update", new, physical_id=self._physical_id(index), old_properties=old
@@ -167,14 +168,6 @@ class FollowMachine(RuleBasedStateMachine):
 
     def _hooked(self) -> HookedIvs:
         return HookedIvs(self.ivs.client, attempt_budget_seconds=ATTEMPT_BUDGET_SECONDS)
-
-    def _published(self) -> dict[str, Any]:
-        return {
-            "source": c.EVENT_SOURCE,
-            "detail-type": c.EVENT_DETAIL_TYPE,
-            "resources": [self.source],
-            "detail": {"event_name": c.EVENT_PARTICIPANT_PUBLISHED, "participant_id": PARTICIPANT},
-        }
 
     def _reconcile_allowing_retry(
         self,
@@ -213,7 +206,7 @@ class FollowMachine(RuleBasedStateMachine):
         hooked = self._hooked()
         hooked.before_start = lambda: self._delete(index)
         hooked.lose_start_answer = lose
-        self._reconcile_allowing_retry(self._published(), ivs=hooked)
+        self._reconcile_allowing_retry(published_event(self.source, PARTICIPANT), ivs=hooked)
         self.owed = False
 
     @precondition(lambda self: self.live)
@@ -222,9 +215,11 @@ class FollowMachine(RuleBasedStateMachine):
         """A second run (a duplicate event) runs entirely inside the first, right after the
         first's Start acted; with `lose`, the first's answer is lost."""
         hooked = self._hooked()
-        hooked.after_start = lambda: self._reconcile_allowing_retry(self._published())
+        hooked.after_start = lambda: self._reconcile_allowing_retry(
+            published_event(self.source, PARTICIPANT)
+        )
         hooked.lose_start_answer = lose
-        self._reconcile_allowing_retry(self._published(), ivs=hooked)
+        self._reconcile_allowing_retry(published_event(self.source, PARTICIPANT), ivs=hooked)
         self.owed = False
 
     # --- the publisher -----------------------------------------------------------------------
@@ -232,12 +227,11 @@ class FollowMachine(RuleBasedStateMachine):
     @precondition(lambda self: not self.live)
     @rule()
     def publish(self) -> None:
-        self.server.publish(self.source, PARTICIPANT)
-        self.live = True
-        self.owed = True
         # Under a profile where IVS replicates a publisher only some seconds after it starts,
         # "live" means publishing for that long (settling: tests/follow/test_service_profiles).
-        self.clock.advance(self.profile.publish_propagation_seconds)
+        publish_for_a_while(self.server, self.source, PARTICIPANT)
+        self.live = True
+        self.owed = True
 
     @precondition(lambda self: self.live)
     @rule()

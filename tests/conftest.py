@@ -46,7 +46,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=[],
         metavar="NAME",
         help="run the lifecycle and follow suites under this emulator service profile only "
-        "(repeatable). Default: every built-in profile",
+        "(repeatable): a built-in one or one of the suite's (tests/service_profiles.py). "
+        "Default: every profile",
     )
 
 

@@ -11,21 +11,16 @@ from __future__ import annotations
 
 import pytest
 
-from ivs_realtime_emulator import ServiceProfile
 from ivs_replication_handler import contract as c
 from ivs_replication_handler.lifecycle import ReplicationFailedError
 from tests.publishing import published_event
+from tests.service_profiles import HISTORY_FIRST
 
 from .conftest import FollowWorld
 
 START = "StartParticipantReplication"
 STOP = "StopParticipantReplication"
 PARTICIPANT = "encoder-1"
-
-# STOPPED records of earlier replications listed first, one per page: the live one comes last.
-HISTORY_FIRST = ServiceProfile(
-    name="history-first-paged", history="keep-oldest-first", replicas_page_size=1
-)
 
 
 def _fail_mode(world: FollowWorld, source: str, destination: str) -> dict[str, object]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import pytest
 
@@ -22,11 +23,20 @@ for _variable in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE
 os.environ["AWS_CONFIG_FILE"] = os.devnull
 os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
 
+from ivs_replication.testing.dynamodb import LocalDynamoDB  # noqa: E402
 from tests.service_profiles import PROFILE_OPTION, deselect_unselected_profiles  # noqa: E402
 
 # The harness's fixtures (`local_dynamodb`) are opt-in, as they are for users; the emulator's
 # `local_ivs` comes with its distribution's own plugin.
 pytest_plugins = ["ivs_replication.testing.pytest_plugin"]
+
+
+@pytest.fixture(scope="module")
+def dynamodb() -> Iterator[LocalDynamoDB]:
+    """One local DynamoDB (moto's server) for a module's tests: each makes its own tables
+    (the harness's `local_dynamodb` starts one per test)."""
+    with LocalDynamoDB() as server:
+        yield server
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -36,7 +46,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=[],
         metavar="NAME",
         help="run the lifecycle and follow suites under this emulator service profile only "
-        "(repeatable). Default: every built-in profile",
+        "(repeatable): a built-in one or one of the suite's (tests/service_profiles.py). "
+        "Default: every profile",
     )
 
 

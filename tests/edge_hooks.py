@@ -18,8 +18,8 @@ from ivs_replication_handler.retries import Deadline, DeadlineExceededError, Ser
 class HookedIvs(IvsRealtime):
     """IVS with hooks around Start and Stop, each run once: `before_start` before the Start
     reaches the service, `after_start` once it acted, `lose_start_answer` drops the answer
-    after the service acted (the caller sees its deadline pass), `after_stop` once a Stop is
-    answered."""
+    after the service acted (the caller sees its deadline pass; `lost_answers` then holds the
+    key of that Start), `after_stop` once a Stop is answered."""
 
     def __init__(self, client: Any = None, **options: Any) -> None:
         super().__init__(client if client is not None else make_client(), **options)
@@ -28,6 +28,7 @@ class HookedIvs(IvsRealtime):
         self.lose_start_answer = False
         self.after_start: Callable[[], None] | None = None
         self.after_stop: Callable[[], None] | None = None
+        self.lost_answers: list[ReplicationKey] = []
 
     def start_replication(self, spec: ReplicationSpec, deadline: Deadline) -> None:
         hook, self.before_start = self.before_start, None
@@ -39,6 +40,7 @@ class HookedIvs(IvsRealtime):
             after()
         if self.lose_start_answer:
             self.lose_start_answer = False
+            self.lost_answers.append(spec.key)
             raise DeadlineExceededError("StartParticipantReplication: answer lost", attempts=1)
 
     def stop_replication(self, key: ReplicationKey, deadline: Deadline) -> None:

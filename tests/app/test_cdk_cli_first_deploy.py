@@ -1,6 +1,7 @@
-"""The README's first example, through the real CDK CLI: a stack that creates its source stage
-and declares a replication with no mode synthesizes to follow mode, and its template deploys
-locally with nobody publishing, then follows the participant when it publishes."""
+"""The README's first example, as written, through the real CDK CLI: a stack that creates its
+source stage and declares a replication with no mode synthesizes to follow mode, and its
+template deploys locally with nobody publishing, then follows the participant when it
+publishes."""
 
 from __future__ import annotations
 
@@ -8,35 +9,19 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
 from ivs_realtime_emulator import IvsRealtimeEmulator, ManualClock
 from ivs_replication.testing import LocalDynamoDB, TemplateDeployment
+from tests.readme import first_example_app, with_destination_here
 
 REPO = Path(__file__).resolve().parents[2]
 CDK = REPO / "node_modules" / ".bin" / "cdk"
+STACK = "FirstDeploy"
 
 pytestmark = pytest.mark.slow
-
-FIRST_DEPLOY_APP = textwrap.dedent(
-    """
-    import aws_cdk as cdk
-    from aws_cdk import aws_ivs as ivs
-    from ivs_replication import ParticipantReplication
-
-    app = cdk.App()
-    stack = cdk.Stack(app, "FirstDeploy")
-    main = ivs.CfnStage(stack, "Main", name="main")
-    side = ivs.CfnStage(stack, "Side", name="side")
-    ParticipantReplication(
-        stack, "HostIntoSide", source_stage=main, destination_stage=side, participant_id="host-1"
-    )
-    app.synth()
-    """
-)
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +29,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     if not CDK.exists():
         pytest.fail("the CDK CLI is not installed: run `npm ci` (make setup does)")
     project = tmp_path_factory.mktemp("first-deploy")
-    (project / "app.py").write_text(FIRST_DEPLOY_APP)
+    (project / "app.py").write_text(first_example_app(STACK))
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     subprocess.run(
         [str(CDK), "synth", "--quiet", "--app", f"{sys.executable} app.py", "-o", "cdk.out"],
@@ -53,7 +38,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
         check=True,
         timeout=600,
     )
-    return json.loads((project / "cdk.out" / "FirstDeploy.template.json").read_text())  # type: ignore[no-any-return]
+    return json.loads((project / "cdk.out" / f"{STACK}.template.json").read_text())  # type: ignore[no-any-return]
 
 
 def test_no_mode_means_follow_in_the_synthesized_template(template: dict[str, object]) -> None:
@@ -69,7 +54,8 @@ def test_it_deploys_with_nobody_publishing_and_follows_the_participant(
     template: dict[str, object],
 ) -> None:
     with IvsRealtimeEmulator(clock=ManualClock()) as endpoint, LocalDynamoDB() as dynamodb:
-        deployment = TemplateDeployment(template, ivs=endpoint, dynamodb=dynamodb)
+        deployable, destination = with_destination_here(template, endpoint)
+        deployment = TemplateDeployment(deployable, ivs=endpoint, dynamodb=dynamodb)
         deployment.deploy()  # the stage was just created: nobody can be publishing
         assert endpoint.replicas(participant_id="host-1") == []
 
@@ -77,5 +63,5 @@ def test_it_deploys_with_nobody_publishing_and_follows_the_participant(
         endpoint.publish(stages["main"], "host-1")
 
         [replica] = endpoint.replicas(participant_id="host-1")
-        assert replica.state == "ACTIVE"
+        assert (replica.state, replica.destination_stage_arn) == ("ACTIVE", destination)
         deployment.delete()

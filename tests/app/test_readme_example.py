@@ -3,29 +3,21 @@
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.readme import python_block
+
 MARKER = "<!-- test: user-stack -->"
 
 pytestmark = pytest.mark.slow
 
 
-def readme_example() -> str:
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    after = readme.split(MARKER, 1)[1]
-    found = re.search(r"```python\n(.*?)```", after, re.DOTALL)
-    assert found, f"no python block after {MARKER}"
-    return found.group(1)
-
-
 def test_the_readme_example_passes_from_a_directory_of_its_own(tmp_path: Path) -> None:
-    (tmp_path / "test_live_stack.py").write_text(readme_example(), encoding="utf-8")
+    (tmp_path / "test_live_stack.py").write_text(python_block(after=MARKER), encoding="utf-8")
     # As a user's shell has it: no PYTHONPATH into this repository, and no AWS settings at all
     # (the harness gives its clients explicit local endpoints and dummy credentials).
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH" and not k.startswith("AWS_")}

@@ -68,12 +68,6 @@ def template() -> dict[str, Any]:
     return live_stack_template()
 
 
-@pytest.fixture(scope="module")
-def dynamodb() -> Iterator[LocalDynamoDB]:
-    with LocalDynamoDB() as server:
-        yield server
-
-
 @dataclass
 class DeployedWorld:
     """The deployed stack and the clients the CLI gets."""

@@ -8,7 +8,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_ivs as ivs
 from aws_cdk.assertions import Template
 
-from ivs_replication import ParticipantReplication, WhenNotPublishing
+from ivs_replication import ParticipantReplication, ReplicationSweep, WhenNotPublishing
 
 # No bundling is left to skip (the asset is the prebuilt bundle); kept for stacks that mix in
 # bundled assets of their own.
@@ -36,6 +36,24 @@ def replicate(
     }
     props.update(overrides)
     return ParticipantReplication(stack, construct_id, **props)
+
+
+def stack_following(publishers: int, source_stages: int) -> cdk.Stack:
+    """`publishers` follow-mode replications of distinct publishers spread over
+    `source_stages` source stages (ARNs of stages outside the stack), plus a sweep."""
+    stack = new_stack()
+    prefix = "arn:aws:ivs:us-east-1:123456789012:stage/"
+    for index in range(publishers):
+        replicate(
+            stack,
+            f"R{index}",
+            source_stage=f"{prefix}Source{index % source_stages:02d}",
+            destination_stage=f"{prefix}Destination{index:03d}",
+            participant_id=f"publisher-{index}",
+            when_not_publishing=WhenNotPublishing.follow(),
+        )
+    ReplicationSweep(stack, "Sweep")
+    return stack
 
 
 def cfn_stage(stack: cdk.Stack, construct_id: str) -> ivs.CfnStage:

@@ -4,6 +4,8 @@ dependency between the rule and the replications."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import aws_cdk as cdk
@@ -26,6 +28,8 @@ from tests.construct.helpers import (
 
 CUSTOM_TYPE = c.RESOURCE_TYPE
 RULE_TYPE = "AWS::Events::Rule"
+# EventBridge's limit on an event pattern, in characters.
+EVENT_PATTERN_LIMIT = 2048
 FOLLOW = WhenNotPublishing.follow()
 
 
@@ -280,19 +284,16 @@ def test_declarations_of_one_publisher_are_listed_once() -> None:
 
 
 @pytest.mark.parametrize(("publishers", "stages"), [(1, 1), (50, 5), (480, 20)])
-def test_the_rule_count_stays_one_however_many_publishers(publishers: int, stages: int) -> None:
-    stack = new_stack()
-    sources = [f"{SOURCE_ARN[:-1]}{index:02d}" for index in range(stages)]
-    for index in range(publishers):
-        replicate(
-            stack,
-            f"R{index}",
-            source_stage=sources[index % stages],
-            participant_id=f"publisher-{index}",
-            when_not_publishing=FOLLOW,
-        )
+def test_the_published_rule_stays_one_however_many_publishers(
+    following: Callable[[int, int], Template], publishers: int, stages: int
+) -> None:
+    template = following(publishers, stages)
 
-    Template.from_stack(stack).resource_count_is(RULE_TYPE, 1)
+    published = template.find_resources(
+        RULE_TYPE, {"Properties": {"EventPattern": Match.any_value()}}
+    )
+    assert len(published) == 1
+    template.resource_count_is(RULE_TYPE, 2)  # and the sweep's schedule
 
 
 def test_the_pattern_drops_participants_then_stages_to_stay_within_2048_characters() -> None:
@@ -329,6 +330,50 @@ def test_the_pattern_drops_participants_then_stages_to_stay_within_2048_characte
     assert "participant_id" not in sixteen_rule["Properties"]["EventPattern"]["detail"]
     assert len(twelve_rule["Properties"]["EventPattern"]["resources"]) == 12
     assert "participant_id" in twelve_rule["Properties"]["EventPattern"]["detail"]
+
+
+def longest_deployed_length(pattern: dict[str, Any]) -> int:
+    """The pattern's length as EventBridge counts it, each stage token deployed as the longest
+    ARN IVS allows and each participant id token as the longest id."""
+
+    def longest(value: Any, placeholder: str) -> Any:
+        return placeholder if isinstance(value, dict) else value  # a Ref or Fn::GetAtt
+
+    detail = dict(pattern["detail"])
+    if "participant_id" in detail:
+        ids = detail["participant_id"]
+        detail["participant_id"] = [longest(p, "p" * c.PARTICIPANT_ID_MAX_LENGTH) for p in ids]
+    deployed = {**pattern, "detail": detail}
+    if "resources" in pattern:
+        arns = pattern["resources"]
+        deployed["resources"] = [longest(arn, "a" * c.STAGE_ARN_MAX_LENGTH) for arn in arns]
+    return len(json.dumps(deployed, separators=(",", ":")))
+
+
+def test_a_pattern_too_long_with_the_participant_ids_lists_the_stages_alone() -> None:
+    """The middle step: 12 stage tokens fit (12 x 131 characters), but not with 40 participant
+    ids beside them, so the rule matches any participant of the stack's source stages (the
+    reconciler filters through the registry) rather than any stage of the account."""
+    stack = new_stack()
+    stages = [cfn_stage(stack, f"Stage{index}") for index in range(12)]
+    participants = [f"publisher-{index}" for index in range(40)]
+    for index, participant in enumerate(participants):
+        replicate(
+            stack,
+            f"R{index}",
+            source_stage=stages[index % len(stages)],
+            destination_stage=DESTINATION_ARN,
+            participant_id=participant,
+            when_not_publishing=FOLLOW,
+        )
+
+    _, rule = only(Template.from_stack(stack).find_resources(RULE_TYPE))
+    pattern = rule["Properties"]["EventPattern"]
+    assert pattern["resources"] == [{"Ref": stack.get_logical_id(stage)} for stage in stages]
+    assert pattern["detail"] == {"event_name": [c.EVENT_PARTICIPANT_PUBLISHED]}
+    assert longest_deployed_length(pattern) <= EVENT_PATTERN_LIMIT
+    with_participants = {**pattern, "detail": {**pattern["detail"], "participant_id": participants}}
+    assert longest_deployed_length(with_participants) > EVENT_PATTERN_LIMIT  # the premise
 
 
 def test_fail_mode_stacks_hold_no_follow_infrastructure() -> None:

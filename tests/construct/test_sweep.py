@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import aws_cdk as cdk
@@ -108,29 +109,12 @@ def test_a_sweep_alone_brings_the_follow_infrastructure(stack: cdk.Stack) -> Non
 ROLE_POLICY_LIMIT = 10_240
 
 
-def stack_following(publishers: int, source_stages: int) -> cdk.Stack:
-    """`publishers` follow-mode replications of distinct publishers spread over
-    `source_stages` source stages (ARNs of stages outside the stack), plus a sweep."""
-    stack = new_stack()
-    prefix = "arn:aws:ivs:us-east-1:123456789012:stage/"
-    for index in range(publishers):
-        replicate(
-            stack,
-            f"R{index}",
-            source_stage=f"{prefix}Source{index % source_stages:02d}",
-            destination_stage=f"{prefix}Destination{index:03d}",
-            participant_id=f"publisher-{index}",
-            when_not_publishing=WhenNotPublishing.follow(),
-        )
-    ReplicationSweep(stack, "Sweep")
-    return stack
-
-
-def test_480_followed_publishers_over_20_stages_fit_in_one_stack_with_a_constant_sweep() -> None:
+def test_480_followed_publishers_over_20_stages_fit_in_one_stack_with_a_constant_sweep(
+    following: Callable[[int, int], Template],
+) -> None:
     """One resource per replication in follow mode: 480 custom resources plus the shared ones
     stay within CloudFormation's 500, whatever the number of publishers."""
-    small = Template.from_stack(stack_following(1, 1))
-    large = Template.from_stack(stack_following(480, 20))
+    small, large = following(1, 1), following(480, 20)
 
     assert len(small.to_json()["Resources"]) == 1 + SHARED_RESOURCES
     large_count = len(large.to_json()["Resources"])
@@ -141,10 +125,12 @@ def test_480_followed_publishers_over_20_stages_fit_in_one_stack_with_a_constant
     large.resource_count_is("AWS::Events::Rule", 2)  # the published rule and the schedule
 
 
-def test_every_role_of_the_largest_stack_stays_within_iam_limits() -> None:
+def test_every_role_of_the_largest_stack_stays_within_iam_limits(
+    following: Callable[[int, int], Template],
+) -> None:
     """No `ivs:` action on "*", and each role's inline policies (constant in the number of
     replications) far below IAM's 10,240 characters."""
-    template = Template.from_stack(stack_following(480, 20)).to_json()
+    template = following(480, 20).to_json()
     by_role: dict[str, int] = {}
     for resource in template["Resources"].values():
         if resource["Type"] != "AWS::IAM::Policy":

@@ -14,6 +14,7 @@ from ivs_replication_handler.reconciler import _reconcile_event
 from ivs_replication_handler.retries import Deadline
 from ivs_replication_handler.starting import SETTLE_SECONDS
 from ivs_replication_handler.stopping import STOP_ATTEMPTS
+from tests.publishing import published_event
 
 # As in conftest.py (this folder is no package).
 SOURCE = "arn:aws:ivs:us-east-1:123456789012:stage/SourceStage01"
@@ -166,15 +167,6 @@ class _Declared:
         return self.spec
 
 
-def _published_event() -> dict:
-    return {
-        "source": c.EVENT_SOURCE,
-        "detail-type": c.EVENT_DETAIL_TYPE,
-        "resources": [SOURCE],
-        "detail": {"event_name": c.EVENT_PARTICIPANT_PUBLISHED, "participant_id": PARTICIPANT},
-    }
-
-
 def _follow_spec() -> ReplicationSpec:
     return ReplicationSpec(KEY, when_not_publishing=c.MODE_FOLLOW)
 
@@ -185,7 +177,10 @@ def test_after_a_published_event_not_publishing_is_retried_until_ivs_catches_up(
         stubbed.expect_start_error("ValidationException", 400, "host-1 is not publishing")
     stubbed.expect_start()
     report = _reconcile_event(
-        _published_event(), stubbed.ivs, _Declared(_follow_spec()), deadline(context)
+        published_event(SOURCE, PARTICIPANT),
+        stubbed.ivs,
+        _Declared(_follow_spec()),
+        deadline(context),
     )
     assert report.started == [KEY.physical_id()]
     assert len(stubbed.sleeps) == 3
@@ -198,7 +193,10 @@ def test_after_a_published_event_not_publishing_is_retried_for_30_s_at_most(stub
     for _ in range(17):
         stubbed.expect_start_error("ValidationException", 400, "host-1 is not publishing")
     report = _reconcile_event(
-        _published_event(), stubbed.ivs, _Declared(_follow_spec()), deadline(context)
+        published_event(SOURCE, PARTICIPANT),
+        stubbed.ivs,
+        _Declared(_follow_spec()),
+        deadline(context),
     )
     assert report.not_publishing == [KEY.physical_id()]
     assert 25 <= sum(stubbed.sleeps) <= SETTLE_SECONDS
@@ -228,7 +226,10 @@ def test_a_reconciler_whose_undo_stop_cannot_be_confirmed_fails_that_declaration
         "list_participant_replicas", "AccessDeniedException", "refused", 403
     )
     report = _reconcile_event(
-        _published_event(), stubbed.ivs, _WithdrawnDuringTheStart(), deadline(context)
+        published_event(SOURCE, PARTICIPANT),
+        stubbed.ivs,
+        _WithdrawnDuringTheStart(),
+        deadline(context),
     )
     assert list(report.failed) == [KEY.physical_id()]
     assert (

@@ -29,12 +29,6 @@ __all__ = ["local_ivs", "service_profile"]  # fixtures: every test here runs und
 _table_numbers = itertools.count()
 
 
-@pytest.fixture(scope="module")
-def dynamodb() -> Iterator[LocalDynamoDB]:
-    with LocalDynamoDB() as server:
-        yield server
-
-
 @dataclass
 class FollowWorld:
     """One registry table, one IVS endpoint, and the events the endpoint announced."""
@@ -82,11 +76,6 @@ class FollowWorld:
             "Delete", logical_id="Replication", properties=props, physical_id=physical_id
         )
         self._handle(event)
-
-    def let_publishing_propagate(self) -> None:
-        """Let the profile's propagation delay pass: IVS now replicates the publisher at once
-        (for tests that count Start calls; settling is tested under every profile anyway)."""
-        self.ivs_endpoint.clock.advance(self.ivs_endpoint.profile.publish_propagation_seconds)
 
     def deliver_events(self) -> list[dict[str, object]]:
         """Hand every announced event to the reconciler, as the follow rule would."""

@@ -20,6 +20,7 @@ from ivs_replication_handler.reconciler import ReconcileError
 from ivs_replication_handler.reconciler import handle_event as reconcile
 from ivs_replication_handler.registry import Registry
 from ivs_replication_handler.retries import Deadline
+from tests.publishing import publish_for_a_while
 
 from .conftest import FollowWorld
 
@@ -94,8 +95,7 @@ def test_delete_withdraws_then_stops_and_a_late_event_restarts_nothing(
 def test_duplicate_events_start_once(world: FollowWorld) -> None:
     main, side = world.stage("main"), world.stage("side")
     world.create(world.props(main, side))
-    world.ivs_endpoint.publish(main, "encoder-1")
-    world.let_publishing_propagate()
+    publish_for_a_while(world.ivs_endpoint, main, "encoder-1")
     world.events.extend(list(world.events))  # delivered twice
     world.ivs_endpoint.reset_calls()
 
@@ -273,8 +273,7 @@ def test_an_in_place_update_while_offline_succeeds_and_applies_on_the_next_publi
 def test_the_reconciler_rides_out_throttling(world: FollowWorld) -> None:
     main, side = world.stage("main"), world.stage("side")
     world.create(world.props(main, side))
-    world.ivs_endpoint.publish(main, "encoder-1")
-    world.let_publishing_propagate()
+    publish_for_a_while(world.ivs_endpoint, main, "encoder-1")
     world.ivs_endpoint.faults.script_errors(START, [429, 500])
     world.ivs = IvsRealtime(world.ivs.client, sleep=lambda _: None)
     world.ivs_endpoint.reset_calls()

@@ -11,20 +11,16 @@ from __future__ import annotations
 
 import pytest
 
-from ivs_realtime_emulator import ServiceProfile
 from ivs_replication_handler import contract as c
 from ivs_replication_handler.lifecycle import ReplicationFailedError
+from tests.publishing import published_event
+from tests.service_profiles import HISTORY_FIRST
 
 from .conftest import FollowWorld
 
 START = "StartParticipantReplication"
 STOP = "StopParticipantReplication"
 PARTICIPANT = "encoder-1"
-
-# STOPPED records of earlier replications listed first, one per page: the live one comes last.
-HISTORY_FIRST = ServiceProfile(
-    name="history-first-paged", history="keep-oldest-first", replicas_page_size=1
-)
 
 
 def _fail_mode(world: FollowWorld, source: str, destination: str) -> dict[str, object]:
@@ -170,14 +166,7 @@ def test_reconcile_and_sweep_see_the_active_record_behind_stopped_history(world:
     world.ivs_endpoint.publish(main, "someone-else")  # keeps the session; no event of ours
     world.events.clear()
     world.ivs_endpoint.reset_calls()
-    event = {
-        "source": c.EVENT_SOURCE,
-        "detail-type": c.EVENT_DETAIL_TYPE,
-        "resources": [main],
-        "detail": {"event_name": c.EVENT_PARTICIPANT_PUBLISHED, "participant_id": PARTICIPANT},
-    }
-
-    reconciled = world.reconcile(event)
+    reconciled = world.reconcile(published_event(main, PARTICIPANT))
     swept = world.sweep()
 
     physical_id = f"{main}|{side}|{PARTICIPANT}"

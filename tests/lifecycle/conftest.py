@@ -110,13 +110,6 @@ class CompressedTime:
         self._clock.advance(seconds - waited)
 
 
-def publish_for_a_while(local_ivs: IvsRealtimeEmulator, stage_arn: str, participant: str) -> None:
-    """Publish, and let the profile's propagation delay pass (IVS replicates it at once now):
-    for tests of other things than settling right after publishing."""
-    local_ivs.publish(stage_arn, participant)
-    local_ivs.clock.advance(local_ivs.profile.publish_propagation_seconds)
-
-
 @pytest.fixture
 def make_ivs(local_ivs: IvsRealtimeEmulator) -> Callable[[], IvsRealtime]:
     """Fresh short-timeout `IvsRealtime`s for the `local_ivs` endpoint (one per handler run)."""

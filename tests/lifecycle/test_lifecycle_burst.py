@@ -8,8 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ivs_replication.testing.cloudformation import LocalLambdaContext, custom_resource_event
 from ivs_replication_handler.handler import handle_event
-
-from .conftest import publish_for_a_while
+from tests.publishing import publish_for_a_while
 
 START = "StartParticipantReplication"
 REPLICATIONS = 50

@@ -10,8 +10,7 @@ import pytest
 from ivs_replication.testing.cloudformation import LocalLambdaContext, custom_resource_event
 from ivs_replication_handler.handler import handle_event
 from ivs_replication_handler.lifecycle import ReplicationFailedError
-
-from .conftest import publish_for_a_while
+from tests.publishing import publish_for_a_while
 
 START = "StartParticipantReplication"
 CONTEXT_TIMEOUT_SECONDS = 12.0

@@ -3,13 +3,15 @@
 Each test hooks the AWS edge - an `IvsRealtime` or `Registry` subclass - to reorder what
 happens at the service or to lose an answer after the service acted, and runs the other
 party (the handler or the reconciler) inside the hook, at exactly the moment of the race.
-No sleeps, no threads: every interleaving is fixed by the hook.
+No sleeps: every interleaving is fixed by the hooks (where a party must pause halfway, as the
+reconciler between its Start and its re-read, it runs in a thread that waits on an event the
+other party's hook sets).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
@@ -27,15 +29,10 @@ from ivs_replication_handler.reconciler import handle_event as reconcile
 from ivs_replication_handler.registry import Registry
 from ivs_replication_handler.retries import Deadline, ServiceError
 from tests.edge_hooks import FirstStartAnswerLost, HookedIvs, HookedRegistry
+from tests.publishing import published_event
 
 PARTICIPANT = "encoder-1"
 _tables = iter(range(10**6))
-
-
-@pytest.fixture(scope="module")
-def dynamodb() -> Iterator[LocalDynamoDB]:
-    with LocalDynamoDB() as server:
-        yield server
 
 
 @pytest.fixture
@@ -63,15 +60,6 @@ def props(stages: tuple[str, str], **extra: object) -> dict[str, object]:
 
 def key_of(stages: tuple[str, str]) -> ReplicationKey:
     return ReplicationKey(stages[0], stages[1], PARTICIPANT)
-
-
-def published_event(source: str) -> dict[str, Any]:
-    return {
-        "source": c.EVENT_SOURCE,
-        "detail-type": c.EVENT_DETAIL_TYPE,
-        "resources": [source],
-        "detail": {"event_name": c.EVENT_PARTICIPANT_PUBLISHED, "participant_id": PARTICIPANT},
-    }
 
 
 def request(
@@ -111,7 +99,9 @@ def test_point4_a_start_whose_answer_is_lost_while_the_resource_is_deleted_leave
     reconciler_ivs.lose_start_answer = True
 
     with pytest.raises(ReconcileError):
-        reconcile(published_event(stages[0]), LocalLambdaContext(), reconciler_ivs, registry)
+        reconcile(
+            published_event(stages[0], PARTICIPANT), LocalLambdaContext(), reconciler_ivs, registry
+        )
 
     assert active(local_ivs) == [], "an undeclared replication outlived the run that started it"
     report = reconcile({c.SWEEP_INPUT_KEY: True}, LocalLambdaContext(), reconciler_ivs, registry)
@@ -128,10 +118,14 @@ def test_point5_an_unreadable_registry_after_a_start_fails_the_run_and_the_retry
     registry.refuse_reads = True
 
     with pytest.raises(ReconcileError, match="registry check after the start failed"):
-        reconcile(published_event(stages[0]), LocalLambdaContext(), HookedIvs(), registry)
+        reconcile(
+            published_event(stages[0], PARTICIPANT), LocalLambdaContext(), HookedIvs(), registry
+        )
 
     registry.refuse_reads = False  # Lambda's retry of the failed run
-    report = reconcile(published_event(stages[0]), LocalLambdaContext(), HookedIvs(), registry)
+    report = reconcile(
+        published_event(stages[0], PARTICIPANT), LocalLambdaContext(), HookedIvs(), registry
+    )
     assert report["started"] == [key_of(stages).physical_id()]
     [replica] = active(local_ivs)
     assert replica.attributes == {"role": "old"}
@@ -154,7 +148,10 @@ def test_point6_a_reconciler_holding_old_settings_cannot_win_over_an_in_place_up
     # ...and starts the replication between the Update's Stop and its Start.
     def reconciler_run() -> None:
         reconcile(
-            published_event(stages[0]), LocalLambdaContext(), HookedIvs(), reconciler_registry
+            published_event(stages[0], PARTICIPANT),
+            LocalLambdaContext(),
+            HookedIvs(),
+            reconciler_registry,
         )
 
     handler_ivs.after_stop = reconciler_run
@@ -220,7 +217,9 @@ def test_a_start_retried_after_its_lost_answer_and_adopted_is_still_checked_agai
     had withdrawn and stopped before that Start, so the adopted replication must be stopped."""
     reconciler_ivs = deleted_while_starting(local_ivs, stages, registry)
 
-    report = reconcile(published_event(stages[0]), LocalLambdaContext(), reconciler_ivs, registry)
+    report = reconcile(
+        published_event(stages[0], PARTICIPANT), LocalLambdaContext(), reconciler_ivs, registry
+    )
 
     assert active(local_ivs) == [], "an adopted, undeclared replication outlived the run"
     assert report["withdrawn"] == [key_of(stages).physical_id()]
@@ -239,7 +238,9 @@ def test_a_refused_retry_after_a_lost_start_answer_stops_what_the_lost_attempt_s
     )
 
     with pytest.raises(ReconcileError, match="ServiceQuotaExceededException"):
-        reconcile(published_event(stages[0]), LocalLambdaContext(), reconciler_ivs, registry)
+        reconcile(
+            published_event(stages[0], PARTICIPANT), LocalLambdaContext(), reconciler_ivs, registry
+        )
 
     assert active(local_ivs) == [], "an undeclared replication outlived the run that started it"
 
@@ -257,7 +258,9 @@ def test_a_refused_retry_after_a_lost_start_answer_leaves_a_declared_replication
     )
 
     with pytest.raises(ReconcileError):
-        reconcile(published_event(stages[0]), LocalLambdaContext(), reconciler_ivs, registry)
+        reconcile(
+            published_event(stages[0], PARTICIPANT), LocalLambdaContext(), reconciler_ivs, registry
+        )
 
     [replica] = active(local_ivs)
     assert replica.attributes == {"role": "old"}
@@ -280,7 +283,7 @@ def test_a_failed_follow_mode_create_leaves_nothing_a_reconciler_started_meanwhi
     reconciler_ivs = IvsRealtime(make_client(), sleep=lambda _: None)
     # Right after the undo's Stop, while the declaration still exists, the reconciler runs.
     handler_ivs.after_stop = lambda: reconcile(
-        published_event(stages[0]), LocalLambdaContext(), reconciler_ivs, registry
+        published_event(stages[0], PARTICIPANT), LocalLambdaContext(), reconciler_ivs, registry
     )
 
     with pytest.raises(ReplicationFailedError):
@@ -336,7 +339,10 @@ def test_a_reconciler_start_landing_between_a_refused_stop_and_its_listing_stick
     def run_the_reconciler() -> None:
         try:
             outcome["report"] = reconcile(
-                published_event(stages[0]), LocalLambdaContext(), reconciler_ivs, registry
+                published_event(stages[0], PARTICIPANT),
+                LocalLambdaContext(),
+                reconciler_ivs,
+                registry,
             )
         except Exception as error:  # reported by the assertion below
             outcome["error"] = error

@@ -19,6 +19,7 @@ from ivs_replication_handler import contract as c
 from ivs_replication_handler.handler import handle_event
 from ivs_replication_handler.lifecycle import ReplicationFailedError
 from tests.edge_hooks import FirstStartAnswerLost
+from tests.publishing import publish_for_a_while
 from tests.service_profiles import local_ivs, service_profile
 
 __all__ = ["local_ivs", "service_profile"]  # fixtures: every test here runs under each profile
@@ -33,9 +34,7 @@ WINDOW_SECONDS = 30
 def fail_mode(local_ivs: IvsRealtimeEmulator) -> dict[str, object]:
     """Fail-mode properties of a replication whose participant publishes."""
     source = local_ivs.create_stage("main")
-    local_ivs.publish(source, PARTICIPANT)
-    # Past the profile's propagation delay: IVS replicates it at once now.
-    local_ivs.clock.advance(local_ivs.profile.publish_propagation_seconds)
+    publish_for_a_while(local_ivs, source, PARTICIPANT)
     return {
         c.PROP_SOURCE_STAGE_ARN: source,
         c.PROP_DESTINATION_STAGE_ARN: local_ivs.create_stage("side"),

@@ -1,0 +1,39 @@
+"""`--ivs-profile` selects the tests of each profile it names, the emulator's built-in ones and
+the suite's own alike (a test parametrized with a suite profile was dropped by every filter)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.service_profiles import HISTORY_FIRST
+
+REPO = Path(__file__).resolve().parents[2]
+# A module with tests under every built-in profile and two under the suite's HISTORY_FIRST.
+PROFILED = "tests/follow/test_service_profiles.py"
+COLLECT = ["-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "-p", "no:xdist"]
+
+
+def selected(*options: str) -> list[str]:
+    result = subprocess.run(
+        [sys.executable, *COLLECT, PROFILED, *options],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return [line for line in result.stdout.splitlines() if line.startswith(PROFILED)]
+
+
+def test_filtering_by_profile_keeps_the_tests_of_a_built_in_and_of_a_suite_profile() -> None:
+    everything = selected()
+    names = ("guess", HISTORY_FIRST.name)
+
+    chosen = selected(*(f"--ivs-profile={name}" for name in names))
+
+    for name in names:
+        of_profile = [test for test in everything if test.endswith(f"[{name}]")]
+        assert of_profile, f"no test of {name} to select"
+        assert set(of_profile) <= set(chosen), f"{name}'s tests were deselected"
+    assert all(test.endswith(tuple(f"[{name}]" for name in names)) for test in chosen), chosen

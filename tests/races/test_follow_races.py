@@ -373,3 +373,30 @@ def test_a_reconciler_start_landing_between_a_refused_stop_and_its_listing_stick
 
     assert "error" not in outcome, f"the reconciler run failed: {outcome.get('error')}"
     assert active(local_ivs) == [], "an undeclared replication outlived the run that started it"
+
+
+def test_a_duplicate_in_place_update_whose_restart_fails_restores_what_was_declared(
+    local_ivs: IvsRealtimeEmulator, stages: tuple[str, str], registry: HookedRegistry
+) -> None:
+    """The declaration holds, with the declared settings, across duplicate deliveries: the
+    in-place Update to new attributes succeeded (CloudFormation keeps that answer), then its
+    duplicate's Start fails after its Stop. The duplicate's restore must start what was
+    declared when it began (the new attributes), not the event's old properties: the stack
+    says "new", and no later request would put them back."""
+    local_ivs.publish(stages[0], PARTICIPANT)
+    old = props(stages)
+    new = props(stages, **{c.PROP_ATTRIBUTES: {"role": "new"}})
+    handler_ivs = IvsRealtime(make_client(), sleep=lambda _: None)
+    physical_id = str(request("Create", old, handler_ivs, registry)["PhysicalResourceId"])
+    update = {"physical_id": physical_id, "old_properties": old}
+    request("Update", new, handler_ivs, registry, **update)
+
+    local_ivs.faults.script_errors("StartParticipantReplication", ["AccessDeniedException"])
+    with pytest.raises(ReplicationFailedError, match="runs again with its previous settings"):
+        request("Update", new, handler_ivs, registry, **update)  # the duplicate
+
+    [replica] = active(local_ivs)
+    assert replica.attributes == {"role": "new"}, "the duplicate restored the undeclared settings"
+    declared = plain_registry(registry).declaration(key_of(stages), deadline())
+    assert declared is not None
+    assert dict(declared.attributes) == {"role": "new"}

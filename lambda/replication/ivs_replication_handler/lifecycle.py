@@ -166,9 +166,11 @@ class Lifecycle:
                 spec,
                 absence_fails=lambda: deployed is not None and self._state(deployed) == ACTIVE,
             )
+        # Read before this request declares anything: what a failed restart puts back.
+        declared_before = self._declared_before(spec) if kind is UpdateKind.IN_PLACE else None
         self._sync_declaration(spec)
         if kind is UpdateKind.IN_PLACE:
-            self._restart_in_place(spec, old_props)
+            self._restart_in_place(spec, old_props, declared_before)
         elif self._state(spec.key) != ACTIVE:  # ENSURE_RUNNING or MODE_ONLY
             # Nothing runs under the id: starting it is welcome, its absence no failure.
             self._start_confirmed(spec, absence_fails=lambda: False)
@@ -331,19 +333,28 @@ class Lifecycle:
             f"(last state: {state or 'not listed'})",
         )
 
-    def _restart_in_place(self, spec: ReplicationSpec, old_props: Mapping[str, object]) -> None:
+    def _restart_in_place(
+        self,
+        spec: ReplicationSpec,
+        old_props: Mapping[str, object],
+        declared_before: ReplicationSpec | None,
+    ) -> None:
         """New attributes or window for the same replication: IVS has no update, so Stop+Start.
 
         A replication that is not ACTIVE is only started (there is nothing to stop, and the
         publisher's absence is no failure: nothing was running). If the new Start of a
         running one fails, the previous settings are started again so the replication is not
-        lost; CloudFormation's rollback then re-applies them too (idempotently).
+        lost; CloudFormation's rollback then re-applies them too (idempotently). "Previous" is
+        what the registry declared when this request began, when it declared anything: a
+        duplicate delivery of an Update that already succeeded finds the new settings there,
+        and CloudFormation keeps the first delivery's answer, so putting the event's old
+        properties back would leave settings running that nothing declares.
         """
         was_running = self._state(spec.key) == ACTIVE
         try:
             self._start_afresh(spec, was_running=was_running)
         except ReplicationFailedError as error:
-            previous = try_parse_properties(old_props)
+            previous = declared_before or try_parse_properties(old_props)
             if not was_running or previous is None or previous.key != spec.key:
                 raise
             raise ReplicationFailedError(
@@ -367,6 +378,19 @@ class Lifecycle:
             f"{spec.key.describe()} kept being started by another caller with unknown "
             "settings while this Update restarted it; it is stopped. Retry the deployment."
         )
+
+    def _declared_before(self, spec: ReplicationSpec) -> ReplicationSpec | None:
+        """What the registry declares for `spec`'s key (follow mode only; None when nothing is
+        declared or the table cannot be read: then the event's old properties are the guess)."""
+        if not spec.follows:
+            return None
+        try:
+            return self._registry.declaration(spec.key, self._keep_time_to_undo())
+        except (ServiceError, DeadlineExceededError, RegistryUnavailableError) as error:
+            logger.warning(
+                "Reading the declaration before the Update failed", extra={"reason": str(error)}
+            )
+            return None
 
     def _restore(self, previous: ReplicationSpec) -> str:
         try:

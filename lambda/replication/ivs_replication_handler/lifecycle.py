@@ -354,7 +354,9 @@ class Lifecycle:
         try:
             self._start_afresh(spec, was_running=was_running)
         except ReplicationFailedError as error:
-            previous = declared_before or try_parse_properties(old_props)
+            previous = (
+                declared_before if declared_before is not None else try_parse_properties(old_props)
+            )
             if not was_running or previous is None or previous.key != spec.key:
                 raise
             raise ReplicationFailedError(

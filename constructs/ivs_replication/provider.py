@@ -333,10 +333,11 @@ V = TypeVar("V")
 
 def remembered(known: weakref.WeakKeyDictionary[K, V], key: K, find: Callable[[K], V]) -> V:
     """`find(key)`, asked once per key: what the construct reads through jsii once per stack
-    or stage rather than once per replication (each round trip counts at hundreds)."""
-    value = known.get(key)
-    if value is None:
-        value = known[key] = find(key)
+    or stage rather than once per replication (each round trip counts at hundreds). A None
+    answer is remembered too."""
+    if key in known:
+        return known[key]
+    value = known[key] = find(key)
     return value
 
 

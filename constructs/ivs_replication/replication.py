@@ -225,10 +225,12 @@ def stack_of(construct: IConstruct) -> Stack:
 
 def _account_of(stack: Stack) -> str | None:
     """The stack's concrete account, or None while it is a token; read once per stack."""
-    if stack not in _accounts:
-        account = stack.account
-        _accounts[stack] = None if Token.is_unresolved(account) else account
-    return _accounts[stack]
+    return remembered(_accounts, stack, _read_concrete_account)
+
+
+def _read_concrete_account(stack: Stack) -> str | None:
+    account = stack.account
+    return None if Token.is_unresolved(account) else account
 
 
 def stage_arn_of(prop: str, stage: StageLike) -> str:

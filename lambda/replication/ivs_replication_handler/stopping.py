@@ -2,11 +2,12 @@
 
 How IVS refuses to stop a replication that is not running is not documented (a 404, a 409, or
 an answer that changes nothing: see the emulator's profiles), and a refusal's words do not say
-whether the replica runs. So a refusal is never taken at its word: one that is not transient
-counts as "not running" only when ListParticipantReplicas does not list the replica ACTIVE (or
-its source stage is gone); one with the replica listed ACTIVE is met by another Stop (someone
-may have started it in between), and is final only after STOP_ATTEMPTS. A transient refusal
-that outlasted the retries says nothing about the state, and is raised.
+whether the replica runs. So a refusal is never taken at its word: it counts as "not running"
+only when ListParticipantReplicas does not list the replica ACTIVE (or its source stage is
+gone); one with the replica listed ACTIVE is met by another Stop (someone may have started it
+in between), and is final only after STOP_ATTEMPTS. Transient failures never arrive as
+refusals: the IVS edge retries them and raises DeadlineExceededError once they outlast the
+deadline, which says nothing about the state and is raised unread.
 """
 
 from __future__ import annotations
@@ -45,17 +46,15 @@ def stop_replication(ivs: IvsRealtime, key: ReplicationKey, deadline: Deadline) 
     another Stop, up to STOP_ATTEMPTS in all: someone may have started it between the refused
     Stop and the listing (a reconciler run that read its declaration before it was withdrawn),
     and a Delete that failed for that would stick the stack although the replication can be
-    stopped. Raise the refusal (a ServiceError) when it is transient or the replica is still
-    ACTIVE after the last attempt, StopUnresolvedError when the state behind a refusal cannot
-    be read, DeadlineExceededError when transient failures outlast the deadline."""
+    stopped. Raise the refusal (a ServiceError) when the replica is still ACTIVE after the last
+    attempt, StopUnresolvedError when the state behind a refusal cannot be read,
+    DeadlineExceededError when transient failures outlast the deadline."""
     attempts = 0
     while True:
         attempts += 1
         try:
             ivs.stop_replication(key, deadline)
-        except ServiceError as refusal:
-            if refusal.transient:
-                raise
+        except ServiceError as refusal:  # a refusal: transient failures are retried (`call`)
             if not _listed_active(ivs, key, deadline, refusal):
                 return StopResult.NOT_RUNNING
             if attempts == STOP_ATTEMPTS:

@@ -3,14 +3,19 @@
 The baseline replays exactly the IVS calls the handler made (counted by the endpoint, per
 request type), so the ratio is the handler's own cost: parsing, planning, logging, retries'
 bookkeeping. Both sides use one warm client for every cycle (as a warm Lambda would) against
-the local endpoint, with the participant publishing. Cycles alternate between the sides in
-blocks, so drift (CPU frequency, the endpoint's growing state) hits both alike. Bare Start +
-Stop is reported beside it, for the cost of the confirming List.
+the local endpoint, with the participant publishing. Cycles alternate between the sides one
+by one, so drift and bursts of the machine's noise (CPU frequency, neighbours, the endpoint's
+growing state) hit every side alike. Bare Start + Stop is reported beside it, for the cost of
+the confirming List; the handler's own work between its calls, with and without its INFO
+lines, is timed apart after the rounds.
 """
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
 import boto3
@@ -18,6 +23,7 @@ import boto3
 from bench.common import Row, at_most, median
 from bench.local_ivs import QUIET_METRICS, lambda_context, local_endpoint
 from ivs_replication.testing.cloudformation import custom_resource_event
+from ivs_replication_handler import handler
 from ivs_replication_handler.handler import handle_event
 from ivs_replication_handler.ivs import IvsRealtime
 
@@ -26,9 +32,10 @@ if TYPE_CHECKING:
 
     from ivs_realtime_emulator import IvsRealtimeEmulator
 
-BLOCKS = 10
-CYCLES_PER_BLOCK = 40
+ROUNDS = 400
 WARMUP_CYCLES = 20
+# Cycles timed apart, with the client's calls timed inside them (not part of the ratio).
+BETWEEN_CALLS_CYCLES = 200
 PARTICIPANT = "host-1"
 
 
@@ -55,11 +62,15 @@ def measure() -> tuple[list[Row], dict[str, Any]]:
             for side in sides:
                 side.run()
         times: list[list[float]] = [[] for _ in sides]
-        for block in range(BLOCKS):
-            # Rotate which side goes first in each block.
+        for round_number in range(ROUNDS):
+            # One cycle of each side per round, the first side rotating: a burst of the
+            # machine's noise lands on all sides alike instead of on one side's block.
             for offset in range(len(sides)):
-                index = (block + offset) % len(sides)
-                times[index].extend(sides[index].timed() for _ in range(CYCLES_PER_BLOCK))
+                index = (round_number + offset) % len(sides)
+                times[index].append(sides[index].timed())
+        between_calls = handler_side.seconds_between_calls(BETWEEN_CALLS_CYCLES)
+        with _info_lines_off():
+            between_calls_quiet = handler_side.seconds_between_calls(BETWEEN_CALLS_CYCLES)
     handler_median, boto3_median, same_calls_median = (median(t) for t in times)
     handler_calls, boto3_calls, same_calls = calls
     ratio = handler_median / same_calls_median
@@ -73,6 +84,8 @@ def measure() -> tuple[list[Row], dict[str, Any]]:
         "boto3_calls_per_cycle": boto3_calls,
         "handler_seconds_beyond_its_extra_calls_estimate": handler_median
         - per_call * sum(handler_calls.values()),
+        "handler_seconds_between_its_calls_median": between_calls,
+        "handler_seconds_between_its_calls_without_info_lines_median": between_calls_quiet,
         "boto3_same_calls_cycle_seconds_median": same_calls_median,
         "boto3_same_calls_per_cycle": same_calls,
         "ratio_vs_boto3_same_calls": ratio,
@@ -82,7 +95,9 @@ def measure() -> tuple[list[Row], dict[str, Any]]:
     detail = (
         f"{handler_median * 1000:.2f} ms vs {same_calls_median * 1000:.2f} ms per cycle, the "
         f"same calls ({'; '.join(f'{kind}: {_describe(c)}' for kind, c in per_request.items())});"
-        f" vs bare Start+Stop: {handler_median / boto3_median:.2f}x"
+        f" vs bare Start+Stop: {handler_median / boto3_median:.2f}x; the handler's own work "
+        f"between its calls: {between_calls * 1000:.2f} ms per cycle "
+        f"({between_calls_quiet * 1000:.2f} ms without its INFO lines)"
     )
     if same_calls != handler_calls:
         detail += f" (baseline made {_describe(same_calls)})"
@@ -156,6 +171,53 @@ class _HandlerCycle:
         started = time.perf_counter()
         self.run()
         return time.perf_counter() - started
+
+    def seconds_between_calls(self, cycles: int) -> float:
+        """The median time per cycle spent outside the IVS client's calls: the handler's own
+        work as it runs between real requests (caches and the endpoint's thread as they are
+        then), which is what the ratio sees, rather than in a loop with IVS stubbed out."""
+        client = self._ivs.client
+        inside = [0.0]
+
+        def timing(method: Callable[..., Any]) -> Callable[..., Any]:
+            def timed_call(**request: Any) -> Any:  # noqa: ANN401 - any operation's answer
+                started = time.perf_counter()
+                try:
+                    return method(**request)
+                finally:
+                    inside[0] += time.perf_counter() - started
+
+            return timed_call
+
+        for name in _CLIENT_METHODS:
+            setattr(client, name, timing(getattr(client, name)))
+        try:
+            outside = []
+            for _ in range(cycles):
+                inside[0] = 0.0
+                outside.append(self.timed() - inside[0])
+        finally:
+            for name in _CLIENT_METHODS:
+                delattr(client, name)  # the class's method again
+        return median(outside)
+
+
+@contextmanager
+def _info_lines_off() -> Iterator[None]:
+    """The handler's logger at WARNING: what its one INFO line per request costs in place."""
+    level = handler.logger.log_level
+    handler.logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        handler.logger.setLevel(level)
+
+
+_CLIENT_METHODS = (
+    "start_participant_replication",
+    "list_participant_replicas",
+    "stop_participant_replication",
+)
 
 
 class _Boto3Cycle:

@@ -49,7 +49,9 @@ def main() -> None:
     total = time.perf_counter() - started
     print()
     print(table(rows))
-    print(f"\n{sum(r.passed is True for r in rows)}/{len(rows)} targets met in {total:.0f} s")
+    targets = [r for r in rows if r.passed is not None]  # info rows have no target
+    met = sum(r.passed is True for r in targets)
+    print(f"\n{met}/{len(targets)} targets met in {total:.0f} s")
     results = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": {

@@ -10,17 +10,19 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import REPO, Row, at_most, child_environment, median
-from bench.synth_child import AWS_CUSTOM_RESOURCE, CONSTRUCT
+from bench.synth_child import AWS_CUSTOM_RESOURCE, CONSTRUCT, PROVIDER_FLOOR
 
 COUNTS = (1, 50, 200)
 RUNS = 5
 
 
 def measure() -> tuple[list[Row], dict[str, Any]]:
-    sides = {kind: _run_side(kind) for kind in (CONSTRUCT, AWS_CUSTOM_RESOURCE)}
-    stats = {kind: _stats(result["samples"]) for kind, result in sides.items()}
+    sides = {kind: _run_side(kind, COUNTS) for kind in (CONSTRUCT, AWS_CUSTOM_RESOURCE)}
+    stats = {kind: _stats(result["samples"], COUNTS) for kind, result in sides.items()}
     ours, theirs = stats[CONSTRUCT], stats[AWS_CUSTOM_RESOURCE]
     big, small = max(COUNTS), min(COUNTS)
+    # Run like the two sides (the same warm-up and N), though only its N=1 is reported.
+    floor = _stats(_run_side(PROVIDER_FLOOR, COUNTS)["samples"], COUNTS)[small]
 
     def per_replication(side: dict[int, dict[str, float]]) -> float:
         return (side[big]["template_bytes"] - side[small]["template_bytes"]) / (big - small)
@@ -36,7 +38,9 @@ def measure() -> tuple[list[Row], dict[str, Any]]:
             "per_n": theirs,
             "cold_process": sides[AWS_CUSTOM_RESOURCE]["cold"],
         },
+        "provider_floor": {"per_n": {small: floor}},
         "time_ratio_per_n": {n: ours[n]["seconds"] / theirs[n]["seconds"] for n in COUNTS},
+        "provider_floor_time_ratio_n1": floor["seconds"] / theirs[small]["seconds"],
         "seconds_per_extra_replication": {
             CONSTRUCT: (ours[big]["seconds"] - ours[small]["seconds"]) / (big - small),
             AWS_CUSTOM_RESOURCE: (theirs[big]["seconds"] - theirs[small]["seconds"])
@@ -92,6 +96,18 @@ def measure() -> tuple[list[Row], dict[str, Any]]:
             f"{'/'.join(str(their_resources[n]) for n in COUNTS)}",
         ),
     ]
+    rows.append(
+        Row(
+            "P1.provider_floor_info",
+            f"P1 info: the design's floor, N={small}",
+            raw["provider_floor_time_ratio_n1"],
+            "(info)",
+            None,
+            f"{floor['seconds']:.3f} s vs {theirs[small]['seconds']:.3f} s: one handler "
+            "function with CDK's defaults, a custom_resources.Provider and one CustomResource, "
+            "nothing else; no construct that keeps the provider framework synthesizes faster",
+        )
+    )
     cold_ours = sides[CONSTRUCT]["cold"]["process_to_first_synth_seconds"]
     cold_theirs = sides[AWS_CUSTOM_RESOURCE]["cold"]["process_to_first_synth_seconds"]
     rows.append(
@@ -108,10 +124,10 @@ def measure() -> tuple[list[Row], dict[str, Any]]:
     return rows, raw
 
 
-def _run_side(kind: str) -> dict[str, Any]:
+def _run_side(kind: str, counts_to_run: tuple[int, ...]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-synth-") as scratch:
         out = Path(scratch) / "result.json"
-        counts = ",".join(map(str, COUNTS))
+        counts = ",".join(map(str, counts_to_run))
         subprocess.run(
             [sys.executable, "-m", "bench.synth_child", kind, str(RUNS), counts, str(out)],
             cwd=REPO,
@@ -125,10 +141,10 @@ def _run_side(kind: str) -> dict[str, Any]:
         return result
 
 
-def _stats(samples: list[dict[str, Any]]) -> dict[int, dict[str, float]]:
+def _stats(samples: list[dict[str, Any]], counts: tuple[int, ...]) -> dict[int, dict[str, float]]:
     """Per N: the median time and (deterministic) sizes and counts."""
     by_n: dict[int, dict[str, float]] = {}
-    for n in COUNTS:
+    for n in counts:
         mine = [s for s in samples if s["replications"] == n]
         by_n[n] = {
             "seconds": median([s["seconds"] for s in mine]),

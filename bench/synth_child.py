@@ -1,11 +1,15 @@
 """One side of P1 in its own process: `python -m bench.synth_child KIND RUNS N,N,... OUT.json`.
 
-KIND is "construct" (ParticipantReplication) or "aws_custom_resource" (the hand-written
-equivalent). The first synth (at the largest N) warms the jsii runtime up and is reported
-apart as a cold-process figure; one discarded synth at each N follows; the measured runs after
-them each build a fresh App and synthesize it into a fresh temporary outdir. The CDK's
-in-process asset cache is cleared before each run, so the handler's asset is staged again
-every time, as in a new `cdk synth` process (copy plus hash of the prebuilt bundle, no pip).
+KIND is "construct" (ParticipantReplication), "aws_custom_resource" (the hand-written
+equivalent) or "provider_floor" (the least any construct following DESIGN.md's architecture
+builds: one handler function with CDK's default role, one `custom_resources.Provider`, and a
+`CustomResource` per replication; no log groups, no scoped policies, no validation).
+
+The first synth (at the largest N) warms the jsii runtime up and is reported apart as a
+cold-process figure; one discarded synth at each N follows; the measured runs after them each
+build a fresh App and synthesize it into a fresh temporary outdir. The CDK's in-process asset
+cache is cleared before each run, so the handler's asset is staged again every time, as in a
+new `cdk synth` process (copy plus hash of the prebuilt bundle, no pip).
 """
 
 from __future__ import annotations
@@ -23,13 +27,16 @@ from typing import Any  # noqa: E402
 
 import aws_cdk as cdk  # noqa: E402
 from aws_cdk import aws_ivs as ivs  # noqa: E402
+from aws_cdk import aws_lambda as lambda_  # noqa: E402
 from aws_cdk import custom_resources as cr  # noqa: E402
 
 from ivs_replication import ParticipantReplication, WhenNotPublishing  # noqa: E402
+from ivs_replication.asset import RUNTIME, handler_code  # noqa: E402
 
 STACK_NAME = "BenchReplications"
 CONSTRUCT = "construct"
 AWS_CUSTOM_RESOURCE = "aws_custom_resource"
+PROVIDER_FLOOR = "provider_floor"
 
 
 def build(kind: str, replications: int, outdir: str) -> cdk.App:
@@ -40,6 +47,9 @@ def build(kind: str, replications: int, outdir: str) -> cdk.App:
     )
     source = ivs.CfnStage(stack, "Source", name="source")
     destination = ivs.CfnStage(stack, "Destination", name="destination")
+    if kind == PROVIDER_FLOOR:
+        _provider_floor(stack, replications, source.attr_arn, destination.attr_arn)
+        return app
     for index in range(replications):
         participant = f"participant-{index}"
         if kind == CONSTRUCT:
@@ -84,6 +94,33 @@ def _aws_custom_resource(
         policy=cr.AwsCustomResourcePolicy.from_sdk_calls(resources=[source_arn, destination_arn]),
         install_latest_aws_sdk=False,
     )
+
+
+def _provider_floor(
+    stack: cdk.Stack, replications: int, source_arn: str, destination_arn: str
+) -> None:
+    """The design's skeleton alone: the handler (our bundle, CDK's default role and log
+    group), the provider framework in front of it, and one custom resource per replication."""
+    handler = lambda_.Function(
+        stack,
+        "OnEvent",
+        runtime=RUNTIME,
+        handler="ivs_replication_handler.handler.on_event",
+        code=handler_code(),
+    )
+    provider = cr.Provider(stack, "Provider", on_event_handler=handler)
+    for index in range(replications):
+        cdk.CustomResource(
+            stack,
+            f"Replication{index}",
+            service_token=provider.service_token,
+            resource_type="Custom::IvsParticipantReplication",
+            properties={
+                "SourceStageArn": source_arn,
+                "DestinationStageArn": destination_arn,
+                "ParticipantId": f"participant-{index}",
+            },
+        )
 
 
 def synth_once(kind: str, replications: int) -> dict[str, Any]:

@@ -1,9 +1,11 @@
 """Hooks at the AWS edge for deterministic race tests: `IvsRealtime` and `Registry`
 subclasses that run the other party at a chosen moment, or lose an answer after the service
-acted. No sleeps, no threads: the hook fixes the interleaving."""
+acted. No sleeps: the hook fixes the interleaving (a hook runs once, on whichever of the
+reconciler's fan-out threads reaches it first)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -29,23 +31,30 @@ class HookedIvs(IvsRealtime):
         self.after_start: Callable[[], None] | None = None
         self.after_stop: Callable[[], None] | None = None
         self.lost_answers: list[ReplicationKey] = []
+        # A fan-out's Starts run on the reconciler's threads: each hook and each lost answer
+        # goes to exactly one of them.
+        self._taking = threading.Lock()
 
     def start_replication(self, spec: ReplicationSpec, deadline: Deadline) -> None:
-        hook, self.before_start = self.before_start, None
+        with self._taking:
+            hook, self.before_start = self.before_start, None
         if hook is not None:
             hook()
         super().start_replication(spec, deadline)
-        after, self.after_start = self.after_start, None
+        with self._taking:
+            after, self.after_start = self.after_start, None
+            lose, self.lose_start_answer = self.lose_start_answer, False
+            if lose:
+                self.lost_answers.append(spec.key)
         if after is not None:
             after()
-        if self.lose_start_answer:
-            self.lose_start_answer = False
-            self.lost_answers.append(spec.key)
+        if lose:
             raise DeadlineExceededError("StartParticipantReplication: answer lost", attempts=1)
 
     def stop_replication(self, key: ReplicationKey, deadline: Deadline) -> None:
         super().stop_replication(key, deadline)
-        hook, self.after_stop = self.after_stop, None
+        with self._taking:
+            hook, self.after_stop = self.after_stop, None
         if hook is not None:
             hook()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ import pytest
 from ivs_replication.testing.cloudformation import LocalLambdaContext
 from ivs_replication_handler import contract as c
 from ivs_replication_handler import reconciler
-from ivs_replication_handler.ivs import IvsRealtime
+from ivs_replication_handler.ivs import IvsRealtime, IvsSettings, make_client
 from ivs_replication_handler.lifecycle import ReplicationFailedError
 from ivs_replication_handler.logic import ReplicationSpec
 from ivs_replication_handler.reconciler import ReconcileError
@@ -26,6 +27,9 @@ from .conftest import FollowWorld
 
 WINDOW = 30
 START = "StartParticipantReplication"
+# How long a Start waits for the others at a barrier before the test fails; they all arrive
+# at once when the reconciler runs them concurrently, so this is only a failure's bound.
+BARRIER_SECONDS = 10
 
 
 def test_declared_while_offline_it_starts_when_the_participant_publishes(
@@ -170,6 +174,47 @@ def test_one_event_starts_every_destination_of_a_fan_out_with_one_list_call(
 
     assert len(report["started"]) == 3  # type: ignore[arg-type]
     assert world.ivs_endpoint.calls.get("ListParticipantReplicas") == 1
+    assert all(world.state(main, d) == "ACTIVE" for d in destinations)
+
+
+class _StartsMeetingAtABarrier(IvsRealtime):
+    """Each destination's first Start waits until `parties` of them are in flight at once:
+    the run completes only if the reconciler keeps that many going together (a shortfall
+    breaks the barrier). Retries, which some service profiles cause, pass straight through."""
+
+    def __init__(self, parties: int, **options: Any) -> None:
+        super().__init__(make_client(), **options)
+        self._barrier = threading.Barrier(parties, timeout=BARRIER_SECONDS)
+        self._arrived: set[str] = set()
+        self._lock = threading.Lock()
+
+    def start_replication(self, spec: ReplicationSpec, deadline: Deadline) -> None:
+        with self._lock:
+            first = spec.key.destination_stage_arn not in self._arrived
+            self._arrived.add(spec.key.destination_stage_arn)
+        if first:
+            self._barrier.wait()
+        super().start_replication(spec, deadline)
+
+
+def test_a_fan_out_runs_as_many_starts_at_once_as_the_stated_rate_without_a_pacer(
+    world: FollowWorld,
+) -> None:
+    """A caller's own `IvsRealtime` (no pacer) at 8 calls per second: a fan-out into 8 stages
+    has its 8 Starts in flight together, not the default rate's 5."""
+    main = world.stage("main")
+    destinations = [world.stage(f"side-{n}") for n in range(8)]
+    for destination in destinations:
+        world.create(world.props(main, destination))
+    world.ivs_endpoint.publish(main, "encoder-1")
+    world.ivs = _StartsMeetingAtABarrier(
+        8, settings=IvsSettings(calls_per_second=8), sleep=world.ivs_endpoint.clock.advance
+    )
+
+    [report] = world.deliver_events()
+
+    assert report["failed"] == {}
+    assert len(report["started"]) == 8  # type: ignore[arg-type]
     assert all(world.state(main, d) == "ACTIVE" for d in destinations)
 
 

@@ -309,8 +309,10 @@ def _record(report: Report, spec: ReplicationSpec, result: _Outcome | Exception)
 
 
 def _concurrent_starts(ivs: IvsRealtime) -> int:
-    """Enough Starts in flight to keep the pace at up to a second of latency each."""
-    rate = ivs.pacer.calls_per_second if ivs.pacer is not None else c.IVS_CALLS_PER_SECOND
+    """Enough Starts in flight to keep the pace at up to a second of latency each, at the
+    rate of `ivs`'s settings (its pacer's, when it has one)."""
+    pacer = ivs.pacer
+    rate = pacer.calls_per_second if pacer is not None else ivs.settings.calls_per_second
     return max(1, min(MAX_CONCURRENT_STARTS, round(rate)))
 
 

@@ -172,8 +172,6 @@ class IvsRealtime:
         # An attempt is only started if it can time out before the deadline does.
         self.attempt_budget_seconds = attempt_budget_seconds
         self._settings = settings or IvsSettings()
-        # Worked out once: `call` is the hot path.
-        self._burst_window_seconds = self._settings.burst_window_seconds
         # Set by `paced` (the reconciler); the handler's requests are single calls.
         self.pacer: Pacer | None = None
 
@@ -300,7 +298,7 @@ class IvsRealtime:
             deadline,
             sleep=self.sleep,
             attempt_budget_seconds=self.attempt_budget_seconds,
-            burst_window_seconds=self._burst_window_seconds,
+            burst_window_seconds=self._settings.burst_window_seconds,
         )
 
 

@@ -25,6 +25,7 @@ os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
 
 from ivs_replication.testing.dynamodb import LocalDynamoDB  # noqa: E402
 from tests.service_profiles import PROFILE_OPTION, deselect_unselected_profiles  # noqa: E402
+from tests.state_machines import stateful_settings  # noqa: E402, F401 - registers the profiles
 
 # The harness's fixtures (`local_dynamodb`) are opt-in, as they are for users; the emulator's
 # `local_ivs` comes with its distribution's own plugin.

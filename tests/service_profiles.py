@@ -5,7 +5,7 @@
 make one test case per profile (`profiled_cases`). A test may instead parametrize
 `service_profile` with one of `SUITE_PROFILES` (profiles of this suite's own, for one
 behaviour). Choose profiles with ``--ivs-profile NAME`` (repeatable; a built-in or a suite
-profile; default: all), e.g. ``.venv/bin/pytest tests/follow --ivs-profile not-publishing-404``.
+profile; default: all), e.g. ``.venv/bin/pytest tests/edge --ivs-profile not-publishing-404``.
 """
 
 from __future__ import annotations

@@ -16,6 +16,12 @@ from botocore.stub import Stubber
 
 from ivs_replication_handler import handler
 from ivs_replication_handler.ivs import IvsRealtime
+from tests.edge.follow_world import world
+from tests.local_endpoint import make_ivs
+from tests.service_profiles import local_ivs, service_profile
+
+# Fixtures of the tests against the local endpoints: each such test runs under every profile.
+__all__ = ["local_ivs", "make_ivs", "service_profile", "world"]
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"

@@ -11,7 +11,7 @@ from tests.service_profiles import HISTORY_FIRST
 
 REPO = Path(__file__).resolve().parents[2]
 # A module with tests under every built-in profile and two under the suite's HISTORY_FIRST.
-PROFILED = "tests/follow/test_service_profiles.py"
+PROFILED = "tests/edge/test_service_profiles.py"
 COLLECT = ["-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "-p", "no:xdist"]
 
 

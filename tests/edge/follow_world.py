@@ -22,9 +22,6 @@ from ivs_replication_handler.handler import handle_event
 from ivs_replication_handler.ivs import IvsRealtime, make_client
 from ivs_replication_handler.reconciler import handle_event as reconcile
 from ivs_replication_handler.registry import Registry
-from tests.service_profiles import local_ivs, service_profile
-
-__all__ = ["local_ivs", "service_profile"]  # fixtures: every test here runs under each profile
 
 _table_numbers = itertools.count()
 

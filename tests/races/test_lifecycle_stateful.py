@@ -53,9 +53,9 @@ from ivs_replication_handler.contract import InvalidPropertyError
 from ivs_replication_handler.handler import handle_event
 from ivs_replication_handler.lifecycle import ReplicationFailedError
 from ivs_replication_handler.logic import MAX_MESSAGE_BYTES, parse_properties, reason_bytes
+from tests.local_endpoint import CompressedTime, short_timeout_ivs
 from tests.service_profiles import profiled_cases
-
-from .conftest import CompressedTime, short_timeout_ivs, stateful_settings
+from tests.state_machines import stateful_settings
 
 CREATE_FAILED_MARKER = "AWSCDK::CustomResourceProviderFramework::CREATE_FAILED"
 # The wait of the WAIT mode below: the longest a stack of this machine declares.
@@ -620,7 +620,7 @@ class LifecycleMachine(RuleBasedStateMachine):
     def let_publishing_propagate(self) -> None:
         """Under a profile where IVS replicates a publisher only some seconds after it starts,
         "publishing" here means publishing for that long (the handler's settling right after
-        publishing is tested in tests/follow/test_service_profiles.py)."""
+        publishing is tested in tests/edge/test_service_profiles.py)."""
         if self.profile.publish_propagation_seconds:
             self.advance_clock(self.profile.publish_propagation_seconds)
 

@@ -11,7 +11,7 @@ from ivs_replication.testing.cloudformation import LocalLambdaContext
 from ivs_replication_handler import contract as c
 from ivs_replication_handler.metrics import ReplicationMetrics
 from ivs_replication_handler.reconciler import handle_event as reconcile
-from tests.follow.conftest import FollowWorld
+from tests.edge.follow_world import FollowWorld
 
 
 def run(world: FollowWorld, event: dict[str, Any]) -> dict[str, Any]:

@@ -21,9 +21,8 @@ from ivs_replication_handler.reconciler import ReconcileError
 from ivs_replication_handler.reconciler import handle_event as reconcile
 from ivs_replication_handler.registry import Registry
 from ivs_replication_handler.retries import Deadline
+from tests.edge.follow_world import FollowWorld
 from tests.publishing import publish_for_a_while
-
-from .conftest import FollowWorld
 
 WINDOW = 30
 START = "StartParticipantReplication"

@@ -9,7 +9,7 @@ import pytest
 
 from ivs_replication_cli import reconcile
 from ivs_replication_cli.errors import EXIT_OK
-from tests.cli.conftest import STACK, deployed, live_stack_template
+from tests.local.deployed_stack import STACK, deployed, live_stack_template
 
 if TYPE_CHECKING:
     from ivs_realtime_emulator import IvsRealtimeEmulator

@@ -13,7 +13,7 @@ import pytest
 from cdk_nag import AwsSolutionsChecks, ServerlessChecks
 
 from ivs_replication_handler import contract as c
-from tests.gates.stacks import NO_BUNDLING, STACKS
+from tests.app.gate_stacks import NO_BUNDLING, STACKS
 
 pytestmark = pytest.mark.slow
 

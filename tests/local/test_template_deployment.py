@@ -20,7 +20,7 @@ from ivs_replication.testing.deployment import (
 )
 from ivs_replication.testing.events import LocalEventBus
 from ivs_replication.testing.intrinsics import UnsupportedTemplateError
-from tests.testing.follow_stack import (
+from tests.local.follow_stack import (
     DESTINATIONS,
     HANDLER,
     PERMISSION,

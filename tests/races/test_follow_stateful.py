@@ -43,10 +43,10 @@ from ivs_replication_handler.reconciler import ReconcileError
 from ivs_replication_handler.reconciler import handle_event as reconcile
 from ivs_replication_handler.registry import Registry
 from tests.edge_hooks import HookedIvs, HookedRegistry
+from tests.local_endpoint import ATTEMPT_BUDGET_SECONDS, short_timeout_ivs
 from tests.publishing import publish_for_a_while, published_event
 from tests.service_profiles import profiled_cases
-
-from .conftest import ATTEMPT_BUDGET_SECONDS, short_timeout_ivs, stateful_settings
+from tests.state_machines import stateful_settings
 
 PARTICIPANT = "encoder-1"
 DESTINATIONS = 3
@@ -228,7 +228,7 @@ class FollowMachine(RuleBasedStateMachine):
     @rule()
     def publish(self) -> None:
         # Under a profile where IVS replicates a publisher only some seconds after it starts,
-        # "live" means publishing for that long (settling: tests/follow/test_service_profiles).
+        # "live" means publishing for that long (settling: tests/edge/test_service_profiles).
         publish_for_a_while(self.server, self.source, PARTICIPANT)
         self.live = True
         self.owed = True

@@ -18,7 +18,7 @@ from ivs_replication_cli.errors import (
 )
 from ivs_replication_cli.status import JSON_VERSION
 from ivs_replication_handler import contract as c
-from tests.cli.conftest import STACK, DeployedWorld
+from tests.local.deployed_stack import STACK, DeployedWorld
 
 
 def verdicts(world: DeployedWorld, document: dict) -> dict[tuple[str, str], str]:

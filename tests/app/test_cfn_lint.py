@@ -9,7 +9,7 @@ from pathlib import Path
 import aws_cdk as cdk
 import pytest
 
-from tests.gates.stacks import NO_BUNDLING, STACKS
+from tests.app.gate_stacks import NO_BUNDLING, STACKS
 
 pytestmark = pytest.mark.slow
 

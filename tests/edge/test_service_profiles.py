@@ -13,10 +13,9 @@ import pytest
 
 from ivs_replication_handler import contract as c
 from ivs_replication_handler.lifecycle import ReplicationFailedError
+from tests.edge.follow_world import FollowWorld
 from tests.publishing import published_event
 from tests.service_profiles import HISTORY_FIRST
-
-from .conftest import FollowWorld
 
 START = "StartParticipantReplication"
 STOP = "StopParticipantReplication"

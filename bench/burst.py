@@ -21,7 +21,8 @@ from bench.local_ivs import QUIET_METRICS, lambda_context, local_endpoint
 from ivs_replication.testing.cloudformation import custom_resource_event
 from ivs_replication_handler import contract as c
 from ivs_replication_handler.handler import handle_event
-from ivs_replication_handler.ivs import IvsRealtime, IvsSettings, make_client
+from ivs_replication_handler.ivs import IvsRealtime, make_client
+from ivs_replication_handler.settings import IvsSettings
 
 if TYPE_CHECKING:
     from ivs_realtime_emulator import IvsRealtimeEmulator

@@ -20,11 +20,12 @@ from bench.common import Row
 from bench.local_ivs import QUIET_METRICS, lambda_context, local_endpoint
 from ivs_replication.testing import LocalDynamoDB
 from ivs_replication_handler import contract as c
-from ivs_replication_handler.ivs import IvsRealtime, IvsSettings, make_client, paced
-from ivs_replication_handler.logic import ReplicationKey, ReplicationSpec
+from ivs_replication_handler.ivs import IvsRealtime, make_client, paced
 from ivs_replication_handler.reconciler import handle_event
 from ivs_replication_handler.registry import Registry
 from ivs_replication_handler.retries import Deadline
+from ivs_replication_handler.settings import IvsSettings
+from ivs_replication_handler.spec import ReplicationKey, ReplicationSpec
 
 if TYPE_CHECKING:
     from ivs_realtime_emulator import IvsRealtimeEmulator

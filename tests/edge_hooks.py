@@ -11,10 +11,11 @@ from typing import Any
 
 from botocore.exceptions import ReadTimeoutError
 
+from ivs_replication_handler.errors import DeadlineExceededError, ServiceError
 from ivs_replication_handler.ivs import IvsRealtime, make_client
-from ivs_replication_handler.logic import ReplicationKey, ReplicationSpec
 from ivs_replication_handler.registry import Registry
-from ivs_replication_handler.retries import Deadline, DeadlineExceededError, ServiceError
+from ivs_replication_handler.retries import Deadline
+from ivs_replication_handler.spec import ReplicationKey, ReplicationSpec
 
 
 class HookedIvs(IvsRealtime):
@@ -80,12 +81,6 @@ class HookedRegistry(Registry):
         if self.refuse_reads:
             raise ServiceError("GetItem", "AccessDeniedException", 400, "not authorized")
         return super().declaration(key, deadline)
-
-    def contains(self, key: ReplicationKey, deadline: Deadline) -> bool:
-        # The version before issue 10 read through `contains`: refuse it the same way.
-        if self.refuse_reads:
-            raise ServiceError("GetItem", "AccessDeniedException", 400, "not authorized")
-        return super().contains(key, deadline)
 
     def put(self, spec: ReplicationSpec, deadline: Deadline) -> None:
         super().put(spec, deadline)

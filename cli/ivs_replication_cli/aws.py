@@ -26,7 +26,8 @@ from ivs_replication_cli.errors import (
 )
 from ivs_replication_handler import aws as handler_aws
 from ivs_replication_handler import contract as c
-from ivs_replication_handler.retries import Deadline, DeadlineExceededError, ServiceError
+from ivs_replication_handler.errors import DeadlineExceededError, ServiceError
+from ivs_replication_handler.retries import Deadline
 
 # service name -> a boto3 client of it; tests pass clients of local endpoints.
 ClientFactory = Callable[[str], Any]

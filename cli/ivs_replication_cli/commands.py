@@ -14,7 +14,8 @@ from ivs_replication_cli.aws import (
 )
 from ivs_replication_cli.errors import EXIT_DRIFT, EXIT_OK
 from ivs_replication_cli.stack import read_stack
-from ivs_replication_handler.ivs import IvsRealtime, IvsSettings, paced
+from ivs_replication_handler.ivs import IvsRealtime, paced
+from ivs_replication_handler.settings import IvsSettings
 
 
 def run(args: argparse.Namespace, *, clients: ClientFactory | None, out: TextIO) -> int:

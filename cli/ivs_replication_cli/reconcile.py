@@ -15,6 +15,7 @@ from ivs_replication_cli.errors import EXIT_NO_RECONCILER, CliError
 from ivs_replication_cli.stack import DeployedStack
 from ivs_replication_handler import contract as c
 from ivs_replication_handler import reconciler
+from ivs_replication_handler.errors import ReconcileError
 from ivs_replication_handler.ivs import IvsRealtime
 from ivs_replication_handler.metrics import ReplicationMetrics
 from ivs_replication_handler.registry import Registry
@@ -89,7 +90,7 @@ def run_sweep_here(
             report = reconciler.handle_event(
                 SWEEP_INPUT, context, ivs, registry, metrics=ReplicationMetrics(write=_discard)
             )
-    except reconciler.ReconcileError as error:
+    except ReconcileError as error:
         return SweepResult(None, str(error))
     return SweepResult(report)
 

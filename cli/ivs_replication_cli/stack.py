@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ivs_replication_handler import contract as c
-from ivs_replication_handler.logic import ReplicationKey, parse_physical_id
+from ivs_replication_handler.spec import ReplicationKey, parse_physical_id
 
 FUNCTION_TYPE = "AWS::Lambda::Function"
 

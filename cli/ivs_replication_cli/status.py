@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from ivs_replication_cli.stack import DeclaredReplication, DeployedStack
+from ivs_replication_handler.errors import ServiceError
 from ivs_replication_handler.ivs import IvsRealtime
-from ivs_replication_handler.logic import ACTIVE, ReplicationKey
 from ivs_replication_handler.registry import publisher_key
-from ivs_replication_handler.retries import Deadline, ServiceError
+from ivs_replication_handler.retries import Deadline
+from ivs_replication_handler.spec import ACTIVE, ReplicationKey
 
 __all__ = ["DeployedStack", "ReplicationStatus", "as_json", "as_table", "check", "drifts"]
 

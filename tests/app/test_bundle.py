@@ -52,7 +52,7 @@ def test_editing_a_handler_module_changes_the_bundle(
     fresh_bundle: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     copy = shutil.copytree(hatch_build.HANDLER_DIR, tmp_path / hatch_build.HANDLER_PACKAGE)
-    (copy / "logic.py").write_text((copy / "logic.py").read_text() + "\n# changed\n")
+    (copy / "spec.py").write_text((copy / "spec.py").read_text() + "\n# changed\n")
     monkeypatch.setattr(hatch_build, "HANDLER_DIR", copy)
 
     assert hatch_build.build_bundle(tmp_path / "edited.zip").read_bytes() != fresh_bundle

@@ -1,5 +1,5 @@
 """Follow by default, the warning for fail() with a new source stage, and one declaration per
-replication per stack (issue 10, points 1 and 8)."""
+replication per stack."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def warnings_with_id(stack, warning_id: str) -> list[str]:
 
 
 def test_a_replication_without_a_mode_follows_its_publisher() -> None:
-    """Point 1: the declaration holds whatever the publisher does."""
+    """The declaration holds whatever the publisher does."""
     stack = new_stack()
     replication = replicate(stack, when_not_publishing=None)
     assert replication.when_not_publishing == WhenNotPublishing.follow()
@@ -28,7 +28,7 @@ def test_a_replication_without_a_mode_follows_its_publisher() -> None:
 
 @pytest.mark.parametrize("as_arn", [False, True], ids=["stage", "stage-arn-token"])
 def test_fail_with_a_source_stage_of_the_same_stack_warns(as_arn: bool) -> None:
-    """Point 1: nobody can publish in a stage before the deploy that creates it."""
+    """Nobody can publish in a stage before the deploy that creates it."""
     stack = new_stack()
     source = cfn_stage(stack, "Main")
     replicate(
@@ -51,7 +51,7 @@ def test_no_warning_without_both_fail_and_a_new_source_stage(mode) -> None:
 
 
 def test_declaring_one_replication_twice_in_a_stack_names_both_paths() -> None:
-    """Point 8: two resources would share one physical id and one registry item."""
+    """Two resources would share one physical id and one registry item."""
     stack = new_stack()
     replicate(stack, "First")
     with pytest.raises(ValueError, match=r"TestStack/Second .* TestStack/First"):

@@ -14,13 +14,13 @@ import pytest
 from ivs_replication.testing.cloudformation import LocalLambdaContext
 from ivs_replication_handler import contract as c
 from ivs_replication_handler import reconciler
-from ivs_replication_handler.ivs import IvsRealtime, IvsSettings, make_client
-from ivs_replication_handler.lifecycle import ReplicationFailedError
-from ivs_replication_handler.logic import ReplicationSpec
-from ivs_replication_handler.reconciler import ReconcileError
+from ivs_replication_handler.errors import ReconcileError, ReplicationFailedError
+from ivs_replication_handler.ivs import IvsRealtime, make_client
 from ivs_replication_handler.reconciler import handle_event as reconcile
 from ivs_replication_handler.registry import Registry
 from ivs_replication_handler.retries import Deadline
+from ivs_replication_handler.settings import IvsSettings
+from ivs_replication_handler.spec import ReplicationSpec
 from tests.edge.follow_world import FollowWorld
 from tests.publishing import publish_for_a_while
 

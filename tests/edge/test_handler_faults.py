@@ -10,9 +10,10 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 
 from ivs_replication_handler import contract as c
+from ivs_replication_handler.errors import ReplicationFailedError
 from ivs_replication_handler.handler import handle_event
-from ivs_replication_handler.ivs import IvsRealtime, IvsSettings
-from ivs_replication_handler.lifecycle import ReplicationFailedError
+from ivs_replication_handler.ivs import IvsRealtime
+from ivs_replication_handler.settings import FunctionSettings
 
 START = "StartParticipantReplication"
 STOP = "StopParticipantReplication"
@@ -46,7 +47,7 @@ def test_a_throttled_start_spreads_its_first_retry_over_the_stacks_burst_window(
     in lockstep. The count is read once, as the handler's cold start reads it: a later change
     of the process's environment reaches nothing."""
     monkeypatch.setenv(c.ENV_STACK_REPLICATIONS, "400")
-    settings = IvsSettings.from_environment()
+    settings = FunctionSettings.from_environment().ivs
     stubbed.ivs = IvsRealtime(stubbed.client, sleep=stubbed.ivs.sleep, settings=settings)
     monkeypatch.setenv(c.ENV_STACK_REPLICATIONS, "40")
     monkeypatch.setattr(random, "uniform", lambda low, high: high)  # the window's far end

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from ivs_replication_handler.contract import InvalidPropertyError
+from ivs_replication_handler.errors import InvalidPropertyError, ReplicationFailedError
 from ivs_replication_handler.handler import handle_event
-from ivs_replication_handler.lifecycle import Lifecycle, ReplicationFailedError
-from ivs_replication_handler.logic import parse_properties
+from ivs_replication_handler.lifecycle import Lifecycle
+from ivs_replication_handler.replicas import STOP_ATTEMPTS
 from ivs_replication_handler.retries import Deadline
-from ivs_replication_handler.stopping import STOP_ATTEMPTS
+from ivs_replication_handler.spec import parse_properties
 
 START = "StartParticipantReplication"
 STOP = "StopParticipantReplication"
@@ -318,7 +318,7 @@ def test_in_place_update_of_an_ended_replication_starts_it_without_a_stop(
 def test_in_place_update_of_an_ended_replication_succeeds_with_its_publisher_away(
     stubbed, cfn, context
 ):
-    """Rollback safety (issue 10, point 2): nothing ran, so an absent publisher fails nothing;
+    """Rollback safety: nothing ran, so an absent publisher fails nothing;
     the rollback Update and continue-update-rollback take this path too."""
     stubbed.expect_list({cfn.destination: "STOPPED"})
     stubbed.expect_start_error("ValidationException", 400, "host-1 is not publishing", window=60)

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from ivs_replication_handler import handler
-from ivs_replication_handler.lifecycle import ReplicationFailedError
+from ivs_replication_handler.errors import ReplicationFailedError
 
 SECRET_VALUES = ("s3cr3t-host-value", "blue-room-value", "changed-s3cr3t")
 

@@ -8,8 +8,8 @@ import time
 import pytest
 
 from ivs_replication.testing.cloudformation import LocalLambdaContext, custom_resource_event
+from ivs_replication_handler.errors import ReplicationFailedError
 from ivs_replication_handler.handler import handle_event
-from ivs_replication_handler.lifecycle import ReplicationFailedError
 from tests.publishing import publish_for_a_while
 
 START = "StartParticipantReplication"

@@ -11,11 +11,11 @@ import pytest
 
 from ivs_replication_handler import contract as c
 from ivs_replication_handler import handler
-from ivs_replication_handler.contract import InvalidPropertyError
+from ivs_replication_handler.errors import InvalidPropertyError, ReplicationFailedError
 from ivs_replication_handler.ivs import IvsRealtime
-from ivs_replication_handler.lifecycle import ReplicationFailedError
 from ivs_replication_handler.metrics import ReplicationMetrics
 from ivs_replication_handler.reconciler import Report
+from ivs_replication_handler.settings import FunctionSettings
 
 
 def emf_documents(text: str) -> list[dict[str, Any]]:
@@ -133,10 +133,14 @@ def test_an_unexpected_error_still_counts_the_request_as_failed(cfn, context):
     assert document[c.DIMENSION_OUTCOME] == c.OUTCOME_FAILED
 
 
-def test_namespace_and_service_come_from_the_environment(monkeypatch, capsys):
+def test_namespace_and_service_come_from_the_environment_read_once(monkeypatch, capsys):
+    """As the entry points read them at a cold start (`FunctionSettings`): a later change of
+    the process's environment reaches nothing."""
     monkeypatch.setenv(c.ENV_METRICS_NAMESPACE, "Team/Live")
     monkeypatch.setenv(c.ENV_METRICS_SERVICE, "live-video")
-    ReplicationMetrics().record_request("Create", succeeded=True)
+    metrics = ReplicationMetrics.of(FunctionSettings.from_environment())
+    monkeypatch.setenv(c.ENV_METRICS_NAMESPACE, "Other/Team")
+    metrics.record_request("Create", succeeded=True)
 
     [document] = emf_documents(capsys.readouterr().out)
 

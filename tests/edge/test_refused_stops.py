@@ -1,4 +1,4 @@
-"""A refused Stop, at the AWS edge: one rule (`stopping.stop_replication`) for the handler and
+"""A refused Stop, at the AWS edge: one rule (`replicas.Replicas.stop`) for the handler and
 the reconciler (the reconciler's use of it: test_undocumented_answers.py). What IVS answers
 when asked to stop what does not run is undocumented, so a refusal counts as "not running"
 only when the listing read after it shows nothing ACTIVE; a transient refusal is never read
@@ -8,21 +8,17 @@ from __future__ import annotations
 
 import pytest
 
-from ivs_replication_handler.logic import ReplicationKey
-from ivs_replication_handler.retries import (
-    DEADLINE_MARGIN_SECONDS,
-    Deadline,
-    DeadlineExceededError,
-    ServiceError,
-)
-from ivs_replication_handler.stopping import (
+from ivs_replication_handler.replicas import (
     STOP_ATTEMPTS,
-    StopResult,
-    StopUnresolvedError,
-    stop_replication,
+    NotRunning,
+    Replicas,
+    StopFailed,
+    Stopped,
 )
+from ivs_replication_handler.retries import DEADLINE_MARGIN_SECONDS, Deadline
+from ivs_replication_handler.spec import ReplicationKey
 
-# As in conftest.py (this folder is no package).
+# As in conftest.py.
 SOURCE = "arn:aws:ivs:us-east-1:123456789012:stage/SourceStage01"
 DESTINATION = "arn:aws:ivs:us-east-1:123456789012:stage/DestinationStage01"
 PARTICIPANT = "host-1"
@@ -36,13 +32,17 @@ def deadline(context) -> Deadline:
     return Deadline(context.get_remaining_time_in_millis)
 
 
+def stop(stubbed, context):
+    return Replicas(stubbed.ivs).stop(KEY, deadline(context))
+
+
 def refuse_listing(stubbed, code: str = "AccessDeniedException", status: int = 403) -> None:
     stubbed.stubber.add_client_error("list_participant_replicas", code, "refused", status)
 
 
 def test_an_accepted_stop_is_stopped_without_a_listing(stubbed, context):
     stubbed.expect_stop()
-    assert stop_replication(stubbed.ivs, KEY, deadline(context)) is StopResult.STOPPED
+    assert stop(stubbed, context) == Stopped()
     assert stubbed.calls == [STOP]
 
 
@@ -57,7 +57,7 @@ def test_a_refusal_is_not_running_only_when_the_listing_shows_nothing_active(
         refuse_listing(stubbed, "ResourceNotFoundException", 404)
     else:
         stubbed.expect_list({DESTINATION: listing} if listing == "STOPPED" else {})
-    assert stop_replication(stubbed.ivs, KEY, deadline(context)) is StopResult.NOT_RUNNING
+    assert stop(stubbed, context) == NotRunning()
     assert stubbed.calls == [STOP, LIST]
 
 
@@ -66,17 +66,19 @@ def test_a_refusal_while_listed_active_is_met_by_another_stop(stubbed, context):
     stubbed.expect_stop_error("ResourceNotFoundException", 404, "Replication not found")
     stubbed.expect_list({DESTINATION: "ACTIVE"})
     stubbed.expect_stop()
-    assert stop_replication(stubbed.ivs, KEY, deadline(context)) is StopResult.STOPPED
+    assert stop(stubbed, context) == Stopped()
     assert stubbed.calls == [STOP, LIST, STOP]
 
 
-def test_a_refusal_while_still_listed_active_after_every_attempt_is_raised(stubbed, context):
+def test_a_refusal_while_still_listed_active_after_every_attempt_fails_with_it(stubbed, context):
     for _ in range(STOP_ATTEMPTS):
         stubbed.expect_stop_error("ResourceNotFoundException", 404, "Replication not found")
         stubbed.expect_list({DESTINATION: "ACTIVE"})
-    with pytest.raises(ServiceError) as caught:
-        stop_replication(stubbed.ivs, KEY, deadline(context))
-    assert caught.value.code == "ResourceNotFoundException"
+    outcome = stop(stubbed, context)
+    assert isinstance(outcome, StopFailed)
+    assert outcome.why == "refused"
+    assert outcome.refusal is not None
+    assert outcome.refusal.code == "ResourceNotFoundException"
     assert stubbed.calls == [STOP, LIST] * STOP_ATTEMPTS
 
 
@@ -87,15 +89,18 @@ def test_a_transient_refusal_that_outlasts_the_retries_is_never_read_past(stubbe
         int((DEADLINE_MARGIN_SECONDS + stubbed.ivs.attempt_budget_seconds) * 1000) + 10
     )
     stubbed.expect_stop_error("InternalServerException", 500, "try later")
-    with pytest.raises(DeadlineExceededError):
-        stop_replication(stubbed.ivs, KEY, deadline(context))
+    outcome = stop(stubbed, context)
+    assert isinstance(outcome, StopFailed)
+    assert outcome.why == "timed-out"
     assert stubbed.calls == [STOP]
 
 
 def test_a_refusal_with_an_unreadable_listing_is_unresolved(stubbed, context):
     stubbed.expect_stop_error("ValidationException", 400, "Replication is not active")
     refuse_listing(stubbed)
-    with pytest.raises(StopUnresolvedError) as caught:
-        stop_replication(stubbed.ivs, KEY, deadline(context))
-    assert caught.value.refusal.code == "ValidationException"
-    assert caught.value.cause.code == "AccessDeniedException"
+    outcome = stop(stubbed, context)
+    assert isinstance(outcome, StopFailed)
+    assert outcome.why == "unreadable"
+    assert outcome.refusal is not None
+    assert outcome.refusal.code == "ValidationException"
+    assert "AccessDeniedException" in outcome.cause

@@ -9,9 +9,11 @@ import pytest
 from botocore.stub import Stubber
 
 from ivs_replication_handler import contract as c
-from ivs_replication_handler.logic import ReplicationKey, ReplicationSpec
-from ivs_replication_handler.registry import Registry, RegistryUnavailableError
-from ivs_replication_handler.retries import Deadline, ServiceError
+from ivs_replication_handler.errors import RegistryUnavailableError, ServiceError
+from ivs_replication_handler.registry import Registry
+from ivs_replication_handler.retries import Deadline
+from ivs_replication_handler.settings import FunctionSettings
+from ivs_replication_handler.spec import ReplicationKey, ReplicationSpec
 
 TABLE = "registry"
 SOURCE = "arn:aws:ivs:us-east-1:123456789012:stage/SourceStage01"
@@ -69,7 +71,7 @@ def test_reads_are_consistent_and_round_trip_the_declaration(
             "ConsistentRead": True,
         },
     )
-    assert registry.contains(KEY, deadline())
+    assert registry.declaration(KEY, deadline()) == SPEC
     [spec] = registry.declarations_of(SOURCE, "encoder-1", deadline())
     assert spec == SPEC
 
@@ -103,7 +105,7 @@ def test_a_deleted_table_means_nothing_is_declared(stubbed: tuple[Registry, Stub
     stubber.add_client_error("get_item", "ResourceNotFoundException", http_status_code=400)
     stubber.add_client_error("scan", "ResourceNotFoundException", http_status_code=400)
     registry.remove(KEY, deadline())
-    assert not registry.contains(KEY, deadline())
+    assert registry.declaration(KEY, deadline()) is None
     assert list(registry.all_declarations(deadline())) == []
 
 
@@ -115,17 +117,21 @@ def test_access_denied_is_not_retried(stubbed: tuple[Registry, Stubber]) -> None
     assert caught.value.code == "AccessDeniedException"
 
 
-def test_without_a_table_follow_mode_fails_clearly_and_withdrawal_is_a_no_op(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.delenv(c.ENV_REGISTRY_TABLE, raising=False)
-    registry = Registry()
+def test_without_a_table_follow_mode_fails_clearly_and_withdrawal_is_a_no_op() -> None:
+    registry = Registry(None)
     assert registry.table_name is None
     registry.remove(KEY, deadline())  # a fail-mode stack has no table: Delete must still work
     with pytest.raises(RegistryUnavailableError, match=c.ENV_REGISTRY_TABLE):
         registry.put(SPEC, deadline())
 
 
-def test_the_table_name_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_table_name_is_the_one_the_functions_settings_state(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Read once, at a cold start, from the function's environment (`FunctionSettings`); a
+    registry never reads the process's environment itself."""
     monkeypatch.setenv(c.ENV_REGISTRY_TABLE, "from-env")
-    assert Registry().table_name == "from-env"
+    settings = FunctionSettings.from_environment()
+    assert settings.registry_table == "from-env"
+    assert Registry(settings.registry_table).table_name == "from-env"
+    assert Registry().table_name is None

@@ -1,4 +1,6 @@
-"""Rollback safety in fail mode, against the local IVS endpoint (issue 10, points 2 and 3).
+"""Rollback safety in fail mode, against the local IVS endpoint: no rollback or
+continue-update-rollback fails through an absent publisher when nothing was running, and the
+rollback of an Update that failed validation touches nothing.
 
 CloudFormation rolls a failed Update back with one more Update (old and new properties
 swapped, the physical id the deployed one) and retries it on continue-update-rollback. None
@@ -13,7 +15,7 @@ from typing import Any
 import pytest
 
 from ivs_replication.testing.cloudformation import LocalLambdaContext, custom_resource_event
-from ivs_replication_handler.contract import InvalidPropertyError
+from ivs_replication_handler.errors import InvalidPropertyError
 from ivs_replication_handler.handler import handle_event
 
 WINDOW_SECONDS = 0  # the replica ends the moment its publisher leaves
@@ -58,7 +60,7 @@ def update(new: dict[str, Any], old: dict[str, Any], physical_id: str) -> dict[s
 def test_updates_and_their_rollbacks_of_an_ended_replication_never_fail_for_absence(
     ended, local_ivs, change
 ):
-    """Point 2: neither the Update, nor its rollback, nor a continue-update-rollback retry
+    """Neither the Update, nor its rollback, nor a continue-update-rollback retry
     fails because the publisher is away: nothing was running before either."""
     props, physical_id, ivs = ended
     new = {**props, **change}
@@ -75,7 +77,7 @@ def test_updates_and_their_rollbacks_of_an_ended_replication_never_fail_for_abse
 def test_the_rollback_of_a_failed_validation_update_succeeds_with_the_publisher_away(
     ended, local_ivs
 ):
-    """Point 2: the issue's UPDATE_ROLLBACK_FAILED after an Update that made no API call."""
+    """No UPDATE_ROLLBACK_FAILED after an Update that made no API call."""
     props, physical_id, ivs = ended
     invalid = {**props, "ReconnectWindowSeconds": 301}
     with pytest.raises(InvalidPropertyError):
@@ -86,7 +88,7 @@ def test_the_rollback_of_a_failed_validation_update_succeeds_with_the_publisher_
 
 
 def test_the_rollback_of_a_failed_validation_update_stops_and_restarts_nothing(local_ivs, make_ivs):
-    """Point 3: the failed Update touched nothing, so its rollback touches nothing either."""
+    """The failed Update touched nothing, so its rollback touches nothing either."""
     source = local_ivs.create_stage("source")
     destination = local_ivs.create_stage("destination")
     local_ivs.publish(source, "host")

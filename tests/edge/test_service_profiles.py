@@ -1,6 +1,6 @@
-"""The acceptance of issue 11, under every service profile of the emulator (the `world`
-fixture is parametrized by `service_profile`): whatever IVS answers where it documents
-nothing, deploys do what the README says.
+"""Whatever IVS answers where it documents nothing, deploys do what the README says: under
+every service profile of the emulator (the `world` fixture is parametrized by
+`service_profile`).
 
 Publishing here is *right now*: under a profile whose IVS replicates a publisher only seconds
 after it starts, the handler and the reconciler settle (their waits move the endpoint's
@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from ivs_replication_handler import contract as c
-from ivs_replication_handler.lifecycle import ReplicationFailedError
+from ivs_replication_handler.errors import ReplicationFailedError
 from tests.edge.follow_world import FollowWorld
 from tests.publishing import published_event
 from tests.service_profiles import HISTORY_FIRST

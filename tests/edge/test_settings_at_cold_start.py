@@ -1,5 +1,6 @@
-"""Both entry points read what the stack tells them about IVS from their environment once, when
-Lambda imports them (a cold start): the handler's burst window, the reconciler's pace."""
+"""Both entry points read what the stack tells them from their environment once, when Lambda
+imports them (a cold start): the handler's burst window, the reconciler's pace, the registry
+table and the metrics' namespace and service."""
 
 from __future__ import annotations
 
@@ -25,6 +26,10 @@ print(json.dumps({
     "reconciler": [
         reconciler._ivs.settings.calls_per_second,
         reconciler._ivs.pacer.calls_per_second,
+    ],
+    "shared": [
+        [module._registry.table_name, module._metrics.namespace, module._metrics.service]
+        for module in (handler, reconciler)
     ],
 }))
 """
@@ -63,3 +68,20 @@ def test_the_entry_points_take_the_stacks_ivs_settings_from_their_environment(
     assert handler_window == pytest.approx(window)
     assert handler_unpaced is True  # the handler's requests are single calls
     assert started["reconciler"] == [rate, rate]
+
+
+def test_the_entry_points_take_the_registry_and_the_metrics_settings_from_their_environment():
+    started = cold_start(
+        {
+            c.ENV_REGISTRY_TABLE: "Stack-Registry",
+            c.ENV_METRICS_NAMESPACE: "Team/Live",
+            c.ENV_METRICS_SERVICE: "live-video",
+        }
+    )
+    assert started["shared"] == [["Stack-Registry", "Team/Live", "live-video"]] * 2
+
+
+def test_without_those_variables_there_is_no_registry_and_the_metrics_keep_their_defaults():
+    started = cold_start({})
+    defaults = [None, c.METRICS_NAMESPACE_DEFAULT, c.METRICS_SERVICE_DEFAULT]
+    assert started["shared"] == [defaults] * 2

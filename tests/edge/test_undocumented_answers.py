@@ -7,13 +7,12 @@ from __future__ import annotations
 import pytest
 
 from ivs_replication_handler import contract as c
+from ivs_replication_handler.errors import ReplicationFailedError
 from ivs_replication_handler.handler import handle_event
-from ivs_replication_handler.lifecycle import ReplicationFailedError
-from ivs_replication_handler.logic import ReplicationKey, ReplicationSpec
-from ivs_replication_handler.reconciler import _reconcile_event
+from ivs_replication_handler.reconciler import reconcile
+from ivs_replication_handler.replicas import SETTLE_SECONDS, STOP_ATTEMPTS
 from ivs_replication_handler.retries import Deadline
-from ivs_replication_handler.starting import SETTLE_SECONDS
-from ivs_replication_handler.stopping import STOP_ATTEMPTS
+from ivs_replication_handler.spec import ReplicationKey, ReplicationSpec
 from tests.publishing import published_event
 
 # As in conftest.py (this folder is no package).
@@ -176,7 +175,7 @@ def test_after_a_published_event_not_publishing_is_retried_until_ivs_catches_up(
     for _ in range(3):
         stubbed.expect_start_error("ValidationException", 400, "host-1 is not publishing")
     stubbed.expect_start()
-    report = _reconcile_event(
+    report = reconcile(
         published_event(SOURCE, PARTICIPANT),
         stubbed.ivs,
         _Declared(_follow_spec()),
@@ -192,7 +191,7 @@ def test_after_a_published_event_not_publishing_is_retried_for_30_s_at_most(stub
     # As many refusals as fit in 30 s of backoff (0.5, 1, then 2 s each: 29.5 s, 17 Starts).
     for _ in range(17):
         stubbed.expect_start_error("ValidationException", 400, "host-1 is not publishing")
-    report = _reconcile_event(
+    report = reconcile(
         published_event(SOURCE, PARTICIPANT),
         stubbed.ivs,
         _Declared(_follow_spec()),
@@ -225,7 +224,7 @@ def test_a_reconciler_whose_undo_stop_cannot_be_confirmed_fails_that_declaration
     stubbed.stubber.add_client_error(
         "list_participant_replicas", "AccessDeniedException", "refused", 403
     )
-    report = _reconcile_event(
+    report = reconcile(
         published_event(SOURCE, PARTICIPANT),
         stubbed.ivs,
         _WithdrawnDuringTheStart(),

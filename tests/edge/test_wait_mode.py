@@ -14,9 +14,9 @@ import pytest
 from ivs_realtime_emulator import IvsRealtimeEmulator
 from ivs_replication.testing.cloudformation import custom_resource_event
 from ivs_replication_handler import contract as c
+from ivs_replication_handler.errors import ReplicationFailedError
 from ivs_replication_handler.handler import handle_event
 from ivs_replication_handler.ivs import IvsRealtime, make_client
-from ivs_replication_handler.lifecycle import ReplicationFailedError
 
 # What the construct gives the handler for a stack whose longest wait is nine minutes.
 LAMBDA_TIMEOUT_SECONDS = c.REQUEST_BUDGET_SECONDS + c.WAIT_MAX_SECONDS

@@ -1,7 +1,8 @@
-"""Issue 10, point 1 (acceptance): the README's first example, run as written - a stack that
-creates its source stage and declares a replication with no mode - deploys with nobody
-publishing, through TemplateDeployment and the real handler and reconciler; the replication
-becomes ACTIVE, with the example's settings, once the participant publishes."""
+"""The declaration holds whatever the publisher does: the README's first example, run as
+written - a stack that creates its source stage and declares a replication with no mode -
+deploys with nobody publishing, through TemplateDeployment and the real handler and
+reconciler; the replication becomes ACTIVE, with the example's settings, once the participant
+publishes."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ from ivs_replication.testing.cloudformation import LocalLambdaContext
 from ivs_replication.testing.deploy import LocalDeployment, LocalDeploymentError
 from ivs_replication_handler.handler import handle_event
 from ivs_replication_handler.ivs import IvsRealtime
-from ivs_replication_handler.logic import ReplicationKey
+from ivs_replication_handler.spec import ReplicationKey
 
 if TYPE_CHECKING:
     from ivs_realtime_emulator import IvsRealtimeEmulator

@@ -1,4 +1,6 @@
-"""Follow mode's races, played deterministically (issue 10, points 4-7).
+"""Follow mode's races, played deterministically: nothing undeclared stays ACTIVE past the run
+that started it, a run that leaves a declared replication not running fails, the declared
+settings win over a stale run, and a failed Create leaves nothing declared.
 
 Each test hooks the AWS edge - an `IvsRealtime` or `Registry` subclass - to reorder what
 happens at the service or to lose an answer after the service acted, and runs the other
@@ -20,14 +22,13 @@ from ivs_realtime_emulator import IvsRealtimeEmulator
 from ivs_replication.testing.cloudformation import LocalLambdaContext, custom_resource_event
 from ivs_replication.testing.dynamodb import LocalDynamoDB
 from ivs_replication_handler import contract as c
+from ivs_replication_handler.errors import ReconcileError, ReplicationFailedError, ServiceError
 from ivs_replication_handler.handler import handle_event
 from ivs_replication_handler.ivs import IvsRealtime, make_client
-from ivs_replication_handler.lifecycle import ReplicationFailedError
-from ivs_replication_handler.logic import ReplicationKey, parse_properties
-from ivs_replication_handler.reconciler import ReconcileError
 from ivs_replication_handler.reconciler import handle_event as reconcile
 from ivs_replication_handler.registry import Registry
-from ivs_replication_handler.retries import Deadline, ServiceError
+from ivs_replication_handler.retries import Deadline
+from ivs_replication_handler.spec import ReplicationKey, parse_properties
 from tests.edge_hooks import FirstStartAnswerLost, HookedIvs, HookedRegistry
 from tests.publishing import published_event
 
@@ -86,7 +87,7 @@ def plain_registry(registry: Registry) -> Registry:
     return Registry(registry.table_name, client=registry.client, sleep=lambda _: None)
 
 
-def test_point4_a_start_whose_answer_is_lost_while_the_resource_is_deleted_leaves_nothing(
+def test_a_start_whose_answer_is_lost_while_the_resource_is_deleted_leaves_nothing(
     local_ivs: IvsRealtimeEmulator, stages: tuple[str, str], registry: HookedRegistry
 ) -> None:
     """Nothing undeclared stays ACTIVE past the run that started it, even when the Start's
@@ -109,7 +110,7 @@ def test_point4_a_start_whose_answer_is_lost_while_the_resource_is_deleted_leave
     assert active(local_ivs) == []
 
 
-def test_point5_an_unreadable_registry_after_a_start_fails_the_run_and_the_retry_restarts_it(
+def test_an_unreadable_registry_after_a_start_fails_the_run_and_the_retry_restarts_it(
     local_ivs: IvsRealtimeEmulator, stages: tuple[str, str], registry: HookedRegistry
 ) -> None:
     """A run that leaves a declared replication not running fails, so Lambda retries it."""
@@ -131,7 +132,7 @@ def test_point5_an_unreadable_registry_after_a_start_fails_the_run_and_the_retry
     assert replica.attributes == {"role": "old"}
 
 
-def test_point6_a_reconciler_holding_old_settings_cannot_win_over_an_in_place_update(
+def test_a_reconciler_holding_old_settings_cannot_win_over_an_in_place_update(
     local_ivs: IvsRealtimeEmulator, stages: tuple[str, str], registry: HookedRegistry
 ) -> None:
     """After the Update, the declared (new) attributes run, whoever started last."""
@@ -161,7 +162,7 @@ def test_point6_a_reconciler_holding_old_settings_cannot_win_over_an_in_place_up
     assert replica.attributes == {"role": "new"}, "the old settings won the race"
 
 
-def test_point7_a_registry_write_applied_but_unanswered_leaves_no_declaration(
+def test_a_registry_write_applied_but_unanswered_leaves_no_declaration(
     local_ivs: IvsRealtimeEmulator, stages: tuple[str, str], registry: HookedRegistry
 ) -> None:
     """A failed follow-mode Create leaves nothing declared: no Delete follows it, and a
@@ -400,3 +401,31 @@ def test_a_duplicate_in_place_update_whose_restart_fails_restores_what_was_decla
     declared = plain_registry(registry).declaration(key_of(stages), deadline())
     assert declared is not None
     assert dict(declared.attributes) == {"role": "new"}
+
+
+def test_a_delete_withdraws_before_it_stops_so_a_run_right_after_its_stop_starts_nothing(
+    local_ivs: IvsRealtimeEmulator, stages: tuple[str, str], registry: HookedRegistry
+) -> None:
+    """Nothing undeclared stays ACTIVE after a Delete: the Delete withdraws the declaration,
+    then stops. A reconciler run (the publisher's event) that lands right after the Delete's
+    Stop finds nothing declared and starts nothing. Were the Stop first, that run would find
+    the replication still declared, start it and keep it, and the withdrawal after it would
+    leave it running with nothing declaring it, for good."""
+    handler_ivs = HookedIvs()
+    created = request("Create", props(stages), handler_ivs, registry)
+    local_ivs.publish(stages[0], PARTICIPANT)
+    event = published_event(stages[0], PARTICIPANT)
+    reconcile(event, LocalLambdaContext(), HookedIvs(), registry)  # the publisher's first event
+    assert len(active(local_ivs)) == 1
+    runs: list[dict[str, object]] = []
+    handler_ivs.after_stop = lambda: runs.append(
+        reconcile(event, LocalLambdaContext(), HookedIvs(), registry)
+    )
+
+    request(
+        "Delete", props(stages), handler_ivs, registry, physical_id=created["PhysicalResourceId"]
+    )
+
+    assert len(runs) == 1, "the run between the Stop and the end of the Delete never ran"
+    assert active(local_ivs) == [], "a run between the Delete's steps restarted it undeclared"
+    assert runs[0]["started"] == []

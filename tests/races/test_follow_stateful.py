@@ -37,9 +37,9 @@ from ivs_realtime_emulator.profiles import GUESS
 from ivs_replication.testing.cloudformation import LocalLambdaContext, custom_resource_event
 from ivs_replication.testing.dynamodb import LocalDynamoDB
 from ivs_replication_handler import contract as c
+from ivs_replication_handler.errors import ReconcileError
 from ivs_replication_handler.handler import handle_event
 from ivs_replication_handler.metrics import ReplicationMetrics
-from ivs_replication_handler.reconciler import ReconcileError
 from ivs_replication_handler.reconciler import handle_event as reconcile
 from ivs_replication_handler.registry import Registry
 from tests.edge_hooks import HookedIvs, HookedRegistry
@@ -200,7 +200,7 @@ class FollowMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.live and bool(self.declared))
     @rule(data=st.data(), lose=st.booleans())
     def delete_while_a_reconciler_start_is_in_flight(self, data: st.DataObject, lose: bool) -> None:
-        """Point 4's interleaving: the stack deletes a declaration while the reconciler's
+        """The lost-answer interleaving: the stack deletes a declaration while the reconciler's
         Start is in flight; with `lose`, IVS acts but the answer never arrives."""
         index = data.draw(st.sampled_from(sorted(self.declared)))
         hooked = self._hooked()

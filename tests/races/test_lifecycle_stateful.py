@@ -15,7 +15,7 @@ ended. Each legitimate end is encoded where it happens:
   publisher is not publishing: IVS has no update, so the handler stops and starts, and IVS
   refuses the Start of a participant that is not publishing; the Update fails and says so.
 
-Rollback safety (issue 10): an Update fails through publisher absence only if the replication
+Rollback safety: an Update fails through publisher absence only if the replication
 under its physical id was ACTIVE when it began; CloudFormation's rollback Update (old and new
 properties swapped, the physical id the old one) and every continue-update-rollback retry of
 it must then succeed, as must every Delete and its retries once injected faults pass: no
@@ -49,10 +49,10 @@ from ivs_realtime_emulator import Faults, IvsRealtimeEmulator, ManualClock, Serv
 from ivs_realtime_emulator.profiles import GUESS
 from ivs_replication.testing.cloudformation import LocalLambdaContext, custom_resource_event
 from ivs_replication_handler import contract as c
-from ivs_replication_handler.contract import InvalidPropertyError
+from ivs_replication_handler.errors import InvalidPropertyError, ReplicationFailedError
 from ivs_replication_handler.handler import handle_event
-from ivs_replication_handler.lifecycle import ReplicationFailedError
-from ivs_replication_handler.logic import MAX_MESSAGE_BYTES, parse_properties, reason_bytes
+from ivs_replication_handler.messages import MAX_MESSAGE_BYTES, reason_bytes
+from ivs_replication_handler.spec import parse_properties
 from tests.local_endpoint import CompressedTime, short_timeout_ivs
 from tests.service_profiles import profiled_cases
 from tests.state_machines import stateful_settings
@@ -525,7 +525,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         assert name in str(reply.error)
         assert self.total_calls() == calls, "an invalid property must fail before any API call"
         self.rollback(logical_id, old, new)
-        # Issue 10, point 3: the failed Update touched nothing, so neither does its rollback:
+        # The failed Update touched nothing, so neither does its rollback:
         # every replica that ran still runs, in the same destination session.
         after = self.server.replicas(state="ACTIVE")
         assert all(replica in after for replica in running), (running, after)

@@ -16,8 +16,8 @@ import pytest
 from ivs_realtime_emulator import IvsRealtimeEmulator
 from ivs_replication.testing.cloudformation import LocalLambdaContext, custom_resource_event
 from ivs_replication_handler import contract as c
+from ivs_replication_handler.errors import ReplicationFailedError
 from ivs_replication_handler.handler import handle_event
-from ivs_replication_handler.lifecycle import ReplicationFailedError
 from tests.edge_hooks import FirstStartAnswerLost
 from tests.publishing import publish_for_a_while
 from tests.service_profiles import local_ivs, service_profile

@@ -10,9 +10,10 @@ from types import SimpleNamespace
 import pytest
 
 from ivs_replication_handler import contract as c
-from ivs_replication_handler import ivs as ivs_module
-from ivs_replication_handler.ivs import IvsRealtime, IvsSettings, paced
+from ivs_replication_handler import settings as settings_module
+from ivs_replication_handler.ivs import IvsRealtime, paced
 from ivs_replication_handler.retries import Deadline
+from ivs_replication_handler.settings import FunctionSettings, IvsSettings
 
 RATE = c.ENV_IVS_CALLS_PER_SECOND
 COUNT = c.ENV_STACK_REPLICATIONS
@@ -59,8 +60,8 @@ def test_the_mapping_given_is_read_not_the_process_environment(monkeypatch: pyte
     monkeypatch.setenv(COUNT, "7")
 
     assert IvsSettings.from_environment({RATE: "2"}) == IvsSettings(2.0, 0)
-    # The default mapping is the process's environment (what a deployed function has).
-    assert IvsSettings.from_environment() == IvsSettings(50.0, 7)
+    # The function's settings read the process's environment (what a deployed function has).
+    assert FunctionSettings.from_environment().ivs == IvsSettings(50.0, 7)
 
 
 class CountingMapping(Mapping[str, str]):
@@ -86,8 +87,9 @@ def test_the_environment_is_read_when_the_settings_are_made_and_never_per_call(
     monkeypatch: pytest.MonkeyPatch,
 ):
     environment = CountingMapping({RATE: "10", COUNT: "40"})
-    monkeypatch.setattr(ivs_module, "os", SimpleNamespace(environ=environment))
-    ivs = paced(IvsRealtime(settings=IvsSettings.from_environment()))  # as at a cold start
+    monkeypatch.setattr(settings_module, "os", SimpleNamespace(environ=environment))
+    # As at a cold start.
+    ivs = paced(IvsRealtime(settings=FunctionSettings.from_environment().ivs))
     assert ivs.settings == IvsSettings(10.0, 40)
     assert ivs.pacer is not None
     assert ivs.pacer.calls_per_second == 10.0

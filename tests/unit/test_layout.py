@@ -27,13 +27,18 @@ def _modules_after(code: str) -> list[str]:
 
 
 def test_importing_the_construct_library_loads_no_server_sdk_or_second_handler_copy() -> None:
-    """`import ivs_replication` loads the handler's contract only: no HTTP server, no moto,
-    no boto3, no emulator, no other handler module under any name."""
+    """`import ivs_replication` loads the handler's contract only (and the error classes its
+    rules raise): no HTTP server, no moto, no boto3, no emulator, no other handler module under
+    any name."""
     loaded = _modules_after("import ivs_replication")
 
     assert "ivs_replication_handler.contract" in loaded
     handler_modules = [m for m in loaded if "ivs_replication_handler" in m]
-    assert handler_modules == ["ivs_replication_handler", "ivs_replication_handler.contract"]
+    assert handler_modules == [
+        "ivs_replication_handler",
+        "ivs_replication_handler.contract",
+        "ivs_replication_handler.errors",
+    ]
     for heavy in ("http.server", "moto", "boto3", "botocore", "ivs_realtime_emulator"):
         assert heavy not in loaded, heavy
     assert not [m for m in loaded if m.startswith("ivs_replication.testing")]

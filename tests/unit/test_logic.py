@@ -7,21 +7,22 @@ import random
 
 import pytest
 
-from ivs_replication_handler.contract import InvalidPropertyError
-from ivs_replication_handler.logic import (
+from ivs_replication_handler.errors import InvalidPropertyError
+from ivs_replication_handler.messages import (
     MAX_MESSAGE_BYTES,
-    MAX_MESSAGE_LENGTH,
-    ReplicationKey,
-    UpdateKind,
     failure_message,
     is_not_publishing,
     not_publishing_message,
-    parse_physical_id,
-    parse_properties,
-    plan_update,
     reason_bytes,
 )
 from ivs_replication_handler.retries import backoff_delay, is_transient
+from ivs_replication_handler.spec import (
+    ReplicationKey,
+    UpdateKind,
+    parse_physical_id,
+    parse_properties,
+    plan_update,
+)
 
 PREFIX = "arn:aws:ivs:us-east-1:123456789012:stage/"
 SOURCE = PREFIX + "SourceStage01"
@@ -367,7 +368,7 @@ def test_equivalent_properties_plan_no_change(
 
 def test_unparseable_old_properties_touch_nothing_that_runs() -> None:
     """Old properties that do not parse are those of an Update that failed validation: its
-    rollback must not stop or restart what runs (issue 10, point 3)."""
+    rollback must not stop or restart what runs."""
     spec = parse_properties(props())
     old = props(ReconnectWindowSeconds="not-a-number")
     assert plan_update(spec, PHYSICAL_ID, old) is UpdateKind.ENSURE_RUNNING
@@ -488,7 +489,7 @@ def test_failure_message_names_the_replication_the_service_text_and_a_hint(
     assert code in message
     assert "Service said no." in message
     assert hint in message
-    assert len(message) <= MAX_MESSAGE_LENGTH
+    assert reason_bytes(message) <= MAX_MESSAGE_BYTES
 
 
 def test_failure_message_for_the_longest_ids_fits_the_reason_field() -> None:

@@ -5,16 +5,10 @@ from __future__ import annotations
 import pytest
 
 from ivs_replication_handler import contract as c
-from ivs_replication_handler.contract import InvalidPropertyError
-from ivs_replication_handler.logic import (
-    MAX_MESSAGE_LENGTH,
-    ReplicationKey,
-    UpdateKind,
-    parse_properties,
-    plan_update,
-    wait_timed_out_message,
-)
+from ivs_replication_handler.errors import InvalidPropertyError
+from ivs_replication_handler.messages import MAX_MESSAGE_BYTES, reason_bytes, wait_timed_out_message
 from ivs_replication_handler.retries import Deadline
+from ivs_replication_handler.spec import ReplicationKey, UpdateKind, parse_properties, plan_update
 
 PREFIX = "arn:aws:ivs:us-east-1:123456789012:stage/"
 SOURCE = PREFIX + "SourceStage01"
@@ -146,7 +140,7 @@ def test_a_mode_change_alone_never_restarts_but_a_new_window_does(
 def test_wait_timeout_message_names_the_wait_and_the_alternatives() -> None:
     key = ReplicationKey(SOURCE, DESTINATION, "p" * 64)
     message = wait_timed_out_message(key, 120)
-    assert len(message) <= MAX_MESSAGE_LENGTH
+    assert reason_bytes(message) <= MAX_MESSAGE_BYTES
     assert "within the 120 s wait" in message
     assert "WhenNotPublishing.follow()" in message
     assert "at most 9 minutes" in message

@@ -7,8 +7,9 @@ import itertools
 
 import pytest
 
+from ivs_replication_handler.errors import DeadlineExceededError
 from ivs_replication_handler.ivs import Pacer
-from ivs_replication_handler.retries import Deadline, DeadlineExceededError
+from ivs_replication_handler.retries import Deadline
 
 
 class FakeTime:

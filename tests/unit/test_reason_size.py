@@ -1,4 +1,4 @@
-"""Every Reason fits CloudFormation's 4,096 bytes (issue 10, point 9).
+"""Every Reason fits CloudFormation's 4,096 bytes.
 
 The limit holds for the provider framework's whole response, so this adds up what the
 framework (aws-cdk-lib 2.275, custom-resources/lib/provider-framework/runtime) sends around the
@@ -14,19 +14,12 @@ import json
 import pytest
 
 from ivs_replication.testing.cloudformation import custom_resource_event
-from ivs_replication_handler.contract import InvalidPropertyError
+from ivs_replication_handler import messages
+from ivs_replication_handler.errors import InvalidPropertyError
 from ivs_replication_handler.handler import handle_event
-from ivs_replication_handler.lifecycle import (
-    ReplicationFailedError,
-    _manual_stop_advice,
-    _stale_declaration_advice,
-)
-from ivs_replication_handler.logic import (
-    MAX_MESSAGE_BYTES,
-    ReplicationKey,
-    failure_message,
-    reason_bytes,
-)
+from ivs_replication_handler.messages import MAX_MESSAGE_BYTES, failure_message, reason_bytes
+from ivs_replication_handler.registry import describe_item
+from ivs_replication_handler.spec import ReplicationKey
 
 CLOUDFORMATION_RESPONSE_LIMIT_BYTES = 4096
 # A generous allowance for the framework's Node.js stack frames (about 10 lines of 80).
@@ -79,10 +72,13 @@ def test_the_manual_stop_command_survives_nesting_with_the_longest_arns() -> Non
     stop (the manual command) and whose item could not be withdrawn (the stale-item advice),
     then a huge cause. The whole advice is kept; only the cause may be cut."""
     key = longest_key()
-    undo = f"Starting {key.describe()} did not complete. {_manual_stop_advice(key)} Deploy again."
-    inner = ReplicationFailedError(undo, NASTY_SERVICE_TEXT)
-    stale = _stale_declaration_advice(key)
-    message = str(inner.prefixed(stale))
+    undo = (
+        f"Starting {key.describe()} did not complete. {messages.manual_stop_advice(key)} "
+        "Deploy again."
+    )
+    inner = messages.failed(undo, NASTY_SERVICE_TEXT)
+    stale = messages.stale_declaration_advice(describe_item(key))
+    message = str(messages.prefixed(inner, stale))
     assert message.startswith(f"{stale} {undo} Cause: ")
     assert len(framework_response(message)) <= CLOUDFORMATION_RESPONSE_LIMIT_BYTES
 
@@ -92,7 +88,7 @@ def test_the_manual_stop_command_survives_nesting_with_the_longest_arns() -> Non
 def test_properties_that_are_not_a_map_are_an_invalid_property_before_any_call(
     bag: str, value: object
 ) -> None:
-    """Point 9: the same clear error as any other invalid property, not a bare TypeError."""
+    """The same clear error as any other invalid property, not a bare TypeError."""
     props = {
         "SourceStageArn": LONGEST_ARN,
         "DestinationStageArn": LONGEST_ARN.replace("A", "B"),

@@ -7,11 +7,10 @@ import random
 
 import pytest
 
+from ivs_replication_handler.errors import DeadlineExceededError, ServiceError
 from ivs_replication_handler.retries import (
     MIN_RETRY_WAIT_SECONDS,
     Deadline,
-    DeadlineExceededError,
-    ServiceError,
     call_with_retries,
     retry_delay,
 )

@@ -7,13 +7,13 @@ import pytest
 from ivs_replication_handler.contract import (
     ATTRIBUTES_MAX_BYTES,
     STAGE_ARN_MAX_LENGTH,
-    InvalidPropertyError,
     check_attributes,
     check_distinct_stages,
     check_participant_id,
     check_reconnect_window_seconds,
     check_stage_arn,
 )
+from ivs_replication_handler.errors import InvalidPropertyError
 
 STAGE_PREFIX = "arn:aws:ivs:us-east-1:123456789012:stage/"
 

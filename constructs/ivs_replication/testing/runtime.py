@@ -7,8 +7,9 @@ callable: a custom-resource handler for ``LocalDeployment``, or an event target 
 ``ivs_replication_handler`` package) with clients injected for the local endpoints: IVS
 real-time and, when the function's environment names a registry table, DynamoDB. Each function
 runs with the settings its own resolved environment states (the registry table, the stack's
-replication count and IVS pace), as the deployed function reads them from its environment; no
-environment variable of the test process is read or changed for them.
+replication count and IVS pace, the metrics' namespace and service), as the deployed function
+reads them from its environment at a cold start (``FunctionSettings``); no environment variable
+of the test process is read or changed for them.
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ from ivs_replication_handler.contract import (
     ON_EVENT_ENTRY_POINT,
     RECONCILER_ENTRY_POINT,
 )
-from ivs_replication_handler.ivs import IvsRealtime, IvsSettings, paced
+from ivs_replication_handler.ivs import IvsRealtime, paced
 from ivs_replication_handler.metrics import ReplicationMetrics
 from ivs_replication_handler.registry import Registry
+from ivs_replication_handler.settings import FunctionSettings
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -91,8 +93,8 @@ class HandlerRuntime:
     ``ivs`` is the local IVS real-time endpoint; ``dynamodb`` (default None) the local
     DynamoDB endpoint, required once a function's environment names a registry table. Each
     function gets an IVS client of its own; DynamoDB clients are the endpoint's one shared
-    ``LocalDynamoDB.client()``. The functions' metrics (EMF documents, one JSON text each) are
-    kept in ``metric_documents`` rather than printed.
+    ``LocalDynamoDB.client()``. The functions' metrics (EMF documents, one JSON text each, in
+    each function's own namespace) are kept in ``metric_documents`` rather than printed.
 
     Time follows the emulator's clock: on a ``ManualClock`` the handlers' sleeps (backoff, a
     wait for the publisher) advance it and their Lambda deadline is measured on it, so a
@@ -106,7 +108,6 @@ class HandlerRuntime:
         self.sleep: Callable[[float], None] = ivs.clock.advance if simulated else time.sleep
         self.clock: Callable[[], float] = ivs.clock.now if simulated else time.monotonic
         self.metric_documents: list[str] = []
-        self._metrics = ReplicationMetrics(write=self.metric_documents.append)
 
     def custom_resource_handler(self, function: LocalFunction) -> Handler:
         """``handler.handle_event(event, context, ivs, registry)``; the registry is None when
@@ -114,11 +115,13 @@ class HandlerRuntime:
         spreads a throttled burst over the window of the stack's replication count at its
         pace (``IvsSettings``)."""
         _require_entry_point(function, ON_EVENT_ENTRY_POINT)
-        ivs = self._ivs_realtime(function)
-        registry = self._registry(function)
+        settings = FunctionSettings.from_environment(function.environment)
+        ivs = self._ivs_realtime(settings)
+        registry = self._registry(function, settings)
+        metrics = ReplicationMetrics.of(settings, write=self.metric_documents.append)
 
         def handle(event: dict[str, object], context: Any) -> Mapping[str, object]:  # noqa: ANN401 - a Lambda context
-            return handler.handle_event(event, context, ivs, registry, metrics=self._metrics)
+            return handler.handle_event(event, context, ivs, registry, metrics=metrics)
 
         return handle
 
@@ -127,8 +130,10 @@ class HandlerRuntime:
         per invocation and ``ivs`` paced at the function's IVS pace (``IvsSettings``); raises
         ``NoLocalRuntimeError`` for any other function."""
         _require_entry_point(function, RECONCILER_ENTRY_POINT)
-        ivs = paced(self._ivs_realtime(function))  # as the deployed reconciler is
-        registry = self._registry(function)
+        settings = FunctionSettings.from_environment(function.environment)
+        ivs = paced(self._ivs_realtime(settings))  # as the deployed reconciler is
+        registry = self._registry(function, settings)
+        metrics = ReplicationMetrics.of(settings, write=self.metric_documents.append)
         if registry is None:
             raise NoLocalRuntimeError(
                 f"function {function.logical_id} runs the reconciler but its environment has "
@@ -140,22 +145,19 @@ class HandlerRuntime:
                 raise TypeError(f"the reconciler takes a JSON object, not {payload!r}")
             # A LocalLambdaContext has every member the reconciler reads.
             context = cast("LambdaContext", function.context(self.clock))
-            return reconciler.handle_event(payload, context, ivs, registry, metrics=self._metrics)
+            return reconciler.handle_event(payload, context, ivs, registry, metrics=metrics)
 
         return invoke
 
-    def _ivs_realtime(self, function: LocalFunction) -> IvsRealtime:
-        """An IVS edge with the settings `function`'s environment states (its replication
-        count and IVS pace), read as the deployed function reads its own at a cold start."""
+    def _ivs_realtime(self, settings: FunctionSettings) -> IvsRealtime:
+        """An IVS edge with the IVS settings a function's environment states (its stack's
+        replication count and IVS pace)."""
         return IvsRealtime(
-            client=self._ivs.client(),
-            sleep=self.sleep,
-            clock=self.clock,
-            settings=IvsSettings.from_environment(function.environment),
+            client=self._ivs.client(), sleep=self.sleep, clock=self.clock, settings=settings.ivs
         )
 
-    def _registry(self, function: LocalFunction) -> Registry | None:
-        table = function.environment.get(ENV_REGISTRY_TABLE)
+    def _registry(self, function: LocalFunction, settings: FunctionSettings) -> Registry | None:
+        table = settings.registry_table
         if not table:
             return None
         if self._dynamodb is None:

@@ -16,7 +16,8 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.exceptions import ConnectionError as BotocoreConnectionError
 
-from .retries import CONNECTION_ERROR_CODE, Deadline, ServiceError, call_with_retries
+from .errors import ServiceError
+from .retries import CONNECTION_ERROR_CODE, Deadline, call_with_retries
 
 T = TypeVar("T")
 

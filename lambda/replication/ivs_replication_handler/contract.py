@@ -13,6 +13,9 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+# The construct's one error type, raised by every rule: re-exported for it.
+from .errors import InvalidPropertyError as InvalidPropertyError  # noqa: PLC0414 - for mypy
+
 RESOURCE_TYPE = "Custom::IvsParticipantReplication"
 # Every key a request or a reconciler run adds to the functions' log lines; both entry points
 # (which share one logger) clear them first, so one run never logs another's.
@@ -71,6 +74,9 @@ ENV_STACK_REPLICATIONS = "IVS_REPLICATION_STACK_REPLICATIONS"
 # Starts need at it. Default: IVS_CALLS_PER_SECOND.
 ENV_IVS_CALLS_PER_SECOND = "IVS_REPLICATION_IVS_CALLS_PER_SECOND"
 IVS_CALLS_PER_SECOND_MAX = 100.0
+CALLS_PER_SECOND_FORM = (
+    f"a number of calls per second above 0 and at most {IVS_CALLS_PER_SECOND_MAX:g}"
+)
 
 # Time one request may work, before any wait for the publisher. The handler's Lambda timeout
 # is this plus the longest wait declared in its stack; the provider framework's own function
@@ -160,16 +166,6 @@ WAIT_SECONDS_FORM = (
 
 # ARNs are echoed in messages, but cut short so a message always fits CloudFormation's Reason.
 _ECHO_LIMIT = 160
-
-
-class InvalidPropertyError(ValueError):
-    """A replication property is missing or malformed; raised before any API call."""
-
-    def __init__(self, prop: str, problem: str, allowed: str) -> None:
-        self.prop = prop
-        self.problem = problem
-        self.allowed = allowed
-        super().__init__(f"Invalid {prop}: {problem}. Expected {allowed}.")
 
 
 def echo(value: object) -> str:
@@ -286,3 +282,12 @@ def check_wait_seconds(prop: str, value: object) -> int:
     if not 1 <= value <= WAIT_MAX_SECONDS:
         raise InvalidPropertyError(prop, f"{value} seconds is out of range", WAIT_SECONDS_FORM)
     return value
+
+
+def check_calls_per_second(prop: str, value: object) -> float:
+    """Return ``value`` as a float if it is a usable IVS rate; raise InvalidPropertyError."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidPropertyError(prop, f"{echo(value)} is not a number", CALLS_PER_SECOND_FORM)
+    if not 0 < value <= IVS_CALLS_PER_SECOND_MAX:
+        raise InvalidPropertyError(prop, f"{value!r} is out of range", CALLS_PER_SECOND_FORM)
+    return float(value)

@@ -13,35 +13,39 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger
 
 from . import contract as c
-from .contract import InvalidPropertyError
-from .ivs import IvsRealtime, IvsSettings
-from .lifecycle import Lifecycle, Outcome, ReplicationFailedError
-from .logic import (
+from .errors import InvalidPropertyError, ReplicationFailedError
+from .ivs import IvsRealtime
+from .lifecycle import Lifecycle, Outcome
+from .metrics import ReplicationMetrics
+from .registry import Registry
+from .retries import Deadline
+from .settings import FunctionSettings
+from .spec import (
     ReplicationKey,
     ReplicationSpec,
     check_properties_map,
     parse_physical_id,
     parse_properties,
 )
-from .metrics import ReplicationMetrics, from_environment
-from .registry import Registry
-from .retries import Deadline
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger(service=c.LOGGER_SERVICE)
 
-# Hold no boto3 client until the first call (see their `client`); warm invocations reuse them.
-# The stack's IVS settings are read from the environment here, once per execution environment.
-_ivs = IvsRealtime(settings=IvsSettings.from_environment())
-_registry = Registry()
+# What the stack tells the function, read from the environment here, once per execution
+# environment. No boto3 client is made until the first call (see their `client`); warm
+# invocations reuse them.
+_settings = FunctionSettings.from_environment()
+_ivs = IvsRealtime(settings=_settings.ivs)
+_registry = Registry(_settings.registry_table)
+_metrics = ReplicationMetrics.of(_settings)
 
 
 # log_event=False explicitly: POWERTOOLS_LOGGER_LOG_EVENT=true must not log the ResponseURL.
 @logger.inject_lambda_context(clear_state=True, log_event=False)
 def on_event(event: Mapping[str, Any], context: LambdaContext) -> dict[str, object]:
-    return handle_event(event, context, _ivs, _registry)
+    return handle_event(event, context, _ivs, _registry, metrics=_metrics)
 
 
 def handle_event(
@@ -54,8 +58,9 @@ def handle_event(
 ) -> dict[str, object]:
     """Validate, then create, update or delete; every failure is logged once and re-raised.
 
-    ``registry`` Default: the table named by ``IVS_REPLICATION_REGISTRY_TABLE``, if set.
-    ``metrics`` Default: EMF on stdout (see ``metrics``); one ``Requests`` per call, any outcome.
+    ``registry`` Default: none (a stack without follow mode).
+    ``metrics`` Default: EMF on stdout under the default namespace and service (see
+    ``metrics``); one ``Requests`` per call, any outcome.
     """
     request_type = event.get("RequestType")
     # This request's keys only: a process that handles many requests (a warm Lambda called
@@ -75,7 +80,7 @@ def handle_event(
         logger.error("Request failed", extra={"reason": str(error), "steps": lifecycle.steps})
         raise
     finally:  # unexpected errors count as failures too
-        (metrics or from_environment()).record_request(request_type, succeeded=succeeded)
+        (metrics or ReplicationMetrics()).record_request(request_type, succeeded=succeeded)
     # One line per request, with what it did (the lifecycle's steps are DEBUG lines).
     logger.info(
         "Request succeeded",

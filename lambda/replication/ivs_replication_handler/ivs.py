@@ -4,24 +4,25 @@ retries and, where set, client-side pacing.
 
 The client is created on first use, never at import, so ``AWS_REGION`` and
 ``AWS_ENDPOINT_URL_IVS_REALTIME`` redirect it like in any boto3 program, and tests can inject
-their own. What the stack tells its functions about IVS (`IvsSettings`: the rate, how many
-replications it holds) is read from the environment once, by the entry points, and passed in.
+their own. What the stack tells its functions about IVS (`settings.IvsSettings`: the rate, how
+many replications it holds) is read from the environment once, by the entry points, and passed
+in.
 """
 
 from __future__ import annotations
 
 import functools
-import os
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from . import aws
 from . import contract as c
-from .logic import ACTIVE, STOPPED, ReplicationKey, ReplicationSpec
-from .retries import Deadline, DeadlineExceededError, ServiceError
+from .errors import DeadlineExceededError, ServiceError
+from .retries import Deadline
+from .settings import IvsSettings
+from .spec import ACTIVE, STOPPED, ReplicationKey, ReplicationSpec
 
 if TYPE_CHECKING:
     from mypy_boto3_ivs_realtime import IvsrealtimeClient
@@ -40,73 +41,6 @@ def make_client(
     return cast("IvsrealtimeClient", client)
 
 
-# A burst spread a little wider than its ideal drain time gets most Starts through on their
-# first retry (a simulation of 480 creates at 5/s: about 2.2 calls each, 1.1x the ideal).
-_BURST_SPREAD = 1.1
-
-
-@dataclass(frozen=True)
-class IvsSettings:
-    """What a stack tells its functions about IVS (the construct writes it into their
-    environment): read once per execution environment with `from_environment`, then given to
-    `IvsRealtime`.
-
-    ``calls_per_second`` Default: 5 (IVS documents about 5 TPS for its stage APIs): the rate
-    per operation the functions assume (`ReplicationProvider.pace_ivs_calls`).
-    ``stack_replications`` Default: 0 (not known: a throttled burst is not spread).
-
-    :raises ValueError: if `calls_per_second` is not above 0 and at most 100, or
-        `stack_replications` is negative.
-    """
-
-    calls_per_second: float = c.IVS_CALLS_PER_SECOND
-    stack_replications: int = 0
-
-    def __post_init__(self) -> None:
-        _check_rate(self.calls_per_second)
-        if self.stack_replications < 0:
-            raise ValueError(
-                f"Invalid stack_replications: {self.stack_replications!r} is negative. "
-                "Expected a whole number of replications, 0 or more."
-            )
-
-    @classmethod
-    def from_environment(cls, environment: Mapping[str, str] | None = None) -> IvsSettings:
-        """The settings a function's `environment` states (Default: ``os.environ``):
-        ``IVS_REPLICATION_IVS_CALLS_PER_SECOND`` and ``IVS_REPLICATION_STACK_REPLICATIONS``.
-        A value that is missing or unusable (a rate that is no number or out of range, a count
-        that is no whole number) falls back to its default; this never raises."""
-        env = os.environ if environment is None else environment
-        rate_text = env.get(c.ENV_IVS_CALLS_PER_SECOND, "")
-        count_text = env.get(c.ENV_STACK_REPLICATIONS, "")
-        try:
-            rate = float(rate_text)
-        except ValueError:
-            rate = c.IVS_CALLS_PER_SECOND
-        return cls(
-            calls_per_second=rate if _rate_in_range(rate) else c.IVS_CALLS_PER_SECOND,
-            stack_replications=int(count_text) if count_text.isdecimal() else 0,
-        )
-
-    @property
-    def burst_window_seconds(self) -> float:
-        """The time the stack's replications need at IVS's rate: what a throttled burst of
-        creates spreads its first retries over. 0 (no spread) where no count is known."""
-        return _BURST_SPREAD * self.stack_replications / self.calls_per_second
-
-
-def _rate_in_range(rate: float) -> bool:
-    return 0 < rate <= c.IVS_CALLS_PER_SECOND_MAX
-
-
-def _check_rate(rate: float) -> None:
-    if isinstance(rate, bool) or not _rate_in_range(rate):
-        raise ValueError(
-            f"Invalid calls_per_second: {rate!r} is out of range. Expected a number of calls "
-            f"per second above 0 and at most {c.IVS_CALLS_PER_SECOND_MAX:g}."
-        )
-
-
 class Pacer:
     """Client-side pacing: at most `calls_per_second` calls of each operation per second (a
     token bucket per operation, bursting up to one second's worth), so a run that makes many
@@ -116,7 +50,7 @@ class Pacer:
     (DeadlineExceededError with 0 attempts: nothing was sent). ``calls_per_second`` Default:
     5, IVS's documented rate.
 
-    :raises ValueError: if `calls_per_second` is not above 0 and at most 100.
+    :raises InvalidPropertyError: if `calls_per_second` is not above 0 and at most 100.
     """
 
     def __init__(
@@ -126,8 +60,7 @@ class Pacer:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        _check_rate(calls_per_second)
-        self.calls_per_second = calls_per_second
+        self.calls_per_second = c.check_calls_per_second("calls_per_second", calls_per_second)
         self._sleep = sleep
         self._clock = clock
         self._burst = max(1.0, calls_per_second)

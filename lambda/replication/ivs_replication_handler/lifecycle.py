@@ -1,9 +1,10 @@
-"""Create, update and delete one replication: the behaviour table in the README's "What deploy
-does".
+"""CloudFormation's requests (Create, Update, Delete) as a policy over the core (`replicas`):
+the behaviour table in the README's "What deploy does".
 
 Every path that may have started a replication and then fails stops it again before
-reporting, because after a failed Create the provider framework answers with a marker id and
-the following Delete never reaches this handler: anything left running would be orphaned.
+reporting (`replicas.Replicas.undo`), because after a failed Create the provider framework
+answers with a marker id and the following Delete never reaches this handler: anything left
+running would be orphaned.
 
 When the participant is not publishing, the replication's mode decides: FAIL reports it, WAIT
 retries Start until the participant publishes or the wait ends, FOLLOW succeeds and leaves the
@@ -25,38 +26,49 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import NoReturn
 
 from aws_lambda_powertools import Logger
 
 from . import contract as c
+from . import messages
+from .errors import (
+    CallError,
+    DeadlineExceededError,
+    RegistryUnavailableError,
+    ReplicationFailedError,
+    ServiceError,
+)
 from .ivs import IvsRealtime
-from .logic import (
+from .registry import Registry, describe_item
+from .replicas import (
+    NO_SETTLE,
+    SETTLE_SECONDS,
+    AlreadyActive,
+    Confirmed,
+    NotPublishing,
+    NotRunning,
+    Refused,
+    Replicas,
+    Settle,
+    StartAttempt,
+    Started,
+    StartOutcome,
+    StopFailed,
+    Stopped,
+    Unconfirmed,
+    Undone,
+    Unresolved,
+)
+from .retries import Deadline, backoff_delay
+from .spec import (
     ACTIVE,
     ReplicationKey,
     ReplicationSpec,
     UpdateKind,
-    clip,
-    failure_message,
-    not_publishing_message,
     parse_physical_id,
     plan_update,
     try_parse_properties,
-    wait_timed_out_message,
-    with_cause,
 )
-from .registry import Registry, RegistryUnavailableError, describe_item
-from .retries import Deadline, DeadlineExceededError, ServiceError, backoff_delay
-from .starting import (
-    NO_SETTLE,
-    SETTLE_SECONDS,
-    RefusalUnresolvedError,
-    Settle,
-    StartResult,
-    may_have_started,
-    start_replication,
-)
-from .stopping import StopResult, StopUnresolvedError, stop_replication
 
 logger = Logger(service=c.LOGGER_SERVICE, child=True)
 
@@ -65,33 +77,9 @@ CONFIRM_TIMEOUT_SECONDS = 30.0
 WAIT_POLL_BASE_SECONDS = 1.0
 WAIT_POLL_CAP_SECONDS = 5.0
 
-
 # An in-place restart that finds its replication started by someone else (the reconciler,
 # with settings it read before this Update) stops and starts it again, this many times.
 IN_PLACE_START_ATTEMPTS = 3
-
-
-class ReplicationFailedError(Exception):
-    """A lifecycle step failed; the message is written for CloudFormation's Reason field.
-
-    ``advice`` says what happened and what to do, ``cause`` why; only the cause is ever
-    shortened to fit the Reason (see `logic.with_cause`). Default cause: none.
-    """
-
-    def __init__(self, advice: str, cause: str = "") -> None:
-        super().__init__(with_cause(advice, cause) if cause else clip(advice))
-        self.advice = advice
-        self.cause = cause
-
-    def prefixed(self, advice: str) -> ReplicationFailedError:
-        """The same failure, with `advice` said first (and kept whole)."""
-        return ReplicationFailedError(f"{advice} {self.advice}", self.cause)
-
-
-class PublisherAbsentError(ReplicationFailedError):
-    """The participant is not publishing (in fail mode), or did not publish within the wait:
-    the one failure that rollback safety may turn into success (see `_start_confirmed`)."""
-
 
 # "Does the publisher's absence fail this request?" asked only when it is absent.
 AbsenceFails = Callable[[], bool]
@@ -99,6 +87,10 @@ AbsenceFails = Callable[[], bool]
 
 def _always() -> bool:
     return True
+
+
+def _never() -> bool:
+    return False
 
 
 @dataclass(frozen=True)
@@ -120,7 +112,12 @@ class Outcome:
 
 
 class Lifecycle:
-    """Runs one CloudFormation request against IVS within the Lambda's deadline."""
+    """Runs one CloudFormation request against IVS within the Lambda's deadline; raises
+    ReplicationFailedError (its message is the Reason) when the request fails.
+
+    ``registry`` Default: none (a stack without follow mode: a follow-mode request fails with
+    RegistryUnavailableError's reason, and a withdrawal is a no-op).
+    """
 
     def __init__(
         self,
@@ -132,7 +129,7 @@ class Lifecycle:
         request_budget_seconds: float = c.REQUEST_BUDGET_SECONDS,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
-        self._ivs = ivs
+        self._replicas = Replicas(ivs)
         self._lambda_deadline = deadline
         self._deadline = deadline.within(request_budget_seconds)
         # What this request did, in order: the handler's one line per request carries it.
@@ -143,6 +140,7 @@ class Lifecycle:
         self._request_budget = request_budget_seconds
         # Waits between polls use the same clock as the IVS edge's retries.
         self._sleep = sleep or ivs.sleep
+        self._undo_reserve = ivs.attempt_budget_seconds
 
     # --- requests ------------------------------------------------------------------------
 
@@ -173,7 +171,7 @@ class Lifecycle:
             self._restart_in_place(spec, old_props, declared_before)
         elif self._state(spec.key) != ACTIVE:  # ENSURE_RUNNING or MODE_ONLY
             # Nothing runs under the id: starting it is welcome, its absence no failure.
-            self._start_confirmed(spec, absence_fails=lambda: False)
+            self._start_confirmed(spec, absence_fails=_never)
         return Outcome(physical_id, spec.key)
 
     def delete(self, physical_id: str) -> Outcome:
@@ -200,29 +198,28 @@ class Lifecycle:
             self._start_confirmed(spec, absence_fails=absence_fails)
         except ReplicationFailedError as error:
             # After a failed Create no Delete comes (see the module docstring).
-            if not spec.follows:
+            reported = self._withdrawn_after_failed_create(spec, error)
+            if reported is error:
                 raise
-            if not self._withdrawn_after_failure(spec.key):
-                raise error.prefixed(_stale_declaration_advice(spec.key)) from error
-            leftover = self._stop_what_a_reconciler_started(spec.key)
-            if leftover:
-                raise error.prefixed(leftover) from error
-            raise
+            raise reported from error
         return Outcome(spec.key.physical_id(), spec.key)
 
-    def _stop_what_a_reconciler_started(self, key: ReplicationKey) -> str:
-        """After a failed follow-mode Create has withdrawn its declaration: a reconciler run
-        may have started the replication while it was declared (after this request's Start,
-        or its undo's Stop) and kept it. Stop it, as Delete does, after the withdrawal: a run
-        that starts it from now on re-reads the registry and stops it itself. Return what to
-        tell the user when that Stop failed (empty otherwise)."""
-        if not self._still_active(key):
-            return ""
-        try:
-            self._stop(key, reason="failed Create")
-        except ReplicationFailedError:
-            return _manual_stop_advice(key)
-        return ""
+    def _withdrawn_after_failed_create(
+        self, spec: ReplicationSpec, error: ReplicationFailedError
+    ) -> ReplicationFailedError:
+        """A failed follow-mode Create withdraws its declaration, then, like a Delete, stops
+        what a reconciler run may have started while it was declared (after this request's
+        Start, or its undo's Stop) and kept: a run that starts it from now on re-reads the
+        registry and stops it itself. Returns the failure to report, saying what is left (the
+        same `error` when nothing is, and for the other modes, which declare nothing)."""
+        key = spec.key
+        if not spec.follows:
+            return error
+        if not self._withdrawn_after_failure(key):
+            return messages.prefixed(error, messages.stale_declaration_advice(describe_item(key)))
+        if self._still_active(key) and not self._stopped_after_failure(key):
+            return messages.prefixed(error, messages.manual_stop_advice(key))
+        return error
 
     # --- steps ---------------------------------------------------------------------------
 
@@ -236,102 +233,107 @@ class Lifecycle:
 
     def _start_confirmed(
         self, spec: ReplicationSpec, *, absence_fails: AbsenceFails = _always
-    ) -> StartResult:
+    ) -> StartOutcome:
         """Start and confirm ACTIVE; when the participant is not publishing, the mode decides,
         and `absence_fails` whether that is a failure at all (see the module docstring)."""
-        result = self._try_start(spec)
-        if result is StartResult.NOT_PUBLISHING:
-            if spec.when_not_publishing == c.MODE_FOLLOW:
-                self._step(
-                    "Participant not publishing; the reconciler starts the replication "
-                    "when it publishes"
-                )
-                return result
-            try:
-                if spec.when_not_publishing != c.MODE_WAIT:
-                    raise PublisherAbsentError(not_publishing_message(spec.key))
-                result = self._wait_for_publisher(spec)
-            except PublisherAbsentError:  # a refusal or a failed read is never swallowed
-                if absence_fails():
-                    raise
-                logger.warning(
-                    "Participant not publishing, and the replication was not running when "
-                    "this request began: the request succeeds with it not running"
-                )
-                return StartResult.NOT_PUBLISHING
-        if result is StartResult.STARTED:
-            self._confirm_active(spec.key)
-        return result
+        outcome = self._start(spec)
+        if isinstance(outcome, NotPublishing):
+            outcome = self._when_not_publishing(spec, absence_fails)
+        if isinstance(outcome, Started):
+            self._confirm_active(spec.key, outcome)
+        return outcome
 
-    def _try_start(self, spec: ReplicationSpec) -> StartResult:
+    def _when_not_publishing(
+        self, spec: ReplicationSpec, absence_fails: AbsenceFails
+    ) -> StartOutcome:
+        """The mode's answer to an absent publisher: follow succeeds, wait waits, fail fails;
+        an absence that `absence_fails` does not count as a failure succeeds with nothing
+        running (a refusal or a failed read is never swallowed)."""
+        if spec.when_not_publishing == c.MODE_FOLLOW:
+            self._step(
+                "Participant not publishing; the reconciler starts the replication when it "
+                "publishes"
+            )
+            return NotPublishing()
+        if spec.when_not_publishing == c.MODE_WAIT:
+            outcome = self._wait_for_publisher(spec)
+            if not isinstance(outcome, NotPublishing):
+                return outcome
+            absence = messages.wait_timed_out_message(spec.key, spec.wait_seconds)
+        else:
+            absence = messages.not_publishing_message(spec.key)
+        if absence_fails():
+            raise messages.failed(absence)
+        logger.warning(
+            "Participant not publishing, and the replication was not running when this request "
+            "began: the request succeeds with it not running"
+        )
+        return NotPublishing()
+
+    def _start(self, spec: ReplicationSpec) -> StartOutcome:
+        """One Start (with its settle retries); a failed one is undone before it is reported."""
         key = spec.key
-        try:
-            result = start_replication(
-                self._ivs, spec, self._keep_time_to_undo(), settle=_settle_for(spec)
-            )
-        except ServiceError as error:
-            # Only refusals arrive here: `IvsRealtime` retries transient errors until the
-            # deadline and then raises DeadlineExceededError.
-            outcome = self._stop_if_started_unanswered(key, error)
-            raise ReplicationFailedError(
-                failure_message(error.operation, key, error.code, error.message, outcome=outcome)
-            ) from error
-        except RefusalUnresolvedError as error:
-            if may_have_started(error):
-                self._undo_start(key, str(error), start_outcome_known=False)
-            raise ReplicationFailedError(f"Did not start {key.describe()}.", str(error)) from error
-        except DeadlineExceededError as error:
-            if not error.may_have_acted:  # never sent, or only throttled: nothing started
-                raise ReplicationFailedError(
-                    f"Did not start {key.describe()}. Nothing was changed. Deploy again.",
-                    str(error),
-                ) from error
-            # An attempt may have been carried out: make sure it did not leave a replication.
-            self._undo_start(key, str(error), start_outcome_known=False)
-        if result is StartResult.ADOPTED:
-            logger.warning(
-                "Replication already ACTIVE; adopting it (its attributes and reconnect window "
-                "are left as they are)"
-            )
-        return result
+        outcome = self._replicas.start(spec, self._keep_time_to_undo(), settle=_settle_for(spec))
+        match outcome:
+            case Refused(error=error):
+                undone = self._undo(key, outcome)
+                said = (
+                    ""
+                    if not undone.needed
+                    else "An earlier attempt went unanswered and may have started it. "
+                    + self._said(key, undone)
+                )
+                raise messages.failed(
+                    messages.failure_message(
+                        error.operation, key, error.code, error.message, outcome=said
+                    )
+                )
+            case Unresolved(cause=cause, refusal=refusal):
+                undone = self._undo(key, outcome)
+                if undone.needed:
+                    raise self._undone_failure(key, undone, cause)
+                if refusal is not None:
+                    raise messages.failed(f"Did not start {key.describe()}.", cause)
+                # Never sent, or only throttled: nothing started.
+                raise messages.failed(
+                    f"Did not start {key.describe()}. Nothing was changed. Deploy again.", cause
+                )
+            case AlreadyActive():
+                logger.warning(
+                    "Replication already ACTIVE; adopting it (its attributes and reconnect "
+                    "window are left as they are)"
+                )
+        return outcome
 
-    def _wait_for_publisher(self, spec: ReplicationSpec) -> StartResult:
-        """Retry Start until the participant publishes; fail once the wait is over."""
+    def _wait_for_publisher(self, spec: ReplicationSpec) -> StartOutcome:
+        """Retry Start until the participant publishes; NotPublishing once the wait is over."""
         attempt = 0
         while True:
             delay = WAIT_POLL_BASE_SECONDS + backoff_delay(
                 attempt, base=WAIT_POLL_BASE_SECONDS, cap=WAIT_POLL_CAP_SECONDS
             )
             if self._wait_until.seconds_left() < delay:
-                raise PublisherAbsentError(wait_timed_out_message(spec.key, spec.wait_seconds))
+                return NotPublishing()
             self._sleep(delay)
             attempt += 1
-            result = self._try_start(spec)
-            if result is not StartResult.NOT_PUBLISHING:
+            outcome = self._start(spec)
+            if not isinstance(outcome, NotPublishing):
                 self._step("Participant publishes; started", extra={"wait_attempts": attempt})
-                return result
+                return outcome
 
-    def _confirm_active(self, key: ReplicationKey) -> None:
+    def _confirm_active(self, key: ReplicationKey, started: Started) -> None:
         """Wait (bounded) until IVS lists the replica as ACTIVE; undo the start otherwise."""
-        waited = 0.0
-        attempt = 0
-        state: str | None = None
-        while True:
-            state = self._state(key, undo_on_failure=True)
-            if state == ACTIVE:
-                self._step("Replication ACTIVE")
-                return
-            delay = backoff_delay(attempt, base=0.5, cap=4.0)
-            if waited + delay > self._confirm_timeout:
-                break
-            self._sleep(delay)
-            waited += delay
-            attempt += 1
-        self._undo_start(
+        confirmation = self._replicas.confirm_active(
             key,
-            f"IVS did not list it as ACTIVE within {self._confirm_timeout:.0f} s "
-            f"(last state: {state or 'not listed'})",
+            self._keep_time_to_undo(),
+            timeout_seconds=self._confirm_timeout,
+            sleep=self._sleep,
         )
+        match confirmation:
+            case Confirmed():
+                self._step("Replication ACTIVE")
+            case Unconfirmed(cause=cause):
+                raise self._undone_failure(key, self._undo(key, started), cause)
 
     def _restart_in_place(
         self,
@@ -359,9 +361,7 @@ class Lifecycle:
             )
             if not was_running or previous is None or previous.key != spec.key:
                 raise
-            raise ReplicationFailedError(
-                f"{error.advice} {self._restore(previous)}", error.cause
-            ) from error
+            raise messages.followed_by(error, self._restore(previous)) from error
 
     def _start_afresh(self, spec: ReplicationSpec, *, was_running: bool) -> None:
         """Stop (if running) and start with `spec`'s settings. A Start that finds the
@@ -371,12 +371,12 @@ class Lifecycle:
         if was_running:
             self._stop(spec.key, reason="Update")
         for _ in range(IN_PLACE_START_ATTEMPTS):
-            result = self._start_confirmed(spec, absence_fails=lambda: was_running)
-            if result is not StartResult.ADOPTED:
+            outcome = self._start_confirmed(spec, absence_fails=lambda: was_running)
+            if not isinstance(outcome, AlreadyActive):
                 return
             logger.warning("Replication started by someone else during the restart; again")
             self._stop(spec.key, reason="Update")
-        raise ReplicationFailedError(
+        raise messages.failed(
             f"{spec.key.describe()} kept being started by another caller with unknown "
             "settings while this Update restarted it; it is stopped. Retry the deployment."
         )
@@ -388,7 +388,7 @@ class Lifecycle:
             return None
         try:
             return self._registry.declaration(spec.key, self._keep_time_to_undo())
-        except (ServiceError, DeadlineExceededError, RegistryUnavailableError) as error:
+        except (CallError, RegistryUnavailableError) as error:
             logger.warning(
                 "Reading the declaration before the Update failed", extra={"reason": str(error)}
             )
@@ -413,8 +413,8 @@ class Lifecycle:
     def _declare(self, spec: ReplicationSpec) -> None:
         try:
             self._registry.put(spec, self._deadline)
-        except (ServiceError, DeadlineExceededError, RegistryUnavailableError) as error:
-            raise ReplicationFailedError(
+        except (CallError, RegistryUnavailableError) as error:
+            raise messages.failed(
                 f"Could not declare {spec.key.describe()} for follow mode in the registry "
                 "table; nothing was started. Deploy again.",
                 str(error),
@@ -427,18 +427,18 @@ class Lifecycle:
         try:
             self._registry.put(spec, self._deadline.reserve(self._registry.attempt_budget_seconds))
         except RegistryUnavailableError as error:
-            raise ReplicationFailedError(
+            raise messages.failed(
                 f"Could not declare {spec.key.describe()} for follow mode; nothing was started.",
                 str(error),
             ) from error
-        except (ServiceError, DeadlineExceededError) as error:
+        except CallError as error:
             if not self._withdrawn_after_failure(spec.key):
-                raise ReplicationFailedError(
+                raise messages.failed(
                     f"Could not declare {spec.key.describe()} for follow mode; nothing was "
-                    f"started. {_stale_declaration_advice(spec.key)}",
+                    f"started. {messages.stale_declaration_advice(describe_item(spec.key))}",
                     str(error),
                 ) from error
-            raise ReplicationFailedError(
+            raise messages.failed(
                 f"Could not declare {spec.key.describe()} for follow mode in the registry "
                 "table; nothing was started or left declared. Deploy again.",
                 str(error),
@@ -447,8 +447,8 @@ class Lifecycle:
     def _withdraw(self, key: ReplicationKey) -> None:
         try:
             self._registry.remove(key, self._deadline)
-        except (ServiceError, DeadlineExceededError) as error:
-            raise ReplicationFailedError(
+        except CallError as error:
+            raise messages.failed(
                 f"Could not withdraw {key.describe()} from the follow-mode registry, so it "
                 "was not stopped (the reconciler could restart it). Retry.",
                 str(error),
@@ -464,86 +464,64 @@ class Lifecycle:
 
     def _stop(self, key: ReplicationKey, *, reason: str) -> None:
         """Stop; a replication that is refused and observed not ACTIVE counts as stopped."""
+        match self._replicas.stop(key, self._deadline):
+            case Stopped():
+                self._step("Replication stopped", extra={"reason": reason})
+            case NotRunning():
+                self._step("Replication not running; nothing to stop", extra={"reason": reason})
+            case StopFailed() as failure:
+                raise _stop_failed(key, failure)
+
+    def _stopped_after_failure(self, key: ReplicationKey) -> bool:
         try:
-            result = stop_replication(self._ivs, key, self._deadline)
+            self._stop(key, reason="failed Create")
+        except ReplicationFailedError:
+            return False
+        return True
+
+    def _state(self, key: ReplicationKey) -> str | None:
+        try:
+            return self._replicas.state(key, self._keep_time_to_undo())
         except ServiceError as error:
-            raise ReplicationFailedError(
-                failure_message(error.operation, key, error.code, error.message)
-            ) from error
-        except StopUnresolvedError as error:
-            raise ReplicationFailedError(
-                f"Stopping {key.describe()} was refused, and its state could not be read: it "
-                "may still run. Retry the operation.",
-                str(error),
+            raise messages.failed(
+                messages.failure_message(error.operation, key, error.code, error.message)
             ) from error
         except DeadlineExceededError as error:
-            raise ReplicationFailedError(
-                f"Stopping {key.describe()} ran out of time. Retry the operation.", str(error)
-            ) from error
-        if result is StopResult.NOT_RUNNING:
-            self._step("Replication not running; nothing to stop", extra={"reason": reason})
-        else:
-            self._step("Replication stopped", extra={"reason": reason})
-
-    def _state(self, key: ReplicationKey, *, undo_on_failure: bool = False) -> str | None:
-        try:
-            return self._ivs.replica_state(key, self._keep_time_to_undo())
-        except (ServiceError, DeadlineExceededError) as error:
-            if undo_on_failure:
-                self._undo_start(key, f"listing replicas failed: {error}")
-            if isinstance(error, ServiceError):
-                raise ReplicationFailedError(
-                    failure_message(error.operation, key, error.code, error.message)
-                ) from error
-            raise ReplicationFailedError(
+            raise messages.failed(
                 f"Could not read the state of {key.describe()}. Retry.", str(error)
             ) from error
 
     def _still_active(self, key: ReplicationKey) -> bool:
         """ACTIVE, or unknown because the state cannot be read (assume the worst)."""
         try:
-            return self._ivs.replica_state(key, self._deadline) == ACTIVE
-        except (ServiceError, DeadlineExceededError):
+            return self._replicas.state(key, self._deadline) == ACTIVE
+        except CallError:
             return True
 
     def _keep_time_to_undo(self) -> Deadline:
         """Steps that may need undoing stop early enough to leave time for the undo."""
-        return self._deadline.reserve(self._ivs.attempt_budget_seconds)
+        return self._deadline.reserve(self._undo_reserve)
 
-    def _undo_start(
-        self, key: ReplicationKey, why: str, *, start_outcome_known: bool = True
-    ) -> NoReturn:
-        """Stop a replication this request may have started, then fail with `why`."""
-        outcome = self._stop_again(key, start_outcome_known=start_outcome_known)
+    def _undo(self, key: ReplicationKey, attempt: StartAttempt) -> Undone:
+        return self._replicas.undo(key, attempt, self._deadline)
+
+    def _undone_failure(
+        self, key: ReplicationKey, undone: Undone, why: str
+    ) -> ReplicationFailedError:
+        """The failure of a Start that was undone, to report with `why`."""
         # Only the cause may be shortened: the outcome may hold the manual stop command.
-        raise ReplicationFailedError(
-            f"Starting {key.describe()} did not complete. {outcome} Deploy again.", why
+        return messages.failed(
+            f"Starting {key.describe()} did not complete. {self._said(key, undone)} Deploy again.",
+            why,
         )
 
-    def _stop_if_started_unanswered(self, key: ReplicationKey, refusal: ServiceError) -> str:
-        """After a refused Start: if an earlier attempt of it went unanswered, that attempt may
-        have started the replication, which nothing would stop after a failed Create: stop it,
-        and say so (empty when no attempt went unanswered)."""
-        if not may_have_started(refusal):
-            return ""
-        outcome = self._stop_again(key, start_outcome_known=False)
-        return f"An earlier attempt went unanswered and may have started it. {outcome}"
-
-    def _stop_again(self, key: ReplicationKey, *, start_outcome_known: bool) -> str:
-        """Stop a replication this request may have started; say what became of it.
-
-        After a Start that timed out, IVS may still carry it out after our Stop found nothing,
-        so "nothing is running" is only claimed when the Start's answer was received.
-        """
-        try:
-            result = stop_replication(self._ivs, key, self._deadline)
-        except (ServiceError, StopUnresolvedError, DeadlineExceededError):
-            return _manual_stop_advice(key)
-        if result is StopResult.STOPPED:
-            return "It was stopped again so nothing is left running."
-        if start_outcome_known:
-            return "Nothing was left running."
-        return _manual_stop_advice(key)
+    @staticmethod
+    def _said(key: ReplicationKey, undone: Undone) -> str:
+        return messages.undo_outcome(
+            key,
+            stopped=isinstance(undone.stop, Stopped),
+            nothing_left_running=undone.nothing_left_running,
+        )
 
 
 def _settle_for(spec: ReplicationSpec) -> Settle:
@@ -553,21 +531,19 @@ def _settle_for(spec: ReplicationSpec) -> Settle:
     return NO_SETTLE if spec.when_not_publishing == c.MODE_WAIT else Settle(SETTLE_SECONDS)
 
 
-def _stale_declaration_advice(key: ReplicationKey) -> str:
-    # Said first, so clipping can only shorten the cause: a stale item lets the reconciler
-    # start a replication no resource owns.
-    # The replication is named by the message this one precedes: not again, to leave room.
-    return (
-        "The replication also stays declared in the follow-mode registry table: delete its "
-        f"item ({describe_item(key)}) before deploying again."
-    )
-
-
-def _manual_stop_advice(key: ReplicationKey) -> str:
-    return (
-        "It may be running, or start late from an unanswered request: if "
-        "list-participant-replicas shows it ACTIVE, stop it with "
-        "`aws ivs-realtime stop-participant-replication "
-        f"--source-stage-arn {key.source_stage_arn} --destination-stage-arn "
-        f"{key.destination_stage_arn} --participant-id {key.participant_id}`."
-    )
+def _stop_failed(key: ReplicationKey, failure: StopFailed) -> ReplicationFailedError:
+    match failure:
+        case StopFailed(why="refused", refusal=refusal) if refusal is not None:
+            return messages.failed(
+                messages.failure_message(refusal.operation, key, refusal.code, refusal.message)
+            )
+        case StopFailed(why="unreadable", cause=cause):
+            return messages.failed(
+                f"Stopping {key.describe()} was refused, and its state could not be read: it "
+                "may still run. Retry the operation.",
+                cause,
+            )
+        case StopFailed(cause=cause):
+            return messages.failed(
+                f"Stopping {key.describe()} ran out of time. Retry the operation.", cause
+            )

@@ -10,20 +10,21 @@ are in ``contract``, so the construct's alarms use the same ones:
   ``ReplicationsNotPublishing``, ``ReplicationsWithdrawn``, ``ReplicationsFailed`` with
   dimensions (service, Trigger); a sweep adds ``SweepDeclarations`` and ``SweepDrift``.
 
-Namespace Default: ``IvsParticipantReplication``, or ``IVS_REPLICATION_METRICS_NAMESPACE``;
-service Default: ``ivs-participant-replication``, or ``IVS_REPLICATION_METRICS_SERVICE``.
-ARNs and participant ids are never dimensions (they would make a metric per replication).
-Writing a metric never fails a request: a broken metric is logged and dropped.
+Namespace Default: ``IvsParticipantReplication``; service Default:
+``ivs-participant-replication``; the deployed functions use what their environment states
+(``IVS_REPLICATION_METRICS_NAMESPACE``, ``IVS_REPLICATION_METRICS_SERVICE``), read once at a
+cold start by `settings.FunctionSettings`. ARNs and participant ids are never dimensions (they
+would make a metric per replication). Writing a metric never fails a request: a broken metric
+is logged and dropped.
 
 The documents are the ones Powertools' ``EphemeralMetrics`` writes (a test holds them equal),
 built here directly: a Powertools metric set per request cost more than the rest of the
-handler's own work on a warm request, and its import a few milliseconds of every cold start.
+handler's own work on a warm request.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from collections.abc import Callable, Mapping, Sized
@@ -32,6 +33,7 @@ from typing import Protocol
 from aws_lambda_powertools import Logger
 
 from . import contract as c
+from .settings import FunctionSettings
 
 logger = Logger(service=c.LOGGER_SERVICE, child=True)
 
@@ -71,34 +73,29 @@ def _print_line(document: str) -> None:
 class ReplicationMetrics:
     """Writes the functions' metrics as EMF documents.
 
-    ``namespace`` Default: ``IVS_REPLICATION_METRICS_NAMESPACE``, else
-    ``IvsParticipantReplication``; ``service`` Default: ``IVS_REPLICATION_METRICS_SERVICE``, else
-    ``ivs-participant-replication`` (both read at each write, so warm functions follow changes);
-    ``write`` Default: one line on stdout per document.
+    ``namespace`` Default: ``IvsParticipantReplication``; ``service`` Default:
+    ``ivs-participant-replication``; ``write`` Default: one line on stdout per document.
     """
 
     def __init__(
         self,
         *,
-        namespace: str | None = None,
-        service: str | None = None,
+        namespace: str = c.METRICS_NAMESPACE_DEFAULT,
+        service: str = c.METRICS_SERVICE_DEFAULT,
         write: Callable[[str], None] = _print_line,
     ) -> None:
-        self._namespace = namespace
-        self._service = service
+        self.namespace = namespace
+        self.service = service
         self._write = write
 
-    @property
-    def namespace(self) -> str:
-        return (
-            self._namespace
-            or os.environ.get(c.ENV_METRICS_NAMESPACE)
-            or c.METRICS_NAMESPACE_DEFAULT
+    @classmethod
+    def of(
+        cls, settings: FunctionSettings, *, write: Callable[[str], None] = _print_line
+    ) -> ReplicationMetrics:
+        """The metrics of a function with these settings (their namespace and service)."""
+        return cls(
+            namespace=settings.metrics_namespace, service=settings.metrics_service, write=write
         )
-
-    @property
-    def service(self) -> str:
-        return self._service or os.environ.get(c.ENV_METRICS_SERVICE) or c.METRICS_SERVICE_DEFAULT
 
     def record_request(self, request_type: object, *, succeeded: bool) -> None:
         """One custom-resource request and how it ended."""
@@ -166,8 +163,3 @@ def emf_document(
         **{name: [float(count)] for name, count in values.items()},
     }
     return json.dumps(document, separators=(",", ":"))
-
-
-def from_environment() -> ReplicationMetrics:
-    """The functions' default: namespace and service from the environment, EMF on stdout."""
-    return ReplicationMetrics()

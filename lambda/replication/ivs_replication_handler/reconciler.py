@@ -29,31 +29,38 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger
 
 from . import contract as c
-from .ivs import IvsRealtime, IvsSettings, paced
-from .logic import ACTIVE, ReplicationKey, ReplicationSpec
-from .metrics import ReplicationMetrics, from_environment
+from .errors import CallError, ReconcileError
+from .ivs import IvsRealtime, paced
+from .metrics import ReplicationMetrics
 from .registry import Registry, publisher_key
-from .retries import Deadline, DeadlineExceededError, ServiceError
-from .starting import (
+from .replicas import (
     SETTLE_SECONDS,
-    RefusalUnresolvedError,
+    AlreadyActive,
+    NotPublishing,
+    Refused,
+    Replicas,
     Settle,
-    StartResult,
-    may_have_started,
-    start_replication,
+    Started,
+    StopFailed,
+    StopOutcome,
+    Unresolved,
 )
-from .stopping import StopUnresolvedError, stop_replication
+from .retries import Deadline
+from .settings import FunctionSettings
+from .spec import ACTIVE, ReplicationKey, ReplicationSpec
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger(service=c.LOGGER_SERVICE)
 
-# The deployed reconciler paces its IVS calls at the stack's rate, read from the environment
-# here, once: one pacer for the warm environment's life. `handle_event` callers bring their
-# own IvsRealtime, paced or not (`ivs.paced`).
-_ivs = paced(IvsRealtime(settings=IvsSettings.from_environment()))
-_registry = Registry()
+# What the stack tells the function, read once per execution environment; the deployed
+# reconciler paces its IVS calls at the stack's rate (one pacer for the warm environment's
+# life). `handle_event` callers bring their own IvsRealtime, paced or not (`ivs.paced`).
+_settings = FunctionSettings.from_environment()
+_ivs = paced(IvsRealtime(settings=_settings.ivs))
+_registry = Registry(_settings.registry_table)
+_metrics = ReplicationMetrics.of(_settings)
 
 # Right after "Participant Published", IVS may not replicate the publisher yet (undocumented):
 # the event says it is live, so its "not publishing" is retried for a while.
@@ -64,32 +71,6 @@ _SWEEP_SETTLE = Settle(SETTLE_SECONDS)
 # A declaration whose settings keep changing while we start it is left to the next run.
 START_ATTEMPTS = 3
 MAX_CONCURRENT_STARTS = 10
-
-
-class UnverifiedStartError(Exception):
-    """A Start may have started a replication, and the registry could not tell whether it is
-    still declared: it was stopped, and the run fails so Lambda retries it."""
-
-
-class DeclarationChangingError(Exception):
-    """The declaration's settings changed on every attempt to start it."""
-
-
-# What one declaration's reconciling may raise; each fails that declaration (the run fails,
-# so Lambda retries it), never the others.
-_RECONCILE_ERRORS = (
-    ServiceError,
-    DeadlineExceededError,
-    RefusalUnresolvedError,
-    StopUnresolvedError,
-    UnverifiedStartError,
-    DeclarationChangingError,
-)
-
-
-class ReconcileError(Exception):
-    """Some declarations could not be reconciled; raised after all were tried, so Lambda's
-    asynchronous retry (or the next sweep) tries again."""
 
 
 @dataclass
@@ -120,7 +101,7 @@ class Report:
 
 @logger.inject_lambda_context(clear_state=True, log_event=False)
 def on_event(event: Mapping[str, Any], context: LambdaContext) -> dict[str, object]:
-    return handle_event(event, context, _ivs, _registry)
+    return handle_event(event, context, _ivs, _registry, metrics=_metrics)
 
 
 def handle_event(
@@ -133,14 +114,15 @@ def handle_event(
 ) -> dict[str, object]:
     """Reconcile what `event` asks for; raise ReconcileError if anything failed.
 
-    ``metrics`` Default: EMF on stdout (see ``metrics``), one document per run with a report.
+    ``metrics`` Default: EMF on stdout under the default namespace and service (see
+    ``metrics``), one document per run with a report.
     """
     deadline = Deadline(context.get_remaining_time_in_millis)
     # This run's keys only (a process running many, like a local deployment, shares them).
     logger.remove_keys(list(c.LOG_KEYS))
-    report = _reconcile_event(event, ivs, registry, deadline)
+    report = reconcile(event, ivs, registry, deadline)
     logger.info("Reconciled", extra={"report": report.as_dict()})
-    (metrics or from_environment()).record_reconcile(report)
+    (metrics or ReplicationMetrics()).record_reconcile(report)
     if report.failed:
         raise ReconcileError(
             f"{len(report.failed)} of {report.declarations} declarations failed: "
@@ -149,40 +131,36 @@ def handle_event(
     return report.as_dict()
 
 
-def _reconcile_event(
+def reconcile(
     event: Mapping[str, Any], ivs: IvsRealtime, registry: Registry, deadline: Deadline
 ) -> Report:
+    """One run: a sweep goes through every declaration, a "Participant Published" event through
+    its publisher's; anything else is ignored. Raises CallError when the registry cannot be
+    read (the run fails, so Lambda retries it)."""
     if event.get(c.SWEEP_INPUT_KEY) is True:
-        report = Report(trigger="sweep")
         # A sweep has no event saying the publisher is live: it settles only when it sees it.
-        _reconcile(
-            registry.all_declarations(deadline),
-            ivs,
-            registry,
-            deadline,
-            report,
-            settle=_SWEEP_SETTLE,
-        )
-        return report
+        run = Reconciler(ivs, registry, deadline, Report(trigger=c.TRIGGER_SWEEP), _SWEEP_SETTLE)
+        run.reconcile(registry.all_declarations(deadline))
+        return run.report
     publisher = published_publisher(event)
     if publisher is None:
-        return Report(trigger="event", ignored="not a Participant Published event of IVS")
+        return Report(trigger=c.TRIGGER_EVENT, ignored="not a Participant Published event of IVS")
     source_stage_arn, participant_id = publisher
     logger.append_keys(source_stage_arn=source_stage_arn, participant_id=participant_id)
-    report = Report(trigger="event")
-    declarations = registry.declarations_of(source_stage_arn, participant_id, deadline)
-    if not declarations:
-        report.ignored = "no replication of this participant is declared"
-    _reconcile(
-        declarations,
+    run = Reconciler(
         ivs,
         registry,
         deadline,
-        report,
-        settle=_EVENT_SETTLE,
+        Report(trigger=c.TRIGGER_EVENT),
+        _EVENT_SETTLE,
+        # A replica of the event's session is what counts; older sessions' records are history.
         live_session_id=_session_id_of(event),
     )
-    return report
+    declarations = registry.declarations_of(source_stage_arn, participant_id, deadline)
+    if not declarations:
+        run.report.ignored = "no replication of this participant is declared"
+    run.reconcile(declarations)
+    return run.report
 
 
 def published_publisher(event: Mapping[str, Any]) -> tuple[str, str] | None:
@@ -212,213 +190,235 @@ def _session_id_of(event: Mapping[str, Any]) -> str | None:
     return session_id if isinstance(session_id, str) and session_id else None
 
 
-def _reconcile(
-    declarations: Iterable[ReplicationSpec],
-    ivs: IvsRealtime,
-    registry: Registry,
-    deadline: Deadline,
-    report: Report,
-    *,
-    settle: Settle,
-    live_session_id: str | None = None,
-) -> None:
-    """One List per publisher, then a Start for each declared destination not ACTIVE."""
-    by_publisher: dict[str, list[ReplicationSpec]] = {}
-    for spec in declarations:
-        key = spec.key
-        by_publisher.setdefault(publisher_key(key.source_stage_arn, key.participant_id), []).append(
-            spec
-        )
-        report.declarations += 1
-    for specs in by_publisher.values():
-        try:
-            _reconcile_publisher(
-                specs,
-                ivs,
-                registry,
-                deadline,
-                report,
-                settle=settle,
-                live_session_id=live_session_id,
-            )
-        except _RECONCILE_ERRORS as error:  # the List: nothing was started for this publisher
-            for spec in specs:
-                report.failed.setdefault(spec.key.physical_id(), str(error))
+class _Result(Enum):
+    """How one declaration's reconciling ended, short of a failure."""
 
-
-def _reconcile_publisher(
-    specs: list[ReplicationSpec],
-    ivs: IvsRealtime,
-    registry: Registry,
-    deadline: Deadline,
-    report: Report,
-    *,
-    settle: Settle,
-    live_session_id: str | None,
-) -> None:
-    """One List, then the declarations not ACTIVE, started concurrently (the pacer keeps the
-    Starts at the configured rate): a fan-out into 100 stages takes 100 Starts' worth of the
-    rate, not 100 round trips one after the other."""
-    first = specs[0].key
-    # A replica of the event's session is what counts; older sessions' records are history.
-    states = ivs.replica_states(
-        first.source_stage_arn, first.participant_id, deadline, live_session_id=live_session_id
-    )
-    pending = []
-    for spec in specs:
-        if states.get(spec.key.destination_stage_arn) == ACTIVE:
-            report.already_active.append(spec.key.physical_id())
-        else:
-            pending.append(spec)
-    away = threading.Event()  # set once a Start finds the publisher away
-
-    def reconcile(spec: ReplicationSpec) -> _Outcome | Exception:
-        if away.is_set():
-            return _Outcome.NOT_PUBLISHING
-        try:
-            outcome = _reconcile_declaration(spec, ivs, registry, deadline, settle)
-        except _RECONCILE_ERRORS as error:
-            return error
-        if outcome is _Outcome.NOT_PUBLISHING:
-            # Away for its other destinations too; its next "Participant Published" event
-            # (or a sweep) comes back here.
-            away.set()
-        return outcome
-
-    workers = min(len(pending), _concurrent_starts(ivs))
-    if workers <= 1:
-        results = [reconcile(spec) for spec in pending]
-    else:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            results = list(pool.map(reconcile, pending))
-    for spec, result in zip(pending, results, strict=True):
-        _record(report, spec, result)
-
-
-def _record(report: Report, spec: ReplicationSpec, result: _Outcome | Exception) -> None:
-    physical_id = spec.key.physical_id()
-    if isinstance(result, Exception):
-        report.failed.setdefault(physical_id, str(result))
-        return
-    {
-        _Outcome.STARTED: report.started,
-        _Outcome.ALREADY_ACTIVE: report.already_active,
-        _Outcome.WITHDRAWN: report.withdrawn,
-        _Outcome.NOT_PUBLISHING: report.not_publishing,
-    }[result].append(physical_id)
-
-
-def _concurrent_starts(ivs: IvsRealtime) -> int:
-    """Enough Starts in flight to keep the pace at up to a second of latency each, at the
-    rate of `ivs`'s settings (its pacer's, when it has one)."""
-    pacer = ivs.pacer
-    rate = pacer.calls_per_second if pacer is not None else ivs.settings.calls_per_second
-    return max(1, min(MAX_CONCURRENT_STARTS, round(rate)))
-
-
-class _Outcome(Enum):
     STARTED = "started"
     ALREADY_ACTIVE = "already-active"
     NOT_PUBLISHING = "not-publishing"
     WITHDRAWN = "withdrawn"
 
 
-def _reconcile_declaration(
-    spec: ReplicationSpec,
-    ivs: IvsRealtime,
-    registry: Registry,
-    deadline: Deadline,
-    settle: Settle,
-) -> _Outcome:
-    """Start `spec`, then make sure what runs is what the registry declares now.
+@dataclass(frozen=True)
+class _Failed:
+    """The declaration could not be reconciled (`cause` says why); the run fails."""
 
-    Raises UnverifiedStartError, DeclarationChangingError, or what Start raises (nothing was
-    started then, or, for a Start an attempt of which went unanswered, what it may have
-    started was checked against the registry first and stopped unless declared).
-    """
-    # Kept back from the Start: the registry read and the Stop that may have to follow it.
-    undo_time = ivs.attempt_budget_seconds + registry.attempt_budget_seconds
-    current = spec
-    for _ in range(START_ATTEMPTS):
-        try:
-            result = _start(current, ivs, deadline.reserve(undo_time), settle)
-        except DeadlineExceededError as error:
-            if error.may_have_acted:  # an attempt may have been carried out and started it
-                _undo_unless_declared(current, ivs, registry, deadline)
-            raise
-        except (ServiceError, RefusalUnresolvedError) as error:
-            if may_have_started(error):  # refused after an attempt whose answer was lost
-                _undo_unless_declared(current, ivs, registry, deadline)
-            raise
-        if result is StartResult.NOT_PUBLISHING:
-            return _Outcome.NOT_PUBLISHING
-        # Adopted is checked too: it may be this run's own Start whose first answer was lost.
-        declared = _declaration_now(current, ivs, registry, deadline)
+    cause: str
+
+
+@dataclass(frozen=True)
+class _Unreadable:
+    """The registry could not be read (`cause` says why)."""
+
+    cause: str
+
+
+@dataclass
+class Reconciler:
+    """One run's context: the IVS edge, the registry, the run's deadline and report, how long
+    a contradicted "not publishing" is retried (`settle`), and the live session of the
+    publisher the event names (None for a sweep: any ACTIVE record counts)."""
+
+    ivs: IvsRealtime
+    registry: Registry
+    deadline: Deadline
+    report: Report
+    settle: Settle
+    live_session_id: str | None = None
+    replicas: Replicas = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.replicas = Replicas(self.ivs)
+
+    def reconcile(self, declarations: Iterable[ReplicationSpec]) -> None:
+        """One List per publisher, then a Start for each declared destination not ACTIVE."""
+        by_publisher: dict[str, list[ReplicationSpec]] = {}
+        for spec in declarations:
+            key = spec.key
+            publisher = publisher_key(key.source_stage_arn, key.participant_id)
+            by_publisher.setdefault(publisher, []).append(spec)
+            self.report.declarations += 1
+        for specs in by_publisher.values():
+            try:
+                self._reconcile_publisher(specs)
+            except CallError as error:  # the List: nothing was started for this publisher
+                for spec in specs:
+                    self.report.failed.setdefault(spec.key.physical_id(), str(error))
+
+    def _reconcile_publisher(self, specs: list[ReplicationSpec]) -> None:
+        """One List, then the declarations not ACTIVE, started concurrently (the pacer keeps
+        the Starts at the configured rate): a fan-out into 100 stages takes 100 Starts' worth
+        of the rate, not 100 round trips one after the other."""
+        first = specs[0].key
+        states = self.ivs.replica_states(
+            first.source_stage_arn,
+            first.participant_id,
+            self.deadline,
+            live_session_id=self.live_session_id,
+        )
+        pending = []
+        for spec in specs:
+            if states.get(spec.key.destination_stage_arn) == ACTIVE:
+                self.report.already_active.append(spec.key.physical_id())
+            else:
+                pending.append(spec)
+        away = threading.Event()  # set once a Start finds the publisher away
+
+        def reconcile(spec: ReplicationSpec) -> _Result | _Failed:
+            if away.is_set():
+                return _Result.NOT_PUBLISHING
+            result = self._reconcile_declaration(spec)
+            if result is _Result.NOT_PUBLISHING:
+                # Away for its other destinations too; its next "Participant Published" event
+                # (or a sweep) comes back here.
+                away.set()
+            return result
+
+        workers = min(len(pending), self._concurrent_starts())
+        if workers <= 1:
+            results = [reconcile(spec) for spec in pending]
+        else:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                results = list(pool.map(reconcile, pending))
+        for spec, result in zip(pending, results, strict=True):
+            self._record(spec, result)
+
+    def _record(self, spec: ReplicationSpec, result: _Result | _Failed) -> None:
+        physical_id = spec.key.physical_id()
+        report = self.report
+        match result:
+            case _Failed(cause=cause):
+                report.failed.setdefault(physical_id, cause)
+            case _Result.STARTED:
+                report.started.append(physical_id)
+            case _Result.ALREADY_ACTIVE:
+                report.already_active.append(physical_id)
+            case _Result.WITHDRAWN:
+                report.withdrawn.append(physical_id)
+            case _Result.NOT_PUBLISHING:
+                report.not_publishing.append(physical_id)
+
+    def _concurrent_starts(self) -> int:
+        """Enough Starts in flight to keep the pace at up to a second of latency each, at the
+        rate of the IVS edge's settings (its pacer's, when it has one)."""
+        pacer = self.ivs.pacer
+        rate = pacer.calls_per_second if pacer is not None else self.ivs.settings.calls_per_second
+        return max(1, min(MAX_CONCURRENT_STARTS, round(rate)))
+
+    def _reconcile_declaration(self, spec: ReplicationSpec) -> _Result | _Failed:
+        """Start `spec`, then make sure what runs is what the registry declares now: a
+        withdrawn declaration is stopped again, a changed one restarted with the declared
+        settings. A failed Start that may have acted is undone unless still declared."""
+        # Kept back from the Start: the registry read and the Stop that may have to follow it.
+        undo_time = self.ivs.attempt_budget_seconds + self.registry.attempt_budget_seconds
+        current = spec
+        for _ in range(START_ATTEMPTS):
+            outcome = self.replicas.start(
+                current, self.deadline.reserve(undo_time), settle=self.settle
+            )
+            match outcome:
+                case NotPublishing():
+                    return _Result.NOT_PUBLISHING
+                case Refused() | Unresolved():
+                    return self._failed_start(current, outcome)
+                case Started():
+                    logger.info(
+                        "Replication started", extra={"physical_id": current.key.physical_id()}
+                    )
+            checked = self._hold_to_declaration(current, outcome)
+            if not isinstance(checked, ReplicationSpec):
+                return checked
+            current = checked
+        return _Failed(
+            f"the declaration of {spec.key.physical_id()} changed during each of "
+            f"{START_ATTEMPTS} starts; it is stopped, the next run starts it"
+        )
+
+    def _hold_to_declaration(
+        self, started: ReplicationSpec, outcome: Started | AlreadyActive
+    ) -> _Result | _Failed | ReplicationSpec:
+        """After a Start (or one that found it ACTIVE: it may be this run's own Start whose
+        first answer was lost), read the declaration again: withdrawn, stop it; declared with
+        other settings (an in-place Update wrote new ones after this run's first read), stop it
+        and return the declaration to start instead, so the declared settings are the last to
+        be started."""
+        key = started.key
+        declared = self._declaration_now(key)
+        if isinstance(declared, _Unreadable):
+            return self._unverified(key, declared)
         if declared is None:
-            _stop_withdrawn(current.key, ivs, deadline)
-            return _Outcome.WITHDRAWN
-        if result is StartResult.ADOPTED:
-            return _Outcome.ALREADY_ACTIVE  # declared; its settings are the adopter's business
-        if declared.settings_equal(current):
-            return _Outcome.STARTED
+            logger.warning(
+                "Declaration withdrawn during the start; stopping",
+                extra={"physical_id": key.physical_id()},
+            )
+            return _stopped_or_failed(self.replicas.stop(key, self.deadline))
+        if isinstance(outcome, AlreadyActive):
+            return _Result.ALREADY_ACTIVE  # declared; its settings are the adopter's business
+        if declared.settings_equal(started):
+            return _Result.STARTED
         logger.warning(
             "Declaration changed during the start; restarting with the declared settings",
-            extra={"physical_id": current.key.physical_id()},
+            extra={"physical_id": key.physical_id()},
         )
-        stop_replication(ivs, current.key, deadline)
-        current = declared
-    raise DeclarationChangingError(
-        f"the declaration of {spec.key.physical_id()} changed during each of {START_ATTEMPTS} "
-        "starts; it is stopped, the next run starts it"
-    )
+        stop = self.replicas.stop(key, self.deadline)
+        return _Failed(stop.cause) if isinstance(stop, StopFailed) else declared
 
+    def _failed_start(self, spec: ReplicationSpec, failure: Refused | Unresolved) -> _Failed:
+        """A failed Start: undone (`Replicas.undo`) unless the registry still declares it with
+        the settings it started with."""
+        unreadable: list[_Unreadable] = []
 
-def _undo_unless_declared(
-    spec: ReplicationSpec, ivs: IvsRealtime, registry: Registry, deadline: Deadline
-) -> None:
-    """After a Start whose answer was lost: stop it unless it is declared (with its settings)."""
-    declared = _declaration_now(spec, ivs, registry, deadline)  # raises if it could not stop
-    if declared is None or not declared.settings_equal(spec):
-        _stop_withdrawn(spec.key, ivs, deadline)
+        def still_declared() -> bool:
+            declared = self._declaration_now(spec.key)
+            if isinstance(declared, _Unreadable):
+                unreadable.append(declared)
+                return False
+            return declared is not None and declared.settings_equal(spec)
 
+        undone = self.replicas.undo(spec.key, failure, self.deadline, wanted=still_declared)
+        if undone.stop is not None:
+            logger.warning(
+                "A failed start may have started it, and it is not declared so; stopped it",
+                extra={"physical_id": spec.key.physical_id()},
+            )
+        if unreadable:
+            return _unverified_failure(unreadable[0], undone.stop)
+        if isinstance(undone.stop, StopFailed):
+            return _Failed(undone.stop.cause)
+        return _Failed(failure.cause)
 
-def _start(
-    spec: ReplicationSpec, ivs: IvsRealtime, deadline: Deadline, settle: Settle
-) -> StartResult:
-    result = start_replication(ivs, spec, deadline, settle=settle)
-    if result is StartResult.STARTED:
-        logger.info("Replication started", extra={"physical_id": spec.key.physical_id()})
-    return result
+    def _declaration_now(self, key: ReplicationKey) -> ReplicationSpec | _Unreadable | None:
+        """The declaration of `key` now (a consistent read after the Start), None when it is
+        withdrawn."""
+        try:
+            return self.registry.declaration(key, self.deadline)
+        except CallError as error:
+            return _Unreadable(str(error))
 
-
-def _declaration_now(
-    spec: ReplicationSpec, ivs: IvsRealtime, registry: Registry, deadline: Deadline
-) -> ReplicationSpec | None:
-    """The declaration of `spec`'s key now (a consistent read after the Start). When it cannot
-    be read, the replication just started might be one nobody declares: stop it, and raise
-    UnverifiedStartError so the run fails and Lambda's retry starts it if it is declared."""
-    try:
-        return registry.declaration(spec.key, deadline)
-    except (ServiceError, DeadlineExceededError) as error:
+    def _unverified(self, key: ReplicationKey, declared: _Unreadable) -> _Failed:
+        """After a Start, the registry could not say whether the replication is still declared:
+        it might be one nobody declares, so it is stopped, and the declaration fails, so the
+        run fails and Lambda's retry starts it again if it is declared."""
         logger.error(
             "Registry check after a start failed; stopping it and failing the run",
-            extra={"reason": str(error), "physical_id": spec.key.physical_id()},
+            extra={"reason": declared.cause, "physical_id": key.physical_id()},
         )
-        try:
-            stop_replication(ivs, spec.key, deadline)
-        except (ServiceError, StopUnresolvedError, DeadlineExceededError) as stop_error:
-            raise UnverifiedStartError(
-                f"the registry check after the start failed ({error}), and so did the stop "
-                f"({stop_error})"
-            ) from error
-        raise UnverifiedStartError(
-            f"the registry check after the start failed, so it was stopped: {error}"
-        ) from error
+        return _unverified_failure(declared, self.replicas.stop(key, self.deadline))
 
 
-def _stop_withdrawn(key: ReplicationKey, ivs: IvsRealtime, deadline: Deadline) -> None:
-    """The declaration went away while we started it: undo, so nothing is orphaned."""
-    logger.warning(
-        "Declaration withdrawn during the start; stopping", extra={"physical_id": key.physical_id()}
+def _unverified_failure(declared: _Unreadable, stop: StopOutcome | None) -> _Failed:
+    if isinstance(stop, StopFailed):
+        return _Failed(
+            f"the registry check after the start failed ({declared.cause}), and so did the "
+            f"stop ({stop.cause})"
+        )
+    return _Failed(
+        f"the registry check after the start failed, so it was stopped: {declared.cause}"
     )
-    stop_replication(ivs, key, deadline)
+
+
+def _stopped_or_failed(stop: StopOutcome) -> _Result | _Failed:
+    """A withdrawn declaration's replication, stopped again: withdrawn, or failed."""
+    if isinstance(stop, StopFailed):
+        return _Failed(stop.cause)
+    return _Result.WITHDRAWN

@@ -38,7 +38,6 @@ The client is created on first use, so ``AWS_ENDPOINT_URL_DYNAMODB`` redirects i
 from __future__ import annotations
 
 import functools
-import os
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -47,9 +46,9 @@ from aws_lambda_powertools import Logger
 
 from . import aws
 from . import contract as c
-from .contract import InvalidPropertyError
-from .logic import ReplicationKey, ReplicationSpec, parse_properties
-from .retries import Deadline, ServiceError
+from .errors import InvalidPropertyError, RegistryUnavailableError, ServiceError
+from .retries import Deadline
+from .spec import ReplicationKey, ReplicationSpec, parse_properties
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -59,10 +58,6 @@ logger = Logger(service=c.LOGGER_SERVICE, child=True)
 T = TypeVar("T")
 
 _TABLE_GONE = "ResourceNotFoundException"
-
-
-class RegistryUnavailableError(Exception):
-    """Follow mode was asked for, but the function was given no registry table."""
 
 
 def publisher_key(source_stage_arn: str, participant_id: str) -> str:
@@ -86,8 +81,10 @@ def describe_item(key: ReplicationKey) -> str:
 class Registry:
     """Reads and writes declarations; every call retries transient errors until the deadline.
 
-    ``table_name`` Default: the ``IVS_REPLICATION_REGISTRY_TABLE`` environment variable, set
-    by the provider once a stack declares a follow-mode replication.
+    ``table_name``: the table the stack's provider names in the functions' environment
+    (``IVS_REPLICATION_REGISTRY_TABLE``, read once by `settings.FunctionSettings`); None for a
+    stack without one (follow mode is then refused with RegistryUnavailableError, and a
+    withdrawal is a no-op).
     """
 
     def __init__(
@@ -110,7 +107,7 @@ class Registry:
 
     @property
     def table_name(self) -> str | None:
-        return self._table_name or os.environ.get(c.ENV_REGISTRY_TABLE) or None
+        return self._table_name or None
 
     @property
     def client(self) -> DynamoDBClient:
@@ -143,10 +140,6 @@ class Registry:
                 raise
 
     # --- the reconciler's side -----------------------------------------------------------
-
-    def contains(self, key: ReplicationKey, deadline: Deadline) -> bool:
-        """Whether `key` is declared now (a consistent read: it sees every finished write)."""
-        return self.declaration(key, deadline) is not None
 
     def declaration(self, key: ReplicationKey, deadline: Deadline) -> ReplicationSpec | None:
         """What is declared for `key` now, with its settings (a consistent read), or None.
@@ -241,13 +234,6 @@ class Registry:
             sleep=self._sleep,
             attempt_budget_seconds=self._attempt_budget,
         )
-
-
-def _item_key(key: ReplicationKey) -> dict[str, Any]:
-    return {
-        c.REGISTRY_PARTITION_KEY: {"S": publisher_key(key.source_stage_arn, key.participant_id)},
-        c.REGISTRY_SORT_KEY: {"S": key.destination_stage_arn},
-    }
 
 
 def _item(spec: ReplicationSpec) -> dict[str, Any]:

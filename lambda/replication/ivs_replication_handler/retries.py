@@ -11,8 +11,10 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TypeVar
+
+from .errors import DeadlineExceededError, ServiceError
 
 T = TypeVar("T")
 
@@ -51,6 +53,17 @@ def is_throttling(code: str, status: int) -> bool:
     return code in _THROTTLING_CODES or status == _HTTP_TOO_MANY_REQUESTS
 
 
+def may_have_acted(error: ServiceError) -> bool:
+    """Whether a failed attempt may have been carried out all the same: it reached the
+    service, which did not refuse it (its answer was lost, or a server error came back). A
+    throttled request is refused before anything is done."""
+    return (
+        error.sent
+        and is_transient(error.code, error.status)
+        and not is_throttling(error.code, error.status)
+    )
+
+
 # Other transient errors back off up to this long.
 _BACKOFF_CAP_SECONDS = 5.0
 
@@ -65,54 +78,6 @@ def backoff_delay(
     """Exponential backoff with full jitter: uniform in [0, min(cap, base * 2**attempt)]."""
     ceiling = min(cap, base * (2**attempt))
     return (rng or random).uniform(0.0, ceiling)
-
-
-@dataclass
-class ServiceError(Exception):
-    """An AWS call was refused or failed; carries the error code, HTTP status (0 for a
-    connection problem) and the service's own text.
-
-    ``sent`` (Default: True) is False when the request never reached the service (no
-    connection was made). ``earlier_attempt_may_have_acted`` (Default: False) is set by
-    `call_with_retries` on a refusal that came after an attempt that may have been carried
-    out (see `may_have_acted`): the refusal then says nothing about what that attempt did.
-    """
-
-    operation: str
-    code: str
-    status: int
-    message: str
-    sent: bool = True
-    earlier_attempt_may_have_acted: bool = False
-
-    def __post_init__(self) -> None:
-        super().__init__(f"{self.operation}: {self.code} ({self.status}): {self.message}")
-
-    @property
-    def transient(self) -> bool:
-        return is_transient(self.code, self.status)
-
-    @property
-    def throttling(self) -> bool:
-        return is_throttling(self.code, self.status)
-
-    @property
-    def may_have_acted(self) -> bool:
-        """Whether this failed attempt may have been carried out all the same: it reached the
-        service, which did not refuse it (its answer was lost, or a server error came back).
-        A throttled request is refused before anything is done."""
-        return self.sent and self.transient and not self.throttling
-
-
-class DeadlineExceededError(Exception):
-    """Retrying stopped because the Lambda's remaining time ran short."""
-
-    def __init__(self, message: str, *, attempts: int, may_have_acted: bool | None = None) -> None:
-        super().__init__(message)
-        self.attempts = attempts
-        # Whether an attempt may have been carried out (its answer lost, or a server error):
-        # throttled attempts and requests never sent changed nothing. Default: any attempt.
-        self.may_have_acted = attempts > 0 if may_have_acted is None else may_have_acted
 
 
 class Deadline:
@@ -178,7 +143,7 @@ def retry_delay(
     about that rate; later throttles back off from half a second. Other transient errors (5xx,
     connection problems) back off from 0.2 s.
     """
-    if not error.throttling:
+    if not is_throttling(error.code, error.status):
         return backoff_delay(attempt, cap=min(_BACKOFF_CAP_SECONDS, limit), rng=rng)
     if attempt == 0 and burst_window_seconds > 0:
         return (rng or random).uniform(0.0, min(burst_window_seconds, limit))
@@ -224,11 +189,11 @@ def call_with_retries(
             error = to_error(operation, raw)
             if error is None:
                 raise
-            if not error.transient:
+            if not is_transient(error.code, error.status):
                 if acted:
                     raise replace(error, earlier_attempt_may_have_acted=True) from raw
                 raise error from raw
-            acted = acted or error.may_have_acted
+            acted = acted or may_have_acted(error)
             # The wait is drawn from the time left before the last attempt that fits: a draw
             # past it would give up while a shorter wait and one more attempt still fit.
             room = deadline.seconds_left() - attempt_budget_seconds

@@ -1,0 +1,426 @@
+"""The one home for starting, stopping, confirming and undoing a replication in IVS.
+
+Every step returns an outcome value; the two policies over it, `lifecycle` (CloudFormation's
+requests) and `reconciler` (IVS events and sweeps), `match` on them. The IVS edge raises
+(`ServiceError`, `DeadlineExceededError`); nothing here lets that escape a step.
+
+Start. A Start either starts the replication (`Started`), finds it already running under the
+same key (`AlreadyActive`), finds the participant not publishing (`NotPublishing`), is refused
+for another reason (`Refused`, the service's words), or ends without an answer to go by
+(`Unresolved`: out of time, or refused while the state behind the refusal could not be read).
+Which code and text IVS uses for "not publishing" is not documented, so a refusal is decided
+from observed state, not from its words, unless the words are the known ones (the fast path):
+a refusal with a status that could mean "not publishing" (400, 404, 409) reads the replica's
+state (ACTIVE: already active), then the source stage's active session and the participant in
+it (absent or gone: not publishing; publishing: a real refusal). Right after a participant
+publishes, IVS may still refuse to replicate it (undocumented): with a settle time, a refusal
+that contradicts what is known (after the publisher's "Participant Published" event: any "not
+publishing" or unexplained refusal; otherwise: the known text while the participant is
+observed publishing) is retried for up to that long, within the deadline.
+
+Stop. How IVS refuses to stop a replication that is not running is not documented either (a
+404, a 409, or an answer that changes nothing), so a refusal counts as `NotRunning` only when
+ListParticipantReplicas does not list the replica ACTIVE (or its source stage is gone); one with
+the replica listed ACTIVE is met by another Stop (someone may have started it in between), and
+is final only after STOP_ATTEMPTS (`StopFailed`).
+
+Undo. A Start that may have acted - it started the replication, or an attempt of it went
+unanswered - leaves a replication running that its caller may not want. `undo` is the one place
+that decides whether to stop it again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from .errors import CallError, DeadlineExceededError, ServiceError
+from .ivs import IvsRealtime
+from .messages import is_not_publishing
+from .retries import Deadline, backoff_delay
+from .spec import ACTIVE, ReplicationKey, ReplicationSpec
+
+# Statuses of a Start refusal that may mean "not publishing" (Validation, ResourceNotFound,
+# Conflict): independent application code treats 404 and 409 so; the project's guess is 400.
+MAYBE_NOT_PUBLISHING_STATUSES = frozenset({400, 404, 409})
+# How long a "not publishing" that contradicts a live publisher is retried.
+SETTLE_SECONDS = 30.0
+_SETTLE_FIRST_DELAY_SECONDS = 0.5
+_SETTLE_MAX_DELAY_SECONDS = 2.0
+# Stops met by a refusal while the replica is listed ACTIVE, before the refusal is final.
+STOP_ATTEMPTS = 3
+# Confirming ACTIVE polls the listing with backoff from this, up to the cap.
+_CONFIRM_BASE_SECONDS = 0.5
+_CONFIRM_CAP_SECONDS = 4.0
+
+_NOT_FOUND = "ResourceNotFoundException"
+
+StopFailure = Literal["refused", "unreadable", "timed-out"]
+
+
+# --- Start outcomes ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Started:
+    """IVS accepted the Start: the replication runs with the declared settings."""
+
+    may_have_acted = True
+    late_start_possible = False
+
+
+@dataclass(frozen=True)
+class AlreadyActive:
+    """IVS lists the replication ACTIVE already (with settings this Start did not set)."""
+
+
+@dataclass(frozen=True)
+class NotPublishing:
+    """The participant is not publishing, said by IVS (the known text) or observed."""
+
+
+@dataclass(frozen=True)
+class Refused:
+    """IVS refused the Start for a reason other than the publisher's absence (`error` holds its
+    code and words). `unanswered`: an earlier attempt went unanswered and may have started it."""
+
+    error: ServiceError
+    unanswered: bool = False
+
+    @property
+    def may_have_acted(self) -> bool:
+        return self.unanswered
+
+    @property
+    def late_start_possible(self) -> bool:
+        return self.unanswered
+
+    @property
+    def cause(self) -> str:
+        return str(self.error)
+
+
+@dataclass(frozen=True)
+class Unresolved:
+    """The Start ended with nothing to go by: it ran out of time (`refusal` None), or IVS
+    refused it and reading the state behind the refusal failed. `unanswered`: an attempt may
+    have been carried out, its answer lost (a throttled or never-sent one changed nothing)."""
+
+    cause: str
+    unanswered: bool
+    refusal: ServiceError | None = None
+
+    @property
+    def may_have_acted(self) -> bool:
+        return self.unanswered
+
+    @property
+    def late_start_possible(self) -> bool:
+        return self.unanswered
+
+
+StartOutcome = Started | AlreadyActive | NotPublishing | Refused | Unresolved
+# A Start whose outcome may have left a replication running: what `undo` takes.
+StartAttempt = Started | Refused | Unresolved
+
+
+@dataclass(frozen=True)
+class Settle:
+    """Retry a contradicted "not publishing" for up to `seconds`. With `publisher_live` the
+    caller knows the participant publishes (a "Participant Published" event); otherwise a
+    refusal is retried only when the participant is observed publishing."""
+
+    seconds: float = 0.0
+    publisher_live: bool = False
+
+
+NO_SETTLE = Settle()
+
+
+# --- Stop outcomes -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stopped:
+    """IVS accepted the Stop."""
+
+
+@dataclass(frozen=True)
+class NotRunning:
+    """IVS refused the Stop, and the replica is observed not ACTIVE (or its stage is gone)."""
+
+
+@dataclass(frozen=True)
+class StopFailed:
+    """The replication may still run: IVS kept refusing while listing it ACTIVE (`refused`),
+    the state behind a refusal could not be read (`unreadable`), or transient failures
+    outlasted the deadline (`timed-out`). `refusal` is IVS's last refusal, if any."""
+
+    why: StopFailure
+    cause: str
+    refusal: ServiceError | None = None
+
+
+StopOutcome = Stopped | NotRunning | StopFailed
+
+
+# --- Confirmation and undo outcomes -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Confirmed:
+    """IVS lists the replica ACTIVE."""
+
+
+@dataclass(frozen=True)
+class Unconfirmed:
+    """IVS did not list the replica ACTIVE in time, or the listing failed (`cause` says)."""
+
+    cause: str
+
+
+@dataclass(frozen=True)
+class Undone:
+    """What `undo` did about a Start that may have acted.
+
+    `stop` is None when nothing was stopped: the Start cannot have acted (`needed` False), or
+    its caller still wants it (`kept`). `late_start_possible`: an attempt went unanswered, so
+    IVS may still carry it out after a Stop found nothing.
+    """
+
+    needed: bool
+    kept: bool = False
+    stop: StopOutcome | None = None
+    late_start_possible: bool = False
+
+    @property
+    def nothing_left_running(self) -> bool:
+        """Whether nothing this Start did can be running now or later."""
+        if not self.needed:
+            return True
+        if isinstance(self.stop, Stopped):
+            return True
+        return isinstance(self.stop, NotRunning) and not self.late_start_possible
+
+
+def _never_wanted() -> bool:
+    return False
+
+
+class Replicas:
+    """Start, stop, confirm and undo replications through one IVS edge; each step within the
+    deadline it is given."""
+
+    def __init__(self, ivs: IvsRealtime) -> None:
+        self.ivs = ivs
+
+    # --- reading -------------------------------------------------------------------------
+
+    def state(self, key: ReplicationKey, deadline: Deadline) -> str | None:
+        """ "ACTIVE", "STOPPED", or None when IVS lists no record; raises CallError."""
+        return self.ivs.replica_state(key, deadline)
+
+    # --- starting ------------------------------------------------------------------------
+
+    def start(
+        self, spec: ReplicationSpec, deadline: Deadline, *, settle: Settle = NO_SETTLE
+    ) -> StartOutcome:
+        """Start `spec` (Default: no settle time). A refusal after an attempt whose answer was
+        lost, in this call or a settle retry's, is marked `unanswered`."""
+        waited = 0.0
+        attempt = 0
+        unanswered = False  # an attempt so far may have been carried out, its answer lost
+        while True:
+            try:
+                self.ivs.start_replication(spec, deadline)
+            except DeadlineExceededError as timeout:
+                return Unresolved(str(timeout), unanswered=unanswered or timeout.may_have_acted)
+            except ServiceError as refusal:
+                unanswered = unanswered or refusal.earlier_attempt_may_have_acted
+                marked = replace(refusal, earlier_attempt_may_have_acted=unanswered)
+                verdict = self._classify(spec.key, deadline, marked)
+                if not isinstance(verdict, _Contradictable):
+                    return verdict
+                delay = min(_SETTLE_MAX_DELAY_SECONDS, _SETTLE_FIRST_DELAY_SECONDS * 2**attempt)
+                in_time = (
+                    waited + delay <= settle.seconds
+                    and deadline.seconds_left() - delay >= self.ivs.attempt_budget_seconds
+                )
+                if not (in_time and self._contradicted(spec.key, deadline, verdict, settle)):
+                    return verdict.outcome
+                self.ivs.sleep(delay)
+                waited += delay
+                attempt += 1
+            else:
+                return Started()
+
+    def _classify(
+        self, key: ReplicationKey, deadline: Deadline, error: ServiceError
+    ) -> Refused | Unresolved | AlreadyActive | _Contradictable:
+        """What a refused Start means. The known text is taken at its word, unless an earlier
+        attempt may have started the replication (its answer lost): the words do not say what
+        that attempt did, the state does."""
+        unanswered = error.earlier_attempt_may_have_acted
+        # The known text is the fast path, taken at its word unless an answer was lost.
+        said = is_not_publishing(error.message)
+        if said and not unanswered:
+            return _Contradictable(NotPublishing(), said=True)
+        if not said and error.status not in MAYBE_NOT_PUBLISHING_STATUSES:
+            return Refused(error, unanswered)
+        try:
+            return self._observe(key, deadline, error, said=said)
+        except CallError as cause:
+            if isinstance(cause, ServiceError) and cause.code == _NOT_FOUND:
+                return Refused(error, unanswered)  # the source stage is missing: Start's refusal
+            return _unreadable(error, cause)
+
+    def _observe(
+        self, key: ReplicationKey, deadline: Deadline, error: ServiceError, *, said: bool
+    ) -> AlreadyActive | _Contradictable:
+        """What the state says about a refusal that may mean "not publishing"; raises
+        CallError when it cannot be read."""
+        if self.ivs.replica_state(key, deadline) == ACTIVE:
+            return AlreadyActive()
+        if said:  # and the unanswered attempt left nothing
+            return _Contradictable(NotPublishing(), said=True)
+        if not self.ivs.is_publishing(key.source_stage_arn, key.participant_id, deadline):
+            return _Contradictable(NotPublishing(), said=False)
+        # Publishing, no ACTIVE replica, and still refused: a real refusal (unless it settles).
+        return _Contradictable(Refused(error, error.earlier_attempt_may_have_acted), said=False)
+
+    def _contradicted(
+        self, key: ReplicationKey, deadline: Deadline, verdict: _Contradictable, settle: Settle
+    ) -> bool:
+        """Whether this refusal contradicts a publisher known or seen to be live (worth a
+        retry). Only a publisher's event makes any refusal worth retrying; without one, only the
+        known "not publishing" text is checked against the observed state (a refusal of a
+        participant observed publishing is final: the service's text is reported)."""
+        if settle.seconds <= 0:
+            return False
+        if settle.publisher_live:
+            return True
+        if not verdict.said:
+            return False
+        try:
+            return self.ivs.is_publishing(key.source_stage_arn, key.participant_id, deadline)
+        except CallError:
+            return False  # cannot tell: take the service's word
+
+    # --- stopping ------------------------------------------------------------------------
+
+    def stop(self, key: ReplicationKey, deadline: Deadline) -> StopOutcome:
+        """Stop `key`'s replication. A refusal with the replica listed ACTIVE after it is met
+        by another Stop, up to STOP_ATTEMPTS in all: someone may have started it between the
+        refused Stop and the listing (a reconciler run that read its declaration before it was
+        withdrawn), and a Delete that failed for that would stick the stack although the
+        replication can be stopped. Transient failures are retried by the IVS edge until the
+        deadline, which then says nothing about the state (`StopFailed`, timed out)."""
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                self.ivs.stop_replication(key, deadline)
+            except DeadlineExceededError as error:
+                return StopFailed("timed-out", str(error))
+            except ServiceError as refusal:
+                try:
+                    listed_active = self._listed_active(key, deadline)
+                except CallError as cause:
+                    return StopFailed(
+                        "unreadable",
+                        f"{refusal}; reading the state to tell whether it still runs then "
+                        f"failed: {cause}",
+                        refusal,
+                    )
+                if not listed_active:
+                    return NotRunning()
+                if attempts == STOP_ATTEMPTS:
+                    return StopFailed("refused", str(refusal), refusal)
+            else:
+                return Stopped()
+
+    def _listed_active(self, key: ReplicationKey, deadline: Deadline) -> bool:
+        try:
+            return self.ivs.replica_state(key, deadline) == ACTIVE
+        except ServiceError as error:
+            if error.code == _NOT_FOUND:
+                return False  # the source stage is gone, and with it every replication from it
+            raise
+
+    # --- confirming and undoing --------------------------------------------------------------
+
+    def confirm_active(
+        self,
+        key: ReplicationKey,
+        deadline: Deadline,
+        *,
+        timeout_seconds: float,
+        sleep: Callable[[float], None],
+    ) -> Confirmed | Unconfirmed:
+        """Wait (up to `timeout_seconds`, polling with backoff) until IVS lists the replica
+        ACTIVE."""
+        waited = 0.0
+        attempt = 0
+        while True:
+            try:
+                state = self.ivs.replica_state(key, deadline)
+            except CallError as error:
+                return Unconfirmed(f"listing replicas failed: {error}")
+            if state == ACTIVE:
+                return Confirmed()
+            delay = backoff_delay(attempt, base=_CONFIRM_BASE_SECONDS, cap=_CONFIRM_CAP_SECONDS)
+            if waited + delay > timeout_seconds:
+                return Unconfirmed(
+                    f"IVS did not list it as ACTIVE within {timeout_seconds:.0f} s "
+                    f"(last state: {state or 'not listed'})"
+                )
+            sleep(delay)
+            waited += delay
+            attempt += 1
+
+    def undo(
+        self,
+        key: ReplicationKey,
+        attempt: StartAttempt,
+        deadline: Deadline,
+        *,
+        wanted: Callable[[], bool] = _never_wanted,
+    ) -> Undone:
+        """The one rule for a Start that may have acted: stop it again, unless `wanted()` (asked
+        only then; Default: never wanted) says its caller keeps it.
+
+        After a failed Create the provider framework answers with a marker id and no Delete of
+        the replication follows, and a reconciler run must not leave an undeclared replication
+        running: whatever may have started it and is not wanted is stopped here."""
+        if not attempt.may_have_acted:
+            return Undone(needed=False)
+        if wanted():
+            return Undone(needed=True, kept=True)
+        return Undone(
+            needed=True,
+            stop=self.stop(key, deadline),
+            late_start_possible=attempt.late_start_possible,
+        )
+
+
+@dataclass(frozen=True)
+class _Contradictable:
+    """A refusal that a live publisher may contradict, worth a settle retry: `outcome` is what
+    it means if it is not retried; `said` whether IVS said "not publishing" in its words."""
+
+    outcome: NotPublishing | Refused
+    said: bool
+
+
+def _unreadable(refusal: ServiceError, cause: CallError) -> Unresolved:
+    started = (
+        "an earlier attempt of this Start went unanswered and may have started it"
+        if refusal.earlier_attempt_may_have_acted
+        else "nothing was started by this Start"
+    )
+    return Unresolved(
+        f"{refusal}; reading the state to tell why then failed: {cause}; {started}",
+        unanswered=refusal.earlier_attempt_may_have_acted,
+        refusal=refusal,
+    )

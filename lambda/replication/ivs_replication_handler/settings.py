@@ -1,0 +1,94 @@
+"""What a stack tells its functions, read from their environment in one place, once per cold
+start (`FunctionSettings.from_environment`, called by the entry points at import), then given
+to the parts that need it: the IVS edge its rate and the stack's replication count, the
+registry its table, the metrics their namespace and service.
+
+Pure: the construct writes these variables (their names are in ``contract``); nothing else of
+the handler package reads the environment for them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from . import contract as c
+
+# A burst spread a little wider than its ideal drain time gets most Starts through on their
+# first retry (a simulation of 480 creates at 5/s: about 2.2 calls each, 1.1x the ideal).
+_BURST_SPREAD = 1.1
+
+
+@dataclass(frozen=True)
+class IvsSettings:
+    """What a stack tells its functions about IVS.
+
+    ``calls_per_second`` Default: 5 (IVS documents about 5 TPS for its stage APIs): the rate
+    per operation the functions assume (`ReplicationProvider.pace_ivs_calls`).
+    ``stack_replications`` Default: 0 (not known: a throttled burst is not spread).
+
+    :raises InvalidPropertyError: if `calls_per_second` is not above 0 and at most 100, or
+        `stack_replications` is negative.
+    """
+
+    calls_per_second: float = c.IVS_CALLS_PER_SECOND
+    stack_replications: int = 0
+
+    def __post_init__(self) -> None:
+        c.check_calls_per_second("calls_per_second", self.calls_per_second)
+        if self.stack_replications < 0:
+            raise c.InvalidPropertyError(
+                "stack_replications",
+                f"{self.stack_replications!r} is negative",
+                "a whole number of replications, 0 or more",
+            )
+
+    @classmethod
+    def from_environment(cls, environment: Mapping[str, str]) -> IvsSettings:
+        """The settings `environment` states: ``IVS_REPLICATION_IVS_CALLS_PER_SECOND`` and
+        ``IVS_REPLICATION_STACK_REPLICATIONS``. A value that is missing or unusable (a rate that
+        is no number or out of range, a count that is no whole number) falls back to its
+        default; this never raises."""
+        count_text = environment.get(c.ENV_STACK_REPLICATIONS, "")
+        return cls(
+            calls_per_second=_rate(environment.get(c.ENV_IVS_CALLS_PER_SECOND, "")),
+            stack_replications=int(count_text) if count_text.isdecimal() else 0,
+        )
+
+    @property
+    def burst_window_seconds(self) -> float:
+        """The time the stack's replications need at IVS's rate: what a throttled burst of
+        creates spreads its first retries over. 0 (no spread) where no count is known."""
+        return _BURST_SPREAD * self.stack_replications / self.calls_per_second
+
+
+def _rate(text: str) -> float:
+    try:
+        return c.check_calls_per_second(c.ENV_IVS_CALLS_PER_SECOND, float(text))
+    except (ValueError, c.InvalidPropertyError):
+        return c.IVS_CALLS_PER_SECOND
+
+
+@dataclass(frozen=True)
+class FunctionSettings:
+    """Everything a function's environment states: the IVS settings, the registry table (None:
+    the stack has no registry) and the metrics' namespace and service. Defaults: those of an
+    unset environment."""
+
+    ivs: IvsSettings = field(default_factory=IvsSettings)
+    registry_table: str | None = None
+    metrics_namespace: str = c.METRICS_NAMESPACE_DEFAULT
+    metrics_service: str = c.METRICS_SERVICE_DEFAULT
+
+    @classmethod
+    def from_environment(cls, environment: Mapping[str, str] | None = None) -> FunctionSettings:
+        """The settings `environment` states (Default: ``os.environ``, read now: the entry
+        points call this once, at a cold start). An empty variable counts as unset."""
+        env = os.environ if environment is None else environment
+        return cls(
+            ivs=IvsSettings.from_environment(env),
+            registry_table=env.get(c.ENV_REGISTRY_TABLE) or None,
+            metrics_namespace=env.get(c.ENV_METRICS_NAMESPACE) or c.METRICS_NAMESPACE_DEFAULT,
+            metrics_service=env.get(c.ENV_METRICS_SERVICE) or c.METRICS_SERVICE_DEFAULT,
+        )

@@ -10,7 +10,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export AWS_REGION ?= us-east-1
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: setup bundle demo synth test lint check clean bench dist docs probe probe-dry-run
+.PHONY: setup bundle demo synth test lint check clean bench dist docs probe probe-dry-run mutate
 
 BUNDLE := constructs/ivs_replication/_bundle/handler.zip
 HANDLER_SOURCES := $(wildcard lambda/replication/ivs_replication_handler/*.py) \
@@ -84,6 +84,21 @@ dist: setup
 ## The API reference, generated from the docstrings, into build/api/.
 docs: setup
 	PDOC_ALLOW_EXEC=1 pdoc --docformat restructuredtext -o build/api ivs_replication ivs_replication.testing ivs_realtime_emulator
+
+# mutmut names a module by its path, so it runs where the handler package sits at the top level.
+MUTMUT := mutmut==3.8.1
+MUTATE_DIR := build/mutate
+
+## Mutation testing of the handler's core (replicas, lifecycle, reconciler, registry; see
+## [tool.mutmut] in pyproject.toml) with the fast tests: not in CI, it takes long. Prints the
+## score per module and the survivors (`cd build/mutate && mutmut show <name>` for a diff).
+mutate: setup
+	$(PY) -m pip install --quiet '$(MUTMUT)'
+	rm -rf $(MUTATE_DIR)
+	mkdir -p $(MUTATE_DIR)
+	cp -r lambda/replication/ivs_replication_handler tests pyproject.toml $(MUTATE_DIR)/
+	cd $(MUTATE_DIR) && $(CURDIR)/$(VENV)/bin/mutmut run --max-children 2 || true
+	cd $(MUTATE_DIR) && $(CURDIR)/$(PY) $(CURDIR)/tools/mutation_report.py
 
 ## Benchmarks against in-run baselines (AwsCustomResource, bare boto3); writes bench/results.json.
 bench: setup

@@ -11,7 +11,7 @@ from constructs import Construct, IValidation
 
 from ivs_replication_handler import contract as c
 
-from .follow import FOLLOW_ID, FollowInfrastructure
+from .follow import FollowInfrastructure
 from .provider import ReplicationProvider
 
 PERIOD = Duration.minutes(5)
@@ -55,8 +55,7 @@ class ReplicationAlarms(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self._provider = ReplicationProvider.of(self)
-        follow = self._provider.node.try_find_child(FOLLOW_ID)
-        self._follow = follow if isinstance(follow, FollowInfrastructure) else None
+        self._follow = self._provider.follow
         sweep = self._follow.sweep if self._follow is not None else None
         self._sweep_seen = sweep is not None
         # Checked even without a sweep, against the default interval: a typo fails at once.
@@ -233,11 +232,11 @@ class _CreatedLast:
 
     def validate(self) -> list[str]:
         alarms = self._alarms
-        follow = alarms._provider.node.try_find_child(FOLLOW_ID)
+        follow = alarms._provider.follow
         late: list[str] = []
-        if alarms._follow is None and isinstance(follow, FollowInfrastructure):
+        if alarms._follow is None and follow is not None:
             late.append("follow-mode replications")
-        if not alarms._sweep_seen and isinstance(follow, FollowInfrastructure) and follow.sweep:
+        if not alarms._sweep_seen and follow is not None and follow.sweep:
             late.append("a ReplicationSweep")
         if not late:
             return []

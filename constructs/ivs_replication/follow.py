@@ -18,7 +18,6 @@ delete order, keeps a late event from restarting a deleted replication.
 from __future__ import annotations
 
 import json
-import weakref
 
 import jsii
 from aws_cdk import (
@@ -39,30 +38,22 @@ from constructs import Construct
 
 from ivs_replication_handler import contract as c
 
-from .provider import (
+from .functions import (
     NO_TRACING,
-    ReplicationProvider,
-    acknowledge,
     acknowledge_all,
-    default_child_of,
-    default_policy_of,
+    cfn_function_of,
     finding,
+    grant_ivs,
     handler_function,
     new_log_group,
-    remembered,
     role_writing_to,
-    stage_arns_of_account,
 )
+from .provider import ReplicationProvider
 
 FOLLOW_ID = "Follow"
 PUBLISHED_RULE_ID = "PublishedRule"
 # EventBridge's limit on an event pattern, in characters.
 EVENT_PATTERN_MAX_LENGTH = 2048
-# Each provider's follow-mode infrastructure, found through jsii once rather than once per
-# follow-mode replication.
-_infrastructures: weakref.WeakKeyDictionary[ReplicationProvider, FollowInfrastructure] = (
-    weakref.WeakKeyDictionary()
-)
 # What a token may turn into at deploy time, at the longest (botocore's model).
 _LONGEST_STAGE_ARN = "a" * c.STAGE_ARN_MAX_LENGTH
 _LONGEST_PARTICIPANT_ID = "p" * c.PARTICIPANT_ID_MAX_LENGTH
@@ -92,20 +83,13 @@ class FollowInfrastructure(Construct):
         self._followed: dict[str, dict[str, None]] = {}
         self._sweep: Construct | None = None
         self.published_rule = self._published_rule()
+        provider.follow = self
 
     @classmethod
     def of(cls, scope: Construct) -> FollowInfrastructure:
         """The stack's follow-mode infrastructure, created (with the provider) on first use."""
-        return remembered(_infrastructures, ReplicationProvider.of(scope), cls._find_or_create)
-
-    @classmethod
-    def _find_or_create(cls, provider: ReplicationProvider) -> FollowInfrastructure:
-        existing = provider.node.try_find_child(FOLLOW_ID)
-        if existing is None:
-            return cls(provider, FOLLOW_ID)
-        if not isinstance(existing, cls):
-            raise TypeError(f"{existing.node.path} is not the follow-mode infrastructure")
-        return existing
+        provider = ReplicationProvider.of(scope)
+        return provider.follow or cls(provider, FOLLOW_ID)
 
     def follow(self, source_stage_arn: str, participant_id: str) -> None:
         """Route this publisher's "Participant Published" events to the reconciler (its
@@ -168,25 +152,18 @@ class FollowInfrastructure(Construct):
         self._sweep = sweep
 
     def _reconciler(self) -> lambda_.Function:
-        stack = Stack.of(self)
         reconciler_logs = new_log_group(self, "ReconcilerLogs")
         role = role_writing_to(self, "ReconcilerRole", reconciler_logs)
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=list(c.IAM_ACTIONS), resources=[stage_arns_of_account(stack)]
-            )
+        grant_ivs(
+            role,
+            Stack.of(self),
+            why="The reconciler starts the replications the registry declares, whichever "
+            "stages they name; a fixed pattern keeps the policy's size constant.",
         )
         role.add_to_policy(
             iam.PolicyStatement(
                 actions=list(c.REGISTRY_RECONCILER_ACTIONS), resources=[self.table.table_arn]
             )
-        )
-        acknowledge(
-            default_policy_of(role),
-            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ivs:*:<AWS::AccountId>:stage/*]",
-            "Only the replication actions and two reads, on stages of this account only. The "
-            "reconciler starts the replications the registry declares, whichever stages they "
-            "name; a fixed pattern keeps the policy's size constant.",
         )
         reconciler = handler_function(
             self,
@@ -208,11 +185,8 @@ class FollowInfrastructure(Construct):
             # After Lambda's retries (or past the age), the event is kept, not dropped.
             on_failure=destinations.SqsDestination(self.dead_letters),
         )
-        resource = default_child_of(reconciler)
-        if not isinstance(resource, lambda_.CfnFunction):
-            raise TypeError(f"{reconciler.node.path} has no CfnFunction")
         acknowledge_all(
-            resource,
+            cfn_function_of(reconciler),
             finding(
                 "Serverless-LambdaDLQ",
                 "Failed asynchronous runs go to the on-failure destination (the dead-letter "

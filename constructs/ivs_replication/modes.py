@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, Token
+from aws_cdk import Duration
 
 from ivs_replication_handler import contract as c
+
+from .durations import whole
 
 PROP = "when_not_publishing"
 # How a user writes a mode, for messages about a value that is not one.
@@ -108,20 +110,5 @@ def checked_mode(value: object) -> WhenNotPublishing:
 
 
 def _wait_seconds(duration: Duration) -> int:
-    if not isinstance(duration, Duration):
-        raise c.InvalidPropertyError(
-            PROP, f"a {type(duration).__name__} was given to wait_up_to", "a Duration"
-        )
-    seconds = duration.to_seconds(integral=False)
-    if Token.is_unresolved(seconds):
-        # The handler's Lambda timeout is sized from the wait when the stack is synthesized.
-        raise c.InvalidPropertyError(
-            PROP,
-            "the wait is a token, unknown until deploy",
-            f"a concrete Duration: {c.WAIT_SECONDS_FORM}",
-        )
-    if not float(seconds).is_integer():
-        raise c.InvalidPropertyError(
-            PROP, f"{duration.to_human_string()} is not whole seconds", c.WAIT_SECONDS_FORM
-        )
-    return c.check_wait_seconds(PROP, int(seconds))
+    # Concrete only: the handler's Lambda timeout is sized from the wait at synth.
+    return c.check_wait_seconds(PROP, whole(PROP, duration, "seconds", c.WAIT_SECONDS_FORM))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Union, cast
@@ -20,9 +19,11 @@ from constructs import Construct, IConstruct
 
 from ivs_replication_handler import contract as c
 
+from .durations import whole_or_token
 from .follow import FollowInfrastructure
 from .modes import WhenNotPublishing, checked_mode
-from .provider import ReplicationProvider, remembered
+from .provider import ReplicationProvider
+from .reads import stack_of, stage_arn_of_ref
 
 # A stage, as a CDK stage reference (e.g. `aws_ivs.CfnStage`) or its ARN.
 StageLike = Union[IStageRef, str]  # noqa: UP007 - an alias jsii users can read in docs
@@ -32,17 +33,6 @@ StageLike = Union[IStageRef, str]  # noqa: UP007 - an alias jsii users can read 
 _UNRESOLVED_STRING_MARK = "${Token["
 
 FAIL_WITH_NEW_SOURCE_STAGE_WARNING = "ivs-replication:fail-with-new-source-stage"
-
-# Per stack: (source ARN, destination ARN, participant id) -> the construct declaring it.
-_declared: weakref.WeakKeyDictionary[object, dict[tuple[str, str, str], Construct]] = (
-    weakref.WeakKeyDictionary()
-)
-
-# A stage construct's ARN, read through jsii once per stage rather than once per replication.
-_stage_arns: weakref.WeakKeyDictionary[IStageRef, str] = weakref.WeakKeyDictionary()
-# The same for a construct's stack, and a stack's concrete account (None: a token).
-_stacks: weakref.WeakKeyDictionary[IConstruct, Stack] = weakref.WeakKeyDictionary()
-_accounts: weakref.WeakKeyDictionary[Stack, str | None] = weakref.WeakKeyDictionary()
 
 # CloudFormation's own default is one hour; a broken handler should fail in minutes. A
 # replication that waits for its publisher gets its wait on top.
@@ -108,11 +98,11 @@ class ParticipantReplication(Construct):
         )
         attributes_checked = checked_attributes(attributes or {})
         window_seconds = window_seconds_of(reconnect_window)
+        provider = ReplicationProvider.of(scope)
+        provider.declare(self, (source_arn, destination_arn, participant_id))
+        self._warn_if_cross_boundary(provider.account, source_arn, destination_arn)
         # The scope's stack is this construct's: asked once per scope, not once per replication.
-        stack = stack_of(scope)
-        self._warn_if_cross_boundary(stack, source_arn, destination_arn)
-        _claim_once(stack, self, source_arn, destination_arn, participant_id)
-        if mode.mode == c.MODE_FAIL and _created_in(stack, source_stage):
+        if mode.mode == c.MODE_FAIL and _created_in(stack_of(scope), source_stage):
             Annotations.of(self).add_warning_v2(
                 FAIL_WITH_NEW_SOURCE_STAGE_WARNING,
                 "when_not_publishing=WhenNotPublishing.fail() with a source stage created in "
@@ -125,9 +115,7 @@ class ParticipantReplication(Construct):
         self.destination_stage_arn = destination_arn
         self.participant_id = participant_id
         self.when_not_publishing = mode
-        provider = ReplicationProvider.of(scope)
         provider.allow_wait(mode.wait_seconds)
-        provider.count_replication()
         self.resource = CustomResource(
             self,
             "Resource",
@@ -159,8 +147,11 @@ class ParticipantReplication(Construct):
         its Stop has run, whatever the order CloudFormation deletes them in."""
         FollowInfrastructure.of(self).follow(self.source_stage_arn, self.participant_id)
 
-    def _warn_if_cross_boundary(self, stack: Stack, source_arn: str, destination_arn: str) -> None:
-        """IVS does not document replication across regions or accounts: warn, don't block."""
+    def _warn_if_cross_boundary(
+        self, account: str | None, source_arn: str, destination_arn: str
+    ) -> None:
+        """IVS does not document replication across regions or accounts: warn, don't block.
+        `account`: the stack's, when concrete."""
         source = _region_and_account(source_arn)
         destination = _region_and_account(destination_arn)
         if source and destination and source != destination:
@@ -171,9 +162,6 @@ class ParticipantReplication(Construct):
                 "across regions or accounts, and the handler calls IVS in its own stack's "
                 "region and account.",
             )
-        if source is None and destination is None:
-            return
-        account = _account_of(stack)
         for prop, where in (("source_stage", source), ("destination_stage", destination)):
             if where and account is not None and where[1] != account:
                 Annotations.of(self).add_warning_v2(
@@ -181,27 +169,6 @@ class ParticipantReplication(Construct):
                     f"{prop} belongs to account {where[1]}, not this stack's account "
                     f"{account}: the handler's role cannot reach it.",
                 )
-
-
-def _claim_once(
-    stack: Stack,
-    replication: Construct,
-    source_arn: str,
-    destination_arn: str,
-    participant_id: str,
-) -> None:
-    """Refuse a second declaration of one replication in `stack`: both would share one
-    physical id and one registry item, so removing either would stop the other's."""
-    claims = _declared.setdefault(stack, {})
-    key = (source_arn, destination_arn, participant_id)
-    # The construct, not its path: a path is a jsii round trip, needed only for the error.
-    first = claims.setdefault(key, replication)
-    if first is not replication:
-        raise ValueError(
-            f"{replication.node.path} declares the same replication as {first.node.path} (same "
-            "source stage, destination stage and participant id): declare each replication "
-            "once per stack."
-        )
 
 
 def _created_in(stack: Stack, stage: StageLike) -> bool:
@@ -215,22 +182,6 @@ def _created_in(stack: Stack, stage: StageLike) -> bool:
     if not isinstance(target, Construct):
         return False
     return stack_of(target) is stack
-
-
-def stack_of(construct: IConstruct) -> Stack:
-    """`Stack.of`, asked through jsii once per construct (replications share their scope, and
-    each round trip counts at hundreds of replications)."""
-    return remembered(_stacks, construct, Stack.of)
-
-
-def _account_of(stack: Stack) -> str | None:
-    """The stack's concrete account, or None while it is a token; read once per stack."""
-    return remembered(_accounts, stack, _read_concrete_account)
-
-
-def _read_concrete_account(stack: Stack) -> str | None:
-    account = stack.account
-    return None if Token.is_unresolved(account) else account
 
 
 def stage_arn_of(prop: str, stage: StageLike) -> str:
@@ -262,11 +213,7 @@ def _arn_of_stage_ref(prop: str, stage: object) -> str:
             f"a {type(stage).__name__} was given",
             "an IStageRef (e.g. CfnStage) or a stage ARN",
         )
-    return remembered(_stage_arns, cast(IStageRef, stage), _read_stage_arn)
-
-
-def _read_stage_arn(stage: IStageRef) -> str:
-    return stage.stage_ref.stage_arn
+    return stage_arn_of_ref(cast(IStageRef, stage))
 
 
 def _service_timeout(wait_seconds: int) -> Duration:
@@ -306,21 +253,11 @@ def _is_unresolved_string(value: str) -> bool:
 
 
 def window_seconds_of(window: Duration | None) -> int | str:
+    """The reconnect window in whole seconds (Default: 0); a token as its string, which the
+    handler checks at deploy."""
     if window is None:
         return 0
-    if not isinstance(window, Duration):
-        raise c.InvalidPropertyError(
-            "reconnect_window",
-            f"a {type(window).__name__} was given ({c.echo(window)})",
-            f"a Duration such as Duration.seconds(30): {c.RECONNECT_WINDOW_FORM}",
-        )
-    seconds = window.to_seconds(integral=False)
-    if Token.is_unresolved(seconds):
-        return Token.as_string(seconds)
-    if not float(seconds).is_integer():
-        raise c.InvalidPropertyError(
-            "reconnect_window",
-            f"{window.to_human_string()} is not whole seconds",
-            c.RECONNECT_WINDOW_FORM,
-        )
-    return c.check_reconnect_window_seconds("reconnect_window", int(seconds))
+    seconds = whole_or_token("reconnect_window", window, "seconds", c.RECONNECT_WINDOW_FORM)
+    if isinstance(seconds, str):
+        return seconds
+    return c.check_reconnect_window_seconds("reconnect_window", seconds)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, Token
+from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from constructs import Construct
 
 from ivs_replication_handler import contract as c
 
+from .durations import whole
 from .follow import FollowInfrastructure, sweep_input
 
 PROP = "interval"
@@ -55,21 +56,9 @@ class ReplicationSweep(Construct):
 def _interval_minutes(interval: Duration | None) -> int:
     if interval is None:
         return DEFAULT_INTERVAL_MINUTES
-    if not isinstance(interval, Duration):
-        raise c.InvalidPropertyError(
-            PROP, f"a {type(interval).__name__} was given", f"a Duration: {INTERVAL_FORM}"
-        )
-    minutes = interval.to_minutes(integral=False)
-    if Token.is_unresolved(minutes):
-        raise c.InvalidPropertyError(
-            PROP, "the interval is a token, unknown until deploy", f"a concrete {INTERVAL_FORM}"
-        )
-    if not float(minutes).is_integer():
-        raise c.InvalidPropertyError(
-            PROP, f"{interval.to_human_string()} is not whole minutes", INTERVAL_FORM
-        )
+    minutes = whole(PROP, interval, "minutes", INTERVAL_FORM)
     if not 1 <= minutes <= MAX_INTERVAL_MINUTES:
         raise c.InvalidPropertyError(
             PROP, f"{interval.to_human_string()} is out of range", INTERVAL_FORM
         )
-    return int(minutes)
+    return minutes

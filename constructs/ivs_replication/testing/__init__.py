@@ -26,10 +26,13 @@ from ivs_replication.testing.deployment import (
 )
 from ivs_replication.testing.dynamodb import LocalDynamoDB
 from ivs_replication.testing.events import Delivery, EventPatternError, LocalEventBus, RuleError
-from ivs_replication.testing.intrinsics import UnsupportedTemplateError
+from ivs_replication.testing.exports import LocalExports
+from ivs_replication.testing.intrinsics import MissingExportError, UnsupportedTemplateError
+from ivs_replication.testing.parameters import LOCAL_BOOTSTRAP_VERSION, ParameterValueError
 from ivs_replication.testing.runtime import FunctionRuntime, HandlerRuntime, LocalFunction
 
 __all__ = [
+    "LOCAL_BOOTSTRAP_VERSION",
     "Delivery",
     "EventPatternError",
     "FunctionRuntime",
@@ -38,8 +41,11 @@ __all__ = [
     "LocalDeploymentError",
     "LocalDynamoDB",
     "LocalEventBus",
+    "LocalExports",
     "LocalFunction",
     "LocalIngestConfiguration",
+    "MissingExportError",
+    "ParameterValueError",
     "RuleError",
     "StackEvent",
     "TemplateDeployment",

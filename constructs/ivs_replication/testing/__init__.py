@@ -11,12 +11,22 @@ handler and reconciler in-process, and deletes them in reverse::
         deployment = TemplateDeployment(template, ivs=ivs, dynamodb=dynamodb)
         deployment.deploy()
 
+``AppDeployment`` does the same for every stack of a synthesized app (``app.synth()`` or a
+``cdk.out`` directory), in dependency order on shared endpoints, one stack's
+``Fn::ImportValue`` reading another's export (``LocalExports``)::
+
+    with IvsRealtimeEmulator(clock=ManualClock()) as ivs, LocalDynamoDB() as dynamodb:
+        deployment = AppDeployment(app.synth(), ivs=ivs, dynamodb=dynamodb)
+        deployment.deploy()
+        deployment.stack("Replications").physical_ids
+
 pytest fixtures ``local_dynamodb`` (and the emulator's ``local_ivs``) are opt-in:
 ``pytest_plugins = ["ivs_replication.testing.pytest_plugin"]`` in your ``conftest.py``.
 """
 
 from __future__ import annotations
 
+from ivs_replication.testing.assembly import AppDeployment
 from ivs_replication.testing.deploy import LocalDeployment, LocalDeploymentError
 from ivs_replication.testing.deployment import (
     LocalIngestConfiguration,
@@ -33,6 +43,7 @@ from ivs_replication.testing.runtime import FunctionRuntime, HandlerRuntime, Loc
 
 __all__ = [
     "LOCAL_BOOTSTRAP_VERSION",
+    "AppDeployment",
     "Delivery",
     "EventPatternError",
     "FunctionRuntime",

@@ -490,3 +490,55 @@ def test_an_unsupported_intrinsic_in_a_real_cdk_stack_names_its_construct_path(
     assert str(raised.value).startswith(
         "Resource Main (Live/Main), property Name: Fn::Base64 is not supported locally"
     )
+
+
+def test_a_rule_function_no_local_rule_evaluates_is_named(ivs: IvsRealtimeEmulator) -> None:
+    rule = {"Assertions": [{"Assert": {"Fn::ValueOf": ["Subnet", "VpcId"]}}]}
+    template = stages_template({"Main": "main"}, Rules={"SameVpc": rule})
+
+    with pytest.raises(UnsupportedTemplateError) as raised:
+        TemplateDeployment(template, ivs=ivs).deploy()
+
+    assert str(raised.value).startswith(
+        "Rule SameVpc, property Assertions[0].Assert: Fn::ValueOf is not supported locally"
+    )
+
+
+def test_an_unsupported_output_is_refused_before_anything_is_created(
+    ivs: IvsRealtimeEmulator,
+) -> None:
+    template = stages_template({"Main": "main"}, {"Encoded": {"Fn::Base64": {"Ref": "Main"}}})
+    template["Outputs"]["Encoded"]["Metadata"] = {"aws:cdk:path": "Live/Encoded"}
+    stack = TemplateDeployment(template, ivs=ivs)
+
+    with pytest.raises(UnsupportedTemplateError) as raised:
+        stack.deploy()
+
+    assert str(raised.value).startswith(
+        "Output Encoded (Live/Encoded), property Value: Fn::Base64 is not supported locally"
+    )
+    assert stack.history == []
+
+
+def test_an_output_that_cannot_be_resolved_fails_the_deploy_and_rolls_back(
+    ivs: IvsRealtimeEmulator,
+) -> None:
+    template = stages_template({"Main": "main"}, {"Missing": {"Fn::GetAtt": ["Main", "Nope"]}})
+    stack = TemplateDeployment(template, ivs=ivs)
+
+    with pytest.raises(TemplateDeploymentError, match=r"Output Missing, property Value") as raised:
+        stack.deploy()
+
+    assert raised.value.logical_id == "Missing"
+    assert [e.status for e in stack.history] == ["CREATE_COMPLETE", "DELETE_COMPLETE"]
+    assert stage_names(ivs) == []
+    assert not stack.deployed
+
+
+def test_an_export_name_that_depends_on_a_resource_is_refused(ivs: IvsRealtimeEmulator) -> None:
+    """Importers must know an export's name before its stack exists."""
+    template = stages_template({"Main": "main"}, {"Arn": {"Fn::GetAtt": ["Main", "Arn"]}})
+    template["Outputs"]["Arn"]["Export"] = {"Name": {"Fn::Sub": "${Main}-arn"}}
+
+    with pytest.raises(UnsupportedTemplateError, match=r"cannot depend on a resource"):
+        TemplateDeployment(template, ivs=ivs).deploy()

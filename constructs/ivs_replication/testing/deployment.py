@@ -181,7 +181,8 @@ class TemplateDeployment:
     their defaults; ``ssm_parameters`` (default none; CDK's bootstrap version reads
     ``LOCAL_BOOTSTRAP_VERSION``) answer parameters of SSM types. ``exports`` (default a new,
     empty ``LocalExports``) is where ``Fn::ImportValue`` reads and this stack's exports go:
-    share one between stacks deployed on the same endpoints (``AppDeployment`` does).
+    share one between stacks deployed on the same endpoints, each with its own ``stack_name``
+    (``AppDeployment`` does).
     """
 
     def __init__(

@@ -177,8 +177,9 @@ class TemplateScope:
         return self.resolver(Location(logical_id, "Resource", construct_path(resource)))
 
     def condition(self, name: str) -> bool:
-        """The value of the template's condition ``name``; raises ``UnsupportedTemplateError``
-        for one not in ``Conditions``, a cycle, or a function a condition cannot use."""
+        """The value of the template's condition ``name`` (one of its ``Conditions``:
+        ``Resolver.condition_named`` checks); raises ``UnsupportedTemplateError`` for a cycle or
+        a function a condition cannot use."""
         if name in self._conditions:
             return self._conditions[name]
         if name in self._evaluating:

@@ -124,8 +124,41 @@ def follow_template(*, reconnect_window_seconds: int = 0) -> dict[str, Any]:
         },
     }
     return {
-        "Parameters": {"BootstrapVersion": {"Type": "AWS::SSM::Parameter::Value<String>"}},
+        "Parameters": {
+            "BootstrapVersion": {
+                "Type": "AWS::SSM::Parameter::Value<String>",
+                "Default": "/cdk-bootstrap/hnb659fds/version",
+            }
+        },
+        "Conditions": {
+            # CDK's, shortened: the regions where CDK metadata is collected.
+            "CDKMetadataAvailable": {
+                "Fn::Or": [
+                    {"Fn::Equals": [{"Ref": "AWS::Region"}, region]}
+                    for region in ("eu-west-1", "us-east-1", "us-west-2")
+                ]
+            }
+        },
         "Resources": resources,
+        "Rules": {
+            "CheckBootstrapVersion": {
+                "Assertions": [
+                    {
+                        "Assert": {
+                            "Fn::Not": [
+                                {
+                                    "Fn::Contains": [
+                                        ["1", "2", "3", "4", "5"],
+                                        {"Ref": "BootstrapVersion"},
+                                    ]
+                                }
+                            ]
+                        },
+                        "AssertDescription": "CDK bootstrap stack version 6 required.",
+                    }
+                ]
+            }
+        },
     }
 
 

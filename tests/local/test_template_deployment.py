@@ -248,7 +248,13 @@ def test_an_unsupported_type_named_inert_becomes_a_placeholder(
 @pytest.mark.parametrize(
     ("logical_id", "prop", "value", "named"),
     [
-        (REPLICATIONS[1], "ParticipantId", {"Fn::Join": ["", ["a"]]}, "Fn::Join"),
+        (
+            REPLICATIONS[1],
+            "ParticipantId",
+            # The generated participant id has no "-": one item, no fourth.
+            {"Fn::Select": [3, {"Fn::Split": ["-", {"Fn::GetAtt": ["Encoder", "ParticipantId"]}]}]},
+            "Fn::Select 3",
+        ),
         (REPLICATIONS[1], "ParticipantId", {"Fn::GetAtt": ["Encoder", "Nope"]}, "Nope"),
         (
             RULE,

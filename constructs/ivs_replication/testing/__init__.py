@@ -11,12 +11,22 @@ handler and reconciler in-process, and deletes them in reverse::
         deployment = TemplateDeployment(template, ivs=ivs, dynamodb=dynamodb)
         deployment.deploy()
 
+``AppDeployment`` does the same for every stack of a synthesized app (``app.synth()`` or a
+``cdk.out`` directory), in dependency order on shared endpoints, one stack's
+``Fn::ImportValue`` reading another's export (``LocalExports``)::
+
+    with IvsRealtimeEmulator(clock=ManualClock()) as ivs, LocalDynamoDB() as dynamodb:
+        deployment = AppDeployment(app.synth(), ivs=ivs, dynamodb=dynamodb)
+        deployment.deploy()
+        deployment.stack("Replications").physical_ids
+
 pytest fixtures ``local_dynamodb`` (and the emulator's ``local_ivs``) are opt-in:
 ``pytest_plugins = ["ivs_replication.testing.pytest_plugin"]`` in your ``conftest.py``.
 """
 
 from __future__ import annotations
 
+from ivs_replication.testing.assembly import AppDeployment
 from ivs_replication.testing.deploy import LocalDeployment, LocalDeploymentError
 from ivs_replication.testing.deployment import (
     LocalIngestConfiguration,
@@ -26,10 +36,14 @@ from ivs_replication.testing.deployment import (
 )
 from ivs_replication.testing.dynamodb import LocalDynamoDB
 from ivs_replication.testing.events import Delivery, EventPatternError, LocalEventBus, RuleError
-from ivs_replication.testing.intrinsics import UnsupportedTemplateError
+from ivs_replication.testing.exports import LocalExports
+from ivs_replication.testing.intrinsics import MissingExportError, UnsupportedTemplateError
+from ivs_replication.testing.parameters import LOCAL_BOOTSTRAP_VERSION, ParameterValueError
 from ivs_replication.testing.runtime import FunctionRuntime, HandlerRuntime, LocalFunction
 
 __all__ = [
+    "LOCAL_BOOTSTRAP_VERSION",
+    "AppDeployment",
     "Delivery",
     "EventPatternError",
     "FunctionRuntime",
@@ -38,8 +52,11 @@ __all__ = [
     "LocalDeploymentError",
     "LocalDynamoDB",
     "LocalEventBus",
+    "LocalExports",
     "LocalFunction",
     "LocalIngestConfiguration",
+    "MissingExportError",
+    "ParameterValueError",
     "RuleError",
     "StackEvent",
     "TemplateDeployment",

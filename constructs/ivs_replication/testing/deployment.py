@@ -1,8 +1,11 @@
 """``TemplateDeployment``: a whole synthesized stack deployed, and deleted, against local endpoints.
 
-Resources are created in dependency order (``DependsOn`` plus every ``Ref``, ``Fn::GetAtt``
-and ``Fn::Sub`` reference, template order among equals) and deleted in exactly the reverse
-order, as CloudFormation does. What each type becomes locally:
+Before anything is created the template is planned as CloudFormation plans it (``plan_stack``):
+parameters get their values, ``Rules`` are checked, conditions decide which resources exist and
+which ``Fn::If`` branch holds, imports are looked up. Resources are then created in dependency
+order (``DependsOn`` plus every ``Ref``, ``Fn::GetAtt`` and ``Fn::Sub`` reference, template order
+among equals), the ``Outputs`` resolved and their exports published on the ``LocalExports``, and
+deleted in exactly the reverse order, as CloudFormation does. What each type becomes locally:
 
 - ``AWS::IVS::Stage``: a stage of the ``IvsRealtimeEmulator``; ``Ref`` and ``Arn`` give its ARN.
 - ``AWS::IVS::IngestConfiguration``: an ARN, a generated ``ParticipantId`` and ``StreamKey``
@@ -21,29 +24,29 @@ order, as CloudFormation does. What each type becomes locally:
   retried nor dead-lettered (``LocalEventBus`` logs it).
 
 Anything else, and any intrinsic that cannot be resolved, raises ``UnsupportedTemplateError``
-before or while creating, naming the resource.
+before or while creating, naming the resource and its construct path.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import heapq
 import json
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal, NoReturn
 
 from ivs_realtime_emulator import assumptions
 from ivs_realtime_emulator.models import random_id
 from ivs_replication.testing.deploy import LocalDeployment
 from ivs_replication.testing.events import LocalEventBus
+from ivs_replication.testing.exports import LocalExports
 from ivs_replication.testing.intrinsics import (
     LocalValues,
+    Location,
     Resolver,
     UnsupportedTemplateError,
-    references,
-    require_unconditional,
+    construct_path,
 )
 from ivs_replication.testing.runtime import (
     LAMBDA_DEFAULT_TIMEOUT_SECONDS,
@@ -51,6 +54,15 @@ from ivs_replication.testing.runtime import (
     FunctionRuntime,
     HandlerRuntime,
     LocalFunction,
+)
+from ivs_replication.testing.template import (
+    DEFAULT_STACK_NAME,
+    StackPlan,
+    creation_order,
+    dependencies,
+    local_pseudo_parameters,
+    plan_stack,
+    template_resources,
 )
 from ivs_replication_handler.contract import (
     ON_EVENT_ENTRY_POINT,
@@ -82,11 +94,28 @@ INERT_TYPES: Final = frozenset(
         "AWS::SQS::QueuePolicy",
     }
 )
-DEFAULT_STACK_NAME: Final = "TemplateDeployment"
 INGEST_INITIAL_STATE: Final = "INACTIVE"
 SERVICE_TOKEN: Final = "ServiceToken"  # noqa: S105 - a property name, not a secret
 _RETAINED_POLICIES: Final = ("Retain", "RetainExceptOnCreate")
 _UNSUPPORTED_TARGET_KEYS: Final = ("InputPath", "InputTransformer")
+
+__all__ = [
+    "DEFAULT_STACK_NAME",
+    "FUNCTION_TYPE",
+    "INERT_TYPES",
+    "INGEST_INITIAL_STATE",
+    "INGEST_TYPE",
+    "RULE_TYPE",
+    "SERVICE_TOKEN",
+    "STAGE_TYPE",
+    "TABLE_TYPE",
+    "LocalIngestConfiguration",
+    "StackEvent",
+    "TemplateDeployment",
+    "TemplateDeploymentError",
+    "creation_order",
+    "dependencies",
+]
 
 StackStatus = Literal[
     "CREATE_COMPLETE", "CREATE_FAILED", "DELETE_COMPLETE", "DELETE_FAILED", "DELETE_SKIPPED"
@@ -94,7 +123,8 @@ StackStatus = Literal[
 
 
 class TemplateDeploymentError(RuntimeError):
-    """A resource could not be created or deleted; the message names it and says why."""
+    """A resource (or the stack, a rule or an output) could not be created or deleted; the
+    message names it and says why."""
 
     def __init__(self, status: StackStatus, logical_id: str, reason: str) -> None:
         super().__init__(f"{logical_id}: {status}: {reason}")
@@ -146,7 +176,13 @@ class TemplateDeployment:
     table; ``bus`` default a new ``LocalEventBus`` (either way attached to ``ivs``);
     ``runtime`` default a ``HandlerRuntime`` running this library's handlers;
     ``stack_name`` default "TemplateDeployment"; ``inert_types`` (default: IAM, log groups, Lambda
-    permissions, CDK metadata) are created as placeholders.
+    permissions, CDK metadata) are created as placeholders. ``parameters`` (default none) are
+    the values of the template's parameters by name, as strings (a list comma-separated), over
+    their defaults; ``ssm_parameters`` (default none; CDK's bootstrap version reads
+    ``LOCAL_BOOTSTRAP_VERSION``) answer parameters of SSM types. ``exports`` (default a new,
+    empty ``LocalExports``) is where ``Fn::ImportValue`` reads and this stack's exports go:
+    share one between stacks deployed on the same endpoints, each with its own ``stack_name``
+    (``AppDeployment`` does).
     """
 
     def __init__(
@@ -159,9 +195,15 @@ class TemplateDeployment:
         runtime: FunctionRuntime | None = None,
         stack_name: str = DEFAULT_STACK_NAME,
         inert_types: Iterable[str] = INERT_TYPES,
+        parameters: Mapping[str, str] | None = None,
+        ssm_parameters: Mapping[str, str] | None = None,
+        exports: LocalExports | None = None,
     ) -> None:
         self._template = template
-        self._resources: Mapping[str, Any] = _resources(template)
+        self._resources: Mapping[str, Any] = template_resources(template)
+        self._parameters = dict(parameters or {})
+        self._ssm_parameters = dict(ssm_parameters or {})
+        self.exports = exports if exports is not None else LocalExports()
         self._ivs = ivs
         self._dynamodb = dynamodb
         self.bus = bus if bus is not None else LocalEventBus()
@@ -172,6 +214,8 @@ class TemplateDeployment:
         self._region = assumptions.DEFAULT_REGION
         self._account = assumptions.DEFAULT_ACCOUNT
         self._created: dict[str, _Created] = {}
+        self._outputs: dict[str, str] = {}
+        self._deployed = False
         self._history: list[StackEvent] = []
         self._functions: dict[str, LocalFunction] = {}
         self._ingest: dict[str, LocalIngestConfiguration] = {}
@@ -213,13 +257,30 @@ class TemplateDeployment:
         """The stack's ingest configurations by logical id."""
         return dict(self._ingest)
 
+    @property
+    def deployed(self) -> bool:
+        """True from a successful ``deploy()`` until ``delete()`` succeeds."""
+        return self._deployed
+
+    @property
+    def outputs(self) -> dict[str, str]:
+        """The stack's outputs by logical id (those whose condition holds), once deployed."""
+        return dict(self._outputs)
+
+    @property
+    def exported(self) -> dict[str, str]:
+        """The stack's exports, name -> value, once deployed."""
+        return self.exports.exported_by(self.stack_name) if self._deployed else {}
+
     def logical_ids(self, resource_type: str) -> list[str]:
         """Logical ids of the template's resources of ``resource_type``, in template order."""
         return [lid for lid, r in self._resources.items() if r.get("Type") == resource_type]
 
     def creation_order(self) -> list[str]:
-        """The order ``deploy()`` creates resources in (``delete()`` uses the reverse)."""
-        return creation_order(self._template)
+        """The order ``deploy()`` creates resources in (``delete()`` uses the reverse); the
+        resources whose condition is false are not in it. Raises what ``deploy()`` raises
+        before creating anything, except for an import nobody exports yet."""
+        return self._plan(check_imports=False).order
 
     # --- the encoder of an ingest configuration ----------------------------------------------
 
@@ -237,47 +298,92 @@ class TemplateDeployment:
     # --- deploy and delete -------------------------------------------------------------------
 
     def deploy(self, *, rollback: bool = True) -> None:
-        """Create every resource in dependency order.
+        """Create every resource in dependency order, then resolve the outputs and publish the
+        stack's exports (and record its imports) on ``exports``.
 
-        On a failure the resources created so far are deleted again in reverse order
-        (``rollback`` default True, as CloudFormation does), then ``TemplateDeploymentError`` is
-        raised from the cause. Unsupported types and conditions are refused before anything
-        is created; so is a second ``deploy()`` before ``delete()`` (updates are not simulated).
+        Before anything is created, ``UnsupportedTemplateError`` (a ``MissingExportError`` for
+        an import nobody exports) or ``ParameterValueError`` is raised for what cannot be
+        deployed locally, and ``TemplateDeploymentError`` for a failed rule assertion, an
+        export name another stack holds, or a second ``deploy()`` before ``delete()`` (updates
+        are not simulated). On a failure while creating, the resources created so far are
+        deleted again in reverse order (``rollback`` default True, as CloudFormation does),
+        then ``TemplateDeploymentError`` is raised from the cause.
         """
-        if self._created:
+        if self._deployed or self._created:
             raise TemplateDeploymentError(
                 "CREATE_FAILED", self.stack_name, "already deployed; delete() first"
             )
-        order = self.creation_order()
-        self._check_supported(order)
-        for logical_id in order:
+        plan = self._plan()
+        self._check_deployable(plan)
+        self._check_outputs(plan)
+        for logical_id in plan.order:
             try:
-                self._create(logical_id)
+                self._create(logical_id, plan)
             except Exception as error:
                 self._record(logical_id, "CREATE_FAILED", reason=str(error))
-                if rollback:
-                    self._roll_back()
-                raise TemplateDeploymentError("CREATE_FAILED", logical_id, str(error)) from error
+                self._fail(logical_id, error, rollback=rollback)
+        outputs = self._resolved_outputs(plan, rollback=rollback)
+        self._outputs = {output_id: value for output_id, (value, _) in outputs.items()}
+        exported = {name: value for value, name in outputs.values() if name is not None}
+        self.exports.add(self.stack_name, exported, plan.scope.imported)
+        self._deployed = True
 
     def delete(self) -> None:
-        """Delete every created resource, newest first; stops at the first failure (the
-        resource stays) with ``TemplateDeploymentError``."""
+        """Delete every created resource, newest first, then withdraw the stack's exports.
+
+        Raises ``TemplateDeploymentError`` before deleting anything while another stack
+        imports one of its exports (as CloudFormation refuses), and at the first resource that
+        fails to delete (it stays)."""
+        in_use = self.exports.in_use(self.stack_name)
+        if in_use:
+            name, importers = next(iter(in_use.items()))
+            raise TemplateDeploymentError(
+                "DELETE_FAILED",
+                self.stack_name,
+                f"Export {name} cannot be deleted as it is in use by {', '.join(importers)}"
+                " (delete the importing stacks first)",
+            )
         for logical_id in reversed(list(self._created)):
             try:
                 self._delete(logical_id)
             except Exception as error:
                 self._record(logical_id, "DELETE_FAILED", reason=str(error))
                 raise TemplateDeploymentError("DELETE_FAILED", logical_id, str(error)) from error
+        self.exports.remove(self.stack_name)
+        self._outputs = {}
+        self._deployed = False
 
     # --- internals: bookkeeping ----------------------------------------------------------------
 
-    def _check_supported(self, order: list[str]) -> None:
-        for logical_id in order:
-            resource = self._resources[logical_id]
-            resource_type = str(resource.get("Type"))
-            if resource_type in self._inert_types:
-                continue
-            if resource_type not in self._creators:
+    def _plan(self, *, check_imports: bool = True) -> StackPlan:
+        return plan_stack(
+            self._template,
+            pseudo=local_pseudo_parameters(self.stack_name, self._region, self._account),
+            parameters=self._parameters,
+            ssm_parameters=self._ssm_parameters,
+            values=_CreatedValues(self._created),
+            exports=self.exports,
+            check_imports=check_imports,
+        )
+
+    def _check_deployable(self, plan: StackPlan) -> None:
+        """What CloudFormation refuses before creating anything: a failed rule, an export
+        name another stack holds; and here also a type with no local simulation and an
+        intrinsic function no resolver here evaluates (inert resources' are never read)."""
+        for rule, description in plan.failed_rules:
+            raise TemplateDeploymentError("CREATE_FAILED", rule, f"Rule {rule}: {description}")
+        for name, stack in self.exports.taken(self.stack_name, plan.export_names).items():
+            raise TemplateDeploymentError(
+                "CREATE_FAILED",
+                plan.export_names[name],
+                f"Export with name {name} is already exported by stack {stack}",
+            )
+        for logical_id in plan.order:
+            resource_type = str(self._resources[logical_id].get("Type"))
+            if resource_type in self._creators:
+                resolver = plan.scope.resource_resolver(logical_id)
+                resolver.check_functions(plan.properties[logical_id], "")
+            elif resource_type not in self._inert_types:
                 raise UnsupportedTemplateError(
                     logical_id,
                     "Type",
@@ -285,20 +391,44 @@ class TemplateDeployment:
                     "no local simulation of this type; name it in inert_types to create it "
                     "as a placeholder",
                     supported=", ".join(sorted(self._creators)) + " resources",
+                    construct_path=construct_path(self._resources[logical_id]),
                 )
-            require_unconditional(logical_id, resource)
 
-    def _create(self, logical_id: str) -> None:
+    def _check_outputs(self, plan: StackPlan) -> None:
+        for output in plan.outputs:
+            path = construct_path(plan.scope.section("Outputs").get(output.logical_id))
+            resolver = plan.scope.resolver(Location(output.logical_id, "Output", path))
+            resolver.check_functions(output.value, "Value")
+
+    def _fail(self, failed: str, error: Exception, *, rollback: bool) -> NoReturn:
+        if rollback:
+            self._roll_back()
+        raise TemplateDeploymentError("CREATE_FAILED", failed, str(error)) from error
+
+    def _resolved_outputs(
+        self, plan: StackPlan, *, rollback: bool
+    ) -> dict[str, tuple[str, str | None]]:
+        """Each output's value and export name; a failure fails the deploy like a resource's."""
+        resolved: dict[str, tuple[str, str | None]] = {}
+        for output in plan.outputs:
+            path = construct_path(plan.scope.section("Outputs").get(output.logical_id))
+            resolver = plan.scope.resolver(Location(output.logical_id, "Output", path))
+            try:
+                value = resolver.resolve_text(output.value, "Value")
+            except UnsupportedTemplateError as error:
+                self._fail(output.logical_id, error, rollback=rollback)
+            resolved[output.logical_id] = (value, output.export_name)
+        return resolved
+
+    def _create(self, logical_id: str, plan: StackPlan) -> None:
         resource = self._resources[logical_id]
         resource_type = str(resource.get("Type"))
         creator = self._creators.get(resource_type)
         if creator is None:  # an inert type: nothing happens locally
             created = _Created(LocalValues(f"{self.stack_name}-{logical_id}"))
         else:
-            resolver = Resolver(
-                self._template, self._values(), logical_id, pseudo=self._pseudo_parameters()
-            )
-            created = creator(logical_id, resource.get("Properties") or {}, resolver)
+            resolver = plan.scope.resource_resolver(logical_id)
+            created = creator(logical_id, plan.properties[logical_id], resolver)
         retain = resource.get("DeletionPolicy") in _RETAINED_POLICIES
         self._created[logical_id] = dataclasses.replace(created, retain=retain)
         self._record(logical_id, "CREATE_COMPLETE", created.physical_id)
@@ -331,18 +461,6 @@ class TemplateDeployment:
     ) -> None:
         resource_type = str(self._resources[logical_id].get("Type"))
         self._history.append(StackEvent(logical_id, resource_type, status, physical_id, reason))
-
-    def _values(self) -> dict[str, LocalValues]:
-        return {logical_id: c.values for logical_id, c in self._created.items()}
-
-    def _pseudo_parameters(self) -> dict[str, str]:
-        return {
-            "AWS::Region": self._region,
-            "AWS::AccountId": self._account,
-            "AWS::Partition": "aws",
-            "AWS::StackName": self.stack_name,
-            "AWS::URLSuffix": "amazonaws.com",
-        }
 
     def _generated_name(self, logical_id: str, max_length: int = 64) -> str:
         """A name like CloudFormation generates: stack, logical id and a random suffix."""
@@ -555,56 +673,20 @@ class TemplateDeployment:
 # --- template helpers ------------------------------------------------------------------------
 
 
-def _resources(template: Mapping[str, Any]) -> Mapping[str, Any]:
-    resources = template.get("Resources")
-    if not isinstance(resources, Mapping):
-        raise UnsupportedTemplateError("(template)", "Resources", "a non-object", "not a template")
-    return resources
+class _CreatedValues(Mapping[str, LocalValues]):
+    """A live view of what the created resources give ``Ref`` and ``Fn::GetAtt``."""
 
+    def __init__(self, created: Mapping[str, _Created]) -> None:
+        self._created = created
 
-def dependencies(template: Mapping[str, Any]) -> dict[str, set[str]]:
-    """Each resource's dependencies: ``DependsOn`` plus the resources its properties refer to.
+    def __getitem__(self, logical_id: str) -> LocalValues:
+        return self._created[logical_id].values
 
-    Raises ``UnsupportedTemplateError`` for a ``DependsOn`` on a resource not in the template.
-    """
-    resources = _resources(template)
-    found: dict[str, set[str]] = {}
-    for logical_id, resource in resources.items():
-        depends_on = resource.get("DependsOn") or []
-        explicit = {depends_on} if isinstance(depends_on, str) else set(depends_on)
-        for missing in sorted(explicit - set(resources)):
-            raise UnsupportedTemplateError(logical_id, "DependsOn", missing, "not in the template")
-        implicit = references(resource.get("Properties") or {}) & set(resources)
-        found[logical_id] = (explicit | implicit) - {logical_id}
-    return found
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._created)
 
-
-def creation_order(template: Mapping[str, Any]) -> list[str]:
-    """Resources in an order where each comes after its dependencies; among resources that
-    are ready together, template order. Raises ``UnsupportedTemplateError`` on a cycle."""
-    depends = dependencies(template)
-    position = {logical_id: index for index, logical_id in enumerate(depends)}
-    waiting = {logical_id: set(needs) for logical_id, needs in depends.items()}
-    ready = [(position[lid], lid) for lid, needs in waiting.items() if not needs]
-    heapq.heapify(ready)
-    order: list[str] = []
-    while ready:
-        _, logical_id = heapq.heappop(ready)
-        order.append(logical_id)
-        for other, needs in waiting.items():
-            if logical_id in needs:
-                needs.discard(logical_id)
-                if not needs:
-                    heapq.heappush(ready, (position[other], other))
-    if len(order) != len(depends):
-        cycle = sorted(set(depends) - set(order))
-        raise UnsupportedTemplateError(
-            cycle[0],
-            "DependsOn",
-            "a dependency cycle",
-            f"among {', '.join(cycle)}",
-        )
-    return order
+    def __len__(self) -> int:
+        return len(self._created)
 
 
 def _pattern(resolver: Resolver, value: object) -> Mapping[str, Any] | None:

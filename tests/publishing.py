@@ -18,12 +18,17 @@ def publish_for_a_while(ivs: IvsRealtimeEmulator, stage_arn: str, participant_id
     ivs.clock.advance(ivs.profile.publish_propagation_seconds)
 
 
-def published_event(source_stage_arn: str, participant_id: str) -> dict[str, Any]:
+def published_event(
+    source_stage_arn: str, participant_id: str, session_id: str | None = None
+) -> dict[str, Any]:
     """IVS's "Participant Published" event of this publisher, as the follow rule delivers it
-    (no session id)."""
+    (Default: without a session id)."""
+    detail = {"event_name": c.EVENT_PARTICIPANT_PUBLISHED, "participant_id": participant_id}
+    if session_id is not None:
+        detail["session_id"] = session_id
     return {
         "source": c.EVENT_SOURCE,
         "detail-type": c.EVENT_DETAIL_TYPE,
         "resources": [source_stage_arn],
-        "detail": {"event_name": c.EVENT_PARTICIPANT_PUBLISHED, "participant_id": participant_id},
+        "detail": detail,
     }

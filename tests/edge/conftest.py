@@ -16,6 +16,7 @@ from botocore.stub import Stubber
 
 from ivs_replication_handler import handler
 from ivs_replication_handler.ivs import IvsRealtime
+from ivs_replication_handler.replicas import STOP_EFFECT_DELAYS
 from tests.edge.follow_world import world
 from tests.local_endpoint import make_ivs
 from tests.service_profiles import local_ivs, service_profile
@@ -200,6 +201,18 @@ class StubbedIvs:
     def expect_not_publishing_observed(self) -> None:
         """The source stage has no active session: nobody publishes."""
         self.expect_get_stage(None)
+
+    def expect_publishing_observed(self, session_id: str = "st-source-session") -> None:
+        """The source stage's active session is `session_id`, and the participant publishes
+        in it."""
+        self.expect_get_stage(session_id)
+        self.expect_get_participant(session_id)
+
+    def expect_listed_active_while_a_stop_is_watched(self, destination: str = DESTINATION) -> None:
+        """Every listing of the watch for a Stop to show (`Replicas.await_stopped`, and the one
+        after a refused Stop) lists the replica ACTIVE: it never shows."""
+        for _ in range(1 + len(STOP_EFFECT_DELAYS)):
+            self.expect_list({destination: "ACTIVE"})
 
     def fail_next(self, operation: str, error: Exception) -> None:
         """The next `operation` call fails without an HTTP answer (a transport error)."""

@@ -172,7 +172,7 @@ def test_unconfirmed_create_whose_stop_is_refused_while_listed_says_how_to_stop_
     stubbed.expect_list({})
     for _ in range(STOP_ATTEMPTS):
         stubbed.expect_stop_error("AccessDeniedException", 403, "not authorized")
-        stubbed.expect_list({cfn.destination: "ACTIVE"})
+        stubbed.expect_listed_active_while_a_stop_is_watched(cfn.destination)
 
     with pytest.raises(ReplicationFailedError) as caught:
         lifecycle.create(parse_properties(cfn.props()))
@@ -279,8 +279,11 @@ def test_update_to_a_new_destination_starts_it_and_returns_the_new_id(stubbed, c
 
 
 def test_update_of_attributes_only_stops_then_starts_keeping_the_id(stubbed, cfn, context):
+    """The Start waits for the Stop to show in the listing: before then, IVS may still list
+    the replica ACTIVE (and answer the Start with a Conflict)."""
     stubbed.expect_list({cfn.destination: "ACTIVE"})
     stubbed.expect_stop()
+    stubbed.expect_list({cfn.destination: "STOPPED"})
     stubbed.expect_start(attributes={"role": "guest"}, window=30)
     stubbed.expect_list({cfn.destination: "ACTIVE"})
     event = cfn.update(
@@ -291,12 +294,13 @@ def test_update_of_attributes_only_stops_then_starts_keeping_the_id(stubbed, cfn
     result = handle_event(event, context, stubbed.ivs)
 
     assert result["PhysicalResourceId"] == cfn.physical_id
-    assert stubbed.calls == [LIST, STOP, START, LIST]
+    assert stubbed.calls == [LIST, STOP, LIST, START, LIST]
 
 
 def test_update_of_the_window_only_restarts_in_place(stubbed, cfn, context):
     stubbed.expect_list({cfn.destination: "ACTIVE"})
     stubbed.expect_stop()
+    stubbed.expect_list({cfn.destination: "STOPPED"})
     stubbed.expect_start(window=60)
     stubbed.expect_list({cfn.destination: "ACTIVE"})
     event = cfn.update(cfn.props(ReconnectWindowSeconds="60"), cfn.props())
@@ -332,6 +336,7 @@ def test_in_place_update_of_an_ended_replication_succeeds_with_its_publisher_awa
 def test_in_place_update_not_publishing_restores_the_previous_settings(stubbed, cfn, context):
     stubbed.expect_list({cfn.destination: "ACTIVE"})
     stubbed.expect_stop()
+    stubbed.expect_list({cfn.destination: "STOPPED"})
     stubbed.expect_start_error(
         "ValidationException",
         400,
@@ -353,12 +358,17 @@ def test_in_place_update_not_publishing_restores_the_previous_settings(stubbed, 
     message = str(caught.value)
     assert "'host-1' is not publishing" in message
     assert "runs again with its previous settings" in message
-    assert stubbed.calls == [LIST, STOP, START, GET_STAGE, START, LIST]
+    assert stubbed.calls == [LIST, STOP, LIST, START, GET_STAGE, START, LIST]
 
 
-def test_failed_restore_says_the_replication_is_stopped(stubbed, cfn, context):
+def test_a_restore_whose_publisher_is_gone_says_the_replication_is_not_running(
+    stubbed, cfn, context
+):
+    """A restore reports what is true afterwards, never a hope: the publisher left during the
+    Update, so neither the new nor the previous settings run."""
     stubbed.expect_list({cfn.destination: "ACTIVE"})
     stubbed.expect_stop()
+    stubbed.expect_list({cfn.destination: "STOPPED"})
     stubbed.expect_start_error(
         "ValidationException", 400, "host-1 is not publishing", attributes={"role": "guest"}
     )
@@ -374,8 +384,39 @@ def test_failed_restore_says_the_replication_is_stopped(stubbed, cfn, context):
     with pytest.raises(ReplicationFailedError) as caught:
         handle_event(event, context, stubbed.ivs)
 
-    assert "Restoring the previous settings failed too" in str(caught.value)
-    assert stubbed.calls == [LIST, STOP, START, GET_STAGE, START, GET_STAGE]
+    assert "the replication is not running" in str(caught.value)
+    assert "runs again" not in str(caught.value)
+    assert stubbed.calls == [LIST, STOP, LIST, START, GET_STAGE, START, GET_STAGE]
+
+
+@pytest.mark.parametrize(
+    ("listed", "says"),
+    [
+        ("STOPPED", "Restoring the previous settings failed too: the replication is stopped."),
+        ("ACTIVE", "IVS lists the replication ACTIVE, with settings this request cannot tell"),
+    ],
+)
+def test_a_failed_restore_says_what_ivs_lists_afterwards(stubbed, cfn, context, listed, says):
+    """A restore reports what is true afterwards: the listing read after the failure."""
+    stubbed.expect_list({cfn.destination: "ACTIVE"})
+    stubbed.expect_stop()
+    stubbed.expect_list({cfn.destination: "STOPPED"})
+    stubbed.expect_start_error(
+        "ServiceQuotaExceededException", 402, "quota", attributes={"role": "guest"}
+    )
+    stubbed.expect_start_error(
+        "ServiceQuotaExceededException", 402, "quota", attributes={"role": "host"}
+    )
+    stubbed.expect_list({cfn.destination: listed})
+    event = cfn.update(
+        cfn.props(Attributes={"role": "guest"}), cfn.props(Attributes={"role": "host"})
+    )
+
+    with pytest.raises(ReplicationFailedError) as caught:
+        handle_event(event, context, stubbed.ivs)
+
+    assert says in str(caught.value)
+    assert stubbed.calls == [LIST, STOP, LIST, START, START, LIST]
 
 
 @pytest.mark.parametrize(
@@ -450,7 +491,7 @@ def test_delete_refused_while_still_active_fails_with_the_service_text(
     that claimed it would orphan a running replication (after STOP_ATTEMPTS Stops)."""
     for _ in range(STOP_ATTEMPTS):
         stubbed.expect_stop_error(*refusal)
-        stubbed.expect_list({cfn.destination: "ACTIVE"})
+        stubbed.expect_listed_active_while_a_stop_is_watched(cfn.destination)
     with pytest.raises(ReplicationFailedError) as caught:
         handle_event(cfn.delete(), context, stubbed.ivs)
     assert "StopParticipantReplication failed" in str(caught.value)

@@ -10,6 +10,8 @@ import pytest
 
 from ivs_replication_handler.replicas import (
     STOP_ATTEMPTS,
+    STOP_EFFECT_DELAYS,
+    STOP_EFFECT_SECONDS,
     NotRunning,
     Replicas,
     StopFailed,
@@ -62,24 +64,50 @@ def test_a_refusal_is_not_running_only_when_the_listing_shows_nothing_active(
 
 
 def test_a_refusal_while_listed_active_is_met_by_another_stop(stubbed, context):
-    """Someone started it between the refused Stop and the listing: stop that too."""
+    """Someone started it between the refused Stop and the listing: stop that too, once the
+    listing has kept it ACTIVE for as long as a Stop may take to show."""
     stubbed.expect_stop_error("ResourceNotFoundException", 404, "Replication not found")
-    stubbed.expect_list({DESTINATION: "ACTIVE"})
+    stubbed.expect_listed_active_while_a_stop_is_watched()
     stubbed.expect_stop()
     assert stop(stubbed, context) == Stopped()
-    assert stubbed.calls == [STOP, LIST, STOP]
+    assert stubbed.calls == [STOP, *[LIST] * (1 + len(STOP_EFFECT_DELAYS)), STOP]
+    assert stubbed.sleeps == list(STOP_EFFECT_DELAYS)
+
+
+def test_a_refusal_while_an_earlier_stop_is_still_landing_is_not_running(stubbed, context):
+    """IVS may list a stopped replica ACTIVE for a moment after it answered the Stop (a
+    duplicate Delete arrives meanwhile, and its Stop is refused): the refusal is watched until
+    the listing shows it stopped, and the Delete succeeds instead of failing."""
+    stubbed.expect_stop_error("ConflictException", 409, "Replication is stopping")
+    stubbed.expect_list({DESTINATION: "ACTIVE"})
+    stubbed.expect_list({DESTINATION: "ACTIVE"})
+    stubbed.expect_list({DESTINATION: "STOPPED"})
+    assert stop(stubbed, context) == NotRunning()
+    assert stubbed.calls == [STOP, LIST, LIST, LIST]
 
 
 def test_a_refusal_while_still_listed_active_after_every_attempt_fails_with_it(stubbed, context):
     for _ in range(STOP_ATTEMPTS):
         stubbed.expect_stop_error("ResourceNotFoundException", 404, "Replication not found")
-        stubbed.expect_list({DESTINATION: "ACTIVE"})
+        stubbed.expect_listed_active_while_a_stop_is_watched()
     outcome = stop(stubbed, context)
     assert isinstance(outcome, StopFailed)
     assert outcome.why == "refused"
     assert outcome.refusal is not None
     assert outcome.refusal.code == "ResourceNotFoundException"
-    assert stubbed.calls == [STOP, LIST] * STOP_ATTEMPTS
+    assert stubbed.calls == ([STOP] + [LIST] * (1 + len(STOP_EFFECT_DELAYS))) * STOP_ATTEMPTS
+
+
+def test_an_accepted_stop_is_watched_until_it_shows(stubbed, context):
+    """A caller that starts the replication again after its own Stop waits for the Stop to
+    show: a Start before then would find the replication it just stopped."""
+    replicas = Replicas(stubbed.ivs)
+    stubbed.expect_list({DESTINATION: "ACTIVE"})
+    stubbed.expect_list({DESTINATION: "STOPPED"})
+    assert replicas.await_stopped(KEY, deadline(context)) is True
+    stubbed.expect_listed_active_while_a_stop_is_watched()
+    assert replicas.await_stopped(KEY, deadline(context)) is False
+    assert sum(stubbed.sleeps) <= STOP_EFFECT_SECONDS
 
 
 def test_a_transient_refusal_that_outlasts_the_retries_is_never_read_past(stubbed, context):

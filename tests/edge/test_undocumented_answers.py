@@ -10,7 +10,7 @@ from ivs_replication_handler import contract as c
 from ivs_replication_handler.errors import ReplicationFailedError
 from ivs_replication_handler.handler import handle_event
 from ivs_replication_handler.reconciler import reconcile
-from ivs_replication_handler.replicas import SETTLE_SECONDS, STOP_ATTEMPTS
+from ivs_replication_handler.replicas import SETTLE_SECONDS, STOP_ATTEMPTS, STOP_EFFECT_DELAYS
 from ivs_replication_handler.retries import Deadline
 from ivs_replication_handler.spec import ReplicationKey, ReplicationSpec
 from tests.publishing import published_event
@@ -142,8 +142,9 @@ def test_a_stop_of_a_stopped_replica_refused_with_any_code_is_a_successful_delet
 def test_a_stop_refused_while_a_later_page_lists_it_active_fails(stubbed, cfn, context):
     for _ in range(STOP_ATTEMPTS):
         stubbed.expect_stop_error("ConflictException", 409, "Try again")
-        stubbed.expect_list_records([(DESTINATION, "STOPPED", sid("a"))], token_out="2")
-        stubbed.expect_list_records([(DESTINATION, "ACTIVE", sid("b"))], token_in="2")
+        for _ in range(1 + len(STOP_EFFECT_DELAYS)):  # watched for an earlier Stop to show
+            stubbed.expect_list_records([(DESTINATION, "STOPPED", sid("a"))], token_out="2")
+            stubbed.expect_list_records([(DESTINATION, "ACTIVE", sid("b"))], token_in="2")
     with pytest.raises(ReplicationFailedError, match="Try again"):
         handle_event(cfn.delete(), context, stubbed.ivs)
 
@@ -171,12 +172,15 @@ def _follow_spec() -> ReplicationSpec:
 
 
 def test_after_a_published_event_not_publishing_is_retried_until_ivs_catches_up(stubbed, context):
+    """A publisher observed live in the event's session, whose replication IVS does not accept
+    yet: the refusal is retried until IVS catches up."""
     stubbed.expect_list({})
     for _ in range(3):
         stubbed.expect_start_error("ValidationException", 400, "host-1 is not publishing")
+        stubbed.expect_publishing_observed(session_id="st-live-session1")
     stubbed.expect_start()
     report = reconcile(
-        published_event(SOURCE, PARTICIPANT),
+        published_event(SOURCE, PARTICIPANT, session_id="st-live-session1"),
         stubbed.ivs,
         _Declared(_follow_spec()),
         deadline(context),
@@ -188,9 +192,12 @@ def test_after_a_published_event_not_publishing_is_retried_until_ivs_catches_up(
 
 def test_after_a_published_event_not_publishing_is_retried_for_30_s_at_most(stubbed, context):
     stubbed.expect_list({})
-    # As many refusals as fit in 30 s of backoff (0.5, 1, then 2 s each: 29.5 s, 17 Starts).
-    for _ in range(17):
+    # As many refusals as fit in 30 s of backoff (0.5, 1, then 2 s each: 29.5 s, 17 Starts),
+    # each but the last followed by a look at the publisher: still live.
+    for attempt in range(17):
         stubbed.expect_start_error("ValidationException", 400, "host-1 is not publishing")
+        if attempt < 16:
+            stubbed.expect_publishing_observed()
     report = reconcile(
         published_event(SOURCE, PARTICIPANT),
         stubbed.ivs,
@@ -199,6 +206,56 @@ def test_after_a_published_event_not_publishing_is_retried_for_30_s_at_most(stub
     )
     assert report.not_publishing == [KEY.physical_id()]
     assert 25 <= sum(stubbed.sleeps) <= SETTLE_SECONDS
+
+
+@pytest.mark.parametrize(
+    "gone",
+    ["another session is active", "no session is active", "left, session lingering", "unknown"],
+)
+def test_a_late_published_event_for_a_publisher_observed_gone_ends_at_once(stubbed, context, gone):
+    """EventBridge may deliver an event hours late: a publisher observed gone (the stage's
+    session is another one, or none, or it is disconnected in a lingering session) is skipped
+    after one Start and a read or two, instead of a 30-second settle and 17 Starts."""
+    stubbed.expect_list({})
+    stubbed.expect_start_error("ValidationException", 400, "host-1 is not publishing")
+    if gone == "another session is active":
+        stubbed.expect_get_stage("st-later-session")
+    elif gone == "no session is active":
+        stubbed.expect_get_stage(None)
+    elif gone == "left, session lingering":
+        stubbed.expect_get_stage("st-event-session")
+        stubbed.expect_get_participant("st-event-session", state="DISCONNECTED")
+    else:
+        stubbed.expect_get_stage("st-event-session")
+        stubbed.stubber.add_client_error(
+            "get_participant", "ResourceNotFoundException", "not found", 404
+        )
+    report = reconcile(
+        published_event(SOURCE, PARTICIPANT, session_id="st-event-session"),
+        stubbed.ivs,
+        _Declared(_follow_spec()),
+        deadline(context),
+    )
+    assert report.not_publishing == [KEY.physical_id()]
+    assert stubbed.calls.count("StartParticipantReplication") == 1
+    assert stubbed.sleeps == []
+
+
+def test_a_published_event_whose_publisher_cannot_be_read_is_retried_on_the_events_word(
+    stubbed, context
+):
+    """When the publisher's state cannot be read, the event's word that it is live stands."""
+    stubbed.expect_list({})
+    stubbed.expect_start_error("ValidationException", 400, "host-1 is not publishing")
+    stubbed.stubber.add_client_error("get_stage", "AccessDeniedException", "denied", 403)
+    stubbed.expect_start()
+    report = reconcile(
+        published_event(SOURCE, PARTICIPANT, session_id="st-event-session"),
+        stubbed.ivs,
+        _Declared(_follow_spec()),
+        deadline(context),
+    )
+    assert report.started == [KEY.physical_id()]
 
 
 class _WithdrawnDuringTheStart:

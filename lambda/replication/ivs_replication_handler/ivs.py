@@ -192,18 +192,27 @@ class IvsRealtime:
         session_id = answer.get("stage", {}).get("activeSessionId")
         return str(session_id) if session_id else None
 
-    def is_publishing(self, stage_arn: str, participant_id: str, deadline: Deadline) -> bool:
+    def is_publishing(
+        self,
+        stage_arn: str,
+        participant_id: str,
+        deadline: Deadline,
+        *,
+        session_id: str | None = None,
+    ) -> bool:
         """Whether the participant is connected and has published in the stage's active
         session (GetStage, then GetParticipant; a participant not found is not publishing).
-        Raises ServiceError for other refusals, or DeadlineExceededError."""
-        session_id = self.active_session_id(stage_arn, deadline)
-        if session_id is None:
+        With `session_id` (an event's), only in that session: a stage whose active session is
+        another one (or none) says the event's publisher is gone. Raises ServiceError for other
+        refusals, or DeadlineExceededError."""
+        active = self.active_session_id(stage_arn, deadline)
+        if active is None or (session_id is not None and active != session_id):
             return False
         try:
             answer = self.call(
                 "GetParticipant",
                 lambda: self.client.get_participant(
-                    stageArn=stage_arn, sessionId=session_id, participantId=participant_id
+                    stageArn=stage_arn, sessionId=active, participantId=participant_id
                 ),
                 deadline,
             )

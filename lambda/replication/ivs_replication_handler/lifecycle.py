@@ -363,19 +363,23 @@ class Lifecycle:
                 raise
             raise messages.followed_by(error, self._restore(previous)) from error
 
-    def _start_afresh(self, spec: ReplicationSpec, *, was_running: bool) -> None:
-        """Stop (if running) and start with `spec`'s settings. A Start that finds the
-        replication ACTIVE again right after our Stop met another starter (a reconciler run
-        holding the settings from before this Update): stop and start again, so the declared
-        settings are the ones that run."""
+    def _start_afresh(self, spec: ReplicationSpec, *, was_running: bool) -> StartOutcome:
+        """Stop (if running) and start with `spec`'s settings; return how the Start ended.
+
+        Each Stop is watched until it shows (`Replicas.await_stopped`): IVS may list the
+        replica ACTIVE, and answer a Start with Conflict, for a moment after it answered the
+        Stop, and a Start before then would find the replication this request just stopped. A
+        Start that finds it ACTIVE after that met another starter (a reconciler run holding the
+        settings from before this Update): stop and start again, so the declared settings are
+        the ones that run."""
         if was_running:
-            self._stop(spec.key, reason="Update")
+            self._stop_and_await(spec.key, reason="Update")
         for _ in range(IN_PLACE_START_ATTEMPTS):
             outcome = self._start_confirmed(spec, absence_fails=lambda: was_running)
             if not isinstance(outcome, AlreadyActive):
-                return
+                return outcome
             logger.warning("Replication started by someone else during the restart; again")
-            self._stop(spec.key, reason="Update")
+            self._stop_and_await(spec.key, reason="Update")
         raise messages.failed(
             f"{spec.key.describe()} kept being started by another caller with unknown "
             "settings while this Update restarted it; it is stopped. Retry the deployment."
@@ -395,13 +399,35 @@ class Lifecycle:
             return None
 
     def _restore(self, previous: ReplicationSpec) -> str:
+        """Start `previous` again after a failed restart; say what is true afterwards (what
+        IVS says, never a hope)."""
         try:
             self._sync_declaration(previous)
-            self._start_confirmed(previous)
+            outcome = self._start_afresh(previous, was_running=False)
         except ReplicationFailedError as error:
             logger.error("Restoring the previous settings failed", extra={"reason": str(error)})
-            return "Restoring the previous settings failed too: the replication is stopped."
+            return self._what_runs_after_a_failed_restore(previous.key)
+        if isinstance(outcome, NotPublishing):
+            return (
+                "The previous settings were not started again: the participant is not "
+                "publishing, so the replication is not running."
+            )
         return "The replication runs again with its previous settings."
+
+    def _what_runs_after_a_failed_restore(self, key: ReplicationKey) -> str:
+        try:
+            state = self._replicas.state(key, self._deadline)
+        except CallError:
+            return (
+                "Restoring the previous settings failed too, and IVS's listing could not be "
+                "read: list-participant-replicas says whether it runs."
+            )
+        if state == ACTIVE:
+            return (
+                "Restoring the previous settings failed too; IVS lists the replication ACTIVE, "
+                "with settings this request cannot tell."
+            )
+        return "Restoring the previous settings failed too: the replication is stopped."
 
     def _sync_declaration(self, spec: ReplicationSpec) -> None:
         """Declared for the reconciler exactly when the mode is FOLLOW."""
@@ -462,15 +488,24 @@ class Lifecycle:
             return False
         return True
 
-    def _stop(self, key: ReplicationKey, *, reason: str) -> None:
+    def _stop(self, key: ReplicationKey, *, reason: str) -> Stopped | NotRunning:
         """Stop; a replication that is refused and observed not ACTIVE counts as stopped."""
         match self._replicas.stop(key, self._deadline):
-            case Stopped():
+            case Stopped() as stopped:
                 self._step("Replication stopped", extra={"reason": reason})
-            case NotRunning():
+                return stopped
+            case NotRunning() as not_running:
                 self._step("Replication not running; nothing to stop", extra={"reason": reason})
+                return not_running
             case StopFailed() as failure:
                 raise _stop_failed(key, failure)
+
+    def _stop_and_await(self, key: ReplicationKey, *, reason: str) -> None:
+        """Stop, and wait until IVS no longer lists it ACTIVE (see `_start_afresh`)."""
+        if isinstance(self._stop(key, reason=reason), Stopped) and not self._replicas.await_stopped(
+            key, self._keep_time_to_undo()
+        ):
+            self._step("IVS still lists the replication ACTIVE after the Stop")
 
     def _stopped_after_failure(self, key: ReplicationKey) -> bool:
         try:

@@ -62,9 +62,7 @@ _ivs = paced(IvsRealtime(settings=_settings.ivs))
 _registry = Registry(_settings.registry_table)
 _metrics = ReplicationMetrics.of(_settings)
 
-# Right after "Participant Published", IVS may not replicate the publisher yet (undocumented):
-# the event says it is live, so its "not publishing" is retried for a while.
-_EVENT_SETTLE = Settle(SETTLE_SECONDS, publisher_live=True)
+# A sweep has no event saying the publisher is live: it settles only when it sees it.
 _SWEEP_SETTLE = Settle(SETTLE_SECONDS)
 
 
@@ -138,7 +136,6 @@ def reconcile(
     its publisher's; anything else is ignored. Raises CallError when the registry cannot be
     read (the run fails, so Lambda retries it)."""
     if event.get(c.SWEEP_INPUT_KEY) is True:
-        # A sweep has no event saying the publisher is live: it settles only when it sees it.
         run = Reconciler(ivs, registry, deadline, Report(trigger=c.TRIGGER_SWEEP), _SWEEP_SETTLE)
         run.reconcile(registry.all_declarations(deadline))
         return run.report
@@ -147,14 +144,18 @@ def reconcile(
         return Report(trigger=c.TRIGGER_EVENT, ignored="not a Participant Published event of IVS")
     source_stage_arn, participant_id = publisher
     logger.append_keys(source_stage_arn=source_stage_arn, participant_id=participant_id)
+    session_id = _session_id_of(event)
     run = Reconciler(
         ivs,
         registry,
         deadline,
         Report(trigger=c.TRIGGER_EVENT),
-        _EVENT_SETTLE,
+        # Right after "Participant Published", IVS may not replicate the publisher yet
+        # (undocumented): a refusal is retried for a while, if the publisher is observed live
+        # in the event's session (the event may be hours late).
+        Settle(SETTLE_SECONDS, publisher_live=True, session_id=session_id),
         # A replica of the event's session is what counts; older sessions' records are history.
-        live_session_id=_session_id_of(event),
+        live_session_id=session_id,
     )
     declarations = registry.declarations_of(source_stage_arn, participant_id, deadline)
     if not declarations:
@@ -361,7 +362,11 @@ class Reconciler:
             extra={"physical_id": key.physical_id()},
         )
         stop = self.replicas.stop(key, self.deadline)
-        return _Failed(stop.cause) if isinstance(stop, StopFailed) else declared
+        if isinstance(stop, StopFailed):
+            return _Failed(stop.cause)
+        # A Start before the Stop shows would find the replication this run just stopped.
+        self.replicas.await_stopped(key, self.deadline)
+        return declared
 
     def _failed_start(self, spec: ReplicationSpec, failure: Refused | Unresolved) -> _Failed:
         """A failed Start: undone (`Replicas.undo`) unless the registry still declares it with

@@ -19,10 +19,14 @@ publishing" or unexplained refusal; otherwise: the known text while the particip
 observed publishing) is retried for up to that long, within the deadline.
 
 Stop. How IVS refuses to stop a replication that is not running is not documented either (a
-404, a 409, or an answer that changes nothing), so a refusal counts as `NotRunning` only when
-ListParticipantReplicas does not list the replica ACTIVE (or its source stage is gone); one with
-the replica listed ACTIVE is met by another Stop (someone may have started it in between), and
-is final only after STOP_ATTEMPTS (`StopFailed`).
+404, a 409, or an answer that changes nothing), nor how soon an accepted Stop shows (IVS may
+list the replica ACTIVE, and answer a Start with Conflict, for a moment after the Stop's 200).
+So a refusal counts as `NotRunning` only when ListParticipantReplicas does not list the replica
+ACTIVE (or its source stage is gone), watched for up to STOP_EFFECT_SECONDS (an earlier Stop
+may be landing); one with the replica still listed ACTIVE is met by another Stop (someone may
+have started it in between), and is final only after STOP_ATTEMPTS (`StopFailed`). After a
+Stop of its own, a caller that starts the replication again waits for the Stop to show first
+(`await_stopped`): a Start before that finds the replication it just stopped.
 
 Undo. A Start that may have acted - it started the replication, or an attempt of it went
 unanswered - leaves a replication running that its caller may not want. `undo` is the one place
@@ -50,6 +54,25 @@ _SETTLE_FIRST_DELAY_SECONDS = 0.5
 _SETTLE_MAX_DELAY_SECONDS = 2.0
 # Stops met by a refusal while the replica is listed ACTIVE, before the refusal is final.
 STOP_ATTEMPTS = 3
+# How long a Stop may take to show in the listing after IVS answered it (undocumented: a Stop
+# may take effect a moment after its answer), watched before anything is concluded from a
+# replica still listed ACTIVE.
+STOP_EFFECT_SECONDS = 15.0
+
+
+def _doubling(first: float, cap: float, total: float) -> tuple[float, ...]:
+    """Delays from `first`, doubling up to `cap`, adding up to at most `total` seconds."""
+    delays: list[float] = []
+    delay = first
+    while sum(delays) + delay <= total:
+        delays.append(delay)
+        delay = min(cap, delay * 2)
+    return tuple(delays)
+
+
+# The waits between listings while a Stop shows (0.25, 0.5, 1, then 2 s: 10 listings in all).
+# Not jittered: the listings of one replication, by one caller.
+STOP_EFFECT_DELAYS = _doubling(0.25, 2.0, STOP_EFFECT_SECONDS)
 # Confirming ACTIVE polls the listing with backoff from this, up to the cap.
 _CONFIRM_BASE_SECONDS = 0.5
 _CONFIRM_CAP_SECONDS = 4.0
@@ -127,12 +150,16 @@ StartAttempt = Started | Refused | Unresolved
 
 @dataclass(frozen=True)
 class Settle:
-    """Retry a contradicted "not publishing" for up to `seconds`. With `publisher_live` the
-    caller knows the participant publishes (a "Participant Published" event); otherwise a
-    refusal is retried only when the participant is observed publishing."""
+    """Retry a refusal contradicted by a publisher observed publishing, for up to `seconds`.
+
+    With `publisher_live` the caller was told the participant publishes (a "Participant
+    Published" event, of session `session_id` when the event names one): any refusal of a
+    publisher observed publishing (in that session) is retried. Otherwise only the known "not
+    publishing" text is, against the observed state."""
 
     seconds: float = 0.0
     publisher_live: bool = False
+    session_id: str | None = None
 
 
 NO_SETTLE = Settle()
@@ -292,20 +319,27 @@ class Replicas:
     def _contradicted(
         self, key: ReplicationKey, deadline: Deadline, verdict: _Contradictable, settle: Settle
     ) -> bool:
-        """Whether this refusal contradicts a publisher known or seen to be live (worth a
-        retry). Only a publisher's event makes any refusal worth retrying; without one, only the
-        known "not publishing" text is checked against the observed state (a refusal of a
-        participant observed publishing is final: the service's text is reported)."""
+        """Whether this refusal contradicts a publisher observed live (worth a retry).
+
+        Decided from observed state, before any wait: events arrive late (hours, at worst),
+        and a retry for a publisher who has left would spend the whole settle window and the
+        account's Start budget. A publisher observed not publishing (refused with words other
+        than the known ones: `_observe` read it), or gone from the event's session, ends the
+        Start at once. Without an event, only the known "not publishing" text is checked (a
+        refusal of a participant observed publishing is final: the service's text is
+        reported)."""
         if settle.seconds <= 0:
             return False
-        if settle.publisher_live:
-            return True
-        if not verdict.said:
+        if not verdict.said and isinstance(verdict.outcome, NotPublishing):
+            return False  # observed not publishing already
+        if not settle.publisher_live and not verdict.said:
             return False
         try:
-            return self.ivs.is_publishing(key.source_stage_arn, key.participant_id, deadline)
+            return self.ivs.is_publishing(
+                key.source_stage_arn, key.participant_id, deadline, session_id=settle.session_id
+            )
         except CallError:
-            return False  # cannot tell: take the service's word
+            return settle.publisher_live  # cannot tell: the event's word, else the service's
 
     # --- stopping ------------------------------------------------------------------------
 
@@ -325,7 +359,7 @@ class Replicas:
                 return StopFailed("timed-out", str(error))
             except ServiceError as refusal:
                 try:
-                    listed_active = self._listed_active(key, deadline)
+                    listed_active = not self._shows_stopped(key, deadline)
                 except CallError as cause:
                     return StopFailed(
                         "unreadable",
@@ -340,13 +374,33 @@ class Replicas:
             else:
                 return Stopped()
 
-    def _listed_active(self, key: ReplicationKey, deadline: Deadline) -> bool:
+    def await_stopped(self, key: ReplicationKey, deadline: Deadline) -> bool:
+        """After a Stop IVS accepted: whether the listing shows the replica not ACTIVE within
+        STOP_EFFECT_SECONDS (polling with backoff, within `deadline`). False when it is still
+        listed ACTIVE then (someone started it again, or IVS is slower than that), or the
+        listing cannot be read."""
         try:
-            return self.ivs.replica_state(key, deadline) == ACTIVE
-        except ServiceError as error:
-            if error.code == _NOT_FOUND:
-                return False  # the source stage is gone, and with it every replication from it
-            raise
+            return self._shows_stopped(key, deadline)
+        except CallError:
+            return False
+
+    def _shows_stopped(self, key: ReplicationKey, deadline: Deadline) -> bool:
+        """Whether the replica is listed not ACTIVE (or its source stage is gone) within
+        STOP_EFFECT_SECONDS, listing again after each of `STOP_EFFECT_DELAYS`; raises CallError
+        when the listing cannot be read."""
+        for delay in (0.0, *STOP_EFFECT_DELAYS):
+            if delay:
+                if deadline.seconds_left() - delay < self.ivs.attempt_budget_seconds:
+                    return False
+                self.ivs.sleep(delay)
+            try:
+                if self.ivs.replica_state(key, deadline) != ACTIVE:
+                    return True
+            except ServiceError as error:
+                if error.code == _NOT_FOUND:
+                    return True  # the source stage is gone, and with it every replication from it
+                raise
+        return False
 
     # --- confirming and undoing --------------------------------------------------------------
 

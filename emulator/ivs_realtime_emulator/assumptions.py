@@ -216,7 +216,8 @@ ASSUMPTIONS: Final[tuple[tuple[str, str], ...]] = (
         "replication_rates",
         "The rate limits of the replication operations are undocumented: Start's is the "
         "profile's start_calls_per_second with start_burst (guess: none), a token bucket on "
-        "the faults' clock that clearing faults keeps; other limits are faults you configure.",
+        "the emulator's clock that clearing faults keeps; other limits are faults you "
+        "configure.",
     ),
     (
         "throttling",

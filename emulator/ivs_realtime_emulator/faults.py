@@ -245,15 +245,24 @@ class Faults:
         """Rate-limit ``operation`` with a token bucket (429 ThrottlingException)."""
         self._update(operation, rate_per_second=rate_per_second, burst=burst)
 
-    def limit(self, operation: str, *, rate_per_second: float, burst: int = 1) -> None:
+    def limit(
+        self,
+        operation: str,
+        *,
+        rate_per_second: float,
+        burst: int = 1,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
         """The service's own rate limit of ``operation`` (429 ThrottlingException past it).
 
         Unlike ``throttle``, ``clear`` and ``configure`` keep it; a call passes only when both
-        the injected faults and this limit let it. ``burst`` default 1.
+        the injected faults and this limit let it. ``burst`` default 1; ``clock`` (seconds)
+        default this object's ``monotonic``: the emulator passes its own clock, on which the
+        service's other delays run too.
         """
         plan = FaultPlan(rate_per_second=rate_per_second, burst=burst)
         with self._lock:
-            self._limits[operation] = _OperationFaults.from_plan(plan, self._monotonic)
+            self._limits[operation] = _OperationFaults.from_plan(plan, clock or self._monotonic)
 
     def script_errors(self, operation: str, errors: Iterable[int | str]) -> None:
         """Answer the next calls with these statuses or error codes, in order."""

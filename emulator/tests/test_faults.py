@@ -78,6 +78,22 @@ def test_a_service_limit_throttles_and_outlives_clear_and_configure() -> None:
     assert faults.decide("GetStage").error is None  # only its operation
 
 
+def test_a_service_limit_may_refill_on_a_clock_of_its_own() -> None:
+    """The emulator's limits run on its clock, whatever time the injected faults use."""
+    service_time = [0.0]
+    faults = Faults(monotonic=lambda: 1_000.0)
+    faults.limit("StartParticipantReplication", rate_per_second=1, clock=lambda: service_time[0])
+
+    first = faults.decide("StartParticipantReplication").error
+    throttled = faults.decide("StartParticipantReplication").error
+    service_time[0] += 1.0
+    refilled = faults.decide("StartParticipantReplication").error
+
+    assert first is None
+    assert throttled is not None
+    assert refilled is None
+
+
 def test_injected_faults_come_before_the_service_limit() -> None:
     """A scripted error is answered first and spends no token of the service's limit."""
     faults = Faults(monotonic=lambda: 0.0)

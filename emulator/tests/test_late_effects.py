@@ -11,7 +11,6 @@ from botocore.exceptions import ClientError
 
 from ivs_realtime_emulator import (
     PROFILES,
-    Faults,
     IvsRealtimeEmulator,
     ManualClock,
     ServiceProfile,
@@ -23,13 +22,11 @@ START = "StartParticipantReplication"
 
 
 class World:
-    """A started emulator on a manual clock (its faults too), with two stages and a client."""
+    """A started emulator on a manual clock, with two stages and a client."""
 
     def __init__(self, profile: ServiceProfile) -> None:
         self.clock = ManualClock()
-        self.server = IvsRealtimeEmulator(
-            clock=self.clock, profile=profile, faults=Faults(monotonic=self.clock.now)
-        ).start()
+        self.server = IvsRealtimeEmulator(clock=self.clock, profile=profile).start()
         self.source = self.server.create_stage("source")
         self.destination = self.server.create_stage("destination")
         self.client: Any = self.server.client()
@@ -231,7 +228,7 @@ def test_starts_above_the_profiles_rate_are_throttled_after_a_small_burst(world)
 
     first = [start(d) for d in destinations[:3]]
     w.server.faults.clear()  # a test's faults come and go; the service's rate stays
-    w.clock.advance(0.5)  # one more token
+    w.clock.advance(0.5)  # one more token, on the emulator's clock
     later = [start(d) for d in destinations[2:]]
 
     assert first == ["ok", "ok", "429 ThrottlingException"]

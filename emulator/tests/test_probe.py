@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from ivs_realtime_emulator import PROFILES, Faults, IvsRealtimeEmulator, ManualClock, load_profile
+from ivs_realtime_emulator import PROFILES, IvsRealtimeEmulator, ManualClock, load_profile
 from ivs_replication_probe import Probe, ProbeError, ProbeOptions, Timing
 from ivs_replication_probe.__main__ import EXIT_INTERRUPTED, main
 
@@ -32,9 +32,7 @@ def _nothing_left(server: IvsRealtimeEmulator) -> bool:
 def test_a_dry_run_recovers_the_emulators_profile_and_cleans_up(name):
     expected = PROFILES[name]
     clock = ManualClock()
-    # The profile's Start rate refills on the clock the probe's waits move.
-    faults = Faults(monotonic=clock.now)
-    with IvsRealtimeEmulator(clock=clock, profile=expected, faults=faults) as server:
+    with IvsRealtimeEmulator(clock=clock, profile=expected) as server:
         options = ProbeOptions(region="us-east-1", control_url=server.endpoint_url)
         probe = Probe(
             server.client(),

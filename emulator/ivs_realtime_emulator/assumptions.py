@@ -215,9 +215,9 @@ ASSUMPTIONS: Final[tuple[tuple[str, str], ...]] = (
     (
         "replication_rates",
         "The rate limits of the replication operations are undocumented: Start's is the "
-        "profile's start_calls_per_second with start_burst (guess: none), a token bucket on "
-        "the emulator's clock that clearing faults keeps; other limits are faults you "
-        "configure.",
+        "profile's start_calls_per_second with start_burst (guess: none), a token bucket that "
+        "clearing faults keeps, refilled on the emulator's clock (or on the monotonic clock "
+        "of Faults given to it); other limits are faults you configure.",
     ),
     (
         "throttling",

@@ -65,8 +65,8 @@ class IvsRealtimeEmulator:
     ``SystemClock`` (pass a ``ManualClock`` to drive time from a test); ``profile`` default
     the project's guess: a ``ServiceProfile``, the name of a built-in one (``PROFILES``) or
     the path of a profile JSON file (raises ``ProfileError``). ``faults`` default a new
-    ``Faults()``; the profile's own rate limits are installed in it (``Faults.limit``, on
-    this emulator's clock). Use as
+    ``Faults()``; the profile's own rate limits are installed in it (``Faults.limit``),
+    refilling on the given faults' ``monotonic``, or by default on this emulator's clock. Use as
     a context manager, or call ``start()`` and ``stop()``.
     """
 
@@ -85,7 +85,10 @@ class IvsRealtimeEmulator:
             clock if clock is not None else SystemClock(), resolve_profile(profile)
         )
         self._faults = faults if faults is not None else Faults()
-        _install_service_limits(self._faults, self._state)
+        # Given faults bring the time their throttling refills on; otherwise the service's
+        # own limits run on the emulator's clock, like its other delays.
+        limits_clock = None if faults is not None else self._state.clock.now
+        _install_service_limits(self._faults, self._state.profile, limits_clock)
         self._calls: Counter[str] = Counter()
         self._calls_lock = threading.Lock()
         self._subscribers: list[Callable[[Event], None]] = []
@@ -340,15 +343,14 @@ def stage_update_event(change: StageEvent) -> Event:
     }
 
 
-def _install_service_limits(faults: Faults, state: IvsState) -> None:
+def _install_service_limits(
+    faults: Faults, profile: ServiceProfile, clock: Callable[[], float] | None
+) -> None:
     """The profile's own rate limits, as token buckets that faults' ``clear`` keeps, refilled
-    on the emulator's clock (where the service's other delays run)."""
-    profile = state.profile
+    on ``clock`` (None: the faults' own)."""
     rate = profile.start_calls_per_second
     if rate is not None:
-        faults.limit(
-            START_OPERATION, rate_per_second=rate, burst=profile.start_burst, clock=state.clock.now
-        )
+        faults.limit(START_OPERATION, rate_per_second=rate, burst=profile.start_burst, clock=clock)
 
 
 # --- HTTP -----------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 
 from ivs_realtime_emulator import (
     PROFILES,
+    Faults,
     IvsRealtimeEmulator,
     ManualClock,
     ServiceProfile,
@@ -248,3 +249,27 @@ def test_the_lingering_session_profile_keeps_sessions_two_minutes():
     profile = PROFILES["lingering-session"]
     assert profile.session_end_delay_seconds == 120.0
     assert profile.replica_events is False
+
+
+def test_the_start_rate_refills_on_the_clock_of_faults_given_to_the_emulator():
+    """A test that passes its own Faults says which time throttling runs on: the profile's
+    Start rate follows it, not the emulator's clock."""
+    handler_time = [0.0]
+    clock = ManualClock()
+    faults = Faults(monotonic=lambda: handler_time[0])
+    profile = ServiceProfile(start_calls_per_second=1.0, start_burst=1)
+    with IvsRealtimeEmulator(clock=clock, profile=profile, faults=faults) as ivs:
+        source, destinations = ivs.create_stage("s"), [ivs.create_stage(f"d{i}") for i in (1, 2)]
+        ivs.publish(source, HOST)
+        client = ivs.client()
+
+        def start(destination: str) -> None:
+            client.start_participant_replication(
+                sourceStageArn=source, destinationStageArn=destination, participantId=HOST
+            )
+
+        start(destinations[0])
+        clock.advance(10)  # the emulator's clock refills nothing here
+        assert _error(lambda: start(destinations[1])) == (429, "ThrottlingException")
+        handler_time[0] += 1.0
+        start(destinations[1])

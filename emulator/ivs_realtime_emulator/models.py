@@ -1,8 +1,11 @@
 """In-memory state of the local IVS real-time endpoint: stages, sessions, participants, replicas.
 
 Pure Python behind one lock; time comes from an injectable clock, and time-driven changes (a
-reconnect window running out, a session ending) are evaluated lazily whenever state is read or
-changed, so a ``ManualClock`` makes every transition deterministic.
+reconnect window running out, a late Stop landing, a session ending) are evaluated lazily
+whenever state is read or changed, so a ``ManualClock`` makes every transition deterministic.
+What IVS announces as "IVS Stage Update" events (a participant starting or stopping to publish)
+is queued as ``StageEvent``s, which the server takes (``take_events``) and delivers outside the
+lock.
 """
 
 from __future__ import annotations

@@ -16,7 +16,8 @@ from typing import Final
 
 # --- StartParticipantReplication -------------------------------------------------------------
 # "Not publishing", a duplicate Start, Stop of a STOPPED replica, history records, propagation
-# and session delays, the 24-hour cut-off: switchable per ``profiles.ServiceProfile``.
+# and session delays, the 24-hour cut-off, a late Stop, Start's rate, replica events and the
+# publisher cap: switchable per ``profiles.ServiceProfile``.
 
 ALREADY_REPLICATING_ERROR_CODE: Final = "ConflictException"
 """Assumption: Start while an ACTIVE replica exists answers this code (profile ``duplicate_start``
@@ -30,7 +31,11 @@ SAME_STAGE_STATUS: Final = 400
 ATTRIBUTES_MAX_UTF8_BYTES: Final = 1024
 """Assumption: "1 KB total" for ``attributes`` means the UTF-8 bytes of all keys and values."""
 
-# --- Replica lifecycle -----------------------------------------------------------------------
+# --- Participants ----------------------------------------------------------------------------
+
+PARTICIPANT_RECORDING_STATE: Final = "DISABLED"
+"""Assumption: recording is not modelled, so every participant's ``recordingState`` is
+DISABLED (a value ``filterByRecordingState`` cannot ask for: it matches nobody)."""
 
 # --- Stages ----------------------------------------------------------------------------------
 
@@ -104,6 +109,14 @@ ASSUMPTIONS: Final[tuple[tuple[str, str], ...]] = (
         "one: the profile's stop_stopped (guess: 404; or 409 ConflictException, or 200).",
     ),
     (
+        "late_stop",
+        "A Stop answered 200 takes effect stop_effect_delay_seconds later (profile; guess 0, "
+        "on the emulator's clock): meanwhile the replica is listed ACTIVE and stays CONNECTED "
+        "in its destination, a Start of it answers 409 ConflictException whatever "
+        "duplicate_start says, and another Stop answers 200 and changes nothing (the first "
+        "one's time stands). A reconnect window running out first stops it first.",
+    ),
+    (
         "reconnect_window",
         "When the publisher leaves, its replicas stay ACTIVE for reconnectWindowSeconds, then "
         "become STOPPED; publishing again inside the window keeps them ACTIVE.",
@@ -116,16 +129,34 @@ ASSUMPTIONS: Final[tuple[tuple[str, str], ...]] = (
     ),
     (
         "replica_participant",
-        "The replica appears in the destination stage under the same participant id with "
-        "replicationType REPLICA; a replicated source reports SOURCE (state ACTIVE while any "
-        "replica is ACTIVE).",
+        "The replica appears in the destination stage under the same participant id and the "
+        "source participant's userId, publishing, with replicationType REPLICA, its "
+        "sourceStageArn and sourceSessionId; a replicated source reports SOURCE (state ACTIVE "
+        "while any replica is ACTIVE). Another participant connected under that id in the "
+        "destination makes Start answer 409 ConflictException.",
+    ),
+    (
+        "participants",
+        "published is whether the participant ever published in the session; a viewer "
+        "(join) is CONNECTED and not published; a participant keeps the userId it joined "
+        "with. Recording is not modelled: recordingState is "
+        f"{PARTICIPANT_RECORDING_STATE}, so filterByRecordingState matches nobody. "
+        "ListParticipants lists in joining order and filters before paging.",
+    ),
+    (
+        "publishers_per_stage",
+        "At most max_publishers_per_stage (12, IVS's fixed quota) participants publish in a "
+        "stage, replicas included (one whose Stop has yet to land too); viewers are not "
+        "counted. A Start into a full stage answers 402 ServiceQuotaExceededException; a "
+        "publisher more (publish, the /_local/publish route) is refused the same way.",
     ),
     (
         "session_lifetime",
         "A stage session ends session_end_delay_seconds (profile; guess 0) after nobody is "
-        "connected and no ACTIVE replica waits on it; the next publisher then starts a new "
-        "session. A publisher is disconnected after publisher_cutoff_seconds (24 hours, "
-        "IVS's quota).",
+        "connected and no ACTIVE replica waits on it; meanwhile GetStage still gives its "
+        "activeSessionId and its departed participants are listed DISCONNECTED. The next "
+        "publisher then starts a new session. A publisher is disconnected after "
+        "publisher_cutoff_seconds (24 hours, IVS's quota).",
     ),
     (
         "stage_arn",
@@ -148,7 +179,8 @@ ASSUMPTIONS: Final[tuple[tuple[str, str], ...]] = (
     (
         "delete_stage",
         "DeleteStage always succeeds for an existing stage: it disconnects everyone, ends the "
-        "session and stops every replica from or to the stage. (IVS documents a "
+        "session and stops every replica from or to the stage (its publishers and replicas "
+        "are announced as unpublished). (IVS documents a "
         "ConflictException while a session is active; the emulator does not model it.)",
     ),
     (
@@ -167,14 +199,25 @@ ASSUMPTIONS: Final[tuple[tuple[str, str], ...]] = (
         "the model's maximum where none is documented.",
     ),
     (
+        "stage_events",
+        "'IVS Stage Update' events (source aws.ivs; detail event_name, participant_id, "
+        "session_id, user_id, '' for none; resources[0] the stage ARN) when a participant "
+        "starts or stops publishing, the 24-hour cut-off and DeleteStage included. Changes "
+        "that time makes (a window running out, a late Stop landing) are announced by the "
+        "first request or call that observes them, with the time they happened.",
+    ),
+    (
         "replica_events",
-        "Not modelled: whether a replica emits Participant Published/Unpublished events in "
-        "its destination stage (undocumented); the emulator announces publishers only.",
+        "Whether a replica announces Participant Published/Unpublished in its destination "
+        "stage (undocumented): the profile's replica_events (guess: it does, like a "
+        "publisher, with the destination's session id and the source's userId).",
     ),
     (
         "replication_rates",
-        "Not modelled: the rate limits of the three replication operations (undocumented); "
-        "throttling is a fault you configure.",
+        "The rate limits of the replication operations are undocumented: Start's is the "
+        "profile's start_calls_per_second with start_burst (guess: none), a token bucket that "
+        "clearing faults keeps, refilled on the emulator's clock (or on the monotonic clock "
+        "of Faults given to it); other limits are faults you configure.",
     ),
     (
         "throttling",

@@ -1,6 +1,6 @@
 """The control routes under ``/_local/``: what a test does to the emulator that no AWS
-operation does (publish and unpublish participants, move the clock, configure faults, read the
-state and the call counts)."""
+operation does (publish, unpublish, join and leave participants, move the clock, configure
+faults, read the state and the call counts)."""
 
 from __future__ import annotations
 
@@ -43,10 +43,18 @@ def _control_unpublish(
     return {"unpublished": app.unpublish(stage_arn, participant_id)}
 
 
+def _control_leave(
+    app: IvsRealtimeEmulator, body: dict[str, Any], _: dict[str, str]
+) -> dict[str, Any]:
+    stage_arn, participant_id = _text(body, "stageArn"), _text(body, "participantId")
+    return {"left": app.leave(stage_arn, participant_id)}
+
+
 def _control_advance_clock(
     app: IvsRealtimeEmulator, body: dict[str, Any], _: dict[str, str]
 ) -> dict[str, Any]:
     app.clock.advance(_seconds(body))
+    app.refresh()  # what the move made happen is announced now, not on the next request
     return {"now": iso_timestamp(app.clock.now())}
 
 
@@ -90,6 +98,13 @@ def _text(body: dict[str, Any], name: str) -> str:
     return value
 
 
+def _optional_text(body: dict[str, Any], name: str) -> str | None:
+    value = body.get(name)
+    if value is not None and not isinstance(value, str):
+        raise ValidationError(f"'{name}' must be a string")
+    return value
+
+
 def _seconds(body: dict[str, Any]) -> float:
     seconds = body.get("seconds")
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
@@ -113,7 +128,15 @@ def _control_publish(
     app: IvsRealtimeEmulator, body: dict[str, Any], _: dict[str, str]
 ) -> dict[str, Any]:
     stage_arn, participant_id = _text(body, "stageArn"), _text(body, "participantId")
-    session_id = app.publish(stage_arn, participant_id)
+    session_id = app.publish(stage_arn, participant_id, user_id=_optional_text(body, "userId"))
+    return {"stageArn": stage_arn, "participantId": participant_id, "sessionId": session_id}
+
+
+def _control_join(
+    app: IvsRealtimeEmulator, body: dict[str, Any], _: dict[str, str]
+) -> dict[str, Any]:
+    stage_arn, participant_id = _text(body, "stageArn"), _text(body, "participantId")
+    session_id = app.join(stage_arn, participant_id, user_id=_optional_text(body, "userId"))
     return {"stageArn": stage_arn, "participantId": participant_id, "sessionId": session_id}
 
 
@@ -138,6 +161,8 @@ _CONTROL_ROUTES: Final[
     ("POST", "stages"): _control_create_stage,
     ("POST", "publish"): _control_publish,
     ("POST", "unpublish"): _control_unpublish,
+    ("POST", "join"): _control_join,
+    ("POST", "leave"): _control_leave,
     ("POST", "clock/advance"): _control_advance_clock,
     ("POST", "faults"): _control_configure_faults,
     ("DELETE", "faults"): _control_clear_faults,

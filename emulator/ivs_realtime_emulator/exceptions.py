@@ -43,3 +43,10 @@ class ConflictError(IvsRealtimeError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, error_code="ConflictException", status=409)
+
+
+class ServiceQuotaExceededError(IvsRealtimeError):
+    """A quota of the service would be exceeded (HTTP 402 ServiceQuotaExceededException)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, error_code="ServiceQuotaExceededException", status=402)

@@ -4,6 +4,8 @@ Kinds: a token-bucket rate limit (429 ThrottlingException), scripted errors for 
 random 500s from a seeded generator, added latency, dropped connections (the socket closes
 with no response) and hung responses (held until released or the server stops).
 ``ALL_OPERATIONS`` ("*") applies a plan to every operation, after the operation's own plan.
+A service's own rate limits (``limit``, set from a service profile) are token buckets too,
+checked after the injected faults and kept by ``clear`` and ``configure``.
 """
 
 from __future__ import annotations
@@ -225,6 +227,8 @@ class Faults:
         self._monotonic = monotonic
         self._lock = threading.Lock()
         self._by_operation: dict[str, _OperationFaults] = {}
+        # The service's own rate limits: injected faults come and go, these stay.
+        self._limits: dict[str, _OperationFaults] = {}
         self._release = threading.Condition(self._lock)
         self._release_generation = 0
         self._hung_now = 0
@@ -240,6 +244,25 @@ class Faults:
     def throttle(self, operation: str, *, rate_per_second: float, burst: int = 1) -> None:
         """Rate-limit ``operation`` with a token bucket (429 ThrottlingException)."""
         self._update(operation, rate_per_second=rate_per_second, burst=burst)
+
+    def limit(
+        self,
+        operation: str,
+        *,
+        rate_per_second: float,
+        burst: int = 1,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        """The service's own rate limit of ``operation`` (429 ThrottlingException past it).
+
+        Unlike ``throttle``, ``clear`` and ``configure`` keep it; a call passes only when both
+        the injected faults and this limit let it. ``burst`` default 1; ``clock`` (seconds)
+        default this object's ``monotonic``: the emulator passes its own clock, on which the
+        service's other delays run too.
+        """
+        plan = FaultPlan(rate_per_second=rate_per_second, burst=burst)
+        with self._lock:
+            self._limits[operation] = _OperationFaults.from_plan(plan, clock or self._monotonic)
 
     def script_errors(self, operation: str, errors: Iterable[int | str]) -> None:
         """Answer the next calls with these statuses or error codes, in order."""
@@ -282,11 +305,15 @@ class Faults:
     # --- use by the server ---------------------------------------------------------------
 
     def decide(self, operation: str) -> FaultDecision:
-        """Consume this call's share of the faults: the operation's plan, then "*"."""
+        """Consume this call's share of the faults: the operation's plan, then "*", then the
+        service's own limit of the operation."""
         with self._lock:
             latency = 0.0
-            for name in (operation, ALL_OPERATIONS):
-                faults = self._by_operation.get(name)
+            for faults in (
+                self._by_operation.get(operation),
+                self._by_operation.get(ALL_OPERATIONS),
+                self._limits.get(operation),
+            ):
                 if faults is None:
                     continue
                 decision = faults.decide()

@@ -1,8 +1,11 @@
 """In-memory state of the local IVS real-time endpoint: stages, sessions, participants, replicas.
 
 Pure Python behind one lock; time comes from an injectable clock, and time-driven changes (a
-reconnect window running out, a session ending) are evaluated lazily whenever state is read or
-changed, so a ``ManualClock`` makes every transition deterministic.
+reconnect window running out, a late Stop landing, a session ending) are evaluated lazily
+whenever state is read or changed, so a ``ManualClock`` makes every transition deterministic.
+What IVS announces as "IVS Stage Update" events (a participant starting or stopping to publish)
+is queued as ``StageEvent``s, which the server takes (``take_events``) and delivers outside the
+lock.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from ivs_realtime_emulator.exceptions import (
     ConflictError,
     IvsRealtimeError,
     ResourceNotFoundError,
+    ServiceQuotaExceededError,
     ValidationError,
 )
 from ivs_realtime_emulator.profiles import GUESS, ServiceProfile
@@ -30,6 +34,11 @@ from ivs_realtime_emulator.profiles import GUESS, ServiceProfile
 ReplicationState = Literal["ACTIVE", "STOPPED"]
 ACTIVE: Final = "ACTIVE"
 STOPPED: Final = "STOPPED"
+StageEventName = Literal["Participant Published", "Participant Unpublished"]
+PARTICIPANT_PUBLISHED: Final = "Participant Published"
+PARTICIPANT_UNPUBLISHED: Final = "Participant Unpublished"
+# The model's UserId: 0-128 characters of any UTF-8 text.
+_USER_ID_MAX_CHARS: Final = 128
 _ID_ALPHABET: Final = string.ascii_letters + string.digits
 _PARTICIPANT_ID: Final = re.compile(r"[a-zA-Z0-9-_]{1,64}")
 _STAGE_NAME: Final = re.compile(r"[a-zA-Z0-9-_]{0,128}")
@@ -107,6 +116,9 @@ class ReplicaRecord:
     attributes: dict[str, str]
     started_at: float
     stopped_at: float | None
+    # When a Stop answered 200 takes effect (the profile's stop_effect_delay_seconds); None:
+    # no Stop asked for. Until then the replica is ACTIVE.
+    stop_takes_effect_at: float | None = None
 
     def to_api(self) -> dict[str, str]:
         """The ``ParticipantReplica`` shape of ListParticipantReplicas."""
@@ -122,7 +134,7 @@ class ReplicaRecord:
 
 @dataclass(frozen=True)
 class PublishChange:
-    """What publish/unpublish did, so the server can announce it."""
+    """What publish/unpublish/join/leave did, for the caller."""
 
     stage_arn: str
     participant_id: str
@@ -130,34 +142,17 @@ class PublishChange:
     changed: bool
 
 
-@dataclass
-class _Participant:
-    participant_id: str
-    first_join_time: float
-    connected: bool = True
-    publishing: bool = False
-    left_at: float | None = None
-    published_at: float | None = None  # when it last started publishing
-    replica_key: tuple[str, str, str] | None = None
-    attributes: dict[str, str] = field(default_factory=dict)
+@dataclass(frozen=True)
+class StageEvent:
+    """A participant started or stopped publishing in a stage session: what IVS announces as
+    an "IVS Stage Update" event (``user_id`` is "" for a participant without one)."""
 
-
-@dataclass
-class _Session:
-    session_id: str
+    event_name: StageEventName
     stage_arn: str
-    start_time: float
-    end_time: float | None = None
-    participants: dict[str, _Participant] = field(default_factory=dict)
-
-
-@dataclass
-class _Stage:
-    arn: str
-    name: str
-    tags: dict[str, str]
-    active_session_id: str | None = None
-    sessions: list[_Session] = field(default_factory=list)
+    session_id: str
+    participant_id: str
+    user_id: str
+    at: float
 
 
 @dataclass
@@ -170,12 +165,19 @@ class _Replica:
     reconnect_window_seconds: int
     attributes: dict[str, str]
     started_at: float
+    user_id: str | None = None  # the source participant's
     state: ReplicationState = "ACTIVE"
     stopped_at: float | None = None
+    stop_takes_effect_at: float | None = None
 
     @property
     def key(self) -> tuple[str, str, str]:
         return (self.source_stage_arn, self.participant_id, self.destination_stage_arn)
+
+    @property
+    def stopping(self) -> bool:
+        """ACTIVE, with a Stop answered that has not taken effect yet."""
+        return self.state == ACTIVE and self.stop_takes_effect_at is not None
 
     def snapshot(self) -> ReplicaRecord:
         return ReplicaRecord(
@@ -189,7 +191,45 @@ class _Replica:
             attributes=dict(self.attributes),
             started_at=self.started_at,
             stopped_at=self.stopped_at,
+            stop_takes_effect_at=self.stop_takes_effect_at,
         )
+
+
+@dataclass
+class _Participant:
+    participant_id: str
+    first_join_time: float
+    user_id: str | None = None
+    connected: bool = True
+    publishing: bool = False
+    # The model's `published`: whether it ever published in this session.
+    published: bool = False
+    left_at: float | None = None
+    published_at: float | None = None  # when it last started publishing
+    replica: _Replica | None = None  # set for a replica in its destination stage
+    attributes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class _Session:
+    session_id: str
+    stage_arn: str
+    start_time: float
+    end_time: float | None = None
+    participants: dict[str, _Participant] = field(default_factory=dict)
+
+    def publisher_count(self) -> int:
+        """Participants publishing now, replicas included (what the per-stage quota counts)."""
+        return sum(participant.publishing for participant in self.participants.values())
+
+
+@dataclass
+class _Stage:
+    arn: str
+    name: str
+    tags: dict[str, str]
+    active_session_id: str | None = None
+    sessions: list[_Session] = field(default_factory=list)
 
 
 def iso_timestamp(seconds: float) -> str:
@@ -256,6 +296,8 @@ class IvsState:
         # profile keeps history, in `_history` (what ListParticipantReplicas may also list).
         self._replicas: dict[tuple[str, str, str], _Replica] = {}
         self._history: list[_Replica] = []
+        # Stage events of changes not yet announced (`take_events`).
+        self._events: list[StageEvent] = []
         # Ingest configurations by ARN: an RTMP(S) encoder's fixed participant in a stage.
         self._ingest: dict[str, dict[str, Any]] = {}
 
@@ -295,7 +337,7 @@ class IvsState:
             session = self._active_session(stage)
             if session is not None:
                 for participant in session.participants.values():
-                    _leave(participant, at=now)
+                    self._leave(session, participant, at=now)
                 session.end_time = now
             del self._stages[arn]
 
@@ -359,28 +401,54 @@ class IvsState:
 
     # --- participants ------------------------------------------------------------------------
 
-    def publish(self, stage_arn: str, participant_id: str | None = None) -> PublishChange:
-        """Make a participant publish in a stage, starting a session if none is active.
+    def publish(
+        self, stage_arn: str, participant_id: str | None = None, *, user_id: str | None = None
+    ) -> PublishChange:
+        """Make a participant publish in a stage, joining it (and starting a session) if needed.
 
-        Publishing while already publishing changes nothing. Raises ``ResourceNotFoundError``
-        for an unknown stage and ``ValidationError`` for a malformed participant id.
+        Publishing while already publishing changes nothing. ``user_id`` default None (none,
+        or the one it joined with). Raises ``ResourceNotFoundError`` for an unknown stage,
+        ``ValidationError`` for a malformed id, ``ConflictError`` when a replica holds the id
+        in the stage, and ``ServiceQuotaExceededError`` when ``max_publishers_per_stage``
+        participants already publish there.
         """
         chosen_id = participant_id or random_id(assumptions.PARTICIPANT_ID_LENGTH)
         _require_participant_id(chosen_id)
+        _require_user_id(user_id)
+        with self._lock:
+            self._refresh()
+            stage = self._stage(stage_arn)
+            session = self._active_session(stage)
+            present = None if session is None else session.participants.get(chosen_id)
+            if session is not None and present is not None and present.publishing:
+                _require_not_a_replica(present, stage_arn)
+                _check_user_id(present, user_id)
+                return PublishChange(stage_arn, chosen_id, session.session_id, changed=False)
+            self._require_publisher_slot(stage_arn, session)
+            session = session or self._start_session(stage)
+            participant = self._connect(session, chosen_id, user_id)
+            self._begin_publishing(session, participant)
+            return PublishChange(stage_arn, chosen_id, session.session_id, changed=True)
+
+    def join(
+        self, stage_arn: str, participant_id: str | None = None, *, user_id: str | None = None
+    ) -> PublishChange:
+        """Connect a participant that does not publish (a viewer), starting a session if none
+        is active. Joining while connected changes nothing. Raises as ``publish`` does (no
+        quota: subscribers are not counted)."""
+        chosen_id = participant_id or random_id(assumptions.PARTICIPANT_ID_LENGTH)
+        _require_participant_id(chosen_id)
+        _require_user_id(user_id)
         with self._lock:
             self._refresh()
             stage = self._stage(stage_arn)
             session = self._active_session(stage) or self._start_session(stage)
-            participant = session.participants.get(chosen_id)
-            if participant is not None and participant.publishing:
+            present = session.participants.get(chosen_id)
+            if present is not None and present.connected:
+                _require_not_a_replica(present, stage_arn)
+                _check_user_id(present, user_id)
                 return PublishChange(stage_arn, chosen_id, session.session_id, changed=False)
-            if participant is None:
-                participant = _Participant(chosen_id, first_join_time=self.clock.now())
-                session.participants[chosen_id] = participant
-            participant.connected = True
-            participant.publishing = True
-            participant.left_at = None
-            participant.published_at = self.clock.now()
+            self._connect(session, chosen_id, user_id)
             return PublishChange(stage_arn, chosen_id, session.session_id, changed=True)
 
     def unpublish(self, stage_arn: str, participant_id: str) -> PublishChange | None:
@@ -391,14 +459,25 @@ class IvsState:
         """
         with self._lock:
             self._refresh()
-            stage = self._stage(stage_arn)
-            session = self._active_session(stage)
+            session = self._active_session(self._stage(stage_arn))
             participant = None if session is None else session.participants.get(participant_id)
             if session is None or participant is None or not participant.publishing:
                 return None
-            _leave(participant, at=self.clock.now())
+            return self._disconnect(session, participant)
+
+    def leave(self, stage_arn: str, participant_id: str) -> PublishChange | None:
+        """Disconnect a connected participant, publishing or not (a replica: use Stop).
+
+        Returns None (and changes nothing) when it is not connected there.
+        """
+        with self._lock:
             self._refresh()
-            return PublishChange(stage_arn, participant_id, session.session_id, changed=True)
+            session = self._active_session(self._stage(stage_arn))
+            participant = None if session is None else session.participants.get(participant_id)
+            if session is None or participant is None or not participant.connected:
+                return None
+            _require_not_a_replica(participant, stage_arn)
+            return self._disconnect(session, participant)
 
     def get_participant(
         self, stage_arn: str, session_id: str, participant_id: str
@@ -415,7 +494,7 @@ class IvsState:
             return self._participant_api(session, participant, summary=False)
 
     def list_participants(self, stage_arn: str, session_id: str) -> list[dict[str, Any]]:
-        """``ParticipantSummary`` shapes of a session (empty when unknown)."""
+        """``ParticipantSummary`` shapes of a session in joining order (empty when unknown)."""
         with self._lock:
             self._refresh()
             try:
@@ -454,9 +533,9 @@ class IvsState:
             key = (source_stage_arn, participant_id, destination_stage_arn)
             if self._already_active(key):
                 return  # the profile's duplicate Start: 200, nothing changes
-            destination_session = self._active_session(destination) or self._start_session(
-                destination
-            )
+            destination_session = self._active_session(destination)
+            self._require_publisher_slot(destination_stage_arn, destination_session, replica=True)
+            destination_session = destination_session or self._start_session(destination)
             replica = _Replica(
                 source_stage_arn=source_stage_arn,
                 participant_id=participant_id,
@@ -466,6 +545,7 @@ class IvsState:
                 reconnect_window_seconds=reconnect_window_seconds,
                 attributes=dict(attributes or {}),
                 started_at=self.clock.now(),
+                user_id=source_session.participants[participant_id].user_id,
             )
             self._join_as_replica(destination_session, replica)
             previous = self._replicas.get(replica.key)
@@ -476,7 +556,12 @@ class IvsState:
     def stop_replication(
         self, *, source_stage_arn: str, destination_stage_arn: str, participant_id: str
     ) -> None:
-        """StopParticipantReplication; unknown or STOPPED replicas raise (see assumptions)."""
+        """StopParticipantReplication; unknown or STOPPED replicas raise (see assumptions).
+
+        Under a profile's ``stop_effect_delay_seconds`` the Stop only takes effect that much
+        later; a second Stop meanwhile answers 200 and changes nothing (the first one's time
+        stands).
+        """
         with self._lock:
             self._refresh()
             replica = self._replicas.get((source_stage_arn, participant_id, destination_stage_arn))
@@ -491,10 +576,11 @@ class IvsState:
                     error_code="ConflictException" if conflict else "ResourceNotFoundException",
                     status=409 if conflict else 404,
                 )
-            if replica.state == STOPPED:
-                return  # the profile's Stop of a STOPPED replica: 200, nothing changes
-            self._stop_replica(replica, at=self.clock.now())
-            self._refresh()
+            if replica.state == STOPPED or replica.stopping:
+                return  # the profile's Stop of a STOPPED replica, or a Stop under way: 200
+            now = self.clock.now()
+            replica.stop_takes_effect_at = now + self.profile.stop_effect_delay_seconds
+            self._refresh()  # a Stop without delay takes effect here
 
     def list_replicas(self, source_stage_arn: str, participant_id: str) -> list[dict[str, str]]:
         """``ParticipantReplica`` shapes of one participant, ACTIVE and STOPPED, with the
@@ -534,6 +620,19 @@ class IvsState:
             records = [replica.snapshot() for replica in self._replicas.values()]
         return [record for record in records if _matches(record, wanted)]
 
+    # --- time and events -----------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Apply every change the clock says is due (each read and write does it anyway)."""
+        with self._lock:
+            self._refresh()
+
+    def take_events(self) -> list[StageEvent]:
+        """The stage events of every change since the last call, oldest first; forgets them."""
+        with self._lock:
+            events, self._events = self._events, []
+            return events
+
     def snapshot(self) -> dict[str, Any]:
         """Everything, JSON-ready, for ``GET /_local/state``."""
         with self._lock:
@@ -541,14 +640,7 @@ class IvsState:
             return {
                 "now": iso_timestamp(self.clock.now()),
                 "stages": [self._stage_snapshot(stage) for stage in self._stages.values()],
-                "replicas": [
-                    {
-                        **replica.snapshot().to_api(),
-                        "reconnectWindowSeconds": replica.reconnect_window_seconds,
-                        "attributeKeys": sorted(replica.attributes),
-                    }
-                    for replica in self._replicas.values()
-                ],
+                "replicas": [_replica_snapshot(replica) for replica in self._replicas.values()],
             }
 
     # --- internals ---------------------------------------------------------------------------
@@ -577,6 +669,75 @@ class IvsState:
         stage.active_session_id = session.session_id
         return session
 
+    def _connect(self, session: _Session, participant_id: str, user_id: str | None) -> _Participant:
+        """The participant, connected: new in the session, or back (as itself, not a replica)."""
+        participant = session.participants.get(participant_id)
+        if participant is None:
+            participant = _Participant(participant_id, self.clock.now(), user_id=user_id)
+            session.participants[participant_id] = participant
+        if participant.replica is not None:
+            # A replica that left: its id is taken by a participant of this stage now.
+            participant.replica = None
+            participant.user_id = None
+        _check_user_id(participant, user_id)
+        participant.user_id = participant.user_id if user_id is None else user_id
+        participant.connected = True
+        participant.left_at = None
+        return participant
+
+    def _begin_publishing(self, session: _Session, participant: _Participant) -> None:
+        now = self.clock.now()
+        participant.publishing = True
+        participant.published = True
+        participant.published_at = now
+        self._announce(PARTICIPANT_PUBLISHED, session, participant, at=now)
+
+    def _disconnect(self, session: _Session, participant: _Participant) -> PublishChange:
+        self._leave(session, participant, at=self.clock.now())
+        self._refresh()
+        return PublishChange(
+            session.stage_arn, participant.participant_id, session.session_id, changed=True
+        )
+
+    def _leave(self, session: _Session, participant: _Participant, *, at: float) -> None:
+        if not participant.connected:
+            return
+        was_publishing = participant.publishing
+        participant.connected = False
+        participant.publishing = False
+        participant.left_at = at
+        if was_publishing:
+            self._announce(PARTICIPANT_UNPUBLISHED, session, participant, at=at)
+
+    def _announce(
+        self, name: StageEventName, session: _Session, participant: _Participant, *, at: float
+    ) -> None:
+        if participant.replica is not None and not self.profile.replica_events:
+            return  # the profile: replicas announce nothing in their destination stage
+        event = StageEvent(
+            event_name=name,
+            stage_arn=session.stage_arn,
+            session_id=session.session_id,
+            participant_id=participant.participant_id,
+            user_id=participant.user_id or "",
+            at=at,
+        )
+        self._events.append(event)
+
+    def _require_publisher_slot(
+        self, stage_arn: str, session: _Session | None, *, replica: bool = False
+    ) -> None:
+        """Refuse one publisher more in a stage that already holds the profile's maximum."""
+        cap = self.profile.max_publishers_per_stage
+        publishing = 0 if session is None else session.publisher_count()
+        if publishing < cap:
+            return
+        what = "replicate a participant into" if replica else "publish in"
+        raise ServiceQuotaExceededError(
+            f"Cannot {what} stage {stage_arn}: {publishing} participants publish there "
+            f"(replicas included), the maximum is {cap} publishers per stage"
+        )
+
     def _publishing_session(self, stage: _Stage, participant_id: str) -> _Session:
         session = self._active_session(stage)
         participant = None if session is None else session.participants.get(participant_id)
@@ -597,21 +758,27 @@ class IvsState:
         return self.clock.now() >= since + self.profile.publish_propagation_seconds
 
     def _already_active(self, key: tuple[str, str, str]) -> bool:
-        """True for a duplicate Start the profile answers 200; raises its Conflict otherwise."""
+        """True for a duplicate Start the profile answers 200; raises its Conflict otherwise,
+        and always while a Stop of the replica has yet to take effect."""
         existing = self._replicas.get(key)
-        if existing is not None and existing.state == ACTIVE:
-            if self.profile.duplicate_start == "ok":
-                return True
-            raise IvsRealtimeError(
-                f"Participant {key[1]} is already being replicated to {key[2]}",
-                error_code=assumptions.ALREADY_REPLICATING_ERROR_CODE,
-                status=assumptions.ALREADY_REPLICATING_STATUS,
+        if existing is None or existing.state != ACTIVE:
+            return False
+        if existing.stopping:
+            raise ConflictError(
+                f"Participant {key[1]} is still being replicated to {key[2]}: its replication "
+                "is stopping"
             )
-        return False
+        if self.profile.duplicate_start == "ok":
+            return True
+        raise IvsRealtimeError(
+            f"Participant {key[1]} is already being replicated to {key[2]}",
+            error_code=assumptions.ALREADY_REPLICATING_ERROR_CODE,
+            status=assumptions.ALREADY_REPLICATING_STATUS,
+        )
 
     def _join_as_replica(self, session: _Session, replica: _Replica) -> None:
         existing = session.participants.get(replica.participant_id)
-        if existing is not None and existing.connected and existing.replica_key is None:
+        if existing is not None and existing.connected:
             raise ConflictError(
                 f"Participant {replica.participant_id} is already connected to "
                 f"{replica.destination_stage_arn}"
@@ -619,11 +786,12 @@ class IvsState:
         now = self.clock.now()
         participant = existing or _Participant(replica.participant_id, first_join_time=now)
         participant.connected = True
-        participant.publishing = True
         participant.left_at = None
-        participant.replica_key = replica.key
+        participant.replica = replica
+        participant.user_id = replica.user_id
         participant.attributes = dict(replica.attributes)
         session.participants[replica.participant_id] = participant
+        self._begin_publishing(session, participant)
 
     def _stop_replica(self, replica: _Replica, *, at: float) -> None:
         replica.state = STOPPED
@@ -633,17 +801,22 @@ class IvsState:
         if session is None or session.session_id != replica.destination_session_id:
             return
         participant = session.participants.get(replica.participant_id)
-        if participant is not None and participant.replica_key == replica.key:
-            _leave(participant, at=at)
+        if participant is not None and participant.replica is replica:
+            self._leave(session, participant, at=at)
 
     def _refresh(self) -> None:
-        """Apply what the clock says has happened: expired reconnect windows, idle sessions."""
+        """Apply what the clock says has happened: publishers cut off, replicas ending (a
+        reconnect window run out, a late Stop landing), idle sessions ending."""
         now = self.clock.now()
         self._cut_off_publishers(now)
-        for replica in self._replicas.values():
-            deadline = self._reconnect_deadline(replica)
-            if deadline is not None and now >= deadline:
-                self._stop_replica(replica, at=deadline)
+        due = [
+            (deadline, replica)
+            for replica in self._replicas.values()
+            if (deadline := self._stop_deadline(replica)) is not None and now >= deadline
+        ]
+        # In the order they happened, so that their events are too.
+        for deadline, replica in sorted(due, key=lambda pair: pair[0]):
+            self._stop_replica(replica, at=deadline)
         for stage in self._stages.values():
             self._end_session_if_idle(stage)
 
@@ -654,11 +827,21 @@ class IvsState:
             return
         for stage in self._stages.values():
             session = self._active_session(stage)
-            for participant in [] if session is None else session.participants.values():
+            for participant in [] if session is None else list(session.participants.values()):
                 since = participant.published_at
-                is_publisher = participant.publishing and participant.replica_key is None
-                if is_publisher and since is not None and now >= since + cutoff:
-                    _leave(participant, at=since + cutoff)
+                is_publisher = participant.publishing and participant.replica is None
+                if session and is_publisher and since is not None and now >= since + cutoff:
+                    self._leave(session, participant, at=since + cutoff)
+
+    def _stop_deadline(self, replica: _Replica) -> float | None:
+        """When an ACTIVE replica stops: a Stop landing or its reconnect window running out,
+        whichever comes first (None: neither is coming)."""
+        deadlines = [
+            deadline
+            for deadline in (self._reconnect_deadline(replica), replica.stop_takes_effect_at)
+            if deadline is not None
+        ]
+        return min(deadlines) if deadlines and replica.state == ACTIVE else None
 
     def _reconnect_deadline(self, replica: _Replica) -> float | None:
         """When an ACTIVE replica stops because its publisher left (None: it is not leaving)."""
@@ -731,16 +914,19 @@ class IvsState:
             "state": "CONNECTED" if participant.connected else "DISCONNECTED",
             "firstJoinTime": iso_timestamp(participant.first_join_time),
             # The model: "whether the participant ever published to the stage session".
-            "published": True,
+            "published": participant.published,
+            "recordingState": assumptions.PARTICIPANT_RECORDING_STATE,
             **self._replication_fields(session, participant),
         }
+        if participant.user_id is not None:
+            shape["userId"] = participant.user_id
         if not summary:
             shape["attributes"] = dict(participant.attributes)
         return shape
 
     def _replication_fields(self, session: _Session, participant: _Participant) -> dict[str, str]:
-        if participant.replica_key is not None:
-            replica = self._replicas[participant.replica_key]
+        replica = participant.replica
+        if replica is not None:
             return {
                 "replicationType": "REPLICA",
                 "replicationState": replica.state,
@@ -759,12 +945,40 @@ class IvsState:
         return {"replicationType": "SOURCE", "replicationState": ACTIVE if active else STOPPED}
 
 
-def _leave(participant: _Participant, *, at: float) -> None:
-    if not participant.connected:
-        return
-    participant.connected = False
-    participant.publishing = False
-    participant.left_at = at
+def _replica_snapshot(replica: _Replica) -> dict[str, Any]:
+    shape: dict[str, Any] = {
+        **replica.snapshot().to_api(),
+        "reconnectWindowSeconds": replica.reconnect_window_seconds,
+        "attributeKeys": sorted(replica.attributes),
+    }
+    if replica.stopping and replica.stop_takes_effect_at is not None:
+        shape["stopTakesEffectAt"] = iso_timestamp(replica.stop_takes_effect_at)
+    return shape
+
+
+def _require_not_a_replica(participant: _Participant, stage_arn: str) -> None:
+    replica = participant.replica
+    if replica is not None and participant.connected:
+        raise ConflictError(
+            f"Participant {participant.participant_id} is connected to {stage_arn} as a replica "
+            f"from {replica.source_stage_arn}"
+        )
+
+
+def _check_user_id(participant: _Participant, user_id: str | None) -> None:
+    """A participant's userId comes from its token: it cannot change in a session."""
+    if user_id is not None and participant.user_id not in (None, user_id):
+        raise ValidationError(
+            f"Participant {participant.participant_id} joined with userId "
+            f"{participant.user_id!r}; it cannot publish as {user_id!r}"
+        )
+
+
+def _require_user_id(user_id: str | None) -> None:
+    if user_id is not None and len(user_id) > _USER_ID_MAX_CHARS:
+        raise ValidationError(
+            f"userId must be at most {_USER_ID_MAX_CHARS} characters, got {len(user_id)}"
+        )
 
 
 def _session_summary(session: _Session) -> dict[str, Any]:

@@ -59,6 +59,19 @@ class ServiceProfile:
     session_end_delay_seconds: float = 0.0
     # A publisher is disconnected after this long (None: never).
     publisher_cutoff_seconds: float | None = DAY_SECONDS
+    # Seconds after a Stop answered 200 before it takes effect: meanwhile the replica is
+    # listed ACTIVE, stays CONNECTED in the destination, and a Start of it answers 409.
+    stop_effect_delay_seconds: float = 0.0
+    # StartParticipantReplication calls per second the service accepts before answering 429
+    # (None: no limit of its own; faults may still throttle), and how many may come at once.
+    start_calls_per_second: float | None = None
+    start_burst: int = 2
+    # A replica joining (leaving) its destination stage announces "Participant Published"
+    # ("Participant Unpublished") there, as a publisher does.
+    replica_events: bool = True
+    # Publishing participants per stage, replicas included: a Start into a full stage answers
+    # 402 ServiceQuotaExceededException, and a publisher more is refused.
+    max_publishers_per_stage: int = 12
     # Where each value came from (field -> text), e.g. a probe's run; informational.
     sources: dict[str, str] = field(default_factory=dict, compare=False)
     # What a probe recorded (codes, texts, records, timings); informational.
@@ -113,12 +126,23 @@ def _check(profile: ServiceProfile) -> None:
         raise ProfileError("not_publishing_text must not be empty")
     if profile.replicas_page_size is not None and profile.replicas_page_size < 1:
         raise ProfileError("replicas_page_size must be at least 1")
-    for name in ("publish_propagation_seconds", "session_end_delay_seconds"):
+    for name in (
+        "publish_propagation_seconds",
+        "session_end_delay_seconds",
+        "stop_effect_delay_seconds",
+    ):
         if getattr(profile, name) < 0:
             raise ProfileError(f"{name} must not be negative")
-    cutoff = profile.publisher_cutoff_seconds
-    if cutoff is not None and cutoff <= 0:
-        raise ProfileError("publisher_cutoff_seconds must be positive (or null)")
+    for name in ("publisher_cutoff_seconds", "start_calls_per_second"):
+        value = getattr(profile, name)
+        if value is not None and value <= 0:
+            raise ProfileError(f"{name} must be positive (or null)")
+    for name in ("start_burst", "max_publishers_per_stage"):
+        if getattr(profile, name) < 1:
+            raise ProfileError(f"{name} must be at least 1")
+    # JSON has booleans; a string such as "false" would be truthy here.
+    if not isinstance(profile.replica_events, bool):
+        raise ProfileError("replica_events must be true or false")
 
 
 SOURCES: Final[dict[str, str]] = {
@@ -133,6 +157,13 @@ SOURCES: Final[dict[str, str]] = {
     "session_end_delay_seconds": "guess (IVS docs: a session ends some minutes after the "
     "last participant leaves; 0 keeps tests short)",
     "publisher_cutoff_seconds": "IVS service quotas: a publisher is disconnected after 24 hours",
+    "stop_effect_delay_seconds": "guess (undocumented; 0: a Stop takes effect before its answer)",
+    "start_calls_per_second": "guess (replication's rates are undocumented; most stage APIs "
+    "allow about 5 TPS)",
+    "start_burst": "guess (undocumented; used only with start_calls_per_second)",
+    "replica_events": "guess (undocumented; announcing them exercises event loops)",
+    "max_publishers_per_stage": "IVS service quotas: 12 publishers per stage (fixed; a replica "
+    "takes a slot)",
 }
 
 GUESS: Final = ServiceProfile()
@@ -173,6 +204,21 @@ PROFILES: Final[dict[str, ServiceProfile]] = {
             session_end_delay_seconds=60.0,
             history="keep-oldest-first",
             replicas_page_size=1,
+        ),
+        # A Stop answered 200 lands two seconds later (a Start of it meanwhile: 409, whatever
+        # duplicate_start says), and Start accepts about two calls a second.
+        ServiceProfile(
+            name="late-stop",
+            stop_effect_delay_seconds=2.0,
+            start_calls_per_second=2.0,
+            start_burst=2,
+        ),
+        # A session outlives its last publisher by two minutes (its departed publishers listed
+        # DISCONNECTED meanwhile), and replicas announce nothing in their destination stages.
+        ServiceProfile(
+            name="lingering-session",
+            session_end_delay_seconds=120.0,
+            replica_events=False,
         ),
     )
 }

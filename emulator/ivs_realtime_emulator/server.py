@@ -42,11 +42,12 @@ if TYPE_CHECKING:
 
     from mypy_boto3_ivs_realtime import IvsrealtimeClient
 
-    from ivs_realtime_emulator.models import Clock, PublishChange
+    from ivs_realtime_emulator.models import Clock, StageEvent
 
 logger = logging.getLogger(__name__)
 
 Event = dict[str, Any]
+START_OPERATION = "StartParticipantReplication"
 
 
 class ServerNotRunningError(RuntimeError):
@@ -63,8 +64,10 @@ class IvsRealtimeEmulator:
     ``host`` default "127.0.0.1"; ``port`` default 0 (a free port); ``clock`` default a
     ``SystemClock`` (pass a ``ManualClock`` to drive time from a test); ``profile`` default
     the project's guess: a ``ServiceProfile``, the name of a built-in one (``PROFILES``) or
-    the path of a profile JSON file (raises ``ProfileError``). Use as a context manager, or
-    call ``start()`` and ``stop()``.
+    the path of a profile JSON file (raises ``ProfileError``). ``faults`` default a new
+    ``Faults()``; the profile's own rate limits are installed in it (``Faults.limit``),
+    refilling on the given faults' ``monotonic``, or by default on this emulator's clock. Use as
+    a context manager, or call ``start()`` and ``stop()``.
     """
 
     def __init__(
@@ -82,6 +85,10 @@ class IvsRealtimeEmulator:
             clock if clock is not None else SystemClock(), resolve_profile(profile)
         )
         self._faults = faults if faults is not None else Faults()
+        # Given faults bring the time their throttling refills on; otherwise the service's
+        # own limits run on the emulator's clock, like its other delays.
+        limits_clock = None if faults is not None else self._state.clock.now
+        _install_service_limits(self._faults, self._state.profile, limits_clock)
         self._calls: Counter[str] = Counter()
         self._calls_lock = threading.Lock()
         self._subscribers: list[Callable[[Event], None]] = []
@@ -172,34 +179,74 @@ class IvsRealtimeEmulator:
 
         Raises ``ResourceNotFoundError`` for an unknown stage.
         """
-        self._state.delete_stage(stage_arn)
+        try:
+            self._state.delete_stage(stage_arn)
+        finally:
+            self.announce_pending()
 
     def client(self) -> IvsrealtimeClient:
         """A new boto3 ``ivs-realtime`` client for this endpoint: dummy credentials, short
         timeouts and a single attempt (see ``local_client``)."""
         return cast("IvsrealtimeClient", local_client("ivs-realtime", self.endpoint_url))
 
-    def publish(self, stage_arn: str, participant_id: str) -> str:
-        """Make ``participant_id`` publish in the stage; returns the session id.
+    def publish(self, stage_arn: str, participant_id: str, *, user_id: str | None = None) -> str:
+        """Make ``participant_id`` publish in the stage (joining it, and starting a session,
+        if need be); returns the session id. ``user_id`` default None: none, or the one it
+        joined the session with.
 
         Subscribers get "Participant Published" unless it was already publishing. Raises
-        ``ResourceNotFoundError`` for an unknown stage.
+        ``ResourceNotFoundError`` for an unknown stage, ``ServiceQuotaExceededError`` (402)
+        when the stage already holds the profile's ``max_publishers_per_stage`` publishers
+        (replicas included), ``ConflictError`` when a replica holds the id there, and
+        ``ValidationError`` for a malformed id or a userId other than the one it joined with.
         """
-        change = self._state.publish(stage_arn, participant_id)
-        if change.changed:
-            self._announce(change, "Participant Published")
-        return change.session_id
+        try:
+            return self._state.publish(stage_arn, participant_id, user_id=user_id).session_id
+        finally:
+            self.announce_pending()
 
     def unpublish(self, stage_arn: str, participant_id: str) -> bool:
         """Make the participant stop publishing and leave; False if it was not publishing.
 
         Subscribers get "Participant Unpublished" when it was publishing.
         """
-        change = self._state.unpublish(stage_arn, participant_id)
-        if change is None:
-            return False
-        self._announce(change, "Participant Unpublished")
-        return True
+        try:
+            return self._state.unpublish(stage_arn, participant_id) is not None
+        finally:
+            self.announce_pending()
+
+    def join(self, stage_arn: str, participant_id: str, *, user_id: str | None = None) -> str:
+        """Connect ``participant_id`` to the stage without publishing (a viewer), starting a
+        session if none is active; returns the session id. ``user_id`` default None.
+
+        Announces nothing; a later ``publish`` makes it publish. Raises as ``publish`` does,
+        except that viewers take no publisher slot.
+        """
+        try:
+            return self._state.join(stage_arn, participant_id, user_id=user_id).session_id
+        finally:
+            self.announce_pending()
+
+    def leave(self, stage_arn: str, participant_id: str) -> bool:
+        """Disconnect a connected participant, publishing or not; False if it was not
+        connected. Subscribers get "Participant Unpublished" when it was publishing. A replica
+        leaves by StopParticipantReplication instead (``ConflictError``)."""
+        try:
+            return self._state.leave(stage_arn, participant_id) is not None
+        finally:
+            self.announce_pending()
+
+    def refresh(self) -> None:
+        """Apply every time-driven change due by the clock (reconnect windows running out, late
+        Stops landing, idle sessions ending, the 24-hour cut-off) and announce its events.
+
+        Every request and call does this first anyway; call it after moving a ``ManualClock``
+        to have the events of what the move made happen delivered at once.
+        """
+        try:
+            self._state.refresh()
+        finally:
+            self.announce_pending()
 
     def replicas(
         self,
@@ -210,21 +257,32 @@ class IvsRealtimeEmulator:
         state: ReplicationState | None = None,
     ) -> list[ReplicaRecord]:
         """Snapshots of the replicas matching every given filter."""
-        return self._state.replicas(
-            source_stage_arn=source_stage_arn,
-            participant_id=participant_id,
-            destination_stage_arn=destination_stage_arn,
-            state=state,
-        )
+        try:
+            return self._state.replicas(
+                source_stage_arn=source_stage_arn,
+                participant_id=participant_id,
+                destination_stage_arn=destination_stage_arn,
+                state=state,
+            )
+        finally:
+            self.announce_pending()
 
     def snapshot(self) -> dict[str, Any]:
         """The whole state, JSON-ready (what ``GET /_local/state`` answers)."""
-        return {**self._state.snapshot(), "calls": self.calls}
+        try:
+            return {**self._state.snapshot(), "calls": self.calls}
+        finally:
+            self.announce_pending()
 
     def subscribe(self, callback: Callable[[Event], None]) -> Callable[[], None]:
         """Deliver EventBridge-shaped "IVS Stage Update" events; returns an unsubscribe function.
 
-        Callbacks run in the thread that published, after the state changed.
+        "Participant Published" / "Participant Unpublished" when a participant starts or stops
+        publishing in a stage: a publisher, and (profile ``replica_events``) a replica in its
+        destination stage. ``detail`` holds ``event_name``, ``participant_id``, ``session_id``
+        and ``user_id`` ("" for none); ``resources[0]`` is the stage ARN. Callbacks run in the
+        thread of the request or call that made (or, for time-driven changes, first observed)
+        the change, after the state changed and before that request is answered.
         """
         with self._subscribers_lock:
             self._subscribers.append(callback)
@@ -248,15 +306,24 @@ class IvsRealtimeEmulator:
         with self._calls_lock:
             self._calls[operation] += 1
 
-    def _announce(self, change: PublishChange, event_name: str) -> None:
-        event = _stage_update_event(change, event_name, self.clock.now())
+    def announce_pending(self) -> None:
+        """Deliver the events of every state change not announced yet to the subscribers.
+
+        Outside the state's lock, so a callback may call the emulator.
+        """
+        events = self._state.take_events()
+        if not events:
+            return
         with self._subscribers_lock:
             subscribers = list(self._subscribers)
-        for callback in subscribers:
-            callback(event)
+        for change in events:
+            event = stage_update_event(change)
+            for callback in subscribers:
+                callback(event)
 
 
-def _stage_update_event(change: PublishChange, event_name: str, now: float) -> Event:
+def stage_update_event(change: StageEvent) -> Event:
+    """The EventBridge event IVS sends for a stage change (detail-type "IVS Stage Update")."""
     region, account = region_and_account(change.stage_arn)
     return {
         "version": "0",
@@ -264,15 +331,26 @@ def _stage_update_event(change: PublishChange, event_name: str, now: float) -> E
         "detail-type": "IVS Stage Update",
         "source": "aws.ivs",
         "account": account,
-        "time": iso_timestamp(now),
+        "time": iso_timestamp(change.at),
         "region": region,
         "resources": [change.stage_arn],
         "detail": {
-            "event_name": event_name,
+            "event_name": change.event_name,
             "participant_id": change.participant_id,
             "session_id": change.session_id,
+            "user_id": change.user_id,
         },
     }
+
+
+def _install_service_limits(
+    faults: Faults, profile: ServiceProfile, clock: Callable[[], float] | None
+) -> None:
+    """The profile's own rate limits, as token buckets that faults' ``clear`` keeps, refilled
+    on ``clock`` (None: the faults' own)."""
+    rate = profile.start_calls_per_second
+    if rate is not None:
+        faults.limit(START_OPERATION, rate_per_second=rate, burst=profile.start_burst, clock=clock)
 
 
 # --- HTTP -----------------------------------------------------------------------------------
@@ -319,10 +397,15 @@ class _Handler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path
         try:
             body_bytes = self._read_body()
-            if path.startswith(CONTROL_PREFIX):
-                self._send_json(200, control(self.app, method, self.path, body_bytes))
-            else:
-                self._send_json(200, self._aws_operation(method, path.strip("/"), body_bytes))
+            try:
+                if path.startswith(CONTROL_PREFIX):
+                    payload = control(self.app, method, self.path, body_bytes)
+                else:
+                    payload = self._aws_operation(method, path.strip("/"), body_bytes)
+            finally:
+                # Before the answer: its caller sees the events of what its call changed.
+                self.app.announce_pending()
+            self._send_json(200, payload)
         except _DropConnection:
             self.close_connection = True
         except IvsRealtimeError as error:

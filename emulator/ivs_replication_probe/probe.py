@@ -34,6 +34,11 @@ if TYPE_CHECKING:
     from mypy_boto3_ivs_realtime import IvsrealtimeClient
 
 Say = Callable[[str], None]
+_THROTTLED = "ThrottlingException"
+# Waits before trying a throttled Start again; after the last, its 429 is the answer.
+_THROTTLED_WAITS = (0.5, 1.0, 2.0, 4.0, 8.0)
+# How often the replica's record is read while a Stop has yet to land.
+_STOP_POLL_SECONDS = 0.5
 PROBE_PARTICIPANT_ABSENT = "probe-nobody"
 # ffmpeg's built-in test pattern and tone, as an RTMPS encoder would push them.
 FFMPEG = (
@@ -129,7 +134,7 @@ class Probe:
         self._propagation(source, destination, participant, started_at, fields)
         fields["duplicate_start"] = self._duplicate_start(source, destination, participant)
         self._replica_participant(destination, participant)
-        fields["stop_stopped"] = self._stop_twice(source, destination, participant)
+        fields.update(self._stop_twice(source, destination, participant))
         fields["history"] = self._history(source, destination, participant)
         fields["session_end_delay_seconds"] = self._session_end(source, encoder)
         return self._profile(fields)
@@ -230,14 +235,33 @@ class Probe:
             k: found.get(k) for k in ("replicationType", "replicationState", "state", "published")
         }
 
-    def _stop_twice(self, source: str, destination: str, participant: str) -> str:
+    def _stop_twice(self, source: str, destination: str, participant: str) -> dict[str, Any]:
+        """Stop, wait until the record says STOPPED (how late a Stop lands), Stop again."""
         first = self._stop(source, destination, participant)
+        delay = self._until_stopped(source, destination, participant)
         second = self._stop(source, destination, participant)
         self.observations["stop"] = first.as_json()
         self.observations["stop_stopped"] = second.as_json()
         if second.code is None:
-            return "ok"
-        return "conflict" if second.status == 409 else "not-found"  # noqa: PLR2004
+            stop_stopped = "ok"
+        else:
+            stop_stopped = "conflict" if second.status == 409 else "not-found"  # noqa: PLR2004
+        return {"stop_stopped": stop_stopped, "stop_effect_delay_seconds": delay}
+
+    def _until_stopped(self, source: str, destination: str, participant: str) -> float:
+        """Seconds from a Stop's answer until no record of the destination is ACTIVE."""
+        since = self.timing.monotonic()
+        give_up = since + self.options.session_timeout
+        while any(
+            r["replicationState"] == "ACTIVE" and r["destinationStageArn"] == destination
+            for r in self._records(source, participant)
+        ):
+            if self.timing.monotonic() >= give_up:
+                raise ProbeError("the replica stayed ACTIVE after a Stop answered 200")
+            self.timing.sleep(_STOP_POLL_SECONDS)
+        waited = round(self.timing.monotonic() - since, 1)
+        self.observations["stop_effect"] = {"seconds": waited}
+        return waited
 
     def _history(self, source: str, destination: str, participant: str) -> str:
         """Start again after the Stop: is the STOPPED record replaced or kept, and where?"""
@@ -342,12 +366,21 @@ class Probe:
     # --- calls ---------------------------------------------------------------------------------
 
     def _start(self, source: str, destination: str, participant: str) -> Answer:
-        try:
-            self.client.start_participant_replication(
-                sourceStageArn=source, destinationStageArn=destination, participantId=participant
-            )
-        except ClientError as error:
-            return _answer(error)
+        """One Start's answer; a throttled Start is tried again (the rate is not what the
+        probe measures), a few times, after growing waits."""
+        for wait in (*_THROTTLED_WAITS, None):
+            try:
+                self.client.start_participant_replication(
+                    sourceStageArn=source,
+                    destinationStageArn=destination,
+                    participantId=participant,
+                )
+                break
+            except ClientError as error:
+                answer = _answer(error)
+                if answer.code != _THROTTLED or wait is None:
+                    return answer
+                self.timing.sleep(wait)
         key = (source, destination, participant)
         if key not in self.created.replications:
             self.created.replications.append(key)

@@ -58,6 +58,56 @@ def test_rate_limit_refills_with_time() -> None:
     assert (first, second, throttled()) == (False, True, False)
 
 
+def test_a_service_limit_throttles_and_outlives_clear_and_configure() -> None:
+    """A profile's own rate limit is a token bucket like `throttle`, but clearing or replacing
+    a test's injected faults does not lift it."""
+    now = [100.0]
+    faults = Faults(monotonic=lambda: now[0])
+    faults.limit("StartParticipantReplication", rate_per_second=2, burst=2)
+
+    def outcomes(count: int) -> list[str]:
+        decisions = [faults.decide("StartParticipantReplication") for _ in range(count)]
+        return ["ok" if d.error is None else d.error.error_code for d in decisions]
+
+    assert outcomes(3) == ["ok", "ok", "ThrottlingException"]
+    faults.clear()
+    faults.configure("StartParticipantReplication", FaultPlan())
+    assert outcomes(1) == ["ThrottlingException"]
+    now[0] += 0.5
+    assert outcomes(2) == ["ok", "ThrottlingException"]
+    assert faults.decide("GetStage").error is None  # only its operation
+
+
+def test_a_service_limit_may_refill_on_a_clock_of_its_own() -> None:
+    """The emulator's limits run on its clock, whatever time the injected faults use."""
+    service_time = [0.0]
+    faults = Faults(monotonic=lambda: 1_000.0)
+    faults.limit("StartParticipantReplication", rate_per_second=1, clock=lambda: service_time[0])
+
+    first = faults.decide("StartParticipantReplication").error
+    throttled = faults.decide("StartParticipantReplication").error
+    service_time[0] += 1.0
+    refilled = faults.decide("StartParticipantReplication").error
+
+    assert first is None
+    assert throttled is not None
+    assert refilled is None
+
+
+def test_injected_faults_come_before_the_service_limit() -> None:
+    """A scripted error is answered first and spends no token of the service's limit."""
+    faults = Faults(monotonic=lambda: 0.0)
+    faults.limit("StartParticipantReplication", rate_per_second=1, burst=1)
+    faults.script_errors("StartParticipantReplication", [500])
+
+    first = faults.decide("StartParticipantReplication").error
+    second = faults.decide("StartParticipantReplication").error
+
+    assert first is not None
+    assert first.error_code == "InternalServerException"
+    assert second is None
+
+
 def test_scripted_errors_come_in_order_then_stop(
     local_ivs: IvsRealtimeEmulator, client: Any, stage: str
 ) -> None:

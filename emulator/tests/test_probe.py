@@ -20,6 +20,7 @@ PROBED_FIELDS = (
     "history",
     "publish_propagation_seconds",
     "session_end_delay_seconds",
+    "stop_effect_delay_seconds",
 )
 
 

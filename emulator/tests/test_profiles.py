@@ -72,6 +72,20 @@ def test_the_built_in_profiles_cover_every_answer_of_every_option():
     assert any(p.replicas_page_size == 1 for p in profiles)
     assert any(p.publish_propagation_seconds > 0 for p in profiles)
     assert any(p.session_end_delay_seconds > 0 for p in profiles)
+    assert any(p.stop_effect_delay_seconds > 0 for p in profiles)
+    assert any(p.start_calls_per_second is not None for p in profiles)
+    assert {p.replica_events for p in profiles} == {True, False}
+
+
+def test_new_fields_default_to_the_guess_so_earlier_profiles_are_unchanged():
+    """A field added for a newly modelled behaviour leaves every earlier profile as it was."""
+    earlier = ("guess", "not-publishing-404", "not-publishing-409", "slow-propagation")
+    for name in earlier:
+        profile = PROFILES[name]
+        assert profile.stop_effect_delay_seconds == 0.0
+        assert profile.start_calls_per_second is None
+        assert profile.replica_events is True
+        assert profile.max_publishers_per_stage == 12
 
 
 @pytest.mark.parametrize("name", list(PROFILES))
@@ -208,8 +222,9 @@ def test_a_publisher_is_cut_off_after_24_hours_and_its_replica_stops(emulator_wi
     assert [r.state for r in server.replicas()] == ["STOPPED"]
 
 
-def test_a_profile_round_trips_through_its_json_file(tmp_path):
-    profile = PROFILES["not-publishing-404"]
+@pytest.mark.parametrize("name", list(PROFILES))
+def test_a_profile_round_trips_through_its_json_file(tmp_path, name):
+    profile = PROFILES[name]
     path = tmp_path / "profile.json"
     path.write_text(json.dumps(profile.to_json()))
     assert load_profile(path) == profile
@@ -229,6 +244,11 @@ def test_an_emulator_takes_a_built_in_profile_by_name():
         ({"stop_stopped": "maybe"}, "stop_stopped must be one of"),
         ({"not_publishing_status": 500}, "4xx"),
         ({"replicas_page_size": 0}, "at least 1"),
+        ({"stop_effect_delay_seconds": -1}, "stop_effect_delay_seconds must not be negative"),
+        ({"start_calls_per_second": 0}, "start_calls_per_second must be positive"),
+        ({"start_burst": 0}, "start_burst must be at least 1"),
+        ({"max_publishers_per_stage": 0}, "max_publishers_per_stage must be at least 1"),
+        ({"replica_events": "false"}, "replica_events must be true or false"),
     ],
 )
 def test_a_bad_profile_is_refused_naming_the_field(data, problem):

@@ -60,7 +60,10 @@ def main() -> int:
             f"{counts['no tests']:3} untested  {score:7.1%}"
         )
     checked = total["killed"] + total["survived"] + total["no tests"]
-    score = total["killed"] / checked if checked else 1.0
+    if not checked:
+        print("no mutant was checked: see mutmut's output above", file=sys.stderr)
+        return 1
+    score = total["killed"] / checked
     print(
         f"{'core (all of the above)':45} {total['killed']:4} killed {total['survived']:4} "
         f"survived {total['no tests']:3} untested  {score:7.1%}"

@@ -120,6 +120,12 @@ class ReplicaRecord:
     # no Stop asked for. Until then the replica is ACTIVE.
     stop_takes_effect_at: float | None = None
 
+    @property
+    def stopping(self) -> bool:
+        """ACTIVE, with a Stop answered that has not taken effect yet (the profile's
+        ``stop_effect_delay_seconds``): it ends without anything else happening."""
+        return self.state == ACTIVE and self.stop_takes_effect_at is not None
+
     def to_api(self) -> dict[str, str]:
         """The ``ParticipantReplica`` shape of ListParticipantReplicas."""
         return {

@@ -414,12 +414,20 @@ def read_logs(capsys: pytest.CaptureFixture[str]) -> Any:
     Powertools binds its stream handler to the `sys.stdout` of import time; let it write to
     whatever `sys.stdout` is when it logs (capsys's, during the test), and restore it after.
     """
-    stream_handler = handler.logger.registered_handler
-    assert isinstance(stream_handler, logging.StreamHandler)
-    previous = stream_handler.setStream(_CurrentStdout())
+    previous = write_logs_to(_CurrentStdout())
 
     def read() -> list[dict[str, Any]]:
         return log_lines(capsys.readouterr().out)
 
     yield read
-    stream_handler.setStream(previous)
+    write_logs_to(previous)
+
+
+def write_logs_to(stream: Any) -> Any:
+    """Have the functions' Powertools logger write to `stream`; return the stream it wrote to.
+    Not `setStream`, which flushes the old stream first: a test runner that captured the
+    import-time stdout (mutmut does) may have closed it since."""
+    stream_handler = handler.logger.registered_handler
+    assert isinstance(stream_handler, logging.StreamHandler)
+    previous, stream_handler.stream = stream_handler.stream, stream
+    return previous

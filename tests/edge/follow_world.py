@@ -90,12 +90,25 @@ class FollowWorld:
         return self.reconcile({c.SWEEP_INPUT_KEY: True})
 
     def state(self, source: str, destination: str, participant: str = "encoder-1") -> str | None:
+        """The state IVS settles in: a replica whose Stop IVS answered counts as STOPPED,
+        though a profile may list it ACTIVE for a moment longer (`stop_effect_delay_seconds`)."""
         replicas = self.ivs_endpoint.replicas(
             source_stage_arn=source, participant_id=participant, destination_stage_arn=destination
         )
         if not replicas:
             return None
-        return "ACTIVE" if any(r.state == "ACTIVE" for r in replicas) else "STOPPED"
+        running = any(r.state == "ACTIVE" and not r.stopping for r in replicas)
+        return "ACTIVE" if running else "STOPPED"
+
+    def stop_out_of_band(
+        self, source: str, destination: str, participant: str = "encoder-1"
+    ) -> None:
+        """Stop the replication behind the stack's back (an operator, another tool), a while
+        ago: the Stop has taken effect, whatever the profile's delay."""
+        self.ivs.client.stop_participant_replication(
+            sourceStageArn=source, destinationStageArn=destination, participantId=participant
+        )
+        self.ivs_endpoint.clock.advance(self.ivs_endpoint.profile.stop_effect_delay_seconds)
 
     def declared(self) -> list[dict[str, Any]]:
         table = self.registry.table_name

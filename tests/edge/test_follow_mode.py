@@ -4,7 +4,6 @@ publisher is live, and nothing restarts it once the declaration is deleted."""
 from __future__ import annotations
 
 import json
-import logging
 import sys
 import threading
 from typing import Any
@@ -13,7 +12,7 @@ import pytest
 
 from ivs_replication.testing.cloudformation import LocalLambdaContext
 from ivs_replication_handler import contract as c
-from ivs_replication_handler import reconciler
+from ivs_replication_handler import handler, reconciler
 from ivs_replication_handler.errors import ReconcileError, ReplicationFailedError
 from ivs_replication_handler.ivs import IvsRealtime, make_client
 from ivs_replication_handler.reconciler import handle_event as reconcile
@@ -21,6 +20,7 @@ from ivs_replication_handler.registry import Registry
 from ivs_replication_handler.retries import Deadline
 from ivs_replication_handler.settings import IvsSettings
 from ivs_replication_handler.spec import ReplicationSpec
+from tests.edge.conftest import write_logs_to
 from tests.edge.follow_world import FollowWorld
 from tests.publishing import publish_for_a_while
 
@@ -219,11 +219,13 @@ def test_a_fan_out_runs_as_many_starts_at_once_as_the_stated_rate_without_a_pace
 
 def test_a_sweep_covers_200_declarations_with_one_list_per_publisher(world: FollowWorld) -> None:
     sources = [world.stage(f"main-{n}") for n in range(40)]
-    destinations = [world.stage(f"side-{n}") for n in range(5)]
-    for source in sources:
-        for destination in destinations:
-            world.create(world.props(source, destination))
-        world.ivs_endpoint.publish(source, "encoder-1")
+    # Each of 40 publishers into 5 of 20 stages: 10 replicas a stage (a stage holds 12).
+    destinations = [world.stage(f"side-{n}") for n in range(20)]
+    for n, source in enumerate(sources):
+        participant = f"encoder-{n}"
+        for k in range(5):
+            world.create(world.props(source, destinations[(5 * n + k) % 20], participant))
+        world.ivs_endpoint.publish(source, participant)
     world.drop_events()
     world.ivs_endpoint.reset_calls()
 
@@ -351,15 +353,14 @@ def test_the_reconciler_logs_json_with_the_publisher_but_never_attribute_values(
     world.create(world.props(main, side, Attributes={"role": "s3cr3t-value"}))
     world.ivs_endpoint.publish(main, "encoder-1")
     # Powertools writes to the stdout of import time; have it write to capsys's for this run.
-    stream_handler = reconciler.logger.registered_handler
-    assert isinstance(stream_handler, logging.StreamHandler)
-    previous = stream_handler.setStream(sys.stdout)
+    assert reconciler.logger.registered_handler is handler.logger.registered_handler
+    previous = write_logs_to(sys.stdout)
     try:
         capsys.readouterr()
         [report] = world.deliver_events()
         output = capsys.readouterr().out
     finally:
-        stream_handler.setStream(previous)
+        write_logs_to(previous)
 
     assert report["started"]
     # EMF metric documents (with `_aws`) share stdout with the logs, as in Lambda.

@@ -8,7 +8,7 @@ import pytest
 from ivs_replication_handler.errors import InvalidPropertyError, ReplicationFailedError
 from ivs_replication_handler.handler import handle_event
 from ivs_replication_handler.lifecycle import Lifecycle
-from ivs_replication_handler.replicas import STOP_ATTEMPTS
+from ivs_replication_handler.replicas import STOP_ATTEMPTS, STOP_EFFECT_DELAYS
 from ivs_replication_handler.retries import Deadline
 from ivs_replication_handler.spec import parse_properties
 
@@ -55,17 +55,34 @@ def test_create_finds_its_replica_on_a_later_page(stubbed, cfn, context):
 
 
 def test_create_adopts_a_replication_that_is_already_active(stubbed, cfn, context, read_logs):
+    """Adopted once it stays listed ACTIVE for as long as a Stop may take to show: a
+    replication whose Stop is landing is listed ACTIVE (and refuses a Start) for a moment."""
     stubbed.expect_start_error("ConflictException", 409, "Participant is already replicated")
+    stubbed.expect_listed_active_while_a_stop_is_watched(cfn.destination)
+
+    result = handle_event(cfn.create(), context, stubbed.ivs)
+
+    assert result["PhysicalResourceId"] == cfn.physical_id
+    assert stubbed.calls == [START, *[LIST] * (1 + len(STOP_EFFECT_DELAYS))]
+    warnings = [line for line in read_logs() if line["level"] == "WARNING"]
+    assert len(warnings) == 1
+    assert "adopting" in warnings[0]["message"]
+    assert warnings[0]["participant_id"] == cfn.participant
+
+
+def test_create_meeting_a_replication_whose_stop_is_landing_starts_it_again(stubbed, cfn, context):
+    """A Start refused while a Stop (a Delete of the same replication a moment ago) is still
+    landing is not an adoption: once the replica shows STOPPED, it is started, and runs."""
+    stubbed.expect_start_error("ConflictException", 409, "Participant is already replicated")
+    stubbed.expect_list({cfn.destination: "ACTIVE"})
+    stubbed.expect_list({cfn.destination: "STOPPED"})
+    stubbed.expect_start()
     stubbed.expect_list({cfn.destination: "ACTIVE"})
 
     result = handle_event(cfn.create(), context, stubbed.ivs)
 
     assert result["PhysicalResourceId"] == cfn.physical_id
-    assert stubbed.calls == [START, LIST]
-    warnings = [line for line in read_logs() if line["level"] == "WARNING"]
-    assert len(warnings) == 1
-    assert "adopting" in warnings[0]["message"]
-    assert warnings[0]["participant_id"] == cfn.participant
+    assert stubbed.calls == [START, LIST, LIST, START, LIST]
 
 
 @pytest.mark.parametrize("listed", [None, "STOPPED"], ids=["not-listed", "stopped"])

@@ -16,9 +16,11 @@ CONTEXT_TIMEOUT_SECONDS = 60.0
 
 
 def test_fifty_concurrent_creates_all_succeed_under_throttling(local_ivs, make_ivs):
-    source = local_ivs.create_stage("source")
+    # A stage holds at most 12 publishers: the 50 hosts publish in 5 source stages.
+    sources = [local_ivs.create_stage(f"source-{n}") for n in range(-(-REPLICATIONS // 12))]
     events = []
     for index in range(REPLICATIONS):
+        source = sources[index // 12]
         participant = f"host-{index:02d}"
         publish_for_a_while(local_ivs, source, participant)
         props = {

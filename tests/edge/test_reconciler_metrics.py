@@ -46,9 +46,7 @@ def test_an_event_counts_the_start_and_a_sweep_counts_the_drift_it_repaired(worl
     assert quiet[c.METRIC_ALREADY_ACTIVE] == [2.0]
 
     # Stopped out of band: declared, publisher live, not ACTIVE.
-    world.ivs.client.stop_participant_replication(
-        sourceStageArn=main, destinationStageArn=side, participantId="encoder-1"
-    )
+    world.stop_out_of_band(main, side)
     repaired = run(world, {c.SWEEP_INPUT_KEY: True})
     assert repaired[c.METRIC_SWEEP_DRIFT] == [1.0]
     assert repaired[c.METRIC_STARTED] == [1.0]

@@ -91,9 +91,7 @@ def test_a_sweep_repairs_a_live_publishers_stopped_replica(world: FollowWorld):
     world.ivs_endpoint.publish(main, PARTICIPANT)
     world.deliver_events()
     # Stopped behind the stack's back; no event says so.
-    world.ivs.client.stop_participant_replication(
-        sourceStageArn=main, destinationStageArn=side, participantId=PARTICIPANT
-    )
+    world.stop_out_of_band(main, side, PARTICIPANT)
     assert world.state(main, side) == "STOPPED"
 
     report = world.sweep()

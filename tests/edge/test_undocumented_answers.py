@@ -95,12 +95,13 @@ def test_an_unknown_refusal_of_a_participant_who_left_is_not_publishing(stubbed,
 
 def test_an_unknown_refusal_with_the_replica_active_adopts_it(stubbed, cfn, context):
     stubbed.expect_start_error("ValidationException", 400, "Replica already exists")
-    stubbed.expect_list_records(
-        [(DESTINATION, "STOPPED", sid("a")), (DESTINATION, "ACTIVE", sid("b"))]
-    )
+    for _ in range(1 + len(STOP_EFFECT_DELAYS)):  # listed ACTIVE throughout the watch
+        stubbed.expect_list_records(
+            [(DESTINATION, "STOPPED", sid("a")), (DESTINATION, "ACTIVE", sid("b"))]
+        )
     result = handle_event(cfn.create(), context, stubbed.ivs)
     assert result["PhysicalResourceId"] == cfn.physical_id
-    assert stubbed.calls == [START, LIST]
+    assert stubbed.calls == [START, *[LIST] * (1 + len(STOP_EFFECT_DELAYS))]
 
 
 def test_a_refusal_whose_source_stage_is_missing_fails_with_the_services_text(

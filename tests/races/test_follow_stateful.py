@@ -75,7 +75,8 @@ class FollowMachine(RuleBasedStateMachine):
         super().__init__()
         self.clock = ManualClock()
         self.server = IvsRealtimeEmulator(clock=self.clock, profile=self.profile).start()
-        self.ivs = short_timeout_ivs(self.server.endpoint_url, sleep=lambda _: None)
+        # Time passes for IVS while a function waits (its Stops land, its rate refills).
+        self.ivs = short_timeout_ivs(self.server.endpoint_url, sleep=self.clock.advance)
         dynamodb = _registry_server()
         table = dynamodb.create_registry_table(f"follow-{os.getpid()}-{next(_tables)}")
         self.registry = Registry(
@@ -167,7 +168,9 @@ class FollowMachine(RuleBasedStateMachine):
     # --- lost answers and concurrent reconciler runs ------------------------------------------
 
     def _hooked(self) -> HookedIvs:
-        return HookedIvs(self.ivs.client, attempt_budget_seconds=ATTEMPT_BUDGET_SECONDS)
+        hooked = HookedIvs(self.ivs.client, attempt_budget_seconds=ATTEMPT_BUDGET_SECONDS)
+        hooked.sleep = self.clock.advance  # as `self.ivs`: time passes while it waits
+        return hooked
 
     def _reconcile_allowing_retry(
         self,
@@ -276,8 +279,13 @@ class FollowMachine(RuleBasedStateMachine):
     # --- promises ----------------------------------------------------------------------------
 
     def _active(self, index: int) -> bool:
-        return bool(
-            self.server.replicas(destination_stage_arn=self.destinations[index], state="ACTIVE")
+        """ACTIVE and going on: a replica whose Stop IVS answered (a profile may list it ACTIVE
+        for a moment longer) is ending."""
+        return any(
+            not replica.stopping
+            for replica in self.server.replicas(
+                destination_stage_arn=self.destinations[index], state="ACTIVE"
+            )
         )
 
     @invariant()

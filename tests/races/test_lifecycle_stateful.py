@@ -174,6 +174,15 @@ class Model:
     def publishing(self, participant: str) -> bool:
         return self.publishers[participant].publishing
 
+    def ends_between(self, key: Key, start: float, end: float) -> bool:
+        """Whether `key`'s replica, running, ends in (start, end]: its publisher is away and
+        its window runs out then (a request running meanwhile may see it either way)."""
+        settings = self.alive.get(key)
+        publisher = self.publishers[key[2]]
+        if settings is None or publisher.publishing or publisher.left_at is None:
+            return False
+        return start < publisher.left_at + settings[1] <= end
+
     def expire(self) -> None:
         """The service stops a replica once its publisher has been away for its window."""
         for key, (_, window) in list(self.alive.items()):
@@ -222,8 +231,12 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.server = IvsRealtimeEmulator(
             clock=self.clock, profile=self.profile, faults=Faults(monotonic=self.time.now)
         ).start()
-        self.ivs = short_timeout_ivs(self.server.endpoint_url, sleep=self.time.sleep)
+        self.ivs = short_timeout_ivs(self.server.endpoint_url, sleep=self.handler_waits)
         self.model = Model()
+        # The model's time is the endpoint's clock, from here.
+        self.origin = self.clock.now()
+        # When the last delivery began and ended, on the model's time.
+        self.span = (0.0, 0.0)
         self.stages: list[str] = []
         self.logical_ids = 0
         self.mode: dict[str, Any] = {}
@@ -307,6 +320,26 @@ class LifecycleMachine(RuleBasedStateMachine):
     def total_calls(self) -> int:
         return sum(self.server.calls.values())
 
+    def handler_waits(self, seconds: float) -> None:
+        """A handler's wait: its Lambda time passes (compressed), and so does IVS's (its
+        Stops land, publishers' windows run out)."""
+        self.time.sleep(seconds)
+        self.clock.advance(seconds)
+
+    def sync_time(self) -> None:
+        """The model catches up with the time the endpoint's clock shows."""
+        self.model.now = self.clock.now() - self.origin
+        self.model.expire()
+
+    def ends_during_the_last_delivery(self, key: Key) -> bool:
+        """Whether `key`'s replica ended while the last delivery ran: what that delivery saw of
+        it depends on when it looked, so either of its outcomes is right."""
+        if self.model.ends_between(key, *self.span):
+            observe("a replica's window ran out while a request ran")
+            self.model.alive.pop(key, None)
+            return True
+        return False
+
     def send(self, event: dict[str, Any]) -> Reply:
         """One handler invocation with a fresh Lambda context; it must end in time."""
         context = LocalLambdaContext(timeout_seconds=CONTEXT_TIMEOUT_SECONDS, clock=self.time.now)
@@ -331,18 +364,23 @@ class LifecycleMachine(RuleBasedStateMachine):
     def deliver(self, event: dict[str, Any], twice: bool) -> Reply:
         """Send an event, and again when `twice` (the same event, delivered again). A repeated
         success succeeds again; a repeated failure may succeed (a failed in-place Update left
-        nothing running, and an Update of what does not run never fails for absence)."""
+        nothing running, and an Update of what does not run never fails for absence). The
+        model predicts from the state when the delivery begins (`span` records when it ran)."""
+        self.sync_time()
+        started = self.model.now
         first = self.send(event)
         if twice:
             second = self.send(event)
             if first.ok:
                 assert second.ok, (first, second)
                 assert second.physical_id == first.physical_id
+        self.span = (started, self.clock.now() - self.origin)
         return first
 
     def finish_step(self) -> None:
         """Injected faults last for one CloudFormation step."""
         self.server.faults.clear()
+        self.sync_time()
 
     def expect_not_publishing(self, reply: Reply, participant: str) -> None:
         assert isinstance(reply.error, ReplicationFailedError), reply
@@ -448,7 +486,11 @@ class LifecycleMachine(RuleBasedStateMachine):
             self.finish_step()
             return
         reply = self.deliver(event, twice)
-        if self.model.restart_in_place(key, _settings_of(new)):
+        if self.ends_during_the_last_delivery(key):
+            succeeds = reply.ok  # nothing runs after it, whichever it saw
+        else:
+            succeeds = self.model.restart_in_place(key, _settings_of(new))
+        if succeeds:
             assert reply.ok, reply
             assert reply.physical_id == declared.physical_id
             declared.props = new
@@ -489,6 +531,8 @@ class LifecycleMachine(RuleBasedStateMachine):
         )
         reply = self.deliver(event, twice)
         old_running = _key_of(old) in self.model.alive
+        if self.ends_during_the_last_delivery(_key_of(old)):
+            old_running = not reply.ok  # it ran when the delivery looked, or it had ended
         if not self.model.start(new_key, _settings_of(new)) and old_running:
             self.expect_not_publishing(reply, new_key[2])
             self.rollback(logical_id, old, new)
@@ -512,7 +556,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         old = declared.props
         name, new = self.invalid_props(old, invalid)
         calls = self.total_calls()
-        running = self.server.replicas(state="ACTIVE")
+        running = self.running_replicas()
         event = custom_resource_event(
             "Update",
             new,
@@ -527,7 +571,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.rollback(logical_id, old, new)
         # The failed Update touched nothing, so neither does its rollback:
         # every replica that ran still runs, in the same destination session.
-        after = self.server.replicas(state="ACTIVE")
+        after = self.running_replicas()
         assert all(replica in after for replica in running), (running, after)
         self.finish_step()
 
@@ -633,6 +677,7 @@ class LifecycleMachine(RuleBasedStateMachine):
     @precondition(lambda self: bool(self.stages))
     @rule(participant=st.sampled_from([p for p, _ in PARTICIPANTS]))
     def unpublish(self, participant: str) -> None:
+        self.sync_time()
         left = self.server.unpublish(self.stages[HOME[participant]], participant)
         assert left == self.model.publishing(participant)
         if left:
@@ -642,8 +687,7 @@ class LifecycleMachine(RuleBasedStateMachine):
     @rule(seconds=st.sampled_from(CLOCK_STEPS))
     def advance_clock(self, seconds: float) -> None:
         self.clock.advance(seconds)
-        self.model.now += seconds
-        self.model.expire()
+        self.sync_time()
 
     @precondition(lambda self: bool(self.stages))
     @rule(
@@ -658,6 +702,11 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     # --- invariants ----------------------------------------------------------------------------
 
+    def running_replicas(self) -> list[Any]:
+        """ACTIVE and going on: a replica whose Stop IVS answered (a profile may list it ACTIVE
+        for a moment longer) is ending."""
+        return [r for r in self.server.replicas(state="ACTIVE") if not r.stopping]
+
     @invariant()
     def endpoint_runs_exactly_the_declared_replications(self) -> None:
         active = {
@@ -665,7 +714,7 @@ class LifecycleMachine(RuleBasedStateMachine):
                 tuple(sorted(r.attributes.items())),
                 r.reconnect_window_seconds,
             )
-            for r in self.server.replicas(state="ACTIVE")
+            for r in self.running_replicas()
         }
         declared_keys = {_key_of(d.props) for d in self.model.declared.values()}
         orphaned = set(active) - declared_keys

@@ -50,7 +50,8 @@ def create(properties: dict[str, object], ivs: FirstStartAnswerLost) -> dict[str
 
 
 def active(local_ivs: IvsRealtimeEmulator) -> list[Any]:
-    return local_ivs.replicas(state="ACTIVE")
+    """The replicas that run and go on running: ACTIVE, and no Stop of theirs answered."""
+    return [r for r in local_ivs.replicas(state="ACTIVE") if not r.stopping]
 
 
 def test_a_refusal_whose_reason_cannot_be_read_after_a_lost_answer_leaves_nothing_running(

@@ -459,6 +459,12 @@ def test_backoff_ceiling_doubles_until_the_cap() -> None:
     assert ceilings == pytest.approx([0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0])
 
 
+def test_backoff_of_a_long_retry_loop_stays_at_the_cap() -> None:
+    """A loop that retries for long (a wait polling for minutes) never overflows."""
+    for attempt in (1_100, 10**6):
+        assert backoff_delay(attempt, base=0.2, cap=5.0, rng=_HighestDraw()) == 5.0  # type: ignore[arg-type]
+
+
 def test_backoff_is_jittered() -> None:
     rng = random.Random(7)
     assert len({backoff_delay(3, rng=rng) for _ in range(20)}) > 1

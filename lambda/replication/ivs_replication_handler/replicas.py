@@ -57,7 +57,7 @@ STOP_ATTEMPTS = 3
 # How long a Stop may take to show in the listing after IVS answered it (undocumented: a Stop
 # may take effect a moment after its answer), watched before anything is concluded from a
 # replica still listed ACTIVE.
-STOP_EFFECT_SECONDS = 15.0
+STOP_EFFECT_SECONDS = 10.0
 
 
 def _doubling(first: float, cap: float, total: float) -> tuple[float, ...]:
@@ -70,7 +70,7 @@ def _doubling(first: float, cap: float, total: float) -> tuple[float, ...]:
     return tuple(delays)
 
 
-# The waits between listings while a Stop shows (0.25, 0.5, 1, then 2 s: 10 listings in all).
+# The waits between listings while a Stop shows (0.25, 0.5, 1, then 2 s: 8 listings in all).
 # Not jittered: the listings of one replication, by one caller.
 STOP_EFFECT_DELAYS = _doubling(0.25, 2.0, STOP_EFFECT_SECONDS)
 # Confirming ACTIVE polls the listing with backoff from this, up to the cap.
@@ -80,6 +80,8 @@ _CONFIRM_CAP_SECONDS = 4.0
 _NOT_FOUND = "ResourceNotFoundException"
 
 StopFailure = Literal["refused", "unreadable", "timed-out"]
+# What watching a replica's listing for a while shows (`Replicas._watch`).
+Listed = Literal["not active", "stopped since", "active"]
 
 
 # --- Start outcomes ------------------------------------------------------------------------
@@ -257,6 +259,7 @@ class Replicas:
         lost, in this call or a settle retry's, is marked `unanswered`."""
         waited = 0.0
         attempt = 0
+        landed = 0  # Starts refused while a Stop was landing
         unanswered = False  # an attempt so far may have been carried out, its answer lost
         while True:
             try:
@@ -267,6 +270,11 @@ class Replicas:
                 unanswered = unanswered or refusal.earlier_attempt_may_have_acted
                 marked = replace(refusal, earlier_attempt_may_have_acted=unanswered)
                 verdict = self._classify(spec.key, deadline, marked)
+                if isinstance(verdict, _StopLanded):
+                    landed += 1
+                    if landed < STOP_ATTEMPTS:
+                        continue  # the replica it met has stopped since: start it now
+                    return Refused(marked, unanswered)
                 if not isinstance(verdict, _Contradictable):
                     return verdict
                 delay = min(_SETTLE_MAX_DELAY_SECONDS, _SETTLE_FIRST_DELAY_SECONDS * 2**attempt)
@@ -284,7 +292,7 @@ class Replicas:
 
     def _classify(
         self, key: ReplicationKey, deadline: Deadline, error: ServiceError
-    ) -> Refused | Unresolved | AlreadyActive | _Contradictable:
+    ) -> Refused | Unresolved | AlreadyActive | _StopLanded | _Contradictable:
         """What a refused Start means. The known text is taken at its word, unless an earlier
         attempt may have started the replication (its answer lost): the words do not say what
         that attempt did, the state does."""
@@ -304,11 +312,17 @@ class Replicas:
 
     def _observe(
         self, key: ReplicationKey, deadline: Deadline, error: ServiceError, *, said: bool
-    ) -> AlreadyActive | _Contradictable:
+    ) -> AlreadyActive | _StopLanded | _Contradictable:
         """What the state says about a refusal that may mean "not publishing"; raises
-        CallError when it cannot be read."""
-        if self.ivs.replica_state(key, deadline) == ACTIVE:
+        CallError when it cannot be read. A replica listed ACTIVE may be one whose Stop is
+        still landing (IVS lists it, and refuses a Start with Conflict, for a moment after the
+        Stop's answer): it is watched for as long as a Stop may take before it counts as
+        running."""
+        listed = self._watch(key, deadline)
+        if listed == "active":
             return AlreadyActive()
+        if listed == "stopped since":
+            return _StopLanded()
         if said:  # and the unanswered attempt left nothing
             return _Contradictable(NotPublishing(), said=True)
         if not self.ivs.is_publishing(key.source_stage_arn, key.participant_id, deadline):
@@ -359,7 +373,7 @@ class Replicas:
                 return StopFailed("timed-out", str(error))
             except ServiceError as refusal:
                 try:
-                    listed_active = not self._shows_stopped(key, deadline)
+                    listed_active = self._watch(key, deadline) == "active"
                 except CallError as cause:
                     return StopFailed(
                         "unreadable",
@@ -376,31 +390,33 @@ class Replicas:
 
     def await_stopped(self, key: ReplicationKey, deadline: Deadline) -> bool:
         """After a Stop IVS accepted: whether the listing shows the replica not ACTIVE within
-        STOP_EFFECT_SECONDS (polling with backoff, within `deadline`). False when it is still
-        listed ACTIVE then (someone started it again, or IVS is slower than that), or the
-        listing cannot be read."""
+        STOP_EFFECT_SECONDS (`_watch`). False when it is still listed ACTIVE then (someone
+        started it again, or IVS is slower than that), or the listing cannot be read."""
         try:
-            return self._shows_stopped(key, deadline)
+            return self._watch(key, deadline) != "active"
         except CallError:
             return False
 
-    def _shows_stopped(self, key: ReplicationKey, deadline: Deadline) -> bool:
-        """Whether the replica is listed not ACTIVE (or its source stage is gone) within
-        STOP_EFFECT_SECONDS, listing again after each of `STOP_EFFECT_DELAYS`; raises CallError
-        when the listing cannot be read."""
+    def _watch(self, key: ReplicationKey, deadline: Deadline) -> Listed:
+        """Whether the replica is listed not ACTIVE at once, only after a while ("stopped
+        since": a Stop was landing), or throughout STOP_EFFECT_SECONDS, listing again after
+        each of `STOP_EFFECT_DELAYS` within `deadline`. A source stage that is gone counts as
+        not ACTIVE (every replication from it is gone); raises CallError when the listing
+        cannot be read."""
         for delay in (0.0, *STOP_EFFECT_DELAYS):
             if delay:
                 if deadline.seconds_left() - delay < self.ivs.attempt_budget_seconds:
-                    return False
+                    break
                 self.ivs.sleep(delay)
             try:
-                if self.ivs.replica_state(key, deadline) != ACTIVE:
-                    return True
+                active = self.ivs.replica_state(key, deadline) == ACTIVE
             except ServiceError as error:
-                if error.code == _NOT_FOUND:
-                    return True  # the source stage is gone, and with it every replication from it
-                raise
-        return False
+                if error.code != _NOT_FOUND:
+                    raise
+                active = False
+            if not active:
+                return "stopped since" if delay else "not active"
+        return "active"
 
     # --- confirming and undoing --------------------------------------------------------------
 
@@ -456,6 +472,11 @@ class Replicas:
             stop=self.stop(key, deadline),
             late_start_possible=attempt.late_start_possible,
         )
+
+
+@dataclass(frozen=True)
+class _StopLanded:
+    """The Start met a replica listed ACTIVE that has stopped since: a Stop was landing."""
 
 
 @dataclass(frozen=True)

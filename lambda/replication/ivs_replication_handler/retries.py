@@ -66,6 +66,7 @@ def may_have_acted(error: ServiceError) -> bool:
 
 # Other transient errors back off up to this long.
 _BACKOFF_CAP_SECONDS = 5.0
+_MAX_EXPONENT = 64
 
 
 def backoff_delay(
@@ -76,7 +77,9 @@ def backoff_delay(
     rng: random.Random | None = None,
 ) -> float:
     """Exponential backoff with full jitter: uniform in [0, min(cap, base * 2**attempt)]."""
-    ceiling = min(cap, base * (2**attempt))
+    # The exponent is capped: past it the cap rules anyway, and 2**attempt of a long-running
+    # retry loop would overflow a float.
+    ceiling = min(cap, base * (2 ** min(attempt, _MAX_EXPONENT)))
     return (rng or random).uniform(0.0, ceiling)
 
 

@@ -8,9 +8,9 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import jsii
-from aws_cdk import Duration, IStableStringProducer, Lazy, Stack, Token
+from aws_cdk import Annotations, Duration, IStableStringProducer, Lazy, Stack, Token
 from aws_cdk import custom_resources as cr
-from constructs import Construct, IConstruct
+from constructs import Construct, IConstruct, IValidation
 
 from ivs_replication_handler import contract as c
 
@@ -26,6 +26,7 @@ from .functions import (
     role_writing_to,
 )
 from .reads import default_policy_of, remembered, stack_of
+from .registry import Registry
 
 if TYPE_CHECKING:
     from .follow import FollowInfrastructure
@@ -42,6 +43,20 @@ ReplicationIdentity = tuple[str, str, str]
 
 # Each stack's provider, found through jsii once per stack (memoization, as in `reads`).
 _providers: weakref.WeakKeyDictionary[Stack, ReplicationProvider] = weakref.WeakKeyDictionary()
+
+# A replication declared in two stacks of one app: deleting either stack stops it for the other.
+DECLARED_IN_SEVERAL_STACKS_WARNING = "ivs-replication:declared-in-several-stacks"
+
+
+class _AppDeclarations:
+    """Which construct first declared each replication, across the stacks of one app (CDK has
+    no per-app singleton construct to hold it; it lives as long as the app's root)."""
+
+    def __init__(self) -> None:
+        self.first: dict[ReplicationIdentity, Construct] = {}
+
+
+_apps: weakref.WeakKeyDictionary[IConstruct, _AppDeclarations] = weakref.WeakKeyDictionary()
 
 
 class ReplicationProvider(Construct):
@@ -64,6 +79,10 @@ class ReplicationProvider(Construct):
         self._account_read = False
         # Each replication the stack declares, and the construct that declares it.
         self._declared: dict[ReplicationIdentity, Construct] = {}
+        # Replications also declared in another stack of the app: (here, there).
+        self._shared: list[tuple[Construct, Construct]] = []
+        self._app = remembered(_apps, scope.node.root, lambda _root: _AppDeclarations())
+        self.node.add_validation(_DeclaredOnce(self))
         # Set by FollowInfrastructure when the stack's first follow-mode declaration makes it.
         self.follow: FollowInfrastructure | None = None
         self.metrics_namespace = c.METRICS_NAMESPACE_DEFAULT
@@ -109,6 +128,8 @@ class ReplicationProvider(Construct):
         _state_the_framework_memory(framework_function)
         acknowledge_synchronous_function(self.on_event_function, "the provider framework")
         acknowledge_synchronous_function(framework_function, "CloudFormation")
+        # Which resources declare each replication (ownership), in every mode.
+        self.registry = Registry(self, self.on_event_function)
 
     @property
     def service_token(self) -> str:
@@ -147,7 +168,30 @@ class ReplicationProvider(Construct):
                 "(same source stage, destination stage and participant id): declare each "
                 "replication once per stack."
             )
+        in_app = self._app.first.setdefault(identity, replication)
+        if in_app is not replication:
+            self._shared.append((replication, in_app))
         self._replications += 1
+
+    def shared_declarations(self) -> list[str]:
+        """The stack's replications declared in another stack of the app too, each as an error
+        unless its warning is acknowledged (`Annotations.acknowledge_warning`) on either
+        construct or an ancestor: deleting either stack would stop it for the other."""
+        errors = []
+        for here, there in self._shared:
+            message = (
+                f"{here.node.path} and {there.node.path} declare the same replication (same "
+                "source stage, destination stage and participant id) in two stacks of one "
+                "app: each stack's registry owns it alone, so deleting either stack (or the "
+                "construct) stops it for the other. Declare it in one stack; if the stacks "
+                "deploy to different accounts or regions, acknowledge "
+                f"{DECLARED_IN_SEVERAL_STACKS_WARNING}."
+            )
+            Annotations.of(there).add_warning_v2(DECLARED_IN_SEVERAL_STACKS_WARNING, message)
+            Annotations.of(here).add_warning_v2(DECLARED_IN_SEVERAL_STACKS_WARNING, message)
+            if _warned(here) and _warned(there):
+                errors.append(message)
+        return errors
 
     @property
     def metrics_environment(self) -> dict[str, str]:
@@ -230,6 +274,24 @@ class ReplicationProvider(Construct):
                 f"in stack {stack.stack_name}; rename the construct that uses it."
             )
         return existing
+
+
+@jsii.implements(IValidation)
+class _DeclaredOnce:
+    """Fails synth for a replication declared in two stacks of one app (see
+    `ReplicationProvider.shared_declarations`)."""
+
+    def __init__(self, provider: ReplicationProvider) -> None:
+        self._provider = provider
+
+    def validate(self) -> list[str]:
+        return self._provider.shared_declarations()
+
+
+def _warned(construct: IConstruct) -> bool:
+    """Whether `construct` carries the several-stacks warning (not acknowledged)."""
+    tag = f"[ack: {DECLARED_IN_SEVERAL_STACKS_WARNING}]"
+    return any(tag in str(entry.data) for entry in construct.node.metadata)
 
 
 @jsii.implements(IStableStringProducer)

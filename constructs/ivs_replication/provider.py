@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Unpack
 
 import jsii
 from aws_cdk import Duration, IStableStringProducer, Lazy, Stack, Token
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import custom_resources as cr
 from constructs import Construct, IConstruct
 
@@ -25,6 +26,7 @@ from .functions import (
     new_log_group,
     role_writing_to,
 )
+from .metrics import PERIOD, FunctionMetrics, MetricOptions, late_string
 from .reads import default_policy_of, remembered, stack_of
 
 if TYPE_CHECKING:
@@ -68,6 +70,13 @@ class ReplicationProvider(Construct):
         self.follow: FollowInfrastructure | None = None
         self.metrics_namespace = c.METRICS_NAMESPACE_DEFAULT
         self.metrics_service = c.METRICS_SERVICE_DEFAULT
+        self._stack_name = scope.stack_name
+        # Read when the template is written: `use_metrics` may come after any metric.
+        self._metrics = FunctionMetrics(
+            late_string(lambda: self.metrics_namespace),
+            late_string(lambda: self.metrics_service),
+            self._stack_name,
+        )
         handler_logs = new_log_group(self, "OnEventLogs")
         handler_role = role_writing_to(self, "OnEventRole", handler_logs)
         grant_ivs(
@@ -84,8 +93,11 @@ class ReplicationProvider(Construct):
             timeout=HANDLER_TIMEOUT,
             role=handler_role,
             log_group=handler_logs,
-            # Read at synth, once all replications exist: one jsii call, not one each.
-            environment={c.ENV_STACK_REPLICATIONS: Lazy.string(_ReplicationCount(self))},
+            environment={
+                # Read at synth, once all replications exist: one jsii call, not one each.
+                c.ENV_STACK_REPLICATIONS: Lazy.string(_ReplicationCount(self)),
+                **self.metrics_environment,
+            },
         )
 
         framework_logs = new_log_group(self, "FrameworkLogs")
@@ -151,9 +163,9 @@ class ReplicationProvider(Construct):
 
     @property
     def metrics_environment(self) -> dict[str, str]:
-        """The functions' metric settings; empty while they are the defaults, so a stack
-        that keeps them has the same template as before metrics existed."""
-        environment: dict[str, str] = {}
+        """The functions' metric settings: the stack's name (the Stack dimension of every
+        metric), and the namespace and service when they are not the defaults."""
+        environment = {c.ENV_STACK_NAME: self._stack_name}
         if self.metrics_namespace != c.METRICS_NAMESPACE_DEFAULT:
             environment[c.ENV_METRICS_NAMESPACE] = self.metrics_namespace
         if self.metrics_service != c.METRICS_SERVICE_DEFAULT:
@@ -185,7 +197,10 @@ class ReplicationProvider(Construct):
 
         Default: namespace ``IvsParticipantReplication``, service
         ``ivs-participant-replication``. Applies to the handler and, whenever it exists, the
-        reconciler; call it before creating ``ReplicationAlarms``.
+        reconciler, and to every metric of this stack (the ``metric_*`` methods, the alarms of
+        ``ReplicationAlarms``), whether they were made before or after this call: they read
+        both when the template is written.
+
         :raises ValueError: if a value is empty.
         """
         for name, value in (("namespace", namespace), ("service", service)):
@@ -194,6 +209,108 @@ class ReplicationProvider(Construct):
         self.metrics_namespace = namespace or self.metrics_namespace
         self.metrics_service = service or self.metrics_service
         self._set_on_functions(self.metrics_environment)
+
+    # --- metrics, for dashboards and alarms --------------------------------------------------
+
+    def metric(
+        self,
+        metric_name: str,
+        *,
+        dimensions_map: Mapping[str, str] | None = None,
+        **options: Unpack[MetricOptions],
+    ) -> cloudwatch.Metric:
+        """A metric the stack's functions write (the names are in the README, "Metrics", and
+        in ``ivs_replication_handler.contract``), with the dimensions ``service`` and
+        ``Stack`` plus `dimensions_map` (e.g. ``{"Trigger": "sweep"}``; it cannot replace
+        those two). Statistic Default: ``Sum``; period Default: 5 minutes; `options` as
+        ``cloudwatch.MetricOptions`` (period, statistic, label, color, unit, account,
+        region). For dashboards, alarms, ``cdk-monitoring-constructs``' custom metric groups.
+        """
+        return self._metrics.metric(metric_name, dimensions_map, **options)
+
+    def metric_failed_requests(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        """Custom-resource requests (create, update, delete) that failed: each made a
+        deployment fail or roll back. ``Requests`` with ``Outcome`` Failed; Sum over 5 minutes
+        by default (what ``ReplicationAlarms.handler_failures`` watches)."""
+        return self._metrics.metric(
+            c.METRIC_REQUESTS, {c.DIMENSION_OUTCOME: c.OUTCOME_FAILED}, **options
+        )
+
+    def metric_succeeded_requests(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        """Custom-resource requests that succeeded (``Requests``, ``Outcome`` Succeeded)."""
+        return self._metrics.metric(
+            c.METRIC_REQUESTS, {c.DIMENSION_OUTCOME: c.OUTCOME_SUCCEEDED}, **options
+        )
+
+    def metric_started_replications(
+        self, *, trigger: str | None = None, **options: Unpack[MetricOptions]
+    ) -> cloudwatch.IMetric:
+        """Replications the follow-mode reconciler started (``ReplicationsStarted``): after a
+        "Participant Published" event (`trigger` ``"event"``), by a sweep (``"sweep"``), or
+        both added up (Default: None, a math expression over the two).
+
+        :raises ValueError: if `trigger` is not ``"event"``, ``"sweep"`` or None.
+        """
+        return self._metrics.by_trigger(c.METRIC_STARTED, trigger, **options)
+
+    def metric_failed_replications(
+        self, *, trigger: str | None = None, **options: Unpack[MetricOptions]
+    ) -> cloudwatch.IMetric:
+        """Declared replications the reconciler could not check or start in a run
+        (``ReplicationsFailed``; Lambda retries the run, then it goes to the dead-letter
+        queue). `trigger` as in `metric_started_replications` (Default: both).
+
+        :raises ValueError: if `trigger` is not ``"event"``, ``"sweep"`` or None.
+        """
+        return self._metrics.by_trigger(c.METRIC_FAILED, trigger, **options)
+
+    def metric_sweep_drift(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        """Declarations a ``ReplicationSweep`` found not running although their publisher was
+        live, or could not check (``SweepDrift``); 0 in a healthy stack. Statistic Default:
+        ``Maximum``; period Default: the stack's sweep interval (5 minutes without a sweep
+        yet)."""
+        sweep = self.follow.sweep if self.follow is not None else None
+        interval = getattr(sweep, "interval", PERIOD)
+        settings: MetricOptions = {"statistic": "Maximum", "period": interval}
+        settings.update(options)
+        return self._metrics.metric(
+            c.METRIC_SWEEP_DRIFT, {c.DIMENSION_TRIGGER: c.TRIGGER_SWEEP}, **settings
+        )
+
+    def metric_dead_letters(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        """Messages waiting in the dead-letter queue (the reconciler's failed runs, events
+        its rules could not deliver): SQS's ``ApproximateNumberOfMessagesVisible``, Maximum
+        over 5 minutes by default.
+
+        :raises ValueError: if the stack has no follow mode yet (no queue): declare its
+            follow-mode replications or its ``ReplicationSweep`` first.
+        """
+        settings: MetricOptions = {"statistic": "Maximum", "period": PERIOD}
+        settings.update(options)
+        queue = self._follow_part("metric_dead_letters").dead_letters
+        return queue.metric_approximate_number_of_messages_visible(**settings)
+
+    def metric_reconciler_errors(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        """Failed reconciler runs: Lambda's ``Errors`` of the reconciler, Sum over 5 minutes
+        by default.
+
+        :raises ValueError: if the stack has no follow mode yet (no reconciler): declare its
+            follow-mode replications or its ``ReplicationSweep`` first.
+        """
+        settings: MetricOptions = {"statistic": "Sum", "period": PERIOD}
+        settings.update(options)
+        reconciler = self._follow_part("metric_reconciler_errors").reconciler
+        return reconciler.metric_errors(**settings)
+
+    def _follow_part(self, caller: str) -> FollowInfrastructure:
+        if self.follow is None:
+            raise ValueError(
+                f"{caller}() of {self.node.path}: stack {self._stack_name} has no follow-mode "
+                "infrastructure (no reconciler, no dead-letter queue) yet. Declare its "
+                "follow-mode replications (WhenNotPublishing.follow(), the default) or its "
+                "ReplicationSweep first."
+            )
+        return self.follow
 
     def _set_on_functions(self, environment: Mapping[str, str]) -> None:
         """Set `environment` on the handler and, if it exists yet, the reconciler (which reads

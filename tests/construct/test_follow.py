@@ -398,7 +398,9 @@ def test_fail_mode_stacks_hold_no_follow_infrastructure() -> None:
         "AWS::Lambda::Function",
         {
             "Handler": c.ON_EVENT_ENTRY_POINT,
-            "Environment": Match.object_equals({"Variables": {c.ENV_STACK_REPLICATIONS: "2"}}),
+            "Environment": Match.object_equals(
+                {"Variables": {c.ENV_STACK_REPLICATIONS: "2", c.ENV_STACK_NAME: "TestStack"}}
+            ),
         },
     )
     template.has_resource_properties(

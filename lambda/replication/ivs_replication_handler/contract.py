@@ -105,12 +105,18 @@ RECONCILER_TIMEOUT_SECONDS = 300
 # --- Metrics (CloudWatch embedded metric format, written by `metrics`) ----------------------
 # Both functions read their namespace and service from these variables (the construct sets
 # them); the defaults apply when a variable is unset or empty. No ARN or participant id is
-# ever a dimension: dimensions are the service, and the request type, outcome or trigger.
+# ever a dimension: dimensions are the service, the stack, and the request type, outcome or
+# trigger.
 ENV_METRICS_NAMESPACE = "IVS_REPLICATION_METRICS_NAMESPACE"
 ENV_METRICS_SERVICE = "IVS_REPLICATION_METRICS_SERVICE"
 METRICS_NAMESPACE_DEFAULT = "IvsParticipantReplication"
 METRICS_SERVICE_DEFAULT = LOGGER_SERVICE
 DIMENSION_SERVICE = "service"  # Powertools' name for the service dimension
+# The stack whose functions write a metric (the construct sets its name in every function's
+# environment): one value per stack, so each stack's alarms watch its own functions only,
+# however many stacks share an account, a region and the namespace. Unset: no such dimension.
+ENV_STACK_NAME = "IVS_REPLICATION_STACK_NAME"
+DIMENSION_STACK = "Stack"
 DIMENSION_REQUEST_TYPE = "RequestType"  # Create, Update, Delete or Unknown
 DIMENSION_OUTCOME = "Outcome"  # Succeeded or Failed
 DIMENSION_TRIGGER = "Trigger"  # event or sweep

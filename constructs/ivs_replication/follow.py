@@ -46,8 +46,10 @@ from .functions import (
     grant_ivs,
     handler_function,
     new_log_group,
+    no_dead_letter_queue,
     role_writing_to,
 )
+from .nag import HIPAA_SECURITY, NIST_800_53_R5, in_packs
 from .provider import ReplicationProvider
 
 FOLLOW_ID = "Follow"
@@ -187,13 +189,11 @@ class FollowInfrastructure(Construct):
         )
         acknowledge_all(
             cfn_function_of(reconciler),
-            finding(
-                "Serverless-LambdaDLQ",
+            *no_dead_letter_queue(
                 "Failed asynchronous runs go to the on-failure destination (the dead-letter "
                 "queue, EventInvokeConfig), which records the event with the error and the "
                 "condition; a DeadLetterConfig as well would put every failure in the queue "
-                "twice.",
-                pack="Serverless",
+                "twice."
             ),
             NO_TRACING,
         )
@@ -334,7 +334,7 @@ def _dead_letter_queue(follow: FollowInfrastructure) -> sqs.Queue:
 
 
 def _registry_table(scope: Construct) -> dynamodb.Table:
-    return dynamodb.Table(
+    table = dynamodb.Table(
         scope,
         "Registry",
         partition_key=dynamodb.Attribute(
@@ -349,3 +349,14 @@ def _registry_table(scope: Construct) -> dynamodb.Table:
         # and is removed with the last of them.
         removal_policy=RemovalPolicy.DESTROY,
     )
+    acknowledge_all(table, *NOT_IN_A_BACKUP_PLAN)
+    return table
+
+
+NOT_IN_A_BACKUP_PLAN = in_packs(
+    (NIST_800_53_R5, HIPAA_SECURITY),
+    "DynamoDBInBackupPlan",
+    "Point-in-time recovery (35 days) keeps the registry's history; its items are derived "
+    "from the stack's own custom resources and removed with them. Add the table "
+    "(ReplicationProvider.registry_table) to an AWS Backup plan of your own if a policy asks.",
+)

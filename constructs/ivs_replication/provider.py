@@ -22,11 +22,11 @@ from .functions import (
     depend_on_policy_only,
     grant_ivs,
     handler_function,
-    logical_id,
     new_log_group,
     role_writing_to,
 )
 from .metrics import PERIOD, FunctionMetrics, MetricOptions, late_string
+from .nag import resource_finding
 from .reads import default_policy_of, remembered, stack_of
 
 if TYPE_CHECKING:
@@ -112,7 +112,8 @@ class ReplicationProvider(Construct):
         acknowledge(
             # Created by the framework when it grants itself the invoke permission.
             default_policy_of(framework_role),
-            f"AwsSolutions-IAM5[Resource::<{logical_id(self.on_event_function)}.Arn>:*]",
+            "AwsSolutions-IAM5["
+            f"{resource_finding(self, f'{self.on_event_function.function_arn}:*')}]",
             "The provider framework may invoke any version of this stack's replication "
             "handler (FunctionArn:*), and no other function.",
         )

@@ -63,6 +63,15 @@ WHOLE_RULES = {
     # The dead-letter queue itself.
     "AwsSolutions::AwsSolutions-SQS3": "AWS::SQS::Queue",
     "Serverless::Serverless-SQSRedrivePolicy": "AWS::SQS::Queue",
+    # The compliance packs' versions of the functions' no-DLQ finding, and each role's one
+    # inline policy.
+    "NIST.800.53.R5::NIST.800.53.R5-LambdaDLQ": "AWS::Lambda::Function",
+    "HIPAA.Security::HIPAA.Security-LambdaDLQ": "AWS::Lambda::Function",
+    "NIST.800.53.R5::NIST.800.53.R5-IAMNoInlinePolicy": "AWS::IAM::Policy",
+    "HIPAA.Security::HIPAA.Security-IAMNoInlinePolicy": "AWS::IAM::Policy",
+    "PCI.DSS.321::PCI.DSS.321-IAMNoInlinePolicy": "AWS::IAM::Policy",
+    "NIST.800.53.R5::NIST.800.53.R5-DynamoDBInBackupPlan": "AWS::DynamoDB::Table",
+    "HIPAA.Security::HIPAA.Security-DynamoDBInBackupPlan": "AWS::DynamoDB::Table",
 }
 
 
@@ -85,8 +94,9 @@ def test_every_acknowledgment_is_one_finding_on_one_resource_with_a_reason(
     for logical_id, rule in policies:
         assert rule["id"].startswith("AwsSolutions::AwsSolutions-IAM5["), (logical_id, rule)
         assert nagged["Resources"][logical_id]["Type"] == "AWS::IAM::Policy", logical_id
-    # Per function: no DLQ and no tracing, each for its reason; the queue's two with follow.
-    assert len(whole) == 2 * functions + (2 if follows else 0), whole
+    # Per function: no DLQ (three packs) and no tracing, each for its reason; per role, its
+    # inline policy (three packs); the queue's two and the table's two with follow.
+    assert len(whole) == 4 * functions + 3 * functions + (4 if follows else 0), whole
     assert len(set((lid, r["id"]) for lid, r in whole)) == len(whole), "no duplicate"
     for logical_id, rule in whole:
         assert rule["id"] in WHOLE_RULES, (logical_id, rule)

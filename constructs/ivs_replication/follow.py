@@ -51,6 +51,7 @@ from .functions import (
 )
 from .nag import HIPAA_SECURITY, NIST_800_53_R5, in_packs
 from .provider import ReplicationProvider
+from .tuning import Tuning
 
 FOLLOW_ID = "Follow"
 PUBLISHED_RULE_ID = "PublishedRule"
@@ -167,6 +168,8 @@ class FollowInfrastructure(Construct):
                 actions=list(c.REGISTRY_RECONCILER_ACTIONS), resources=[self.table.table_arn]
             )
         )
+        Tuning.of(self).registry_access(role, write=False)
+        Tuning.of(self).dead_letter_sender(role)
         reconciler = handler_function(
             self,
             "Reconciler",
@@ -225,6 +228,8 @@ class FollowInfrastructure(Construct):
                 actions=list(c.REGISTRY_HANDLER_ACTIONS), resources=[self.table.table_arn]
             )
         )
+        if on_event.role is not None:
+            Tuning.of(self).registry_access(on_event.role, write=True)
 
 
 @jsii.implements(IStableAnyProducer)
@@ -314,6 +319,7 @@ def _dead_letter_queue(follow: FollowInfrastructure) -> sqs.Queue:
     resource = queue.node.default_child
     if not isinstance(resource, sqs.CfnQueue):
         raise TypeError(f"{queue.node.path} has no CfnQueue")
+    Tuning.of(follow).dead_letter_queue(queue)
     acknowledge_all(
         resource,
         finding(
@@ -350,6 +356,7 @@ def _registry_table(scope: Construct) -> dynamodb.Table:
         removal_policy=RemovalPolicy.DESTROY,
     )
     acknowledge_all(table, *NOT_IN_A_BACKUP_PLAN)
+    Tuning.of(scope).registry_table(table)
     return table
 
 

@@ -21,7 +21,7 @@ from constructs import Construct, IConstruct
 
 from ivs_replication_handler import contract as c
 
-from .asset import ARCHITECTURE, RUNTIME, handler_code
+from .asset import ARCHITECTURE, RUNTIME
 from .nag import (
     COMPLIANCE_PACKS,
     HIPAA_SECURITY,
@@ -34,6 +34,7 @@ from .nag import (
     resource_finding,
 )
 from .reads import default_child_of, default_policy_of
+from .tuning import Tuning
 
 __all__ = [
     "NO_TRACING",
@@ -62,8 +63,10 @@ def handler_function(
     on_failure: lambda_.IDestination | None = None,
 ) -> lambda_.Function:
     """A function running one entry point of the handler package: the same runtime,
-    architecture, code, memory and JSON logging for every function of the library, depending
-    on its role's policy only. The last four are `lambda_.Function`'s (default: unset)."""
+    architecture, code, memory and JSON logging for every function of the library (as the
+    stack's `ReplicationProvider.configure` tunes them), depending on its role's policy only.
+    The last four are `lambda_.Function`'s (default: unset)."""
+    tuning = Tuning.of(scope)
     function = lambda_.Function(
         scope,
         construct_id,
@@ -71,7 +74,7 @@ def handler_function(
         runtime=RUNTIME,
         architecture=ARCHITECTURE,
         handler=handler,
-        code=handler_code(),
+        code=tuning.code,
         timeout=timeout,
         memory_size=HANDLER_MEMORY_MB,
         role=role,
@@ -83,6 +86,7 @@ def handler_function(
         on_failure=on_failure,
     )
     depend_on_policy_only(function, role)
+    tuning.python_function(function, role)
     return function
 
 
@@ -131,13 +135,17 @@ def stage_arns_of_region(stack: Stack) -> str:
 
 
 def new_log_group(scope: Construct, construct_id: str) -> logs.LogGroup:
-    return logs.LogGroup(
+    """A function's log group: one month's retention unless the stack configures another,
+    encrypted with the stack's log key if it configures one."""
+    group = logs.LogGroup(
         scope,
         construct_id,
         retention=LOG_RETENTION,
         # Logs of a removed provider have no owner left; keep them only for the retention.
         removal_policy=RemovalPolicy.DESTROY,
     )
+    Tuning.of(scope).log_group(group)
+    return group
 
 
 @functools.cache

@@ -3,13 +3,21 @@ stack's per-stack state: what it declares, its settings, its follow-mode infrast
 
 from __future__ import annotations
 
+import os
 import weakref
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Unpack
 
 import jsii
 from aws_cdk import Duration, IStableStringProducer, Lazy, Stack, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_events as events
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import custom_resources as cr
 from constructs import Construct, IConstruct
 
@@ -28,6 +36,7 @@ from .functions import (
 from .metrics import PERIOD, FunctionMetrics, MetricOptions, late_string
 from .nag import resource_finding
 from .reads import default_policy_of, remembered, stack_of
+from .tuning import Tuning
 
 if TYPE_CHECKING:
     from .follow import FollowInfrastructure
@@ -58,6 +67,8 @@ class ReplicationProvider(Construct):
     def __init__(self, scope: Stack, construct_id: str) -> None:
         super().__init__(scope, construct_id)
         self._stack = scope
+        # First: every function, log group, table and queue registers with it as it is made.
+        self.tuning = Tuning(self)
         self._longest_wait_seconds = 0
         self._replications = 0
         self._ivs_calls_per_second: float | None = None
@@ -119,9 +130,115 @@ class ReplicationProvider(Construct):
         )
         framework_function = self._provider.node.find_child("framework-onEvent")
         depend_on_policy_only(framework_function, framework_role)
+        self.tuning.framework_function(framework_function, framework_role)
         _state_the_framework_memory(framework_function)
         acknowledge_synchronous_function(self.on_event_function, "the provider framework")
         acknowledge_synchronous_function(framework_function, "CloudFormation")
+
+    # --- what a stack may tune --------------------------------------------------------------
+
+    def configure(
+        self,
+        *,
+        memory_size: int | None = None,
+        log_retention: logs.RetentionDays | None = None,
+        log_encryption_key: kms.IKey | None = None,
+        registry_encryption_key: kms.IKey | None = None,
+        dead_letter_encryption_key: kms.IKey | None = None,
+        reserved_concurrent_executions: int | None = None,
+        architecture: lambda_.Architecture | None = None,
+        runtime: lambda_.Runtime | None = None,
+        vpc: ec2.IVpc | None = None,
+        vpc_subnets: ec2.SubnetSelection | None = None,
+        security_groups: Sequence[ec2.ISecurityGroup] | None = None,
+        bundle: str | os.PathLike[str] | None = None,
+    ) -> None:
+        """Tune the stack's shared functions, log groups, registry and dead-letter queue.
+
+        Applies to what exists and to what the stack creates later (the reconciler, the
+        registry and the queue come with its first follow-mode replication or sweep): call
+        it before or after declaring replications. An argument left None keeps what an
+        earlier call set, or the default. Settings that grant or create something (the keys,
+        the VPC, its subnets and security groups, the bundle) are set once per stack.
+
+        :param memory_size: MB of the handler and the reconciler, 128 to 10240. Default: 256
+            (the provider framework's function keeps 128).
+        :param log_retention: of the three functions' log groups. Default: one month.
+        :param log_encryption_key: a KMS key for the three log groups. The key's policy must
+            let CloudWatch Logs of this region use it: added for a key of this app, a
+            warning for an imported one. Default: CloudWatch Logs' own encryption.
+        :param registry_encryption_key: a KMS key for the registry table (follow mode); the
+            handler and the reconciler may use it through DynamoDB only. Default: an AWS owned
+            key.
+        :param dead_letter_encryption_key: a KMS key for the dead-letter queue (follow mode);
+            the reconciler may use it through SQS, and the key's policy lets EventBridge
+            rules of this account use it (a warning for an imported key). Default: SQS-managed
+            encryption.
+        :param reserved_concurrent_executions: reserved for each of the three functions, 1 or
+            more. Below the number of replications a deployment creates at once, some of its
+            creates are throttled and may fail (the framework retries its call a few times).
+            Default: unreserved.
+        :param architecture: of the handler and the reconciler; the bundle is pure Python, so
+            ``ARM_64`` and ``X86_64`` both work. Default: ``Architecture.ARM_64``.
+        :param runtime: of the handler and the reconciler: ``PYTHON_3_11`` to ``PYTHON_3_14``
+            (what the bundle runs on). Default: ``Runtime.PYTHON_3_14``.
+        :param vpc: put the three functions in this VPC. Their subnets must reach IVS
+            real-time and DynamoDB (the handler, the reconciler) and Lambda and S3 (the
+            framework, for its answer to CloudFormation) over HTTPS: through a NAT gateway, or
+            VPC endpoints where they exist (see the README). Default: no VPC.
+        :param vpc_subnets: which subnets of `vpc`; private ones only. Default: the VPC's
+            private subnets with egress (CDK's default selection).
+        :param security_groups: of the functions. Default: one security group of the
+            provider's, HTTPS (443) out only, nothing in.
+        :param bundle: a zip built like the prebuilt bundle (``python hatch_build.py --out
+            <path>``, e.g. after changing a pin in the handler's requirements.txt), used by
+            both functions instead. Default: the bundle shipped in the wheel.
+        :raises ValueError: if a value is out of range or of the wrong kind, a set-once
+            setting changes, subnets or security groups come without a VPC, the subnets are
+            public or none, or the bundle is no zip holding the handler package (each message
+            names the argument and the allowed form).
+        """
+        self.tuning.configure(
+            memory_size=memory_size,
+            log_retention=log_retention,
+            log_encryption_key=log_encryption_key,
+            registry_encryption_key=registry_encryption_key,
+            dead_letter_encryption_key=dead_letter_encryption_key,
+            reserved_concurrent_executions=reserved_concurrent_executions,
+            architecture=architecture,
+            runtime=runtime,
+            vpc=vpc,
+            vpc_subnets=vpc_subnets,
+            security_groups=security_groups,
+            bundle=bundle,
+        )
+
+    # --- what the stack has (read-only) -----------------------------------------------------
+
+    @property
+    def handler_function(self) -> lambda_.IFunction:
+        """The custom-resource handler (every replication's requests)."""
+        return self.on_event_function
+
+    @property
+    def reconciler_function(self) -> lambda_.IFunction | None:
+        """The follow-mode reconciler; None while the stack has no follow mode."""
+        return self.follow.reconciler if self.follow is not None else None
+
+    @property
+    def registry_table(self) -> dynamodb.ITable | None:
+        """The registry of follow-mode declarations; None while the stack has none."""
+        return self.follow.table if self.follow is not None else None
+
+    @property
+    def dead_letter_queue(self) -> sqs.IQueue | None:
+        """The reconciler's dead-letter queue; None while the stack has no follow mode."""
+        return self.follow.dead_letters if self.follow is not None else None
+
+    @property
+    def published_rule(self) -> events.CfnRule | None:
+        """The stack's one "Participant Published" rule; None without follow mode."""
+        return self.follow.published_rule if self.follow is not None else None
 
     @property
     def service_token(self) -> str:

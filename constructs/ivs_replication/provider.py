@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Unpack
 
 import jsii
@@ -14,6 +14,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -35,6 +36,7 @@ from .functions import (
 )
 from .metrics import PERIOD, FunctionMetrics, MetricOptions, late_string
 from .nag import resource_finding
+from .operators import grant_reconcile, grant_status
 from .reads import default_policy_of, remembered, stack_of
 from .tuning import Tuning
 
@@ -78,7 +80,8 @@ class ReplicationProvider(Construct):
         # Each replication the stack declares, and the construct that declares it.
         self._declared: dict[ReplicationIdentity, Construct] = {}
         # Set by FollowInfrastructure when the stack's first follow-mode declaration makes it.
-        self.follow: FollowInfrastructure | None = None
+        self._follow: FollowInfrastructure | None = None
+        self._when_following: list[Callable[[FollowInfrastructure], None]] = []
         self.metrics_namespace = c.METRICS_NAMESPACE_DEFAULT
         self.metrics_service = c.METRICS_SERVICE_DEFAULT
         self._stack_name = scope.stack_name
@@ -213,7 +216,45 @@ class ReplicationProvider(Construct):
             bundle=bundle,
         )
 
+    # --- what an operator may do -----------------------------------------------------------
+
+    def grant_status(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let `grantee` (an operator's role) run ``ivs-replication status`` on this stack:
+        CloudFormation's ``ListStackResources`` and ``GetTemplate`` on this stack, and IVS's
+        ``ListParticipantReplicas``, ``GetStage`` and ``GetParticipant`` on the stages of the
+        stack's account and region; nothing else. cdk-nag's wildcard findings on the
+        grantee's default policy are acknowledged there, with their reasons."""
+        return grant_status(self, grantee)
+
+    def grant_reconcile(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Let `grantee` run ``ivs-replication reconcile`` (and ``status``) on this stack:
+        ``grant_status``'s reads, ``lambda:InvokeFunction`` on the reconciler, and for
+        ``--local``, which runs the reconciler's code, what the reconciler's role has (the
+        five ``ivs:`` actions on the region's stages, ``dynamodb:GetItem``/``Query``/``Scan``
+        on the registry, the registry key through DynamoDB if one is configured). The
+        reconciler's parts are granted when the stack has follow mode, before or after this
+        call; the returned grant covers the statements made now."""
+        return grant_reconcile(self, grantee)
+
     # --- what the stack has (read-only) -----------------------------------------------------
+
+    @property
+    def follow(self) -> FollowInfrastructure | None:
+        """The stack's follow-mode infrastructure, once it has one."""
+        return self._follow
+
+    @follow.setter
+    def follow(self, infrastructure: FollowInfrastructure) -> None:
+        self._follow = infrastructure
+        for callback in self._when_following:
+            callback(infrastructure)
+
+    def when_following(self, callback: Callable[[FollowInfrastructure], None]) -> None:
+        """Call `callback` with the stack's follow-mode infrastructure: now if it exists,
+        else when it is made."""
+        self._when_following.append(callback)
+        if self._follow is not None:
+            callback(self._follow)
 
     @property
     def handler_function(self) -> lambda_.IFunction:

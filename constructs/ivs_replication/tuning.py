@@ -361,7 +361,7 @@ class Tuning:
 
         self._register(apply)
 
-    def registry_access(self, role: iam.IRole, *, write: bool) -> None:
+    def registry_access(self, role: iam.IPrincipal, *, write: bool) -> None:
         """`role` reads (and, with `write`, writes) the registry: with a customer key, it may
         use the key through DynamoDB."""
         actions = REGISTRY_KEY_WRITE if write else REGISTRY_KEY_READ
@@ -400,7 +400,7 @@ class Tuning:
             make()
 
     def _grant_key(
-        self, role: iam.IRole, key: kms.IKey | None, actions: Sequence[str], service: str
+        self, role: iam.IPrincipal, key: kms.IKey | None, actions: Sequence[str], service: str
     ) -> None:
         """Let `role` use `key` through `service` only (``kms:ViaService``), once."""
         if key is None:
@@ -417,7 +417,7 @@ class Tuning:
                 )
             )
 
-        self._once(f"{service}-key:{role.node.addr}", grant)
+        self._once(f"{service}-key:{id(role)}", grant)
 
     def _service_endpoint(self, service: str) -> str:
         return f"{service}.{self._stack.region}.{self._stack.url_suffix}"

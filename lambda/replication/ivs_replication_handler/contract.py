@@ -55,6 +55,15 @@ IAM_ACTIONS = (
     "ivs:GetParticipant",
 )
 
+# What the operator's command (`ivs-replication`, the `cli` package) calls, as IAM actions:
+# `ReplicationProvider.grant_status` and `grant_reconcile` grant exactly these (a test records
+# the command's calls and compares). `status` reads the stack (its resources and template) and,
+# per publisher, its replicas and whether it publishes; `reconcile` invokes the reconciler, and
+# `reconcile --local` runs the reconciler's own code (its IAM_ACTIONS and registry reads).
+CLI_STACK_READ_ACTIONS = ("cloudformation:ListStackResources", "cloudformation:GetTemplate")
+CLI_STATUS_IVS_ACTIONS = ("ivs:ListParticipantReplicas", "ivs:GetStage", "ivs:GetParticipant")
+CLI_RECONCILE_INVOKE_ACTIONS = ("lambda:InvokeFunction",)
+
 # --- What deploy does when the participant is not publishing --------------------------------
 PROP_WHEN_NOT_PUBLISHING = "WhenNotPublishing"
 PROP_WAIT_SECONDS = "WaitForPublisherSeconds"  # only with MODE_WAIT

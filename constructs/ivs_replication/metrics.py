@@ -98,13 +98,17 @@ class FunctionMetrics:
         label = options.pop("label", metric_name)
         color = options.pop("color", None)
         period = options.pop("period", PERIOD)
+        # Ids unique per metric: one graph or alarm may hold several such sums.
+        ids = {
+            trigger: f"{metric_name[0].lower()}{metric_name[1:]}_{trigger}" for trigger in TRIGGERS
+        }
         using = {
-            name: self.metric(metric_name, {c.DIMENSION_TRIGGER: name}, **options)
-            for name in TRIGGERS
+            ids[trigger]: self.metric(metric_name, {c.DIMENSION_TRIGGER: trigger}, **options)
+            for trigger in TRIGGERS
         }
         return cloudwatch.MathExpression(
             # A trigger without runs in a period has no data point: count it as 0.
-            expression=" + ".join(f"FILL({name}, 0)" for name in TRIGGERS),
+            expression=" + ".join(f"FILL({ids[trigger]}, 0)" for trigger in TRIGGERS),
             using_metrics=using,
             period=period,
             label=label,

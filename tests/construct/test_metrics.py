@@ -200,17 +200,23 @@ def test_reconciler_counts_by_trigger_or_added_up_for_both() -> None:
     assert sweep.dimensions[c.DIMENSION_TRIGGER] == c.TRIGGER_SWEEP
     both = provider.metric_failed_replications(label="failed starts")
     assert isinstance(both, cloudwatch.MathExpression)
-    assert both.expression == "FILL(event, 0) + FILL(sweep, 0)"
+    assert both.expression == (
+        "FILL(replicationsFailed_event, 0) + FILL(replicationsFailed_sweep, 0)"
+    )
     assert both.label == "failed starts"
     assert {m.dimensions[c.DIMENSION_TRIGGER] for m in both.using_metrics.values()} == {  # type: ignore[attr-defined]
         c.TRIGGER_EVENT,
         c.TRIGGER_SWEEP,
     }
+    # Both sums in one graph: their metrics' ids differ.
+    cloudwatch.Dashboard(stack, "Board").add_widgets(
+        cloudwatch.GraphWidget(left=[provider.metric_started_replications(), both])
+    )
     # Usable in an alarm of your own.
     cloudwatch.Alarm(stack, "FailedStarts", metric=both, threshold=1, evaluation_periods=1)
     [alarm] = Template.from_stack(stack).find_resources("AWS::CloudWatch::Alarm").values()
     [expression] = [m for m in alarm["Properties"]["Metrics"] if "Expression" in m]
-    assert expression["Expression"] == "FILL(event, 0) + FILL(sweep, 0)"
+    assert expression["Expression"] == both.expression
 
 
 def test_an_unknown_trigger_is_refused_naming_the_allowed_ones() -> None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import json
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -87,11 +86,6 @@ def in_packs(packs: tuple[str, ...], suffix: str, reason: str) -> list[Finding]:
     return [Finding(pack, rule_of(pack, suffix), reason) for pack in packs]
 
 
-# Suppressions written per CloudFormation resource, so each write merges with the earlier
-# ones without asking jsii for the metadata again.
-_written: weakref.WeakKeyDictionary[CfnResource, list[dict[str, Any]]] = weakref.WeakKeyDictionary()
-
-
 def acknowledge_all(scope: IConstruct, *findings: Finding) -> None:
     """Acknowledge `findings` on `scope` (a CloudFormation resource, or the construct whose
     default child is one) for cdk-nag 3 and cdk-nag 2.
@@ -108,18 +102,15 @@ def acknowledge_all(scope: IConstruct, *findings: Finding) -> None:
 
 
 def _suppress_for_v2(resource: CfnResource, findings: tuple[Finding, ...]) -> None:
-    written = _written.get(resource)
-    if written is None:
-        # What the application (or an earlier library) wrote before: kept, as
-        # NagSuppressions keeps it.
-        existing = resource.get_metadata(_V2_KEY)
-        written = list(existing.get("rules_to_suppress", [])) if existing else []
-        _written[resource] = written
+    # What is there already (the application's NagSuppressions, earlier acknowledgments) is
+    # kept, as NagSuppressions keeps it: the metadata holds one list per resource.
+    existing = resource.get_metadata(_V2_KEY)
+    written = list(existing.get("rules_to_suppress", [])) if existing else []
     for found in findings:
         entry = found.suppression()
         if entry not in written:
             written.append(entry)
-    resource.add_metadata(_V2_KEY, {"rules_to_suppress": list(written)})
+    resource.add_metadata(_V2_KEY, {"rules_to_suppress": written})
 
 
 def resource_finding(scope: IConstruct, value: object) -> str:

@@ -73,7 +73,7 @@ lint: setup
 	ruff format --check .
 	$(MYPY) -p ivs_replication -p ivs_replication_handler -p ivs_realtime_emulator \
 		-p ivs_replication_probe -p ivs_replication_cli
-	$(MYPY) app.py example bench hatch_build.py
+	$(MYPY) app.py example bench tools hatch_build.py
 	lint-imports
 
 ## Once, in a sandbox AWS account: measure what IVS answers where it is undocumented, and

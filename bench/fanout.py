@@ -147,7 +147,8 @@ def _declare(
     for index in range(count):
         destination = local.create_stage(f"{participant}-into-{index:03d}")
         key = ReplicationKey(source, destination, participant)
-        registry.put(ReplicationSpec(key, when_not_publishing=c.MODE_FOLLOW), deadline)
+        spec = ReplicationSpec(key, when_not_publishing=c.MODE_FOLLOW)
+        registry.declare(spec, f"Replication{index}", deadline)
 
 
 def _published(stage: str, participant: str, session: str) -> dict[str, Any]:

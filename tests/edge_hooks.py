@@ -13,7 +13,7 @@ from botocore.exceptions import ReadTimeoutError
 
 from ivs_replication_handler.errors import DeadlineExceededError, ServiceError
 from ivs_replication_handler.ivs import IvsRealtime, make_client
-from ivs_replication_handler.registry import Registry
+from ivs_replication_handler.registry import Ownership, Registry
 from ivs_replication_handler.retries import Deadline
 from ivs_replication_handler.spec import ReplicationKey, ReplicationSpec
 
@@ -62,7 +62,7 @@ class HookedIvs(IvsRealtime):
 
 class HookedRegistry(Registry):
     """The registry with hooks: a stale Query answer (read before later writes), refused
-    reads of one item, and a PutItem applied whose answer is lost."""
+    reads of one item, and a declaration applied whose answer is lost."""
 
     def __init__(self, table: str, client: Any) -> None:
         super().__init__(table, client=client, sleep=lambda _: None)
@@ -82,10 +82,11 @@ class HookedRegistry(Registry):
             raise ServiceError("GetItem", "AccessDeniedException", 400, "not authorized")
         return super().declaration(key, deadline)
 
-    def put(self, spec: ReplicationSpec, deadline: Deadline) -> None:
-        super().put(spec, deadline)
+    def declare(self, spec: ReplicationSpec, owner: str, deadline: Deadline) -> Ownership:
+        before = super().declare(spec, owner, deadline)
         if self.lose_put_answer:
-            raise DeadlineExceededError("PutItem still failing after 3 attempts", attempts=3)
+            raise DeadlineExceededError("UpdateItem still failing after 3 attempts", attempts=3)
+        return before
 
 
 class FirstStartAnswerLost(IvsRealtime):

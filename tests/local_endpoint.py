@@ -5,6 +5,8 @@ clock that Lambda's remaining time, the handler's backoff and the endpoint's thr
 
 from __future__ import annotations
 
+import atexit
+import itertools
 import os
 import time
 from typing import TYPE_CHECKING
@@ -13,6 +15,7 @@ from unittest import mock
 import pytest
 
 from ivs_realtime_emulator import SystemClock
+from ivs_replication.testing.dynamodb import LocalDynamoDB
 from ivs_replication_handler.ivs import IvsRealtime, make_client
 
 if TYPE_CHECKING:
@@ -65,3 +68,22 @@ class CompressedTime:
 def make_ivs(local_ivs: IvsRealtimeEmulator) -> Callable[[], IvsRealtime]:
     """Fresh short-timeout `IvsRealtime`s for the `local_ivs` endpoint (one per handler run)."""
     return lambda: short_timeout_ivs(local_ivs.endpoint_url)
+
+
+_dynamodb: LocalDynamoDB | None = None
+_tables = itertools.count()
+
+
+def registry_server() -> LocalDynamoDB:
+    """One moto server for every state machine example of the process (starting one takes
+    most of a second)."""
+    global _dynamodb  # noqa: PLW0603 - a lazily started, process-wide test server
+    if _dynamodb is None:
+        _dynamodb = LocalDynamoDB().start()
+        atexit.register(_dynamodb.stop)
+    return _dynamodb
+
+
+def new_registry_table(prefix: str) -> str:
+    """A fresh registry table on `registry_server()`; delete it with `registry_server()`."""
+    return registry_server().create_registry_table(f"{prefix}-{os.getpid()}-{next(_tables)}")

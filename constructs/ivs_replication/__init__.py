@@ -15,11 +15,12 @@ from ._version import __version__
 from .alarms import ReplicationAlarms
 from .fanout import IngestReplication, ParticipantFanOut
 from .modes import WhenNotPublishing
-from .provider import ReplicationProvider
+from .provider import DECLARED_IN_SEVERAL_STACKS_WARNING, ReplicationProvider
 from .replication import FAIL_WITH_NEW_SOURCE_STAGE_WARNING, ParticipantReplication, StageLike
 from .sweep import ReplicationSweep
 
 __all__ = [
+    "DECLARED_IN_SEVERAL_STACKS_WARNING",
     "FAIL_WITH_NEW_SOURCE_STAGE_WARNING",
     "IngestReplication",
     "ParticipantFanOut",

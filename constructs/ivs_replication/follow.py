@@ -1,9 +1,9 @@
 """Follow mode's infrastructure: once per stack, created by the first follow-mode declaration.
 
-A registry (DynamoDB table) of what the stack declares, written by the custom-resource
-handler; a reconciler function that starts declared replications whenever their publisher
-publishes; a dead-letter queue for the events it could not handle; ONE EventBridge rule for
-every followed publisher of the stack. Stacks without follow mode hold none of it.
+A reconciler function that starts declared replications whenever their publisher publishes
+(reading the stack's registry, see `registry`); a dead-letter queue for the events it could
+not handle; ONE EventBridge rule for every followed publisher of the stack. Stacks without
+follow mode hold none of it.
 
 One rule, whatever the number of publishers: a stack holds at most 500 resources and an
 account's default bus about 300 rules, so a rule per publisher cannot scale. Its pattern lists
@@ -24,11 +24,9 @@ from aws_cdk import (
     Duration,
     IStableAnyProducer,
     Lazy,
-    RemovalPolicy,
     Stack,
     Token,
 )
-from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -49,7 +47,6 @@ from .functions import (
     no_dead_letter_queue,
     role_writing_to,
 )
-from .nag import HIPAA_SECURITY, NIST_800_53_R5, in_packs
 from .provider import ReplicationProvider
 from .tuning import Tuning
 
@@ -66,21 +63,21 @@ RECONCILER_TARGET_ID = "Reconciler"
 DEAD_LETTER_RETENTION = Duration.days(14)
 
 
-class FollowInfrastructure(Construct):
-    """The registry, the reconciler, its invoke permission and its one "Participant Published"
-    rule, shared by a stack's follow-mode replications at `<provider>/Follow`.
+class FollowInfrastructure:
+    """The reconciler, its dead-letter queue, its invoke permission and its one "Participant
+    Published" rule, shared by a stack's follow-mode replications, made under the stack's
+    registry (`<provider>/Follow`), whose table they read.
 
     Use `FollowInfrastructure.of(scope)`; constructing it directly is for that method only.
     """
 
-    def __init__(self, provider: ReplicationProvider, construct_id: str) -> None:
-        super().__init__(provider, construct_id)
+    def __init__(self, provider: ReplicationProvider) -> None:
         self.provider = provider
-        self.table = _registry_table(self)
-        self.dead_letters = _dead_letter_queue(self)
+        self.scope = provider.registry
+        self.table = provider.registry.table
+        self.dead_letters = _dead_letter_queue(self.scope)
         self.reconciler = self._reconciler()
         self.invoke_permission = self._invoke_permission_for_rules_of_the_stack()
-        self._let_the_handler_write_the_registry(provider.on_event_function)
         # Source stage ARN -> participant ids followed there, in declaration order. Equal
         # token strings stand for the same token.
         self._followed: dict[str, dict[str, None]] = {}
@@ -92,7 +89,7 @@ class FollowInfrastructure(Construct):
     def of(cls, scope: Construct) -> FollowInfrastructure:
         """The stack's follow-mode infrastructure, created (with the provider) on first use."""
         provider = ReplicationProvider.of(scope)
-        return provider.follow or cls(provider, FOLLOW_ID)
+        return provider.follow or cls(provider)
 
     def follow(self, source_stage_arn: str, participant_id: str) -> None:
         """Route this publisher's "Participant Published" events to the reconciler (its
@@ -113,7 +110,7 @@ class FollowInfrastructure(Construct):
 
     def _published_rule(self) -> events.CfnRule:
         rule = events.CfnRule(
-            self,
+            self.scope,
             PUBLISHED_RULE_ID,
             description="Starts this stack's follow-mode IVS participant replications when "
             "their publisher publishes",
@@ -148,18 +145,19 @@ class FollowInfrastructure(Construct):
         reconciler's work)."""
         if self._sweep is not None:
             raise ValueError(
-                f"Invalid ReplicationSweep {sweep.node.path}: stack {Stack.of(self).stack_name} "
+                f"Invalid ReplicationSweep {sweep.node.path}: stack "
+                f"{Stack.of(self.scope).stack_name} "
                 f"already has one ({self._sweep.node.path}). Expected at most one "
                 "ReplicationSweep per stack: one sweep covers every follow-mode replication."
             )
         self._sweep = sweep
 
     def _reconciler(self) -> lambda_.Function:
-        reconciler_logs = new_log_group(self, "ReconcilerLogs")
-        role = role_writing_to(self, "ReconcilerRole", reconciler_logs)
+        reconciler_logs = new_log_group(self.scope, "ReconcilerLogs")
+        role = role_writing_to(self.scope, "ReconcilerRole", reconciler_logs)
         grant_ivs(
             role,
-            Stack.of(self),
+            Stack.of(self.scope),
             why="The reconciler starts the replications the registry declares, whichever "
             "stages they name; a fixed pattern keeps the policy's size constant.",
         )
@@ -168,10 +166,10 @@ class FollowInfrastructure(Construct):
                 actions=list(c.REGISTRY_RECONCILER_ACTIONS), resources=[self.table.table_arn]
             )
         )
-        Tuning.of(self).registry_access(role, write=False)
-        Tuning.of(self).dead_letter_sender(role)
+        Tuning.of(self.scope).registry_access(role, write=False)
+        Tuning.of(self.scope).dead_letter_sender(role)
         reconciler = handler_function(
-            self,
+            self.scope,
             "Reconciler",
             description="Starts follow-mode IVS participant replications when their "
             "publisher publishes",
@@ -210,9 +208,9 @@ class FollowInfrastructure(Construct):
         it only starts replications the registry declares (written by this stack's handler),
         and starting one that is already running changes nothing.
         """
-        stack = Stack.of(self)
+        stack = Stack.of(self.scope)
         return lambda_.CfnPermission(
-            self,
+            self.scope,
             "InvokeFromRules",
             action="lambda:InvokeFunction",
             function_name=self.reconciler.function_arn,
@@ -220,16 +218,6 @@ class FollowInfrastructure(Construct):
             source_account=stack.account,
             source_arn=stack.format_arn(service="events", resource="rule", resource_name="*"),
         )
-
-    def _let_the_handler_write_the_registry(self, on_event: lambda_.Function) -> None:
-        on_event.add_environment(c.ENV_REGISTRY_TABLE, self.table.table_name)
-        on_event.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=list(c.REGISTRY_HANDLER_ACTIONS), resources=[self.table.table_arn]
-            )
-        )
-        if on_event.role is not None:
-            Tuning.of(self).registry_access(on_event.role, write=True)
 
 
 @jsii.implements(IStableAnyProducer)
@@ -287,13 +275,13 @@ def sweep_input() -> str:
     return json.dumps({c.SWEEP_INPUT_KEY: True})
 
 
-def _dead_letter_queue(follow: FollowInfrastructure) -> sqs.Queue:
+def _dead_letter_queue(scope: Construct) -> sqs.Queue:
     """Encrypted (SQS-managed keys, which EventBridge and Lambda can write to without a key
     policy), TLS only, 14 days' retention. Written by the reconciler's on-failure destination
     (its role) and by the rules' dead-letter config (EventBridge, allowed below)."""
-    stack = Stack.of(follow)
+    stack = Stack.of(scope)
     queue = sqs.Queue(
-        follow,
+        scope,
         "DeadLetters",
         encryption=sqs.QueueEncryption.SQS_MANAGED,
         enforce_ssl=True,
@@ -319,7 +307,7 @@ def _dead_letter_queue(follow: FollowInfrastructure) -> sqs.Queue:
     resource = queue.node.default_child
     if not isinstance(resource, sqs.CfnQueue):
         raise TypeError(f"{queue.node.path} has no CfnQueue")
-    Tuning.of(follow).dead_letter_queue(queue)
+    Tuning.of(scope).dead_letter_queue(queue)
     acknowledge_all(
         resource,
         finding(
@@ -337,33 +325,3 @@ def _dead_letter_queue(follow: FollowInfrastructure) -> sqs.Queue:
         ),
     )
     return queue
-
-
-def _registry_table(scope: Construct) -> dynamodb.Table:
-    table = dynamodb.Table(
-        scope,
-        "Registry",
-        partition_key=dynamodb.Attribute(
-            name=c.REGISTRY_PARTITION_KEY, type=dynamodb.AttributeType.STRING
-        ),
-        sort_key=dynamodb.Attribute(name=c.REGISTRY_SORT_KEY, type=dynamodb.AttributeType.STRING),
-        billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-        point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-            point_in_time_recovery_enabled=True
-        ),
-        # Derived state: it records what the stack's follow-mode custom resources declare,
-        # and is removed with the last of them.
-        removal_policy=RemovalPolicy.DESTROY,
-    )
-    acknowledge_all(table, *NOT_IN_A_BACKUP_PLAN)
-    Tuning.of(scope).registry_table(table)
-    return table
-
-
-NOT_IN_A_BACKUP_PLAN = in_packs(
-    (NIST_800_53_R5, HIPAA_SECURITY),
-    "DynamoDBInBackupPlan",
-    "Point-in-time recovery (35 days) keeps the registry's history; its items are derived "
-    "from the stack's own custom resources and removed with them. Add the table "
-    "(ReplicationProvider.registry_table) to an AWS Backup plan of your own if a policy asks.",
-)

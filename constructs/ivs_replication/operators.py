@@ -58,16 +58,17 @@ def grant_status(provider: ReplicationProvider, grantee: iam.IGrantable) -> iam.
 def grant_reconcile(provider: ReplicationProvider, grantee: iam.IGrantable) -> iam.Grant:
     """``status``'s reads, then invoking the reconciler and what the reconciler's own code
     does with ``--local``: its IVS actions on the region's stages, its registry reads (and the
-    registry key, through DynamoDB). The reconciler's parts are granted when the stack has
+    registry key, through DynamoDB). Invoking the reconciler is granted when the stack has
     follow mode, now or later."""
     grant = grant_status(provider, grantee)
     stages = stage_arns_of_region(Stack.of(provider))
-    grant = grant.combine(_grant(grantee, c.IAM_ACTIONS, [stages]))
+    grant = grant.combine(_grant(grantee, c.IAM_ACTIONS, [stages])).combine(
+        _grant(grantee, c.REGISTRY_RECONCILER_ACTIONS, [provider.registry_table.table_arn])
+    )
+    provider.tuning.registry_access(grantee.grant_principal, write=False)
 
     def reconciler_parts(follow: FollowInfrastructure) -> None:
         _grant(grantee, c.CLI_RECONCILE_INVOKE_ACTIONS, [follow.reconciler.function_arn])
-        _grant(grantee, c.REGISTRY_RECONCILER_ACTIONS, [follow.table.table_arn])
-        provider.tuning.registry_access(grantee.grant_principal, write=False)
 
     provider.when_following(reconciler_parts)
     _acknowledge_on_grantee(

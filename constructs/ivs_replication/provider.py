@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Unpack
 
 import jsii
-from aws_cdk import Duration, IStableStringProducer, Lazy, Stack, Token
+from aws_cdk import Annotations, Duration, IStableStringProducer, Lazy, Stack, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ec2 as ec2
@@ -20,7 +20,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import custom_resources as cr
-from constructs import Construct, IConstruct
+from constructs import Construct, IConstruct, IValidation
 
 from ivs_replication_handler import contract as c
 
@@ -38,6 +38,7 @@ from .metrics import PERIOD, FunctionMetrics, MetricOptions, late_string
 from .nag import resource_finding
 from .operators import grant_reconcile, grant_status
 from .reads import default_policy_of, remembered, stack_of
+from .registry import Registry
 from .tuning import Tuning
 
 if TYPE_CHECKING:
@@ -55,6 +56,20 @@ ReplicationIdentity = tuple[str, str, str]
 
 # Each stack's provider, found through jsii once per stack (memoization, as in `reads`).
 _providers: weakref.WeakKeyDictionary[Stack, ReplicationProvider] = weakref.WeakKeyDictionary()
+
+# A replication declared in two stacks of one app: deleting either stack stops it for the other.
+DECLARED_IN_SEVERAL_STACKS_WARNING = "ivs-replication:declared-in-several-stacks"
+
+
+class _AppDeclarations:
+    """Which construct first declared each replication, across the stacks of one app (CDK has
+    no per-app singleton construct to hold it; it lives as long as the app's root)."""
+
+    def __init__(self) -> None:
+        self.first: dict[ReplicationIdentity, Construct] = {}
+
+
+_apps: weakref.WeakKeyDictionary[IConstruct, _AppDeclarations] = weakref.WeakKeyDictionary()
 
 
 class ReplicationProvider(Construct):
@@ -79,6 +94,10 @@ class ReplicationProvider(Construct):
         self._account_read = False
         # Each replication the stack declares, and the construct that declares it.
         self._declared: dict[ReplicationIdentity, Construct] = {}
+        # Replications also declared in another stack of the app: (here, there).
+        self._shared: list[tuple[Construct, Construct]] = []
+        self._app = remembered(_apps, scope.node.root, lambda _root: _AppDeclarations())
+        self.node.add_validation(_DeclaredOnce(self))
         # Set by FollowInfrastructure when the stack's first follow-mode declaration makes it.
         self._follow: FollowInfrastructure | None = None
         self._when_following: list[Callable[[FollowInfrastructure], None]] = []
@@ -137,6 +156,8 @@ class ReplicationProvider(Construct):
         _state_the_framework_memory(framework_function)
         acknowledge_synchronous_function(self.on_event_function, "the provider framework")
         acknowledge_synchronous_function(framework_function, "CloudFormation")
+        # Which resources declare each replication (ownership), in every mode.
+        self.registry = Registry(self, self.on_event_function)
 
     # --- what a stack may tune --------------------------------------------------------------
 
@@ -158,9 +179,9 @@ class ReplicationProvider(Construct):
     ) -> None:
         """Tune the stack's shared functions, log groups, registry and dead-letter queue.
 
-        Applies to what exists and to what the stack creates later (the reconciler, the
-        registry and the queue come with its first follow-mode replication or sweep): call
-        it before or after declaring replications. An argument left None keeps what an
+        Applies to what exists and to what the stack creates later (the reconciler and the
+        dead-letter queue come with its first follow-mode replication or sweep): call it
+        before or after declaring replications. An argument left None keeps what an
         earlier call set, or the default. Settings that grant or create something (the keys,
         the VPC, its subnets and security groups, the bundle) are set once per stack.
 
@@ -170,9 +191,8 @@ class ReplicationProvider(Construct):
         :param log_encryption_key: a KMS key for the three log groups. The key's policy must
             let CloudWatch Logs of this region use it: added for a key of this app, a
             warning for an imported one. Default: CloudWatch Logs' own encryption.
-        :param registry_encryption_key: a KMS key for the registry table (follow mode); the
-            handler and the reconciler may use it through DynamoDB only. Default: an AWS owned
-            key.
+        :param registry_encryption_key: a KMS key for the registry table; the handler and the
+            reconciler may use it through DynamoDB only. Default: an AWS owned key.
         :param dead_letter_encryption_key: a KMS key for the dead-letter queue (follow mode);
             the reconciler may use it through SQS, and the key's policy lets EventBridge
             rules of this account use it (a warning for an imported key). Default: SQS-managed
@@ -267,9 +287,9 @@ class ReplicationProvider(Construct):
         return self.follow.reconciler if self.follow is not None else None
 
     @property
-    def registry_table(self) -> dynamodb.ITable | None:
-        """The registry of follow-mode declarations; None while the stack has none."""
-        return self.follow.table if self.follow is not None else None
+    def registry_table(self) -> dynamodb.ITable:
+        """The stack's registry (which resources declare each replication, in every mode)."""
+        return self.registry.table
 
     @property
     def dead_letter_queue(self) -> sqs.IQueue | None:
@@ -318,7 +338,30 @@ class ReplicationProvider(Construct):
                 "(same source stage, destination stage and participant id): declare each "
                 "replication once per stack."
             )
+        in_app = self._app.first.setdefault(identity, replication)
+        if in_app is not replication:
+            self._shared.append((replication, in_app))
         self._replications += 1
+
+    def shared_declarations(self) -> list[str]:
+        """The stack's replications declared in another stack of the app too, each as an error
+        unless its warning is acknowledged (`Annotations.acknowledge_warning`) on either
+        construct or an ancestor: deleting either stack would stop it for the other."""
+        errors = []
+        for here, there in self._shared:
+            message = (
+                f"{here.node.path} and {there.node.path} declare the same replication (same "
+                "source stage, destination stage and participant id) in two stacks of one "
+                "app: each stack's registry owns it alone, so deleting either stack (or the "
+                "construct) stops it for the other. Declare it in one stack; if the stacks "
+                "deploy to different accounts or regions, acknowledge "
+                f"{DECLARED_IN_SEVERAL_STACKS_WARNING}."
+            )
+            Annotations.of(there).add_warning_v2(DECLARED_IN_SEVERAL_STACKS_WARNING, message)
+            Annotations.of(here).add_warning_v2(DECLARED_IN_SEVERAL_STACKS_WARNING, message)
+            if _warned(here) and _warned(there):
+                errors.append(message)
+        return errors
 
     @property
     def metrics_environment(self) -> dict[str, str]:
@@ -506,6 +549,24 @@ class ReplicationProvider(Construct):
                 f"in stack {stack.stack_name}; rename the construct that uses it."
             )
         return existing
+
+
+@jsii.implements(IValidation)
+class _DeclaredOnce:
+    """Fails synth for a replication declared in two stacks of one app (see
+    `ReplicationProvider.shared_declarations`)."""
+
+    def __init__(self, provider: ReplicationProvider) -> None:
+        self._provider = provider
+
+    def validate(self) -> list[str]:
+        return self._provider.shared_declarations()
+
+
+def _warned(construct: IConstruct) -> bool:
+    """Whether `construct` carries the several-stacks warning (not acknowledged)."""
+    tag = f"[ack: {DECLARED_IN_SEVERAL_STACKS_WARNING}]"
+    return any(tag in str(entry.data) for entry in construct.node.metadata)
 
 
 @jsii.implements(IStableStringProducer)

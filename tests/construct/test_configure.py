@@ -398,7 +398,6 @@ def test_the_provider_exposes_its_functions_table_queue_and_rule() -> None:
     provider = ReplicationProvider.of(stack)
     assert provider.handler_function is provider.on_event_function
     assert provider.reconciler_function is None
-    assert provider.registry_table is None
     assert provider.dead_letter_queue is None
     assert provider.published_rule is None
 
@@ -409,10 +408,11 @@ def test_the_provider_exposes_its_functions_table_queue_and_rule() -> None:
     assert stack.resolve(reconciler.function_name)["Ref"] in template.find_resources(
         "AWS::Lambda::Function", {"Properties": {"Handler": c.RECONCILER_ENTRY_POINT}}
     )
-    assert provider.registry_table is not None
+    # The registry is in every stack, follow mode or not.
     assert stack.resolve(provider.registry_table.table_name)["Ref"] in template.find_resources(
         "AWS::DynamoDB::Table"
     )
+
     assert provider.dead_letter_queue is not None
     assert provider.published_rule is not None
     assert provider.published_rule.event_pattern is not None

@@ -1,14 +1,19 @@
-"""Follow by default, the warning for fail() with a new source stage, and one declaration per
-replication per stack."""
+"""Follow by default, the warning for fail() with a new source stage, and one declaration of a
+replication per stack, and per app."""
 
 from __future__ import annotations
 
+import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Annotations, Match, Template
 
-from ivs_replication import FAIL_WITH_NEW_SOURCE_STAGE_WARNING, WhenNotPublishing
+from ivs_replication import (
+    DECLARED_IN_SEVERAL_STACKS_WARNING,
+    FAIL_WITH_NEW_SOURCE_STAGE_WARNING,
+    WhenNotPublishing,
+)
 from ivs_replication_handler import contract as c
-from tests.construct.helpers import cfn_stage, new_stack, replicate
+from tests.construct.helpers import NO_BUNDLING, cfn_stage, new_stack, replicate
 
 
 def warnings_with_id(stack, warning_id: str) -> list[str]:
@@ -58,7 +63,47 @@ def test_declaring_one_replication_twice_in_a_stack_names_both_paths() -> None:
         replicate(stack, "Second", when_not_publishing=WhenNotPublishing.fail())
 
 
-def test_the_same_replication_in_two_stacks_is_allowed() -> None:
-    """Across stacks each has its own registry and resource (see the README's Limits)."""
+def two_stacks_of_one_app() -> tuple[cdk.App, cdk.Stack, cdk.Stack]:
+    app = cdk.App(context=NO_BUNDLING)
+    return app, cdk.Stack(app, "Live"), cdk.Stack(app, "Backup")
+
+
+def test_the_same_replication_in_two_stacks_of_one_app_fails_synth_naming_both_paths() -> None:
+    """Each stack's registry owns what it declares alone: deleting either stack would stop the
+    replication for the other."""
+    app, live, backup = two_stacks_of_one_app()
+    replicate(live)
+    replicate(backup, "Again")
+
+    with pytest.raises(RuntimeError, match=r"Backup/Again and Live/Replication declare the same"):
+        app.synth()
+
+
+def test_acknowledging_the_warning_on_either_construct_lets_the_app_synthesize() -> None:
+    """Teams that mean it (stacks deployed to different accounts or regions) acknowledge it;
+    the other construct keeps the warning."""
+    app, live, backup = two_stacks_of_one_app()
+    replicate(live)
+    again = replicate(backup, "Again")
+    cdk.Annotations.of(again).acknowledge_warning(
+        DECLARED_IN_SEVERAL_STACKS_WARNING, "deployed to another account"
+    )
+
+    app.synth()
+
+    assert warnings_with_id(live, DECLARED_IN_SEVERAL_STACKS_WARNING) == ["/Live/Replication"]
+    assert warnings_with_id(backup, DECLARED_IN_SEVERAL_STACKS_WARNING) == []
+
+
+def test_different_replications_in_two_stacks_of_one_app_synthesize() -> None:
+    app, live, backup = two_stacks_of_one_app()
+    replicate(live)
+    replicate(backup, participant_id="host-2")
+    app.synth()
+    assert warnings_with_id(live, DECLARED_IN_SEVERAL_STACKS_WARNING) == []
+
+
+def test_the_same_replication_in_two_apps_is_allowed() -> None:
+    """Two apps cannot see each other (see the README's "Refactors and several stacks")."""
     replicate(new_stack())
     replicate(new_stack())

@@ -76,12 +76,13 @@ def test_a_fan_out_follows_by_default_with_one_rule_for_its_publisher(stack: cdk
     template.resource_count_is("AWS::DynamoDB::Table", 1)
 
 
-def test_a_failing_fan_out_has_no_rule(stack: cdk.Stack) -> None:
+def test_a_failing_fan_out_has_no_rule_and_only_the_registry(stack: cdk.Stack) -> None:
+    """Fail mode needs no reconciler: the one table is the registry of who declares what."""
     fan_out(stack, when_not_publishing=WhenNotPublishing.fail())
 
     template = Template.from_stack(stack)
     template.resource_count_is(RULE_TYPE, 0)
-    template.resource_count_is("AWS::DynamoDB::Table", 0)
+    template.resource_count_is("AWS::DynamoDB::Table", 1)
 
 
 def test_the_stacks_one_rule_lives_at_a_fixed_path_whatever_declares_it(stack: cdk.Stack) -> None:

@@ -376,7 +376,10 @@ def test_a_pattern_too_long_with_the_participant_ids_lists_the_stages_alone() ->
     assert longest_deployed_length(with_participants) > EVENT_PATTERN_LIMIT  # the premise
 
 
-def test_fail_mode_stacks_hold_no_follow_infrastructure() -> None:
+def test_fail_mode_stacks_hold_the_registry_and_no_follow_infrastructure() -> None:
+    """Every stack with a replication records who declares it (ownership: a renamed
+    construct's Delete must not stop what its new resource declares); only follow mode adds
+    the reconciler, its queue, permission and rule."""
     stack = new_stack()
     replicate(stack)
     replicate(
@@ -389,6 +392,7 @@ def test_fail_mode_stacks_hold_no_follow_infrastructure() -> None:
 
     assert resource_types(stack) == sorted(
         [CUSTOM_TYPE] * 2
+        + ["AWS::DynamoDB::Table"]
         + ["AWS::IAM::Policy"] * 2
         + ["AWS::IAM::Role"] * 2
         + ["AWS::Lambda::Function"] * 2
@@ -399,7 +403,13 @@ def test_fail_mode_stacks_hold_no_follow_infrastructure() -> None:
         {
             "Handler": c.ON_EVENT_ENTRY_POINT,
             "Environment": Match.object_equals(
-                {"Variables": {c.ENV_STACK_REPLICATIONS: "2", c.ENV_STACK_NAME: "TestStack"}}
+                {
+                    "Variables": {
+                        c.ENV_STACK_REPLICATIONS: "2",
+                        c.ENV_STACK_NAME: "TestStack",
+                        c.ENV_REGISTRY_TABLE: {"Ref": table_id(template)},
+                    }
+                }
             ),
         },
     )

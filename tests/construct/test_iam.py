@@ -118,9 +118,18 @@ def test_each_role_writes_only_its_own_logs_and_has_no_managed_policy() -> None:
         logs = [s for s in granted if _writes_logs(s)]
         assert logs, name
         assert all(s["Resource"] == {"Fn::GetAtt": [log_group_id, "Arn"]} for s in logs), name
-    # The handler: its logs and exactly one more statement, the IVS one.
+    # The handler: its logs and exactly two more statements, the IVS one and the registry's.
     (_, handler_granted) = statements["handler"]
-    assert [s for s in handler_granted if not _writes_logs(s)] == ivs_statements(stack)
+    (table_id,) = template.find_resources("AWS::DynamoDB::Table")
+    registry = {
+        "Effect": "Allow",
+        "Action": list(c.REGISTRY_HANDLER_ACTIONS),
+        "Resource": {"Fn::GetAtt": [table_id, "Arn"]},
+    }
+    assert [s for s in handler_granted if not _writes_logs(s)] == [
+        *ivs_statements(stack),
+        registry,
+    ]
     # The framework may invoke the handler, any version of it, and no other function.
     (_, framework_granted) = statements["framework"]
     (invoke,) = [s for s in framework_granted if s["Action"] == "lambda:InvokeFunction"]

@@ -26,7 +26,8 @@ PAGER_ARN = "arn:aws:sns:us-east-1:123456789012:pager"
 
 def follow_stack(app: cdk.App, name: str) -> cdk.Stack:
     stack = cdk.Stack(app, name)
-    replicate(stack, when_not_publishing=None)  # follow(), the default
+    # follow(), the default; a publisher of its own (one replication in two stacks fails synth)
+    replicate(stack, when_not_publishing=None, participant_id=f"host-{name.lower()}")
     ReplicationSweep(stack, "Sweep")
     return stack
 

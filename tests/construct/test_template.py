@@ -189,13 +189,13 @@ def test_warns_when_a_stage_is_in_another_account_than_the_stack() -> None:
 def test_replications_in_two_stacks_get_a_provider_each() -> None:
     app = cdk.App(context={"aws:cdk:bundling-stacks": []})
     first, second = cdk.Stack(app, "First"), cdk.Stack(app, "Second")
-    for stack in (first, second):
+    for stack, participant_id in ((first, "a"), (second, "b")):
         ParticipantReplication(
             stack,
             "R",
             source_stage=SOURCE_ARN,
             destination_stage=DESTINATION_ARN,
-            participant_id="a",
+            participant_id=participant_id,
             when_not_publishing=WhenNotPublishing.fail(),  # the provider alone
         )
 

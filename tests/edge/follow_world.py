@@ -52,25 +52,31 @@ class FollowWorld:
             **extra,
         }
 
-    def create(self, props: Mapping[str, object]) -> str:
-        event = custom_resource_event("Create", logical_id="Replication", properties=props)
+    def create(self, props: Mapping[str, object], logical_id: str = "Replication") -> str:
+        event = custom_resource_event("Create", logical_id=logical_id, properties=props)
         return str(self._handle(event)["PhysicalResourceId"])
 
     def update(
-        self, physical_id: str, props: Mapping[str, object], old: Mapping[str, object]
+        self,
+        physical_id: str,
+        props: Mapping[str, object],
+        old: Mapping[str, object],
+        logical_id: str = "Replication",
     ) -> str:
         event = custom_resource_event(
             "Update",
-            logical_id="Replication",
+            logical_id=logical_id,
             properties=props,
             old_properties=old,
             physical_id=physical_id,
         )
         return str(self._handle(event)["PhysicalResourceId"])
 
-    def delete(self, physical_id: str, props: Mapping[str, object]) -> None:
+    def delete(
+        self, physical_id: str, props: Mapping[str, object], logical_id: str = "Replication"
+    ) -> None:
         event = custom_resource_event(
-            "Delete", logical_id="Replication", properties=props, physical_id=physical_id
+            "Delete", logical_id=logical_id, properties=props, physical_id=physical_id
         )
         self._handle(event)
 
@@ -111,11 +117,14 @@ class FollowWorld:
         self.ivs_endpoint.clock.advance(self.ivs_endpoint.profile.stop_effect_delay_seconds)
 
     def declared(self) -> list[dict[str, Any]]:
+        """The replications declared in follow mode: the registry's items whose declaration in
+        force follows the publisher (what the reconciler starts)."""
         table = self.registry.table_name
         assert table is not None
         return [
             {"publisher": item[c.REGISTRY_PARTITION_KEY], "destination": item[c.REGISTRY_SORT_KEY]}
             for item in _scan(self.registry, table)
+            if item.get(c.PROP_WHEN_NOT_PUBLISHING, c.MODE_FOLLOW) == c.MODE_FOLLOW
         ]
 
     def _handle(self, event: dict[str, object]) -> Mapping[str, object]:

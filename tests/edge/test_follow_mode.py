@@ -265,7 +265,7 @@ class DeleteDuringStart(IvsRealtime):
 
     def start_replication(self, spec: ReplicationSpec, deadline: Deadline) -> None:
         super().start_replication(spec, deadline)
-        self._registry.remove(spec.key, deadline)
+        self._registry.withdraw(spec.key, "Replication", deadline)  # the resource's Delete
 
 
 def _reconcile_with(world: FollowWorld, ivs: IvsRealtime) -> dict[str, object]:

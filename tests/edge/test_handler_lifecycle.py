@@ -144,7 +144,11 @@ def confirming_lifecycle(stubbed, context, **options):
     """The handler's Lifecycle with an injected sleep: `handle_event` waits with time.sleep."""
     waits = []
     lifecycle = Lifecycle(
-        stubbed.ivs, Deadline(context.get_remaining_time_in_millis), sleep=waits.append, **options
+        stubbed.ivs,
+        Deadline(context.get_remaining_time_in_millis),
+        owner="Replication",
+        sleep=waits.append,
+        **options,
     )
     return lifecycle, waits
 

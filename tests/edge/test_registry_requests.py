@@ -1,16 +1,19 @@
-"""The registry's DynamoDB requests, checked against botocore's own model by Stubber."""
+"""The registry's DynamoDB requests, checked against botocore's own model by Stubber: who
+declares a replication (its owners, every mode), what is in force, what the reconciler reads
+(follow mode only)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import boto3
 import pytest
-from botocore.stub import Stubber
+from botocore.stub import ANY, Stubber
 
 from ivs_replication_handler import contract as c
 from ivs_replication_handler.errors import RegistryUnavailableError, ServiceError
-from ivs_replication_handler.registry import Registry
+from ivs_replication_handler.registry import NOBODY, Registry
 from ivs_replication_handler.retries import Deadline
 from ivs_replication_handler.settings import FunctionSettings
 from ivs_replication_handler.spec import ReplicationKey, ReplicationSpec
@@ -20,10 +23,12 @@ SOURCE = "arn:aws:ivs:us-east-1:123456789012:stage/SourceStage01"
 DESTINATION = "arn:aws:ivs:us-east-1:123456789012:stage/DestinationStage01"
 KEY = ReplicationKey(SOURCE, DESTINATION, "encoder-1")
 SPEC = ReplicationSpec(KEY, {"role": "cohost"}, 30, c.MODE_FOLLOW)
+FAIL_SPEC = ReplicationSpec(KEY, {}, 0, c.MODE_FAIL)
 ITEM_KEY = {
     "Publisher": {"S": f"{SOURCE}|encoder-1"},
     "DestinationStageArn": {"S": DESTINATION},
 }
+# An item as a version before owners and modes wrote it (a follow-mode declaration).
 ITEM = {
     **ITEM_KEY,
     "SourceStageArn": {"S": SOURCE},
@@ -31,6 +36,30 @@ ITEM = {
     "Attributes": {"M": {"role": {"S": "cohost"}}},
     "ReconnectWindowSeconds": {"N": "30"},
 }
+
+
+def declared(spec: ReplicationSpec, at: int) -> dict[str, Any]:
+    """An owner's attribute value: its declaration."""
+    return {
+        "M": {
+            "Attributes": {"M": {k: {"S": v} for k, v in spec.attributes.items()}},
+            "ReconnectWindowSeconds": {"N": str(spec.reconnect_window_seconds)},
+            "WhenNotPublishing": {"S": spec.when_not_publishing},
+            "WaitForPublisherSeconds": {"N": str(spec.wait_seconds)},
+            "DeclaredAt": {"N": str(at)},
+        }
+    }
+
+
+def item_of(**owners: tuple[ReplicationSpec, int]) -> dict[str, Any]:
+    """An item declaring SPEC in force, with these owners and version 7."""
+    return {
+        **ITEM,
+        "WhenNotPublishing": {"S": c.MODE_FOLLOW},
+        "WaitForPublisherSeconds": {"N": "0"},
+        "Version": {"N": "7"},
+        **{f"Owner:{name}": declared(spec, at) for name, (spec, at) in owners.items()},
+    }
 
 
 def deadline() -> Deadline:
@@ -45,10 +74,184 @@ def stubbed() -> Iterator[tuple[Registry, Stubber]]:
         stubber.assert_no_pending_responses()
 
 
-def test_put_writes_the_whole_declaration(stubbed: tuple[Registry, Stubber]) -> None:
+def expect_removal(stubber: Stubber, owner: str, answer: dict[str, Any] | None) -> None:
+    """The UpdateItem that removes `owner`; `answer` is the item after it (None: no item)."""
+    params = {
+        "TableName": TABLE,
+        "Key": ITEM_KEY,
+        "UpdateExpression": "REMOVE #owner ADD #version :one",
+        "ConditionExpression": "attribute_exists(#publisher)",
+        "ExpressionAttributeNames": {
+            "#owner": f"Owner:{owner}",
+            "#version": "Version",
+            "#publisher": "Publisher",
+        },
+        "ExpressionAttributeValues": {":one": {"N": "1"}},
+        "ReturnValues": "ALL_NEW",
+    }
+    if answer is None:
+        stubber.add_client_error(
+            "update_item",
+            "ConditionalCheckFailedException",
+            http_status_code=400,
+            expected_params=params,
+        )
+    else:
+        stubber.add_response("update_item", {"Attributes": answer}, params)
+
+
+def test_a_declaration_records_its_owner_and_puts_itself_in_force(
+    stubbed: tuple[Registry, Stubber],
+) -> None:
+    """One write: the declaration in force (what the reconciler reads), the owner's own
+    declaration, a new version; the item before it comes back (what was in force)."""
     registry, stubber = stubbed
-    stubber.add_response("put_item", {}, {"TableName": TABLE, "Item": ITEM})
-    registry.put(SPEC, deadline())
+    stubber.add_response(
+        "update_item",
+        {"Attributes": item_of(Old=(FAIL_SPEC, 1))},
+        {
+            "TableName": TABLE,
+            "Key": ITEM_KEY,
+            "UpdateExpression": (
+                "SET #source = :source, #participant = :participant, #attributes = "
+                ":attributes, #window = :window, #mode = :mode, #wait = :wait, "
+                "#owner = :declared ADD #version :one"
+            ),
+            "ExpressionAttributeNames": {
+                "#attributes": "Attributes",
+                "#window": "ReconnectWindowSeconds",
+                "#mode": "WhenNotPublishing",
+                "#wait": "WaitForPublisherSeconds",
+                "#source": "SourceStageArn",
+                "#participant": "ParticipantId",
+                "#owner": "Owner:Replication",
+                "#version": "Version",
+            },
+            "ExpressionAttributeValues": {
+                ":attributes": {"M": {"role": {"S": "cohost"}}},
+                ":window": {"N": "30"},
+                ":mode": {"S": c.MODE_FOLLOW},
+                ":wait": {"N": "0"},
+                ":source": {"S": SOURCE},
+                ":participant": {"S": "encoder-1"},
+                ":declared": ANY,
+                ":one": {"N": "1"},
+            },
+            "ReturnValues": "ALL_OLD",
+        },
+    )
+
+    before = registry.declare(SPEC, "Replication", deadline())
+
+    assert before.owners == {"Old"}
+    assert before.in_force == FAIL_SPEC
+
+
+def test_a_first_declaration_finds_nobody_before_it(stubbed: tuple[Registry, Stubber]) -> None:
+    registry, stubber = stubbed
+    stubber.add_response("update_item", {}, None)
+    assert registry.declare(SPEC, "Replication", deadline()) == NOBODY
+
+
+def test_withdrawing_the_last_owner_deletes_the_item_unless_it_was_declared_again(
+    stubbed: tuple[Registry, Stubber],
+) -> None:
+    registry, stubber = stubbed
+    expect_removal(stubber, "Replication", item_of())
+    stubber.add_response(
+        "delete_item",
+        {},
+        {
+            "TableName": TABLE,
+            "Key": ITEM_KEY,
+            "ConditionExpression": "#version = :version",
+            "ExpressionAttributeNames": {"#version": "Version"},
+            "ExpressionAttributeValues": {":version": {"N": "7"}},
+        },
+    )
+    assert registry.withdraw(KEY, "Replication", deadline()) == NOBODY
+
+
+def test_a_withdrawal_that_meets_a_new_declaration_leaves_it_declared(
+    stubbed: tuple[Registry, Stubber],
+) -> None:
+    """Another resource declared it between the two writes: the item stays, with it."""
+    registry, stubber = stubbed
+    expect_removal(stubber, "Replication", item_of())
+    stubber.add_client_error("delete_item", "ConditionalCheckFailedException", http_status_code=400)
+    expect_removal(stubber, "Replication", item_of(Renamed=(SPEC, 5)))
+    left = registry.withdraw(KEY, "Replication", deadline())
+    assert left.owners == {"Renamed"}
+    assert left.in_force == SPEC
+
+
+def test_withdrawing_one_of_two_owners_puts_the_other_ones_declaration_in_force(
+    stubbed: tuple[Registry, Stubber],
+) -> None:
+    """A rename's cleanup, or a failed move's rollback: the owner left (here declaring the
+    fail mode, no attributes) is what is in force afterwards."""
+    registry, stubber = stubbed
+    expect_removal(stubber, "New", item_of(Old=(FAIL_SPEC, 3)))
+    stubber.add_response(
+        "update_item",
+        {},
+        {
+            "TableName": TABLE,
+            "Key": ITEM_KEY,
+            "UpdateExpression": (
+                "SET #attributes = :attributes, #window = :window, #mode = :mode, "
+                "#wait = :wait ADD #version :one"
+            ),
+            "ConditionExpression": "#version = :version",
+            "ExpressionAttributeNames": {
+                "#attributes": "Attributes",
+                "#window": "ReconnectWindowSeconds",
+                "#mode": "WhenNotPublishing",
+                "#wait": "WaitForPublisherSeconds",
+                "#version": "Version",
+            },
+            "ExpressionAttributeValues": {
+                ":attributes": {"M": {}},
+                ":window": {"N": "0"},
+                ":mode": {"S": c.MODE_FAIL},
+                ":wait": {"N": "0"},
+                ":version": {"N": "7"},
+                ":one": {"N": "1"},
+            },
+        },
+    )
+    left = registry.withdraw(KEY, "New", deadline())
+    assert left.owners == {"Old"}
+    assert left.in_force == FAIL_SPEC
+
+
+def test_the_latest_owner_is_in_force(stubbed: tuple[Registry, Stubber]) -> None:
+    registry, stubber = stubbed
+    expect_removal(stubber, "Gone", item_of(Older=(FAIL_SPEC, 1), Newer=(SPEC, 2)))
+    left = registry.withdraw(KEY, "Gone", deadline())  # SPEC is in force already: one write
+    assert left.in_force == SPEC
+
+
+def test_withdrawing_what_is_not_declared_writes_nothing(
+    stubbed: tuple[Registry, Stubber],
+) -> None:
+    """A replication declared by a version before the registry existed in every mode, or
+    withdrawn already (a duplicate Delete): nothing else declares it."""
+    registry, stubber = stubbed
+    expect_removal(stubber, "Replication", None)
+    assert registry.withdraw(KEY, "Replication", deadline()) == NOBODY
+
+
+def test_an_item_written_before_owners_existed_is_in_force_with_no_owner(
+    stubbed: tuple[Registry, Stubber],
+) -> None:
+    registry, stubber = stubbed
+    stubber.add_response(
+        "get_item", {"Item": ITEM}, {"TableName": TABLE, "Key": ITEM_KEY, "ConsistentRead": True}
+    )
+    ownership = registry.ownership(KEY, deadline())
+    assert ownership.owners == frozenset()
+    assert ownership.in_force == SPEC
 
 
 def test_reads_are_consistent_and_round_trip_the_declaration(
@@ -76,6 +279,21 @@ def test_reads_are_consistent_and_round_trip_the_declaration(
     assert spec == SPEC
 
 
+def test_the_reconciler_reads_follow_mode_declarations_only(
+    stubbed: tuple[Registry, Stubber],
+) -> None:
+    """A replication whose declaration in force is in fail or wait mode is the handler's
+    business only: no reconciler run starts it, nor keeps one it started."""
+    registry, stubber = stubbed
+    failing = {**item_of(Owner=(FAIL_SPEC, 1)), "WhenNotPublishing": {"S": c.MODE_FAIL}}
+    stubber.add_response("get_item", {"Item": failing}, None)
+    stubber.add_response("query", {"Items": [failing]}, None)
+    stubber.add_response("scan", {"Items": [failing, ITEM]}, None)
+    assert registry.declaration(KEY, deadline()) is None
+    assert registry.declarations_of(SOURCE, "encoder-1", deadline()) == []
+    assert list(registry.all_declarations(deadline())) == [SPEC]
+
+
 def test_a_scan_follows_pages_and_skips_malformed_items(stubbed: tuple[Registry, Stubber]) -> None:
     registry, stubber = stubbed
     broken = {**ITEM, "ReconnectWindowSeconds": {"N": "301"}}
@@ -91,38 +309,39 @@ def test_a_scan_follows_pages_and_skips_malformed_items(stubbed: tuple[Registry,
 def test_throttling_is_retried(stubbed: tuple[Registry, Stubber]) -> None:
     registry, stubber = stubbed
     stubber.add_client_error(
-        "put_item", "ProvisionedThroughputExceededException", http_status_code=400
+        "update_item", "ProvisionedThroughputExceededException", http_status_code=400
     )
-    stubber.add_client_error("put_item", "ThrottlingException", http_status_code=400)
-    stubber.add_response("put_item", {}, {"TableName": TABLE, "Item": ITEM})
-    registry.put(SPEC, deadline())
+    stubber.add_client_error("update_item", "ThrottlingException", http_status_code=400)
+    stubber.add_response("update_item", {}, None)
+    registry.declare(SPEC, "Replication", deadline())
 
 
 def test_a_deleted_table_means_nothing_is_declared(stubbed: tuple[Registry, Stubber]) -> None:
     """While a stack is deleted, the table may go before the last reconciler run."""
     registry, stubber = stubbed
-    stubber.add_client_error("delete_item", "ResourceNotFoundException", http_status_code=400)
+    stubber.add_client_error("update_item", "ResourceNotFoundException", http_status_code=400)
     stubber.add_client_error("get_item", "ResourceNotFoundException", http_status_code=400)
     stubber.add_client_error("scan", "ResourceNotFoundException", http_status_code=400)
-    registry.remove(KEY, deadline())
+    assert registry.withdraw(KEY, "Replication", deadline()) == NOBODY
     assert registry.declaration(KEY, deadline()) is None
     assert list(registry.all_declarations(deadline())) == []
 
 
 def test_access_denied_is_not_retried(stubbed: tuple[Registry, Stubber]) -> None:
     registry, stubber = stubbed
-    stubber.add_client_error("put_item", "AccessDeniedException", http_status_code=400)
+    stubber.add_client_error("update_item", "AccessDeniedException", http_status_code=400)
     with pytest.raises(ServiceError) as caught:
-        registry.put(SPEC, deadline())
+        registry.declare(SPEC, "Replication", deadline())
     assert caught.value.code == "AccessDeniedException"
 
 
-def test_without_a_table_follow_mode_fails_clearly_and_withdrawal_is_a_no_op() -> None:
+def test_without_a_table_declaring_fails_clearly_and_withdrawing_leaves_nobody() -> None:
     registry = Registry(None)
     assert registry.table_name is None
-    registry.remove(KEY, deadline())  # a fail-mode stack has no table: Delete must still work
+    # A stack synthesized before the registry existed in every mode: Delete must still work.
+    assert registry.withdraw(KEY, "Replication", deadline()) == NOBODY
     with pytest.raises(RegistryUnavailableError, match=c.ENV_REGISTRY_TABLE):
-        registry.put(SPEC, deadline())
+        registry.declare(SPEC, "Replication", deadline())
 
 
 def test_the_table_name_is_the_one_the_functions_settings_state(

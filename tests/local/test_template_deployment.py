@@ -18,6 +18,7 @@ from ivs_replication.testing.deployment import (
     TemplateDeploymentError,
     creation_order,
 )
+from ivs_replication.testing.dynamodb import DynamoDBNotRunningError
 from ivs_replication.testing.events import LocalEventBus
 from ivs_replication.testing.intrinsics import UnsupportedTemplateError
 from tests.local.follow_stack import (
@@ -304,11 +305,21 @@ def test_a_rule_target_outside_the_stack_is_refused(
         stack.deploy()
 
 
-def test_a_table_without_a_local_dynamodb_is_a_clear_failure(rig: Rig) -> None:
+def test_a_table_without_a_local_dynamodb_gets_an_endpoint_of_the_deployments_own(
+    rig: Rig,
+) -> None:
+    """Every stack with a replication has its registry table: a deployment given no
+    LocalDynamoDB starts its own for it, and stops it once the stack is deleted."""
     stack = TemplateDeployment(follow_template(), ivs=rig.ivs, bus=rig.bus, runtime=rig.runtime)
+    endpoint = stack.dynamodb
+    assert endpoint is not None
 
-    with pytest.raises(TemplateDeploymentError, match=r"give the stack a LocalDynamoDB"):
-        stack.deploy()
+    stack.deploy()
+    assert endpoint.client().list_tables()["TableNames"]
+
+    stack.delete()
+    with pytest.raises(DynamoDBNotRunningError):
+        _ = endpoint.endpoint_url
 
 
 # --- the real handlers -----------------------------------------------------------------------

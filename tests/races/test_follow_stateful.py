@@ -22,10 +22,8 @@ Update whose Stop is followed by a reconciler run that read the old declaration.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import itertools
-import os
 from typing import Any
 
 from hypothesis import note
@@ -35,7 +33,6 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from ivs_realtime_emulator import IvsRealtimeEmulator, ManualClock, ServiceProfile
 from ivs_realtime_emulator.profiles import GUESS
 from ivs_replication.testing.cloudformation import LocalLambdaContext, custom_resource_event
-from ivs_replication.testing.dynamodb import LocalDynamoDB
 from ivs_replication_handler import contract as c
 from ivs_replication_handler.errors import ReconcileError
 from ivs_replication_handler.handler import handle_event
@@ -43,7 +40,12 @@ from ivs_replication_handler.metrics import ReplicationMetrics
 from ivs_replication_handler.reconciler import handle_event as reconcile
 from ivs_replication_handler.registry import Registry
 from tests.edge_hooks import HookedIvs, HookedRegistry
-from tests.local_endpoint import ATTEMPT_BUDGET_SECONDS, short_timeout_ivs
+from tests.local_endpoint import (
+    ATTEMPT_BUDGET_SECONDS,
+    new_registry_table,
+    registry_server,
+    short_timeout_ivs,
+)
 from tests.publishing import publish_for_a_while, published_event
 from tests.service_profiles import profiled_cases
 from tests.state_machines import stateful_settings
@@ -53,18 +55,6 @@ DESTINATIONS = 3
 WINDOWS = (0, 10, 30)
 CLOCK_STEPS = (0, 5, 11, 31)
 START = "StartParticipantReplication"
-
-_dynamodb: LocalDynamoDB | None = None
-_tables = itertools.count()
-
-
-def _registry_server() -> LocalDynamoDB:
-    """One moto server for every example of this module (starting one takes most of a second)."""
-    global _dynamodb  # noqa: PLW0603 - a lazily started, process-wide test server
-    if _dynamodb is None:
-        _dynamodb = LocalDynamoDB().start()
-        atexit.register(_dynamodb.stop)
-    return _dynamodb
 
 
 class FollowMachine(RuleBasedStateMachine):
@@ -77,8 +67,8 @@ class FollowMachine(RuleBasedStateMachine):
         self.server = IvsRealtimeEmulator(clock=self.clock, profile=self.profile).start()
         # Time passes for IVS while a function waits (its Stops land, its rate refills).
         self.ivs = short_timeout_ivs(self.server.endpoint_url, sleep=self.clock.advance)
-        dynamodb = _registry_server()
-        table = dynamodb.create_registry_table(f"follow-{os.getpid()}-{next(_tables)}")
+        dynamodb = registry_server()
+        table = new_registry_table("follow")
         self.registry = Registry(
             table,
             client=dynamodb.client(),
@@ -91,8 +81,11 @@ class FollowMachine(RuleBasedStateMachine):
         self.window = 0
         self.pending: list[dict[str, Any]] = []
         self.server.subscribe(self.pending.append)
-        # The model: declared destinations (index -> properties), and the publisher.
+        # The model: declared destinations (index -> properties), the resource (logical id)
+        # declaring each, and the publisher.
         self.declared: dict[int, dict[str, object]] = {}
+        self.resources: dict[int, str] = {}
+        self.renames = itertools.count()
         self.live = False
         # True from a publish until an event of it is delivered or a sweep runs.
         self.owed = False
@@ -100,7 +93,7 @@ class FollowMachine(RuleBasedStateMachine):
     def teardown(self) -> None:
         self.server.stop()
         # moto keeps one store per process: leave no table for other tests to find.
-        _registry_server().delete_table(self.table)
+        registry_server().delete_table(self.table)
 
     # --- CloudFormation ------------------------------------------------------------------
 
@@ -123,7 +116,8 @@ class FollowMachine(RuleBasedStateMachine):
             return
         self.window = window if not self.declared else self.window
         props = self._props(index)
-        self._request(custom_resource_event("Create", props))
+        self.resources[index] = f"Replication{index}"
+        self._request(custom_resource_event("Create", props, logical_id=self.resources[index]))
         self.declared[index] = props
         if self.live:
             # Declared while live: the Create itself started it, whatever the events did.
@@ -139,7 +133,12 @@ class FollowMachine(RuleBasedStateMachine):
 
     def _delete(self, index: int) -> None:
         props = self.declared.pop(index)
-        event = custom_resource_event("Delete", props, physical_id=self._physical_id(index))
+        event = custom_resource_event(
+            "Delete",
+            props,
+            logical_id=self.resources.pop(index),
+            physical_id=self._physical_id(index),
+        )
         self._request(event)
 
     @precondition(lambda self: bool(self.declared))
@@ -160,10 +159,35 @@ class FollowMachine(RuleBasedStateMachine):
                 published_event(self.source, PARTICIPANT), registry=stale
             )
         event = custom_resource_event(
-            "Update", new, physical_id=self._physical_id(index), old_properties=old
+            "Update",
+            new,
+            logical_id=self.resources[index],
+            physical_id=self._physical_id(index),
+            old_properties=old,
         )
         handle_event(event, LocalLambdaContext(timeout_seconds=20), handler_ivs, self.registry)
         self.declared[index] = new
+
+    @precondition(lambda self: bool(self.declared))
+    @rule(data=st.data(), rolled_back=st.booleans(), twice=st.booleans())
+    def rename(self, data: st.DataObject, rolled_back: bool, twice: bool) -> None:
+        """A construct renamed or moved: its new logical id is created (same physical id),
+        then CloudFormation's cleanup deletes the old one; or the stack update fails and the
+        rollback's cleanup deletes the new one. Either Delete may be delivered twice. The
+        replication stays declared (and running whenever its publisher is live)."""
+        index = data.draw(st.sampled_from(sorted(self.declared)))
+        props = self.declared[index]
+        old_id, new_id = self.resources[index], f"Renamed{next(self.renames)}"
+        self._request(custom_resource_event("Create", props, logical_id=new_id))
+        gone, kept = (new_id, old_id) if rolled_back else (old_id, new_id)
+        cleanup = custom_resource_event(
+            "Delete", props, logical_id=gone, physical_id=self._physical_id(index)
+        )
+        for _ in range(2 if twice else 1):
+            self._request(cleanup)
+        self.resources[index] = kept
+        if self.live:
+            assert self._active(index), "a rename stopped a declared replication"
 
     # --- lost answers and concurrent reconciler runs ------------------------------------------
 
@@ -297,10 +321,14 @@ class FollowMachine(RuleBasedStateMachine):
 
     @invariant()
     def active_replicas_run_the_declared_window(self) -> None:
+        """What runs and goes on running runs the declared window (a replica whose Stop IVS
+        answered may still be listed with an older one, for a moment)."""
         for index, props in self.declared.items():
             for replica in self.server.replicas(
                 destination_stage_arn=self.destinations[index], state="ACTIVE"
             ):
+                if replica.stopping:
+                    continue
                 declared = props[c.PROP_RECONNECT_WINDOW_SECONDS]
                 assert replica.reconnect_window_seconds == declared, (index, replica)
 

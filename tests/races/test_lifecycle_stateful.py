@@ -52,8 +52,15 @@ from ivs_replication_handler import contract as c
 from ivs_replication_handler.errors import InvalidPropertyError, ReplicationFailedError
 from ivs_replication_handler.handler import handle_event
 from ivs_replication_handler.messages import MAX_MESSAGE_BYTES, reason_bytes
+from ivs_replication_handler.registry import Registry
 from ivs_replication_handler.spec import parse_properties
-from tests.local_endpoint import CompressedTime, short_timeout_ivs
+from tests.local_endpoint import (
+    ATTEMPT_BUDGET_SECONDS,
+    CompressedTime,
+    new_registry_table,
+    registry_server,
+    short_timeout_ivs,
+)
 from tests.service_profiles import profiled_cases
 from tests.state_machines import stateful_settings
 
@@ -232,6 +239,14 @@ class LifecycleMachine(RuleBasedStateMachine):
             clock=self.clock, profile=self.profile, faults=Faults(monotonic=self.time.now)
         ).start()
         self.ivs = short_timeout_ivs(self.server.endpoint_url, sleep=self.handler_waits)
+        # Every stack has its registry: which resources declare each replication.
+        self.table = new_registry_table("lifecycle")
+        self.registry = Registry(
+            self.table,
+            client=registry_server().client(),
+            sleep=self.handler_waits,
+            attempt_budget_seconds=ATTEMPT_BUDGET_SECONDS,
+        )
         self.model = Model()
         # The model's time is the endpoint's clock, from here.
         self.origin = self.clock.now()
@@ -243,6 +258,8 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         self.server.stop()
+        # moto keeps one store per process: leave no table for other tests to find.
+        registry_server().delete_table(self.table)
 
     # --- setup -------------------------------------------------------------------------------
 
@@ -345,7 +362,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         context = LocalLambdaContext(timeout_seconds=CONTEXT_TIMEOUT_SECONDS, clock=self.time.now)
         started = self.time.now()
         try:
-            result = handle_event(event, context, self.ivs)
+            result = handle_event(event, context, self.ivs, self.registry)
         except (InvalidPropertyError, ReplicationFailedError) as error:
             reply = Reply(None, error)
         else:
@@ -618,6 +635,55 @@ class LifecycleMachine(RuleBasedStateMachine):
             reply = self.send(event)
         assert reply.ok, f"still failing after {retry}: {reply}"
         return reply
+
+    def renameable(self) -> list[str]:
+        """Declared resources whose publisher publishes (a rename while it is away is an
+        in-place restart's rollback safety, tested by `update_settings`)."""
+        return [
+            logical_id
+            for logical_id, declared in sorted(self.model.declared.items())
+            if self.model.publishing(declared.props["ParticipantId"])
+        ]
+
+    @precondition(lambda self: bool(self.renameable()))
+    @rule(
+        index=st.integers(0, 20),
+        window=st.sampled_from((None, *WINDOWS)),
+        rolled_back=st.booleans(),
+        twice=st.booleans(),
+    )
+    def rename(self, index: int, window: int | None, rolled_back: bool, twice: bool) -> None:
+        """A construct renamed or moved (with `window`, its settings changed too): the new
+        logical id is created with the same physical id, then CloudFormation's cleanup
+        deletes the old one; or the stack update fails elsewhere and the rollback's cleanup
+        deletes the new one. Either Delete may be delivered twice. The replication keeps
+        running throughout, with the settings of the resource in force."""
+        candidates = self.renameable()
+        old_id = candidates[index % len(candidates)]
+        declared = self.model.declared[old_id]
+        key = _key_of(declared.props)
+        new_props = dict(declared.props)
+        if window is not None:
+            new_props["ReconnectWindowSeconds"] = window
+        new_id = self.new_logical_id()
+        create = custom_resource_event("Create", new_props, logical_id=new_id)
+        reply = self.deliver(create, twice)
+        assert reply.ok, reply
+        assert reply.physical_id == declared.physical_id
+        self.model.alive[key] = _settings_of(new_props)  # in force now: its settings run
+        gone, kept = (new_id, old_id) if rolled_back else (old_id, new_id)
+        gone_props, kept_props = (
+            (new_props, declared.props) if rolled_back else (declared.props, new_props)
+        )
+        cleanup = custom_resource_event(
+            "Delete", gone_props, logical_id=gone, physical_id=declared.physical_id
+        )
+        assert self.deliver(cleanup, twice).ok
+        observe("a rename rolled back" if rolled_back else "a rename cleaned up")
+        del self.model.declared[old_id]
+        self.model.declared[kept] = Declared(declared.physical_id, kept_props)
+        self.model.alive[key] = _settings_of(kept_props)
+        self.finish_step()
 
     @precondition(lambda self: bool(self.model.declared))
     @rule(index=st.integers(0, 20), twice=st.booleans())

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from aws_cdk import cx_api
 
 from ivs_replication.testing.deployment import INERT_TYPES, TemplateDeployment
+from ivs_replication.testing.dynamodb import LocalDynamoDB
 from ivs_replication.testing.events import LocalEventBus
 from ivs_replication.testing.exports import LocalExports
 from ivs_replication.testing.intrinsics import import_sites
@@ -29,16 +30,16 @@ from ivs_replication.testing.template import topological_order
 
 if TYPE_CHECKING:
     from ivs_realtime_emulator.server import IvsRealtimeEmulator
-    from ivs_replication.testing.dynamodb import LocalDynamoDB
 
 
 class AppDeployment:
     """A synthesized CDK app's stacks, deployed onto local endpoints.
 
     ``assembly`` is a ``aws_cdk.cx_api.CloudAssembly`` (what ``app.synth()`` returns) or the
-    path of a ``cdk.out`` directory. ``ivs`` is required; ``dynamodb`` (default None) is needed
-    when a stack declares a table; ``bus`` default a new ``LocalEventBus``; ``runtime`` default
-    a ``HandlerRuntime`` running this library's handlers; all shared by every stack.
+    path of a ``cdk.out`` directory. ``ivs`` is required; ``dynamodb`` (default: when a stack
+    declares a table, a ``LocalDynamoDB`` of the deployment's own, started now and stopped once
+    every stack is deleted); ``bus`` default a new ``LocalEventBus``; ``runtime`` default a
+    ``HandlerRuntime`` running this library's handlers; all shared by every stack.
     ``parameters`` (default none) maps a stack name to its parameter values (over those the
     assembly's manifest names); ``ssm_parameters`` (default none) and ``inert_types`` (default
     ``INERT_TYPES``) go to every stack. Raises ``ValueError`` for two stacks of one name,
@@ -69,9 +70,15 @@ class AppDeployment:
         if unknown:
             raise ValueError(f"parameters for stacks the app does not have: {unknown}")
         self.bus = bus if bus is not None else LocalEventBus()
-        self.runtime = runtime or HandlerRuntime(ivs=ivs, dynamodb=dynamodb)
         self.exports = LocalExports()
         templates = {name: _template(artifact) for name, artifact in artifacts.items()}
+        self._owned_dynamodb = (
+            LocalDynamoDB().start()
+            if dynamodb is None and any(_declares_a_table(t) for t in templates.values())
+            else None
+        )
+        dynamodb = dynamodb or self._owned_dynamodb
+        self.runtime = runtime or HandlerRuntime(ivs=ivs, dynamodb=dynamodb)
         self._stacks = {
             name: TemplateDeployment(
                 templates[name],
@@ -114,6 +121,9 @@ class AppDeployment:
         for stack in reversed(self._stacks.values()):
             if stack.deployed or stack.physical_ids:
                 stack.delete()
+        if self._owned_dynamodb is not None:
+            self._owned_dynamodb.stop()
+            self._owned_dynamodb = None
 
 
 def _stack_artifacts(
@@ -173,3 +183,11 @@ def _import_names(template: Mapping[str, Any]) -> set[str]:
         for _, argument in import_sites(section, "")
         if isinstance(argument, str)
     }
+
+
+def _declares_a_table(template: Mapping[str, Any]) -> bool:
+    resources = template.get("Resources") or {}
+    return any(
+        isinstance(resource, Mapping) and resource.get("Type") == "AWS::DynamoDB::Table"
+        for resource in resources.values()
+    )

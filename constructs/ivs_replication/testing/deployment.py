@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, NoReturn
 from ivs_realtime_emulator import assumptions
 from ivs_realtime_emulator.models import random_id
 from ivs_replication.testing.deploy import LocalDeployment
+from ivs_replication.testing.dynamodb import LocalDynamoDB
 from ivs_replication.testing.events import LocalEventBus
 from ivs_replication.testing.exports import LocalExports
 from ivs_replication.testing.intrinsics import (
@@ -71,7 +72,6 @@ from ivs_replication_handler.contract import (
 
 if TYPE_CHECKING:
     from ivs_realtime_emulator.server import IvsRealtimeEmulator
-    from ivs_replication.testing.dynamodb import LocalDynamoDB
     from ivs_replication.testing.events import TargetSpec
 
 STAGE_TYPE: Final = "AWS::IVS::Stage"
@@ -172,8 +172,10 @@ class _Created:
 class TemplateDeployment:
     """A synthesized template, deployed onto local endpoints.
 
-    ``ivs`` is required; ``dynamodb`` (default None) is needed when the template declares a
-    table; ``bus`` default a new ``LocalEventBus`` (either way attached to ``ivs``);
+    ``ivs`` is required; ``dynamodb`` (default: when the template declares a table - every stack
+    with a replication has its registry - a ``LocalDynamoDB`` of the deployment's own, started
+    now and stopped once the stack is deleted); ``bus`` default a new ``LocalEventBus`` (either
+    way attached to ``ivs``);
     ``runtime`` default a ``HandlerRuntime`` running this library's handlers;
     ``stack_name`` default "TemplateDeployment"; ``inert_types`` (default: IAM, log groups, Lambda
     permissions, CDK metadata) are created as placeholders. ``parameters`` (default none) are
@@ -205,6 +207,13 @@ class TemplateDeployment:
         self._ssm_parameters = dict(ssm_parameters or {})
         self.exports = exports if exports is not None else LocalExports()
         self._ivs = ivs
+        # A stack with a table and no endpoint given gets one of its own, for its lifetime.
+        self._owned_dynamodb = (
+            LocalDynamoDB().start()
+            if dynamodb is None and _declares_a_table(self._resources)
+            else None
+        )
+        dynamodb = dynamodb or self._owned_dynamodb
         self._dynamodb = dynamodb
         self.bus = bus if bus is not None else LocalEventBus()
         self.bus.attach(ivs)
@@ -241,6 +250,12 @@ class TemplateDeployment:
         """The custom resources' ``LocalDeployment`` (None until one is created); its
         ``history`` holds every request sent to the handler."""
         return self._deployment
+
+    @property
+    def dynamodb(self) -> LocalDynamoDB | None:
+        """The local DynamoDB its tables go to: the one given, or its own (started for a
+        template with a table, stopped once the stack is deleted); None for neither."""
+        return self._dynamodb
 
     @property
     def physical_ids(self) -> dict[str, str]:
@@ -352,6 +367,9 @@ class TemplateDeployment:
         self.exports.remove(self.stack_name)
         self._outputs = {}
         self._deployed = False
+        if self._owned_dynamodb is not None:
+            self._owned_dynamodb.stop()
+            self._owned_dynamodb = None
 
     # --- internals: bookkeeping ----------------------------------------------------------------
 
@@ -704,3 +722,10 @@ def _records(value: object) -> list[Mapping[str, str]]:
     if not isinstance(value, list) or not all(isinstance(item, Mapping) for item in value):
         raise ValueError(f"expected a list of objects, got {json.dumps(value)}")
     return [{str(k): str(v) for k, v in item.items()} for item in value]
+
+
+def _declares_a_table(resources: Mapping[str, Any]) -> bool:
+    return any(
+        isinstance(resource, Mapping) and resource.get("Type") == TABLE_TYPE
+        for resource in resources.values()
+    )

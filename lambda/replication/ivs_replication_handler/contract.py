@@ -95,14 +95,17 @@ WAIT_MAX_SECONDS = 540
 
 # --- Follow mode ----------------------------------------------------------------------------
 RECONCILER_ENTRY_POINT = "ivs_replication_handler.reconciler.on_event"
-# The registry of follow-mode declarations: a DynamoDB table, written by the custom-resource
-# handler before it starts (and removed before it stops) a replication, read by the
-# reconciler. It is what lets a sweep cover any number of declarations, and what makes a late
-# event unable to restart a deleted replication.
+# The registry of declarations: a DynamoDB table in every stack with a replication, written by
+# the custom-resource handler before it starts (and withdrawn before it stops) a replication,
+# recording which resources declare it (ownership), read by the reconciler in follow mode. It
+# is what keeps a renamed construct's replication running, what lets a sweep cover any number
+# of declarations, and what makes a late event unable to restart a deleted replication.
 ENV_REGISTRY_TABLE = "IVS_REPLICATION_REGISTRY_TABLE"
 REGISTRY_PARTITION_KEY = "Publisher"  # "<source stage ARN>|<participant id>"
 REGISTRY_SORT_KEY = "DestinationStageArn"
-REGISTRY_HANDLER_ACTIONS = ("dynamodb:PutItem", "dynamodb:DeleteItem")
+# The handler declares (UpdateItem, the item before returned) and withdraws (UpdateItem, then
+# a conditional DeleteItem or UpdateItem).
+REGISTRY_HANDLER_ACTIONS = ("dynamodb:UpdateItem", "dynamodb:DeleteItem")
 REGISTRY_RECONCILER_ACTIONS = ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan")
 
 # Lambda's retry of a failed asynchronous reconciler run (the reconciler raises when a

@@ -71,13 +71,20 @@ def handle_event(
         logical_id=event.get("LogicalResourceId"),
         physical_id=event.get("PhysicalResourceId"),
     )
-    lifecycle = Lifecycle(ivs, Deadline(context.get_remaining_time_in_millis), registry=registry)
     succeeded = False
+    lifecycle: Lifecycle | None = None
     try:
+        lifecycle = Lifecycle(
+            ivs,
+            Deadline(context.get_remaining_time_in_millis),
+            owner=_logical_id(event),
+            registry=registry,
+        )
         outcome = _dispatch(request_type, event, lifecycle)
         succeeded = True
     except (InvalidPropertyError, ReplicationFailedError) as error:
-        logger.error("Request failed", extra={"reason": str(error), "steps": lifecycle.steps})
+        steps = lifecycle.steps if lifecycle is not None else []
+        logger.error("Request failed", extra={"reason": str(error), "steps": steps})
         raise
     finally:  # unexpected errors count as failures too
         (metrics or ReplicationMetrics()).record_request(request_type, succeeded=succeeded)
@@ -93,7 +100,8 @@ def _dispatch(request_type: object, event: Mapping[str, Any], lifecycle: Lifecyc
     if request_type == "Delete":
         physical_id = str(event.get("PhysicalResourceId", ""))
         _log_replication(parse_physical_id(physical_id))
-        return lifecycle.delete(physical_id)
+        props = event.get("ResourceProperties")
+        return lifecycle.delete(physical_id, props if isinstance(props, Mapping) else {})
     if request_type not in ("Create", "Update"):
         raise InvalidPropertyError(
             "RequestType", f"{request_type!r} is unknown", "Create, Update or Delete"
@@ -110,6 +118,18 @@ def _dispatch(request_type: object, event: Mapping[str, Any], lifecycle: Lifecyc
     old_props = event.get("OldResourceProperties")
     old = check_properties_map("OldResourceProperties", {} if old_props is None else old_props)
     return lifecycle.update(spec, str(event.get("PhysicalResourceId", "")), old)
+
+
+def _logical_id(event: Mapping[str, Any]) -> str:
+    """The request's resource, which the registry records as an owner of its declaration."""
+    logical_id = event.get("LogicalResourceId")
+    if not isinstance(logical_id, str) or not logical_id:
+        raise InvalidPropertyError(
+            "LogicalResourceId",
+            f"{logical_id!r} is not a resource's logical id",
+            "the logical id CloudFormation sends with every request",
+        )
+    return logical_id
 
 
 def _log_replication(key: ReplicationKey | None, spec: ReplicationSpec | None = None) -> None:

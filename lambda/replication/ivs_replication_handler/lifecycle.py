@@ -8,8 +8,17 @@ running would be orphaned.
 
 When the participant is not publishing, the replication's mode decides: FAIL reports it, WAIT
 retries Start until the participant publishes or the wait ends, FOLLOW succeeds and leaves the
-start to the reconciler. A follow-mode replication is declared in the registry before it is
-started and withdrawn before it is stopped, so the reconciler never restarts a deleted one.
+start to the reconciler.
+
+Ownership, in every mode. Each request records its resource (the logical id) as an owner of the
+replication in the registry before it starts it, and withdraws it before it stops it: a Delete
+stops the replication only when no other resource of the stack still declares it (a construct
+renamed or moved: CloudFormation creates the new logical id, then deletes the old one; a failed
+move's rollback deletes the new one), and a follow-mode replication is never restarted by the
+reconciler once its last owner withdrew. A Create that finds it running already, declared by
+another resource with other settings, restarts it with its own; a Delete that leaves other
+owners puts the latest one's settings back if they differ. A stack synthesized before the
+registry existed in every mode has no table: its requests go without ownership.
 
 Rollback safety, in every mode. CloudFormation cannot tell this handler whether an Update is
 a forward change or a rollback, so the rule is about what runs when the request begins: an
@@ -39,7 +48,7 @@ from .errors import (
     ServiceError,
 )
 from .ivs import IvsRealtime
-from .registry import Registry, describe_item
+from .registry import NOBODY, Ownership, Registry, describe_item
 from .replicas import (
     NO_SETTLE,
     SETTLE_SECONDS,
@@ -115,8 +124,10 @@ class Lifecycle:
     """Runs one CloudFormation request against IVS within the Lambda's deadline; raises
     ReplicationFailedError (its message is the Reason) when the request fails.
 
-    ``registry`` Default: none (a stack without follow mode: a follow-mode request fails with
-    RegistryUnavailableError's reason, and a withdrawal is a no-op).
+    ``owner``: the request's resource (its logical id), recorded as an owner of what it declares.
+    ``registry`` Default: none (a stack synthesized before the registry existed in every mode:
+    requests go without ownership, and a follow-mode request fails with
+    RegistryUnavailableError's reason).
     """
 
     def __init__(
@@ -124,6 +135,7 @@ class Lifecycle:
         ivs: IvsRealtime,
         deadline: Deadline,
         *,
+        owner: str,
         registry: Registry | None = None,
         confirm_timeout_seconds: float = CONFIRM_TIMEOUT_SECONDS,
         request_budget_seconds: float = c.REQUEST_BUDGET_SECONDS,
@@ -136,6 +148,9 @@ class Lifecycle:
         self.steps: list[str] = []
         self._wait_until = self._deadline
         self._registry = registry or Registry()
+        self._owner = owner
+        # Whether another resource declares what this Create starts (a renamed construct's).
+        self._declared_elsewhere = False
         self._confirm_timeout = confirm_timeout_seconds
         self._request_budget = request_budget_seconds
         # Waits between polls use the same clock as the IVS edge's retries.
@@ -164,9 +179,8 @@ class Lifecycle:
                 spec,
                 absence_fails=lambda: deployed is not None and self._state(deployed) == ACTIVE,
             )
-        # Read before this request declares anything: what a failed restart puts back.
-        declared_before = self._declared_before(spec) if kind is UpdateKind.IN_PLACE else None
-        self._sync_declaration(spec)
+        # What was in force before this request's declaration: what a failed restart puts back.
+        declared_before = self._declare(spec).in_force
         if kind is UpdateKind.IN_PLACE:
             self._restart_in_place(spec, old_props, declared_before)
         elif self._state(spec.key) != ACTIVE:  # ENSURE_RUNNING or MODE_ONLY
@@ -174,16 +188,37 @@ class Lifecycle:
             self._start_confirmed(spec, absence_fails=_never)
         return Outcome(physical_id, spec.key)
 
-    def delete(self, physical_id: str) -> Outcome:
+    def delete(self, physical_id: str, props: Mapping[str, object]) -> Outcome:
+        """Withdraw this resource's declaration; stop the replication if no other resource
+        declares it. `props`: the resource's properties (what it declared)."""
         key = parse_physical_id(physical_id)
         if key is None:
             # A failed create's marker, or an id some other version wrote: nothing of ours runs.
             self._step("Physical id is not a replication id; nothing to stop")
             return Outcome(physical_id, None)
         # Withdrawn first: once the Stop is done, no reconciler run can start it again.
-        self._withdraw(key)
-        self._stop(key, reason="Delete")
+        left = self._withdraw(key)
+        if not left.owners:
+            self._stop(key, reason="Delete")
+            return Outcome(physical_id, key)
+        self._step(
+            "Still declared by other resources; not stopped",
+            extra={"owners": sorted(left.owners)},
+        )
+        withdrawn = try_parse_properties(props)
+        in_force = left.in_force
+        if in_force is not None and (withdrawn is None or not withdrawn.settings_equal(in_force)):
+            self._restore_after_a_withdrawal(in_force)
         return Outcome(physical_id, key)
+
+    def _restore_after_a_withdrawal(self, in_force: ReplicationSpec) -> None:
+        """The withdrawn declaration may have been the one that ran: what runs gets the
+        settings now in force. A Delete never fails for an absent publisher."""
+        if self._state(in_force.key) != ACTIVE:
+            return
+        self._step("Settings now in force differ; restarting with them")
+        self._stop_and_await(in_force.key, reason="Delete of one owner")
+        self._start_confirmed(in_force, absence_fails=_never)
 
     def _budget_for(self, spec: ReplicationSpec) -> None:
         """This request's time: the standard budget, plus the wait for the publisher."""
@@ -192,10 +227,22 @@ class Lifecycle:
         self._wait_until = self._lambda_deadline.within(wait, margin_seconds=0.0)
 
     def _create(self, spec: ReplicationSpec, absence_fails: AbsenceFails = _always) -> Outcome:
-        if spec.follows:
-            self._declare_new(spec)
+        before = self._declare_new(spec)
+        in_force = before.in_force
+        self._declared_elsewhere = bool(before.owners - {self._owner})
         try:
-            self._start_confirmed(spec, absence_fails=absence_fails)
+            if (
+                in_force is not None
+                and not in_force.settings_equal(spec)
+                and self._state(spec.key) == ACTIVE
+            ):
+                # Running as another resource declared it (a construct renamed or moved), with
+                # other settings: this declaration is in force now, so its settings run. (A
+                # Start alone may change nothing: IVS may answer a Start of a running
+                # replication with success, and keep its settings.)
+                self._restart_in_place(spec, {}, in_force)
+            else:
+                self._start_confirmed(spec, absence_fails=absence_fails)
         except ReplicationFailedError as error:
             # After a failed Create no Delete comes (see the module docstring).
             reported = self._withdrawn_after_failed_create(spec, error)
@@ -207,16 +254,20 @@ class Lifecycle:
     def _withdrawn_after_failed_create(
         self, spec: ReplicationSpec, error: ReplicationFailedError
     ) -> ReplicationFailedError:
-        """A failed follow-mode Create withdraws its declaration, then, like a Delete, stops
-        what a reconciler run may have started while it was declared (after this request's
-        Start, or its undo's Stop) and kept: a run that starts it from now on re-reads the
-        registry and stops it itself. Returns the failure to report, saying what is left (the
-        same `error` when nothing is, and for the other modes, which declare nothing)."""
+        """A failed Create withdraws its declaration (no Delete follows it), then, like a
+        Delete, stops what runs if no other resource declares it: a reconciler run may have
+        started it while it was declared (after this request's Start, or its undo's Stop) and
+        kept it; a run that starts it from now on re-reads the registry and stops it itself.
+        Returns the failure to report, saying what is left (the same `error` when nothing is,
+        and in a stack without ownership, outside follow mode)."""
         key = spec.key
-        if not spec.follows:
+        if self._registry.table_name is None and not spec.follows:
             return error
-        if not self._withdrawn_after_failure(key):
+        left = self._withdrawn_after_failure(key)
+        if left is None:
             return messages.prefixed(error, messages.stale_declaration_advice(describe_item(key)))
+        if left.owners:
+            return error  # declared by another resource: what runs is its
         if self._still_active(key) and not self._stopped_after_failure(key):
             return messages.prefixed(error, messages.manual_stop_advice(key))
         return error
@@ -273,7 +324,12 @@ class Lifecycle:
     def _start(self, spec: ReplicationSpec) -> StartOutcome:
         """One Start (with its settle retries); a failed one is undone before it is reported."""
         key = spec.key
-        outcome = self._replicas.start(spec, self._keep_time_to_undo(), settle=_settle_for(spec))
+        outcome = self._replicas.start(
+            spec,
+            self._keep_time_to_undo(),
+            settle=_settle_for(spec),
+            declared_elsewhere=self._declared_elsewhere,
+        )
         match outcome:
             case Refused(error=error):
                 undone = self._undo(key, outcome)
@@ -385,24 +441,11 @@ class Lifecycle:
             "settings while this Update restarted it; it is stopped. Retry the deployment."
         )
 
-    def _declared_before(self, spec: ReplicationSpec) -> ReplicationSpec | None:
-        """What the registry declares for `spec`'s key (follow mode only; None when nothing is
-        declared or the table cannot be read: then the event's old properties are the guess)."""
-        if not spec.follows:
-            return None
-        try:
-            return self._registry.declaration(spec.key, self._keep_time_to_undo())
-        except (CallError, RegistryUnavailableError) as error:
-            logger.warning(
-                "Reading the declaration before the Update failed", extra={"reason": str(error)}
-            )
-            return None
-
     def _restore(self, previous: ReplicationSpec) -> str:
         """Start `previous` again after a failed restart; say what is true afterwards (what
         IVS says, never a hope)."""
         try:
-            self._sync_declaration(previous)
+            self._declare(previous)
             outcome = self._start_afresh(previous, was_running=False)
         except ReplicationFailedError as error:
             logger.error("Restoring the previous settings failed", extra={"reason": str(error)})
@@ -429,64 +472,70 @@ class Lifecycle:
             )
         return "Restoring the previous settings failed too: the replication is stopped."
 
-    def _sync_declaration(self, spec: ReplicationSpec) -> None:
-        """Declared for the reconciler exactly when the mode is FOLLOW."""
-        if spec.follows:
-            self._declare(spec)
-        else:
-            self._withdraw(spec.key)
-
-    def _declare(self, spec: ReplicationSpec) -> None:
+    def _declare(self, spec: ReplicationSpec) -> Ownership:
+        """Record this resource's declaration of `spec` (now in force); return the ownership
+        before it. Without a table (an older stack), only follow mode fails."""
+        if self._registry.table_name is None and not spec.follows:
+            return NOBODY
         try:
-            self._registry.put(spec, self._deadline)
+            return self._registry.declare(spec, self._owner, self._deadline)
         except (CallError, RegistryUnavailableError) as error:
             raise messages.failed(
-                f"Could not declare {spec.key.describe()} for follow mode in the registry "
-                "table; nothing was started. Deploy again.",
+                f"Could not declare {spec.key.describe()} in the registry table; nothing was "
+                "started. Deploy again.",
                 str(error),
             ) from error
 
-    def _declare_new(self, spec: ReplicationSpec) -> None:
-        """Declare for a Create. A write that failed may still have been applied (its answer
-        lost): it is withdrawn again, in time kept back for that, because after a failed
-        Create no Delete comes and a leftover item would let the sweep start it."""
+    def _declare_new(self, spec: ReplicationSpec) -> Ownership:
+        """Declare for a Create; return the ownership before it. A write that failed may still
+        have been applied (its answer lost): it is withdrawn again, in time kept back for that,
+        because after a failed Create no Delete comes and a leftover owner would keep it
+        declared (and a follow-mode one let the sweep start it)."""
+        if self._registry.table_name is None and not spec.follows:
+            return NOBODY
         try:
-            self._registry.put(spec, self._deadline.reserve(self._registry.attempt_budget_seconds))
+            return self._registry.declare(
+                spec,
+                self._owner,
+                self._deadline.reserve(self._registry.attempt_budget_seconds),
+            )
         except RegistryUnavailableError as error:
             raise messages.failed(
                 f"Could not declare {spec.key.describe()} for follow mode; nothing was started.",
                 str(error),
             ) from error
         except CallError as error:
-            if not self._withdrawn_after_failure(spec.key):
+            if self._withdrawn_after_failure(spec.key) is None:
                 raise messages.failed(
-                    f"Could not declare {spec.key.describe()} for follow mode; nothing was "
-                    f"started. {messages.stale_declaration_advice(describe_item(spec.key))}",
+                    f"Could not declare {spec.key.describe()} in the registry table; nothing "
+                    f"was started. {messages.stale_declaration_advice(describe_item(spec.key))}",
                     str(error),
                 ) from error
             raise messages.failed(
-                f"Could not declare {spec.key.describe()} for follow mode in the registry "
-                "table; nothing was started or left declared. Deploy again.",
+                f"Could not declare {spec.key.describe()} in the registry table; nothing was "
+                "started or left declared. Deploy again.",
                 str(error),
             ) from error
 
-    def _withdraw(self, key: ReplicationKey) -> None:
+    def _withdraw(self, key: ReplicationKey) -> Ownership:
+        """Withdraw this resource's declaration; return who still declares it."""
         try:
-            self._registry.remove(key, self._deadline)
+            return self._registry.withdraw(key, self._owner, self._deadline)
         except CallError as error:
             raise messages.failed(
-                f"Could not withdraw {key.describe()} from the follow-mode registry, so it "
-                "was not stopped (the reconciler could restart it). Retry.",
+                f"Could not withdraw {key.describe()} from the registry, so it was not "
+                "stopped (it may still be declared, and the reconciler could restart it). "
+                "Retry.",
                 str(error),
             ) from error
 
-    def _withdrawn_after_failure(self, key: ReplicationKey) -> bool:
+    def _withdrawn_after_failure(self, key: ReplicationKey) -> Ownership | None:
+        """Who still declares it after this resource withdrew; None when withdrawing failed."""
         try:
-            self._withdraw(key)
+            return self._withdraw(key)
         except ReplicationFailedError as error:
             logger.error("Withdrawing after a failed request failed", extra={"reason": str(error)})
-            return False
-        return True
+            return None
 
     def _stop(self, key: ReplicationKey, *, reason: str) -> Stopped | NotRunning:
         """Stop; a replication that is refused and observed not ACTIVE counts as stopped."""

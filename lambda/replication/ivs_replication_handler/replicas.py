@@ -253,10 +253,17 @@ class Replicas:
     # --- starting ------------------------------------------------------------------------
 
     def start(
-        self, spec: ReplicationSpec, deadline: Deadline, *, settle: Settle = NO_SETTLE
+        self,
+        spec: ReplicationSpec,
+        deadline: Deadline,
+        *,
+        settle: Settle = NO_SETTLE,
+        declared_elsewhere: bool = False,
     ) -> StartOutcome:
         """Start `spec` (Default: no settle time). A refusal after an attempt whose answer was
-        lost, in this call or a settle retry's, is marked `unanswered`."""
+        lost, in this call or a settle retry's, is marked `unanswered`. With
+        `declared_elsewhere` (Default: False), another resource declares the replication, so
+        a replica listed ACTIVE runs for good: it is adopted without watching for a Stop."""
         waited = 0.0
         attempt = 0
         landed = 0  # Starts refused while a Stop was landing
@@ -269,7 +276,7 @@ class Replicas:
             except ServiceError as refusal:
                 unanswered = unanswered or refusal.earlier_attempt_may_have_acted
                 marked = replace(refusal, earlier_attempt_may_have_acted=unanswered)
-                verdict = self._classify(spec.key, deadline, marked)
+                verdict = self._classify(spec.key, deadline, marked, watch=not declared_elsewhere)
                 if isinstance(verdict, _StopLanded):
                     landed += 1
                     if landed < STOP_ATTEMPTS:
@@ -291,7 +298,7 @@ class Replicas:
                 return Started()
 
     def _classify(
-        self, key: ReplicationKey, deadline: Deadline, error: ServiceError
+        self, key: ReplicationKey, deadline: Deadline, error: ServiceError, *, watch: bool
     ) -> Refused | Unresolved | AlreadyActive | _StopLanded | _Contradictable:
         """What a refused Start means. The known text is taken at its word, unless an earlier
         attempt may have started the replication (its answer lost): the words do not say what
@@ -304,21 +311,27 @@ class Replicas:
         if not said and error.status not in MAYBE_NOT_PUBLISHING_STATUSES:
             return Refused(error, unanswered)
         try:
-            return self._observe(key, deadline, error, said=said)
+            return self._observe(key, deadline, error, said=said, watch=watch)
         except CallError as cause:
             if isinstance(cause, ServiceError) and cause.code == _NOT_FOUND:
                 return Refused(error, unanswered)  # the source stage is missing: Start's refusal
             return _unreadable(error, cause)
 
     def _observe(
-        self, key: ReplicationKey, deadline: Deadline, error: ServiceError, *, said: bool
+        self,
+        key: ReplicationKey,
+        deadline: Deadline,
+        error: ServiceError,
+        *,
+        said: bool,
+        watch: bool,
     ) -> AlreadyActive | _StopLanded | _Contradictable:
         """What the state says about a refusal that may mean "not publishing"; raises
         CallError when it cannot be read. A replica listed ACTIVE may be one whose Stop is
         still landing (IVS lists it, and refuses a Start with Conflict, for a moment after the
         Stop's answer): it is watched for as long as a Stop may take before it counts as
-        running."""
-        listed = self._watch(key, deadline)
+        running (unless `watch` is False)."""
+        listed = self._watch(key, deadline, patiently=watch)
         if listed == "active":
             return AlreadyActive()
         if listed == "stopped since":
@@ -397,13 +410,14 @@ class Replicas:
         except CallError:
             return False
 
-    def _watch(self, key: ReplicationKey, deadline: Deadline) -> Listed:
+    def _watch(self, key: ReplicationKey, deadline: Deadline, *, patiently: bool = True) -> Listed:
         """Whether the replica is listed not ACTIVE at once, only after a while ("stopped
         since": a Stop was landing), or throughout STOP_EFFECT_SECONDS, listing again after
         each of `STOP_EFFECT_DELAYS` within `deadline`. A source stage that is gone counts as
         not ACTIVE (every replication from it is gone); raises CallError when the listing
         cannot be read."""
-        for delay in (0.0, *STOP_EFFECT_DELAYS):
+        delays = STOP_EFFECT_DELAYS if patiently else ()  # not: one listing
+        for delay in (0.0, *delays):
             if delay:
                 if deadline.seconds_left() - delay < self.ivs.attempt_budget_seconds:
                     break

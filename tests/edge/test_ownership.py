@@ -1,0 +1,146 @@
+"""Ownership: a replication keeps running, and stays declared, while any resource of the stack
+still declares it, in every mode and under every service profile. CloudFormation's real
+sequences: a construct renamed or moved gets a new logical id with the same physical id, so
+CloudFormation creates the new resource, then deletes the old one (UPDATE_COMPLETE_CLEANUP);
+a move whose stack update then fails deletes the new one in the rollback's cleanup; either
+Delete may be delivered twice. A real removal (the last declaring resource) still stops it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from ivs_replication_handler import contract as c
+from ivs_replication_handler.errors import ReplicationFailedError, ServiceError
+from ivs_replication_handler.registry import Ownership, Registry
+from ivs_replication_handler.retries import Deadline
+from ivs_replication_handler.spec import ReplicationKey
+from tests.edge.follow_world import FollowWorld
+
+MODES = {
+    "follow": {},
+    "fail": {c.PROP_WHEN_NOT_PUBLISHING: c.MODE_FAIL},
+    "wait": {c.PROP_WHEN_NOT_PUBLISHING: c.MODE_WAIT, c.PROP_WAIT_SECONDS: 5},
+}
+
+
+@pytest.fixture(params=list(MODES))
+def mode(request: pytest.FixtureRequest) -> dict[str, object]:
+    return MODES[str(request.param)]
+
+
+def live_replication(world: FollowWorld, mode: dict[str, object]) -> tuple[str, dict[str, object]]:
+    """Old's replication, created and running (its publisher live)."""
+    main, side = world.stage("main"), world.stage("side")
+    world.ivs_endpoint.publish(main, "encoder-1")
+    world.ivs_endpoint.clock.advance(world.ivs_endpoint.profile.publish_propagation_seconds)
+    props = world.props(main, side, **mode)
+    physical_id = world.create(props, logical_id="Old")
+    world.deliver_events()
+    assert world.state(main, side) == "ACTIVE"
+    return physical_id, props
+
+
+def state(world: FollowWorld, props: dict[str, object]) -> str | None:
+    return world.state(
+        str(props[c.PROP_SOURCE_STAGE_ARN]), str(props[c.PROP_DESTINATION_STAGE_ARN])
+    )
+
+
+@pytest.mark.parametrize("twice", [False, True], ids=["once", "delivered-twice"])
+def test_a_rename_keeps_the_replication_running_and_declared(
+    world: FollowWorld, mode: dict[str, object], twice: bool
+) -> None:
+    """Create-new, then the cleanup's Delete of the old id (maybe delivered twice): the new
+    resource still declares it, so it runs on, and (in follow mode) the reconciler still
+    starts it whenever the publisher comes back."""
+    physical_id, props = live_replication(world, mode)
+
+    assert world.create(props, logical_id="New") == physical_id  # adopts what runs
+    for _ in range(2 if twice else 1):
+        world.delete(physical_id, props, logical_id="Old")
+
+    assert state(world, props) == "ACTIVE"
+    if not mode:  # follow mode: still declared for the reconciler
+        assert len(world.declared()) == 1
+    # The real removal, later: the last declaring resource goes.
+    world.delete(physical_id, props, logical_id="New")
+    assert state(world, props) == "STOPPED"
+    assert world.declared() == []
+
+
+def test_a_failed_moves_rollback_cleanup_keeps_the_old_resources_replication(
+    world: FollowWorld, mode: dict[str, object]
+) -> None:
+    """Create-new, the stack update fails elsewhere, the rollback's cleanup deletes the new
+    id (maybe twice): the old resource still declares it."""
+    physical_id, props = live_replication(world, mode)
+    world.create(props, logical_id="New")
+
+    world.delete(physical_id, props, logical_id="New")
+    world.delete(physical_id, props, logical_id="New")
+
+    assert state(world, props) == "ACTIVE"
+    world.delete(physical_id, props, logical_id="Old")
+    assert state(world, props) == "STOPPED"
+
+
+def test_a_rename_that_also_changes_the_settings_runs_the_new_ones(world: FollowWorld) -> None:
+    """The declaration in force is the latest: the new resource's settings run once it is
+    created; if the move is rolled back, the old resource's settings run again."""
+    physical_id, old = live_replication(world, {})
+    new = {**old, c.PROP_ATTRIBUTES: {"role": "cohost"}, c.PROP_RECONNECT_WINDOW_SECONDS: 30}
+
+    world.create(new, logical_id="New")
+    [replica] = [r for r in world.ivs_endpoint.replicas(state="ACTIVE") if not r.stopping]
+    assert (replica.attributes, replica.reconnect_window_seconds) == ({"role": "cohost"}, 30)
+
+    world.delete(physical_id, new, logical_id="New")  # the rollback's cleanup
+    [replica] = [r for r in world.ivs_endpoint.replicas(state="ACTIVE") if not r.stopping]
+    assert (replica.attributes, replica.reconnect_window_seconds) == ({}, 0)
+
+
+def test_a_failed_create_of_the_new_id_leaves_the_old_ones_replication_running(
+    world: FollowWorld,
+) -> None:
+    """The new resource (other settings) restarts the replication with its own, IVS refuses
+    that Start (a quota, say): the Create fails, the old resource's settings are started
+    again, and the new resource withdraws its own declaration only."""
+    physical_id, props = live_replication(world, {c.PROP_WHEN_NOT_PUBLISHING: c.MODE_FAIL})
+    new = {**props, c.PROP_ATTRIBUTES: {"role": "cohost"}}
+    world.ivs_endpoint.faults.script_errors(
+        "StartParticipantReplication", ["ServiceQuotaExceededException"]
+    )
+
+    with pytest.raises(ReplicationFailedError, match="runs again with its previous settings"):
+        world.create(new, logical_id="New")
+
+    [replica] = [r for r in world.ivs_endpoint.replicas(state="ACTIVE") if not r.stopping]
+    assert replica.attributes == {}
+    world.delete(physical_id, props, logical_id="Old")
+    assert state(world, props) == "STOPPED"
+
+
+class _RefusingRegistry(Registry):
+    """The registry, refusing every withdrawal (a policy, a throttle that outlasts the run)."""
+
+    def withdraw(self, key: ReplicationKey, owner: str, deadline: Deadline) -> Ownership:
+        raise ServiceError("UpdateItem", "AccessDeniedException", 400, "not authorized")
+
+
+def test_a_delete_that_cannot_withdraw_stops_nothing_and_its_retry_does(
+    world: FollowWorld,
+) -> None:
+    """The registry refuses the withdrawal: the Delete fails (CloudFormation retries it) and
+    stops nothing, since another resource may still declare it; the retry stops it."""
+    physical_id, props = live_replication(world, {})
+    registry = world.registry
+    world.registry = _RefusingRegistry(registry.table_name, client=registry.client)
+
+    with pytest.raises(ReplicationFailedError, match="Could not withdraw"):
+        world.delete(physical_id, props, logical_id="Old")
+    assert state(world, props) == "ACTIVE"
+
+    world.registry = registry
+    world.delete(physical_id, props, logical_id="Old")
+    assert state(world, props) == "STOPPED"

@@ -280,15 +280,22 @@ def test_plain_values_may_change_and_the_last_one_wins() -> None:
     }
 
 
-@pytest.mark.parametrize("retention", list(logs.RetentionDays), ids=lambda r: r.name)
-def test_every_retention_is_written_as_cdk_writes_it(retention: logs.RetentionDays) -> None:
+def test_the_retention_table_is_what_cdk_writes_for_each_retention() -> None:
     stack = new_stack()
-    ReplicationProvider.of(stack).configure(log_retention=retention)
-    reference = logs.LogGroup(stack, "Reference", retention=retention)
-    expected = stack.resolve(reference.node.default_child.retention_in_days)  # type: ignore[union-attr]
+    groups = {r.name: logs.LogGroup(stack, r.name, retention=r) for r in logs.RetentionDays}
+    written = {
+        name: stack.resolve(group.node.default_child.retention_in_days)  # type: ignore[union-attr]
+        for name, group in groups.items()
+    }
+    assert written == RETENTION_DAYS
+
+
+def test_an_infinite_retention_keeps_the_logs_forever() -> None:
+    stack = new_stack()
+    ReplicationProvider.of(stack).configure(log_retention=logs.RetentionDays.INFINITE)
     groups = resources(Template.from_stack(stack).to_json(), "AWS::Logs::LogGroup")
-    assert {json.dumps(p.get("RetentionInDays")) for p in groups.values()} == {json.dumps(expected)}
-    assert RETENTION_DAYS[retention.name] == expected
+    assert len(groups) == 2
+    assert all("RetentionInDays" not in props for props in groups.values())
 
 
 def _key(stack: cdk.Stack, name: str) -> kms.Key:

@@ -73,7 +73,7 @@ class ParticipantFanOut(Construct):
             c.check_participant_id("participant_id", participant_id)
         checked_attributes(attributes or {})
         window_seconds_of(reconnect_window)
-        stages = _destination_list(destination_stages)
+        stages = destination_list(destination_stages)
         for stage in stages:  # every destination checked before any child exists
             stage_arn_of(DESTINATIONS_PROP, stage)
 
@@ -204,7 +204,7 @@ def destination_id(stage: StageLike) -> str:
     return arn.split(":stage/", 1)[1]
 
 
-def _destination_list(stages: object) -> list[StageLike]:
+def destination_list(stages: object) -> list[StageLike]:
     # A lone ARN is a Sequence too: iterating it would give one "stage" per character.
     if isinstance(stages, str) or not isinstance(stages, Sequence):
         raise c.InvalidPropertyError(

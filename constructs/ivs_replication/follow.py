@@ -65,8 +65,8 @@ DEAD_LETTER_RETENTION = Duration.days(14)
 
 class FollowInfrastructure:
     """The reconciler, its dead-letter queue, its invoke permission and its one "Participant
-    Published" rule, shared by a stack's follow-mode replications, made under the stack's
-    registry (`<provider>/Follow`), whose table they read.
+    Published" rule, shared by a stack's follow-mode replications and mirrors, made under the
+    stack's registry (`<provider>/Follow`), whose table they read.
 
     Use `FollowInfrastructure.of(scope)`; constructing it directly is for that method only.
     """
@@ -81,6 +81,8 @@ class FollowInfrastructure:
         # Source stage ARN -> participant ids followed there, in declaration order. Equal
         # token strings stand for the same token.
         self._followed: dict[str, dict[str, None]] = {}
+        # Source stages whose every publisher is followed (a StageMirror's).
+        self._mirrored: dict[str, None] = {}
         self._sweep: Construct | None = None
         self.published_rule = self._published_rule()
         provider.follow = self
@@ -96,14 +98,20 @@ class FollowInfrastructure:
         stage and id join the stack's one rule's pattern, as long as they fit)."""
         self._followed.setdefault(source_stage_arn, {})[participant_id] = None
 
+    def follow_every_publisher(self, source_stage_arn: str) -> None:
+        """Route the "Participant Published" events of every participant of this stage to the
+        reconciler: the rule then matches by stage (while the stages fit its pattern)."""
+        self._mirrored[source_stage_arn] = None
+
     def event_pattern(self) -> dict[str, object]:
-        """The rule's pattern for what is followed now (see the module docstring)."""
-        stages = list(self._followed)
+        """The rule's pattern for what is followed now (see the module docstring): a stage
+        whose every publisher is followed leaves only the stages to match on."""
+        stages = list(dict.fromkeys([*self._followed, *self._mirrored]))
         participants = list(dict.fromkeys(p for ps in self._followed.values() for p in ps))
-        for pattern in (
-            published_event_pattern(stages, participants),
-            published_event_pattern(stages, None),
-        ):
+        candidates = [published_event_pattern(stages, None)]
+        if not self._mirrored:
+            candidates.insert(0, published_event_pattern(stages, participants))
+        for pattern in candidates:
             if longest_rendering(pattern) <= EVENT_PATTERN_MAX_LENGTH:
                 return pattern
         return published_event_pattern(None, None)

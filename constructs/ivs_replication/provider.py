@@ -88,6 +88,7 @@ class ReplicationProvider(Construct):
         self.tuning = Tuning(self)
         self._longest_wait_seconds = 0
         self._replications = 0
+        self._mirror_destinations = 0
         self._ivs_calls_per_second: float | None = None
         self._service_token: str | None = None
         self._account: str | None = None
@@ -249,11 +250,12 @@ class ReplicationProvider(Construct):
     def grant_reconcile(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let `grantee` run ``ivs-replication reconcile`` (and ``status``) on this stack:
         ``grant_status``'s reads, ``lambda:InvokeFunction`` on the reconciler, and for
-        ``--local``, which runs the reconciler's code, what the reconciler's role has (the
-        five ``ivs:`` actions on the region's stages, ``dynamodb:GetItem``/``Query``/``Scan``
-        on the registry, the registry key through DynamoDB if one is configured). The
-        reconciler's parts are granted when the stack has follow mode, before or after this
-        call; the returned grant covers the statements made now."""
+        ``--local``, which runs the reconciler's code, what the reconciler's role has (its
+        ``ivs:`` actions, ``contract.IAM_ACTIONS``, on the region's stages;
+        ``dynamodb:GetItem``/``Query``/``Scan`` on the registry; the registry key through
+        DynamoDB if one is configured). Invoking the reconciler is granted when the stack has
+        follow mode, before or after this call; the returned grant covers the statements made
+        now."""
         return grant_reconcile(self, grantee)
 
     # --- what the stack has (read-only) -----------------------------------------------------
@@ -330,18 +332,51 @@ class ReplicationProvider(Construct):
             share one physical id and one registry item, so removing either would stop the
             other's (the message names both construct paths).
         """
-        # The construct, not its path: a path is a jsii round trip, needed only for the error.
-        first = self._declared.setdefault(identity, replication)
-        if first is not replication:
-            raise ValueError(
-                f"{replication.node.path} declares the same replication as {first.node.path} "
-                "(same source stage, destination stage and participant id): declare each "
-                "replication once per stack."
-            )
-        in_app = self._app.first.setdefault(identity, replication)
-        if in_app is not replication:
-            self._shared.append((replication, in_app))
+        self._claim(
+            replication,
+            identity,
+            "declares the same replication as {first} (same source stage, destination stage "
+            "and participant id): declare each replication once per stack.",
+        )
         self._replications += 1
+
+    def declare_mirror_destination(
+        self, destination: Construct, source_arn: str, destination_arn: str
+    ) -> None:
+        """Record that `destination` (a StageMirror's) mirrors `source_arn` into
+        `destination_arn` in this stack; its handler paces its Starts at its share of the
+        stack's rate (the stack's mirror destinations may all be created at once).
+
+        :raises ValueError: if another construct of the stack mirrors the same source into the
+            same destination (the message names both construct paths).
+        """
+        self._claim(
+            destination,
+            (source_arn, destination_arn, c.EVERY_PUBLISHER),
+            "mirrors the same source stage into the same destination stage as {first}: "
+            "mirror each source into each destination once per stack.",
+        )
+        if self._mirror_destinations == 0:
+            self.on_event_function.add_environment(
+                c.ENV_STACK_MIRROR_DESTINATIONS, Lazy.string(_MirrorDestinationCount(self))
+            )
+        self._mirror_destinations += 1
+
+    @property
+    def mirror_destinations(self) -> int:
+        """How many StageMirror destinations of the stack use this provider."""
+        return self._mirror_destinations
+
+    def _claim(self, construct: Construct, identity: ReplicationIdentity, clash: str) -> None:
+        """`construct` declares `identity`; `clash` (with "{first}") says why a second one
+        in the stack is refused."""
+        # The construct, not its path: a path is a jsii round trip, needed only for the error.
+        first = self._declared.setdefault(identity, construct)
+        if first is not construct:
+            raise ValueError(f"{construct.node.path} {clash.format(first=first.node.path)}")
+        in_app = self._app.first.setdefault(identity, construct)
+        if in_app is not construct:
+            self._shared.append((construct, in_app))
 
     def shared_declarations(self) -> list[str]:
         """The stack's replications declared in another stack of the app too, each as an error
@@ -567,6 +602,17 @@ def _warned(construct: IConstruct) -> bool:
     """Whether `construct` carries the several-stacks warning (not acknowledged)."""
     tag = f"[ack: {DECLARED_IN_SEVERAL_STACKS_WARNING}]"
     return any(tag in str(entry.data) for entry in construct.node.metadata)
+
+
+@jsii.implements(IStableStringProducer)
+class _MirrorDestinationCount:
+    """The stack's mirror destination count, as the handler's environment variable."""
+
+    def __init__(self, provider: ReplicationProvider) -> None:
+        self._provider = provider
+
+    def produce(self) -> str:
+        return str(self._provider.mirror_destinations)
 
 
 @jsii.implements(IStableStringProducer)

@@ -1,6 +1,6 @@
 """The stacks every gate checks: the example app's, one with three replications, one with
-every mode (an encoder followed into three stages, a publisher fanned out, a waiting
-replication and a sweep), the same with alarms; and the gate matrix: all of them beside the
+every mode (an encoder followed into three stages, a publisher fanned out, a stage mirrored, a
+waiting replication and a sweep), the same with alarms; and the gate matrix: all of them beside the
 README's organisation stack, in each users' configuration (tests/configurations.py).
 
 Imports nothing of the test tools: the cdk-nag 2 gate builds the matrix in its own virtual
@@ -22,6 +22,7 @@ from ivs_replication import (
     ReplicationAlarms,
     ReplicationSweep,
     StageLike,
+    StageMirror,
     WhenNotPublishing,
 )
 from tests.configurations import NO_BUNDLING, Configuration
@@ -83,6 +84,12 @@ def every_mode_stack(app: cdk.Stage) -> cdk.Stack:
         source_stage=main,
         participant_id="guest-1",
         destination_stages=[ivs.CfnStage(stack, "Top", name="top")],
+    )
+    StageMirror(
+        stack,
+        "MainMirrored",
+        source_stage=main,
+        destination_stages=[ivs.CfnStage(stack, "Audience", name="audience")],
     )
     ParticipantReplication(
         stack,

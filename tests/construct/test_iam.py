@@ -32,6 +32,8 @@ IVS_ACTIONS = {
     # Read-only: whether a refused Start means "not publishing" is decided from state.
     "ivs:GetStage",
     "ivs:GetParticipant",
+    # Read-only: who publishes in a mirror's source, which replicas a mirror holds.
+    "ivs:ListParticipants",
 }
 
 
@@ -51,7 +53,7 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def test_grants_exactly_the_replication_actions_and_the_two_reads() -> None:
+def test_grants_exactly_the_replication_actions_and_the_reads() -> None:
     stack = new_stack()
     replicate(stack)
 

@@ -52,9 +52,49 @@ class FollowWorld:
             **extra,
         }
 
-    def create(self, props: Mapping[str, object], logical_id: str = "Replication") -> str:
-        event = custom_resource_event("Create", logical_id=logical_id, properties=props)
+    def mirror_props(
+        self, source: str, destination: str, *, user_ids: list[str] | None = None, **extra: object
+    ) -> dict[str, object]:
+        """A StageMirror destination's properties (every publisher, unless `user_ids`)."""
+        props: dict[str, object] = {
+            c.PROP_SOURCE_STAGE_ARN: source,
+            c.PROP_DESTINATION_STAGE_ARN: destination,
+            c.PROP_ATTRIBUTES: {},
+            c.PROP_RECONNECT_WINDOW_SECONDS: 0,
+            **extra,
+        }
+        if user_ids is not None:
+            props[c.PROP_USER_IDS] = user_ids
+        return props
+
+    def create(
+        self,
+        props: Mapping[str, object],
+        logical_id: str = "Replication",
+        *,
+        resource_type: str = c.RESOURCE_TYPE,
+    ) -> str:
+        event = custom_resource_event(
+            "Create", logical_id=logical_id, properties=props, resource_type=resource_type
+        )
         return str(self._handle(event)["PhysicalResourceId"])
+
+    def create_mirror(self, props: Mapping[str, object], logical_id: str = "Mirror") -> str:
+        return self.create(props, logical_id, resource_type=c.MIRROR_RESOURCE_TYPE)
+
+    def update_mirror(
+        self,
+        physical_id: str,
+        props: Mapping[str, object],
+        old: Mapping[str, object],
+        logical_id: str = "Mirror",
+    ) -> str:
+        return self.update(physical_id, props, old, logical_id, c.MIRROR_RESOURCE_TYPE)
+
+    def delete_mirror(
+        self, physical_id: str, props: Mapping[str, object], logical_id: str = "Mirror"
+    ) -> None:
+        self.delete(physical_id, props, logical_id, c.MIRROR_RESOURCE_TYPE)
 
     def update(
         self,
@@ -62,6 +102,7 @@ class FollowWorld:
         props: Mapping[str, object],
         old: Mapping[str, object],
         logical_id: str = "Replication",
+        resource_type: str = c.RESOURCE_TYPE,
     ) -> str:
         event = custom_resource_event(
             "Update",
@@ -69,14 +110,23 @@ class FollowWorld:
             properties=props,
             old_properties=old,
             physical_id=physical_id,
+            resource_type=resource_type,
         )
         return str(self._handle(event)["PhysicalResourceId"])
 
     def delete(
-        self, physical_id: str, props: Mapping[str, object], logical_id: str = "Replication"
+        self,
+        physical_id: str,
+        props: Mapping[str, object],
+        logical_id: str = "Replication",
+        resource_type: str = c.RESOURCE_TYPE,
     ) -> None:
         event = custom_resource_event(
-            "Delete", logical_id=logical_id, properties=props, physical_id=physical_id
+            "Delete",
+            logical_id=logical_id,
+            properties=props,
+            physical_id=physical_id,
+            resource_type=resource_type,
         )
         self._handle(event)
 
@@ -115,6 +165,17 @@ class FollowWorld:
             sourceStageArn=source, destinationStageArn=destination, participantId=participant
         )
         self.ivs_endpoint.clock.advance(self.ivs_endpoint.profile.stop_effect_delay_seconds)
+
+    def replica_ids(self, source: str, destination: str) -> set[str]:
+        """The participants replicated from `source` that run in `destination` now (a replica
+        whose Stop IVS answered counts as ended)."""
+        return {
+            r.participant_id
+            for r in self.ivs_endpoint.replicas(
+                source_stage_arn=source, destination_stage_arn=destination
+            )
+            if r.state == "ACTIVE" and not r.stopping
+        }
 
     def declared(self) -> list[dict[str, Any]]:
         """The replications declared in follow mode: the registry's items whose declaration in

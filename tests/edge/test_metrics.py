@@ -187,29 +187,24 @@ def test_a_reconciler_event_run_counts_each_outcome_by_trigger():
         already_active=["b"],
         not_publishing=["c"],
         withdrawn=["d"],
+        over_quota=["e", "f"],
     )
     ReplicationMetrics(write=written.append).record_reconcile(report)
 
     [document] = [json.loads(text) for text in written]
     assert document[c.DIMENSION_TRIGGER] == c.TRIGGER_EVENT
     assert dimension_sets(document) == [["Trigger", "service"]]
-    assert metric_names(document) == {
-        c.METRIC_STARTED,
-        c.METRIC_ALREADY_ACTIVE,
-        c.METRIC_NOT_PUBLISHING,
-        c.METRIC_WITHDRAWN,
-        c.METRIC_FAILED,
+    assert {name: document[name] for name in metric_names(document)} == {
+        c.METRIC_STARTED: [1.0],
+        c.METRIC_ALREADY_ACTIVE: [1.0],
+        c.METRIC_NOT_PUBLISHING: [1.0],
+        c.METRIC_WITHDRAWN: [1.0],
+        c.METRIC_OVER_QUOTA: [2.0],
+        c.METRIC_FAILED: [0.0],
     }  # no sweep metrics for an event
-    assert [document[name] for name in sorted(metric_names(document))] == [
-        [1.0],
-        [0.0],
-        [1.0],
-        [1.0],
-        [1.0],
-    ]
 
 
-def test_a_sweep_reports_declarations_and_drift_as_started_plus_failed():
+def test_a_sweep_reports_declarations_and_drift_as_started_over_quota_or_failed():
     written: list[str] = []
     report = Report(
         trigger="sweep",
@@ -218,10 +213,12 @@ def test_a_sweep_reports_declarations_and_drift_as_started_plus_failed():
         already_active=["c"],
         not_publishing=["d"],
         failed={"e": "throttled"},
+        over_quota=["f"],
     )
     ReplicationMetrics(write=written.append).record_reconcile(report)
 
     [document] = [json.loads(text) for text in written]
     assert document[c.DIMENSION_TRIGGER] == c.TRIGGER_SWEEP
     assert document[c.METRIC_SWEEP_DECLARATIONS] == [5.0]
-    assert document[c.METRIC_SWEEP_DRIFT] == [3.0]
+    # Started, refused by the destination's quota, or failed: each was declared, not running.
+    assert document[c.METRIC_SWEEP_DRIFT] == [4.0]

@@ -115,13 +115,14 @@ def test_a_declaration_records_its_owner_and_puts_itself_in_force(
             "UpdateExpression": (
                 "SET #source = :source, #participant = :participant, #attributes = "
                 ":attributes, #window = :window, #mode = :mode, #wait = :wait, "
-                "#owner = :declared ADD #version :one"
+                "#owner = :declared REMOVE #userIds ADD #version :one"
             ),
             "ExpressionAttributeNames": {
                 "#attributes": "Attributes",
                 "#window": "ReconnectWindowSeconds",
                 "#mode": "WhenNotPublishing",
                 "#wait": "WaitForPublisherSeconds",
+                "#userIds": "UserIds",
                 "#source": "SourceStageArn",
                 "#participant": "ParticipantId",
                 "#owner": "Owner:Replication",
@@ -200,7 +201,7 @@ def test_withdrawing_one_of_two_owners_puts_the_other_ones_declaration_in_force(
             "Key": ITEM_KEY,
             "UpdateExpression": (
                 "SET #attributes = :attributes, #window = :window, #mode = :mode, "
-                "#wait = :wait ADD #version :one"
+                "#wait = :wait REMOVE #userIds ADD #version :one"
             ),
             "ConditionExpression": "#version = :version",
             "ExpressionAttributeNames": {
@@ -208,6 +209,7 @@ def test_withdrawing_one_of_two_owners_puts_the_other_ones_declaration_in_force(
                 "#window": "ReconnectWindowSeconds",
                 "#mode": "WhenNotPublishing",
                 "#wait": "WaitForPublisherSeconds",
+                "#userIds": "UserIds",
                 "#version": "Version",
             },
             "ExpressionAttributeValues": {

@@ -164,6 +164,9 @@ class _Declared:
     def declarations_of(self, *_):
         return [self.spec]
 
+    def mirrors_of(self, *_):
+        return []
+
     def declaration(self, *_):
         return self.spec
 
@@ -267,6 +270,9 @@ class _WithdrawnDuringTheStart:
 
     def declarations_of(self, *_):
         return [ReplicationSpec(KEY, when_not_publishing=c.MODE_FOLLOW)]
+
+    def mirrors_of(self, *_):
+        return []
 
     def declaration(self, *_):
         return None

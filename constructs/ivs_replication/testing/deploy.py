@@ -54,6 +54,7 @@ class DeployedResource:
     physical_id: str
     properties: Mapping[str, object]
     data: Mapping[str, object] = field(default_factory=dict)
+    resource_type: str = RESOURCE_TYPE
 
 
 @dataclass(frozen=True)
@@ -110,15 +111,23 @@ class LocalDeployment:
         """The recorded physical id; raises ``KeyError`` for a resource not deployed."""
         return self._resources[logical_id].physical_id
 
-    def create(self, logical_id: str, properties: Mapping[str, object]) -> DeployedResource:
-        """Create a resource; raises ``ValueError`` if it exists, ``LocalDeploymentError``."""
+    def create(
+        self,
+        logical_id: str,
+        properties: Mapping[str, object],
+        *,
+        resource_type: str | None = None,
+    ) -> DeployedResource:
+        """Create a resource (of `resource_type`, Default: the deployment's); raises
+        ``ValueError`` if it exists, ``LocalDeploymentError``."""
         if logical_id in self._resources:
             raise ValueError(f"{logical_id} is already deployed; update or delete it")
-        event = self._event("Create", logical_id, properties)
+        kind = resource_type or self._resource_type
+        event = self._event("Create", logical_id, properties, resource_type=kind)
         response = self._send("Create", logical_id, event, physical_id=None)
         # The provider framework falls back to the request id when no id is returned.
         physical_id = _returned_id(response) or str(event["RequestId"])
-        return self._record(logical_id, physical_id, properties, response)
+        return self._record(logical_id, physical_id, properties, response, kind)
 
     def update(self, logical_id: str, properties: Mapping[str, object]) -> DeployedResource:
         """Update a deployed resource; a new physical id replaces it (old id then deleted)."""
@@ -129,10 +138,15 @@ class LocalDeployment:
             properties,
             physical_id=old.physical_id,
             old_properties=old.properties,
+            resource_type=old.resource_type,
         )
         response = self._send("Update", logical_id, event, physical_id=old.physical_id)
         new = self._record(
-            logical_id, _returned_id(response) or old.physical_id, properties, response
+            logical_id,
+            _returned_id(response) or old.physical_id,
+            properties,
+            response,
+            old.resource_type,
         )
         if new.physical_id != old.physical_id:
             self._delete(old)
@@ -152,7 +166,11 @@ class LocalDeployment:
 
     def _delete(self, resource: DeployedResource) -> None:
         event = self._event(
-            "Delete", resource.logical_id, resource.properties, physical_id=resource.physical_id
+            "Delete",
+            resource.logical_id,
+            resource.properties,
+            physical_id=resource.physical_id,
+            resource_type=resource.resource_type,
         )
         self._send("Delete", resource.logical_id, event, physical_id=resource.physical_id)
 
@@ -164,6 +182,7 @@ class LocalDeployment:
         *,
         physical_id: str | None = None,
         old_properties: Mapping[str, object] | None = None,
+        resource_type: str,
     ) -> dict[str, object]:
         return custom_resource_event(
             request_type,
@@ -171,7 +190,7 @@ class LocalDeployment:
             logical_id=logical_id,
             physical_id=physical_id,
             old_properties=old_properties,
-            resource_type=self._resource_type,
+            resource_type=resource_type,
             service_token=self._service_token,
         )
 
@@ -202,6 +221,7 @@ class LocalDeployment:
         physical_id: str,
         properties: Mapping[str, object],
         response: Mapping[str, object],
+        resource_type: str,
     ) -> DeployedResource:
         data = response.get("Data")
         resource = DeployedResource(
@@ -209,6 +229,7 @@ class LocalDeployment:
             physical_id,
             dict(properties),
             dict(data) if isinstance(data, Mapping) else {},
+            resource_type,
         )
         self._resources[logical_id] = resource
         return resource

@@ -16,8 +16,9 @@ deleted in exactly the reverse order, as CloudFormation does. What each type bec
 - ``AWS::Lambda::Function``: a ``LocalFunction`` (nothing runs until something invokes it).
 - ``AWS::Events::Rule``: a rule of the ``LocalEventBus``, its targets (functions of this
   stack) run through the ``FunctionRuntime``; a target's ``Input`` is its constant input.
-- ``Custom::IvsParticipantReplication``: a ``LocalDeployment`` request to the custom-resource
-  handler (the function whose ``Handler`` is the library's entry point).
+- ``Custom::IvsParticipantReplication`` and ``Custom::IvsStageMirror``: a ``LocalDeployment``
+  request to the custom-resource handler (the function whose ``Handler`` is the library's
+  entry point).
 - IAM, log groups, Lambda permissions and invoke configurations, the dead-letter queue and its
   policy, alarms, dashboards and CDK metadata are recorded but do nothing: IAM is not enforced
   locally (cdk-nag and the construct tests check the policies), and a failed delivery is not
@@ -66,6 +67,7 @@ from ivs_replication.testing.template import (
     template_resources,
 )
 from ivs_replication_handler.contract import (
+    MIRROR_RESOURCE_TYPE,
     ON_EVENT_ENTRY_POINT,
     RESOURCE_TYPE,
 )
@@ -236,6 +238,7 @@ class TemplateDeployment:
             FUNCTION_TYPE: self._create_function,
             RULE_TYPE: self._create_rule,
             RESOURCE_TYPE: self._create_replication,
+            MIRROR_RESOURCE_TYPE: self._create_mirror,
         }
 
     # --- reading -----------------------------------------------------------------------------
@@ -648,7 +651,11 @@ class TemplateDeployment:
         raise resolver.unsupported(prop, arn, "only functions of this stack are local targets")
 
     def _create_replication(
-        self, logical_id: str, properties: Mapping[str, Any], resolver: Resolver
+        self,
+        logical_id: str,
+        properties: Mapping[str, Any],
+        resolver: Resolver,
+        resource_type: str = RESOURCE_TYPE,
     ) -> _Created:
         deployment = self._replication_deployment(resolver)
         resolved = {
@@ -656,7 +663,7 @@ class TemplateDeployment:
             for name, value in properties.items()
             if name != SERVICE_TOKEN  # locally the handler is called directly
         }
-        resource = deployment.create(logical_id, resolved)
+        resource = deployment.create(logical_id, resolved, resource_type=resource_type)
         attributes = {key: str(value) for key, value in resource.data.items()}
         values = LocalValues(resource.physical_id, attributes)
 
@@ -664,6 +671,11 @@ class TemplateDeployment:
             deployment.delete(logical_id)
 
         return _Created(values, delete=delete)
+
+    def _create_mirror(
+        self, logical_id: str, properties: Mapping[str, Any], resolver: Resolver
+    ) -> _Created:
+        return self._create_replication(logical_id, properties, resolver, MIRROR_RESOURCE_TYPE)
 
     def _replication_deployment(self, resolver: Resolver) -> LocalDeployment:
         if self._deployment is None:

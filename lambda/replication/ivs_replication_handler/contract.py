@@ -17,6 +17,9 @@ from collections.abc import Mapping
 from .errors import InvalidPropertyError as InvalidPropertyError  # noqa: PLC0414 - for mypy
 
 RESOURCE_TYPE = "Custom::IvsParticipantReplication"
+# A StageMirror's declaration for one destination stage: every publisher of the source stage
+# (those of `PROP_USER_IDS`, when given) replicated into the destination, in follow mode.
+MIRROR_RESOURCE_TYPE = "Custom::IvsStageMirror"
 # Every key a request or a reconciler run adds to the functions' log lines; both entry points
 # (which share one logger) clear them first, so one run never logs another's.
 LOG_KEYS = (
@@ -29,6 +32,7 @@ LOG_KEYS = (
     "attribute_keys",
     "reconnect_window_seconds",
     "when_not_publishing",
+    "user_ids_given",
 )
 ON_EVENT_ENTRY_POINT = "ivs_replication_handler.handler.on_event"
 LOGGER_SERVICE = "ivs-participant-replication"
@@ -39,6 +43,10 @@ PROP_DESTINATION_STAGE_ARN = "DestinationStageArn"
 PROP_PARTICIPANT_ID = "ParticipantId"
 PROP_ATTRIBUTES = "Attributes"
 PROP_RECONNECT_WINDOW_SECONDS = "ReconnectWindowSeconds"
+PROP_USER_IDS = "UserIds"  # a mirror's: only the publishers with these token user ids
+# What stands for "every publisher" where a replication names its participant: a mirror's
+# physical id and registry key (no participant id can be it).
+EVERY_PUBLISHER = "*"
 
 
 # The AWS services whose clients the functions create (ivs.py and registry.py). The
@@ -53,6 +61,8 @@ IAM_ACTIONS = (
     "ivs:ListParticipantReplicas",
     "ivs:GetStage",
     "ivs:GetParticipant",
+    # A mirror lists who publishes in its source stage, and which replicas are its own.
+    "ivs:ListParticipants",
 )
 
 # What the operator's command (`ivs-replication`, the `cli` package) calls, as IAM actions:
@@ -77,6 +87,9 @@ MODES = (MODE_FAIL, MODE_WAIT, MODE_FOLLOW)
 # at this rate: the construct tells the handler how many replications its stack holds.
 IVS_CALLS_PER_SECOND = 5.0
 ENV_STACK_REPLICATIONS = "IVS_REPLICATION_STACK_REPLICATIONS"
+# How many mirror destinations the stack declares: the handler of each mirror's Create starts
+# the source's publishers at its share of the rate, so created together they keep to it.
+ENV_STACK_MIRROR_DESTINATIONS = "IVS_REPLICATION_STACK_MIRROR_DESTINATIONS"
 # The rate the stack's functions assume IVS allows, per operation (the construct sets it when a
 # user raised it): the reconciler paces its calls at it and starts a fan-out's destinations
 # concurrently up to it; the handler spreads a throttled burst over the time the stack's
@@ -104,8 +117,10 @@ ENV_REGISTRY_TABLE = "IVS_REPLICATION_REGISTRY_TABLE"
 REGISTRY_PARTITION_KEY = "Publisher"  # "<source stage ARN>|<participant id>"
 REGISTRY_SORT_KEY = "DestinationStageArn"
 # The handler declares (UpdateItem, the item before returned) and withdraws (UpdateItem, then
-# a conditional DeleteItem or UpdateItem).
-REGISTRY_HANDLER_ACTIONS = ("dynamodb:UpdateItem", "dynamodb:DeleteItem")
+# a conditional DeleteItem or UpdateItem); it reads an item (GetItem) to tell whether a
+# replication is declared explicitly (a mirror leaves those alone) or held by a mirror (a
+# Delete of an explicit declaration leaves those running).
+REGISTRY_HANDLER_ACTIONS = ("dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:GetItem")
 REGISTRY_RECONCILER_ACTIONS = ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan")
 
 # Lambda's retry of a failed asynchronous reconciler run (the reconciler raises when a
@@ -144,6 +159,9 @@ METRIC_ALREADY_ACTIVE = "ReplicationsAlreadyActive"
 METRIC_NOT_PUBLISHING = "ReplicationsNotPublishing"
 METRIC_WITHDRAWN = "ReplicationsWithdrawn"
 METRIC_FAILED = "ReplicationsFailed"
+# Refused because the destination stage holds as many publishers as it may (12, replicas
+# included): recorded, not retried in a storm; the next publish or sweep tries again.
+METRIC_OVER_QUOTA = "ReplicationsOverQuota"
 # Per sweep: the declarations it went through, and the drift it found: declared replications
 # that were not ACTIVE while their publisher was live (it started them), or that it could not
 # check or start (failed).
@@ -163,6 +181,14 @@ SWEEP_INPUT_KEY = "IvsReplicationSweep"
 STAGE_ARN_MAX_LENGTH = 128
 STAGE_ARN_PATTERN = re.compile(r"arn:aws:ivs:[a-z0-9-]+:[0-9]+:stage/[a-zA-Z0-9-]+")
 STAGE_ARN_FORM = "arn:aws:ivs:<region>:<account>:stage/<id> (at most 128 characters)"
+
+# A publisher's token user id, as a mirror filters by it (botocore: UserId, 0-128 characters
+# of any UTF-8; an empty one names nobody).
+USER_ID_MAX_LENGTH = 128
+USER_IDS_FORM = (
+    f"a non-empty list of token user ids, each 1-{USER_ID_MAX_LENGTH} characters without "
+    "control characters, each once"
+)
 
 PARTICIPANT_ID_MAX_LENGTH = 64
 PARTICIPANT_ID_PATTERN = re.compile(r"[a-zA-Z0-9_-]*")
@@ -309,3 +335,30 @@ def check_calls_per_second(prop: str, value: object) -> float:
     if not 0 < value <= IVS_CALLS_PER_SECOND_MAX:
         raise InvalidPropertyError(prop, f"{value!r} is out of range", CALLS_PER_SECOND_FORM)
     return float(value)
+
+
+def check_user_ids(prop: str, value: object) -> tuple[str, ...]:
+    """Return ``value`` as a tuple if it is a usable list of user ids; raise
+    InvalidPropertyError."""
+    if isinstance(value, str | bytes) or not isinstance(value, list | tuple):
+        raise InvalidPropertyError(prop, f"{echo(value)} is not a list", USER_IDS_FORM)
+    if not value:
+        raise InvalidPropertyError(
+            prop, "the list is empty (leave it out to mirror every publisher)", USER_IDS_FORM
+        )
+    seen: set[str] = set()
+    for user_id in value:
+        if not isinstance(user_id, str) or not user_id:
+            raise InvalidPropertyError(prop, f"{echo(user_id)} is not a user id", USER_IDS_FORM)
+        if len(user_id) > USER_ID_MAX_LENGTH:
+            raise InvalidPropertyError(
+                prop, f"{echo(user_id)} is {len(user_id)} characters long", USER_IDS_FORM
+            )
+        if any(ch < " " or ch == "\x7f" for ch in user_id):
+            raise InvalidPropertyError(
+                prop, f"{echo(user_id)} holds a control character", USER_IDS_FORM
+            )
+        if user_id in seen:
+            raise InvalidPropertyError(prop, f"{echo(user_id)} is listed twice", USER_IDS_FORM)
+        seen.add(user_id)
+    return tuple(value)

@@ -17,13 +17,18 @@ from .errors import InvalidPropertyError, ReplicationFailedError
 from .ivs import IvsRealtime
 from .lifecycle import Lifecycle, Outcome
 from .metrics import ReplicationMetrics
+from .mirrors import MirrorOutcome, MirrorRequests, paced_for_mirrors
 from .registry import Registry
 from .retries import Deadline
 from .settings import FunctionSettings
 from .spec import (
+    MirrorKey,
+    MirrorSpec,
     ReplicationKey,
     ReplicationSpec,
     check_properties_map,
+    parse_mirror_physical_id,
+    parse_mirror_properties,
     parse_physical_id,
     parse_properties,
 )
@@ -72,18 +77,21 @@ def handle_event(
         physical_id=event.get("PhysicalResourceId"),
     )
     succeeded = False
-    lifecycle: Lifecycle | None = None
+    policy: Lifecycle | MirrorRequests | None = None
     try:
-        lifecycle = Lifecycle(
-            ivs,
-            Deadline(context.get_remaining_time_in_millis),
-            owner=_logical_id(event),
-            registry=registry,
-        )
-        outcome = _dispatch(request_type, event, lifecycle)
+        deadline = Deadline(context.get_remaining_time_in_millis)
+        owner = _logical_id(event)
+        if event.get("ResourceType") == c.MIRROR_RESOURCE_TYPE:
+            policy = MirrorRequests(
+                paced_for_mirrors(ivs), deadline, owner=owner, registry=registry or Registry()
+            )
+            outcome: Outcome | MirrorOutcome = _dispatch_mirror(request_type, event, policy)
+        else:
+            policy = Lifecycle(ivs, deadline, owner=owner, registry=registry)
+            outcome = _dispatch(request_type, event, policy)
         succeeded = True
     except (InvalidPropertyError, ReplicationFailedError) as error:
-        steps = lifecycle.steps if lifecycle is not None else []
+        steps = policy.steps if policy is not None else []
         logger.error("Request failed", extra={"reason": str(error), "steps": steps})
         raise
     finally:  # unexpected errors count as failures too
@@ -91,33 +99,57 @@ def handle_event(
     # One line per request, with what it did (the lifecycle's steps are DEBUG lines).
     logger.info(
         "Request succeeded",
-        extra={"result_physical_id": outcome.physical_id, "steps": lifecycle.steps},
+        extra={"result_physical_id": outcome.physical_id, "steps": policy.steps},
     )
     return outcome.response()
 
 
 def _dispatch(request_type: object, event: Mapping[str, Any], lifecycle: Lifecycle) -> Outcome:
+    """A ParticipantReplication's request (`Custom::IvsParticipantReplication`)."""
     if request_type == "Delete":
         physical_id = str(event.get("PhysicalResourceId", ""))
         _log_replication(parse_physical_id(physical_id))
         props = event.get("ResourceProperties")
         return lifecycle.delete(physical_id, props if isinstance(props, Mapping) else {})
+    _require_known(request_type)
+    # Validation happens here, before any API call; a property bag that is not a map fails
+    # like any other invalid property.
+    spec = parse_properties(_properties(event, "ResourceProperties"))
+    _log_replication(spec.key, spec)
+    if request_type == "Create":
+        return lifecycle.create(spec)
+    old = _properties(event, "OldResourceProperties")
+    return lifecycle.update(spec, str(event.get("PhysicalResourceId", "")), old)
+
+
+def _dispatch_mirror(
+    request_type: object, event: Mapping[str, Any], mirrors: MirrorRequests
+) -> MirrorOutcome:
+    """A StageMirror destination's request (`Custom::IvsStageMirror`)."""
+    physical_id = str(event.get("PhysicalResourceId", ""))
+    if request_type == "Delete":
+        _log_mirror(parse_mirror_physical_id(physical_id))
+        props = event.get("ResourceProperties")
+        return mirrors.delete(physical_id, props if isinstance(props, Mapping) else {})
+    _require_known(request_type)
+    spec = parse_mirror_properties(_properties(event, "ResourceProperties"))
+    _log_mirror(spec.key, spec)
+    if request_type == "Create":
+        return mirrors.create(spec)
+    return mirrors.update(spec, physical_id, _properties(event, "OldResourceProperties"))
+
+
+def _require_known(request_type: object) -> None:
     if request_type not in ("Create", "Update"):
         raise InvalidPropertyError(
             "RequestType", f"{request_type!r} is unknown", "Create, Update or Delete"
         )
-    # Validation happens here, before any API call; a property bag that is not a map fails
-    # like any other invalid property.
-    props = event.get("ResourceProperties")
-    spec = parse_properties(
-        check_properties_map("ResourceProperties", {} if props is None else props)
-    )
-    _log_replication(spec.key, spec)
-    if request_type == "Create":
-        return lifecycle.create(spec)
-    old_props = event.get("OldResourceProperties")
-    old = check_properties_map("OldResourceProperties", {} if old_props is None else old_props)
-    return lifecycle.update(spec, str(event.get("PhysicalResourceId", "")), old)
+
+
+def _properties(event: Mapping[str, Any], name: str) -> Mapping[str, object]:
+    """The event's property bag `name`; one that is not a map fails like any invalid property."""
+    props = event.get(name)
+    return check_properties_map(name, {} if props is None else props)
 
 
 def _logical_id(event: Mapping[str, Any]) -> str:
@@ -130,6 +162,24 @@ def _logical_id(event: Mapping[str, Any]) -> str:
             "the logical id CloudFormation sends with every request",
         )
     return logical_id
+
+
+def _log_mirror(key: MirrorKey | None, spec: MirrorSpec | None = None) -> None:
+    """Add the mirror destination's identity to every later log line (never attribute values
+    or user ids, which belong to the application)."""
+    if key is None:
+        return
+    logger.append_keys(
+        source_stage_arn=key.source_stage_arn,
+        destination_stage_arn=key.destination_stage_arn,
+        participant_id=key.participant_id,
+    )
+    if spec is not None:
+        logger.append_keys(
+            attribute_keys=sorted(spec.attributes),
+            reconnect_window_seconds=spec.reconnect_window_seconds,
+            user_ids_given=spec.user_ids is not None,
+        )
 
 
 def _log_replication(key: ReplicationKey | None, spec: ReplicationSpec | None = None) -> None:

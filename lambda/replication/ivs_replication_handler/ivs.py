@@ -1,6 +1,6 @@
-"""The IVS real-time edge: one client; the replication calls (Start, Stop, List) and the two
-reads that tell whether a participant publishes (GetStage, GetParticipant), each with bounded
-retries and, where set, client-side pacing.
+"""The IVS real-time edge: one client; the replication calls (Start, Stop, List), the reads
+that tell whether a participant publishes (GetStage, GetParticipant) and who publishes in a
+stage (ListParticipants), each with bounded retries and, where set, client-side pacing.
 
 The client is created on first use, never at import, so ``AWS_REGION`` and
 ``AWS_ENDPOINT_URL_IVS_REALTIME`` redirect it like in any boto3 program, and tests can inject
@@ -11,10 +11,12 @@ in.
 
 from __future__ import annotations
 
+import copy
 import functools
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from . import aws
@@ -28,6 +30,42 @@ if TYPE_CHECKING:
     from mypy_boto3_ivs_realtime import IvsrealtimeClient
 
 T = TypeVar("T")
+
+# ListParticipants' largest page (botocore: MaxParticipantResults, 1-100): a stage holds at
+# most 12 publishers, so one page nearly always answers.
+_PARTICIPANTS_PAGE = 100
+_CONNECTED = "CONNECTED"
+_REPLICA = "REPLICA"
+
+
+@dataclass(frozen=True)
+class Participant:
+    """A participant connected to a stage's active session who has published in it: its id,
+    its token's user id (None when the token has none), and, for a replica (replicationType
+    REPLICA), the stage it is replicated from."""
+
+    participant_id: str
+    user_id: str | None = None
+    replica_of: str | None = None
+
+    @property
+    def is_replica(self) -> bool:
+        return self.replica_of is not None
+
+    @classmethod
+    def of(cls, shape: Mapping[str, Any]) -> Participant | None:
+        """The participant an IVS ``Participant`` or ``ParticipantSummary`` describes, when it
+        is connected and has published (None otherwise)."""
+        if shape.get("state") != _CONNECTED or not shape.get("published"):
+            return None
+        user_id = shape.get("userId")
+        replica = shape.get("replicationType") == _REPLICA
+        return cls(
+            str(shape.get("participantId")),
+            str(user_id) if user_id else None,
+            # A replica whose source the answer leaves out still counts as one.
+            str(shape.get("sourceStageArn") or "?") if replica else None,
+        )
 
 
 def make_client(
@@ -113,6 +151,12 @@ class IvsRealtime:
         """What the stack said about IVS. Default: ``IvsSettings()`` (5 calls per second, no
         replication count)."""
         return self._settings
+
+    def with_pacer(self, pacer: Pacer) -> IvsRealtime:
+        """A copy sharing this one's client and settings, whose calls `pacer` paces."""
+        copied = copy.copy(self)
+        copied.pacer = pacer
+        return copied
 
     @property
     def client(self) -> IvsrealtimeClient:
@@ -205,9 +249,22 @@ class IvsRealtime:
         With `session_id` (an event's), only in that session: a stage whose active session is
         another one (or none) says the event's publisher is gone. Raises ServiceError for other
         refusals, or DeadlineExceededError."""
+        found = self.live_participant(stage_arn, participant_id, deadline, session_id=session_id)
+        return found is not None
+
+    def live_participant(
+        self,
+        stage_arn: str,
+        participant_id: str,
+        deadline: Deadline,
+        *,
+        session_id: str | None = None,
+    ) -> Participant | None:
+        """The participant, when it is connected and has published in the stage's active
+        session (of `session_id`, when given); None otherwise. Raises as `is_publishing`."""
         active = self.active_session_id(stage_arn, deadline)
         if active is None or (session_id is not None and active != session_id):
-            return False
+            return None
         try:
             answer = self.call(
                 "GetParticipant",
@@ -218,11 +275,47 @@ class IvsRealtime:
             )
         except ServiceError as error:
             if error.code == "ResourceNotFoundException":
-                return False
+                return None
             raise
-        participant = answer.get("participant", {})
         # `published` means "ever published in this session"; CONNECTED says it is still here.
-        return bool(participant.get("published")) and participant.get("state") == "CONNECTED"
+        return Participant.of(answer.get("participant", {}))
+
+    def publishers(self, stage_arn: str, deadline: Deadline) -> list[Participant]:
+        """Who publishes in the stage's active session now: every participant connected that
+        has published, replicas included (GetStage, then ListParticipants filtered by
+        published, every page). Empty when no session is active."""
+        session_id = self.active_session_id(stage_arn, deadline)
+        if session_id is None:
+            return []
+        found: list[Participant] = []
+        next_token: str | None = None
+        while True:
+            page = self.call(
+                "ListParticipants",
+                functools.partial(self._participants_page, stage_arn, session_id, next_token),
+                deadline,
+            )
+            for shape in page.get("participants", []):
+                participant = Participant.of(shape)
+                if participant is not None:
+                    found.append(participant)
+            next_token = page.get("nextToken")
+            if not next_token:
+                return found
+
+    def _participants_page(
+        self, stage_arn: str, session_id: str, token: str | None
+    ) -> dict[str, Any]:
+        # One filter per request (the model allows no more): published, then state by hand.
+        kwargs: dict[str, Any] = {
+            "stageArn": stage_arn,
+            "sessionId": session_id,
+            "filterByPublished": True,
+            "maxResults": _PARTICIPANTS_PAGE,
+        }
+        if token:
+            kwargs["nextToken"] = token
+        return dict(self.client.list_participants(**kwargs))
 
     def _list_page(self, source: str, participant_id: str, token: str | None) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"sourceStageArn": source, "participantId": participant_id}

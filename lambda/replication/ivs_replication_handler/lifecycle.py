@@ -17,8 +17,12 @@ renamed or moved: CloudFormation creates the new logical id, then deletes the ol
 move's rollback deletes the new one), and a follow-mode replication is never restarted by the
 reconciler once its last owner withdrew. A Create that finds it running already, declared by
 another resource with other settings, restarts it with its own; a Delete that leaves other
-owners puts the latest one's settings back if they differ. A stack synthesized before the
-registry existed in every mode has no table: its requests go without ownership.
+owners puts the latest one's settings back if they differ. A StageMirror of the same stages
+counts as one more owner: a Create that finds the replication running with the mirror's
+settings restarts it with its own, and a Delete leaves running (with the mirror's settings) a
+replication the mirror takes (its publisher live, with a user id the mirror takes). A stack
+synthesized before the registry existed in every mode has no table: its requests go without
+ownership.
 
 Rollback safety, in every mode. CloudFormation cannot tell this handler whether an Update is
 a forward change or a rollback, so the rule is about what runs when the request begins: an
@@ -71,6 +75,8 @@ from .replicas import (
 from .retries import Deadline, backoff_delay
 from .spec import (
     ACTIVE,
+    MirrorKey,
+    MirrorSpec,
     ReplicationKey,
     ReplicationSpec,
     UpdateKind,
@@ -198,18 +204,56 @@ class Lifecycle:
             return Outcome(physical_id, None)
         # Withdrawn first: once the Stop is done, no reconciler run can start it again.
         left = self._withdraw(key)
-        if not left.owners:
+        in_force = left.in_force if left.owners else self._held_by_a_mirror(key)
+        if in_force is None:
             self._stop(key, reason="Delete")
             return Outcome(physical_id, key)
         self._step(
             "Still declared by other resources; not stopped",
-            extra={"owners": sorted(left.owners)},
+            extra={"owners": sorted(left.owners) or ["a StageMirror"]},
         )
         withdrawn = try_parse_properties(props)
-        in_force = left.in_force
-        if in_force is not None and (withdrawn is None or not withdrawn.settings_equal(in_force)):
+        if withdrawn is None or not withdrawn.settings_equal(in_force):
             self._restore_after_a_withdrawal(in_force)
         return Outcome(physical_id, key)
+
+    def _held_by_a_mirror(self, key: ReplicationKey) -> ReplicationSpec | None:
+        """The replication as a StageMirror of its stages declares it, when one takes its
+        publisher now (live, not a replica, with a user id it takes); None otherwise."""
+        if self._registry.table_name is None:
+            return None
+        mirror_key = MirrorKey(key.source_stage_arn, key.destination_stage_arn)
+        try:
+            mirror = self._registry.mirror(mirror_key, self._deadline)
+            if mirror is None:
+                return None
+            publisher = self._replicas.ivs.live_participant(
+                key.source_stage_arn, key.participant_id, self._deadline
+            )
+        except CallError as error:
+            raise messages.failed(
+                f"Could not tell whether {mirror_key.describe()} holds {key.describe()}, so "
+                "it was not stopped. Retry.",
+                str(error),
+            ) from error
+        if publisher is None or publisher.is_replica or not mirror.admits(publisher.user_id):
+            return None
+        return mirror.replication(key.participant_id)
+
+    def _mirror_settings(self, key: ReplicationKey) -> ReplicationSpec | None:
+        """The settings a StageMirror of the replication's stages starts it with (None: no
+        mirror), for a Create that finds it running: it may be the mirror's."""
+        if self._registry.table_name is None:
+            return None
+        mirror_key = MirrorKey(key.source_stage_arn, key.destination_stage_arn)
+        try:
+            mirror: MirrorSpec | None = self._registry.mirror(mirror_key, self._deadline)
+        except CallError as error:
+            raise messages.failed(
+                f"Could not read {mirror_key.describe()} from the registry. Deploy again.",
+                str(error),
+            ) from error
+        return None if mirror is None else mirror.replication(key.participant_id)
 
     def _restore_after_a_withdrawal(self, in_force: ReplicationSpec) -> None:
         """The withdrawn declaration may have been the one that ran: what runs gets the
@@ -228,9 +272,9 @@ class Lifecycle:
 
     def _create(self, spec: ReplicationSpec, absence_fails: AbsenceFails = _always) -> Outcome:
         before = self._declare_new(spec)
-        in_force = before.in_force
         self._declared_elsewhere = bool(before.owners - {self._owner})
         try:
+            in_force = before.in_force or self._mirror_settings(spec.key)
             if (
                 in_force is not None
                 and not in_force.settings_equal(spec)
@@ -268,9 +312,23 @@ class Lifecycle:
             return messages.prefixed(error, messages.stale_declaration_advice(describe_item(key)))
         if left.owners:
             return error  # declared by another resource: what runs is its
+        if self._mirror_holds_after_failure(key):
+            return error  # a StageMirror takes it: what runs is the mirror's
         if self._still_active(key) and not self._stopped_after_failure(key):
             return messages.prefixed(error, messages.manual_stop_advice(key))
         return error
+
+    def _mirror_holds_after_failure(self, key: ReplicationKey) -> bool:
+        """Whether a StageMirror takes the replication. When that cannot be told, it does not:
+        stopping a mirror's replication lasts until its publisher's next event or a sweep,
+        while one that nothing declares would run on."""
+        try:
+            return self._held_by_a_mirror(key) is not None
+        except ReplicationFailedError as unsure:
+            logger.warning(
+                "Could not tell whether a mirror holds it", extra={"reason": str(unsure)}
+            )
+            return False
 
     # --- steps ---------------------------------------------------------------------------
 
@@ -472,7 +530,7 @@ class Lifecycle:
             )
         return "Restoring the previous settings failed too: the replication is stopped."
 
-    def _declare(self, spec: ReplicationSpec) -> Ownership:
+    def _declare(self, spec: ReplicationSpec) -> Ownership[ReplicationSpec]:
         """Record this resource's declaration of `spec` (now in force); return the ownership
         before it. Without a table (an older stack), only follow mode fails."""
         if self._registry.table_name is None and not spec.follows:
@@ -486,7 +544,7 @@ class Lifecycle:
                 str(error),
             ) from error
 
-    def _declare_new(self, spec: ReplicationSpec) -> Ownership:
+    def _declare_new(self, spec: ReplicationSpec) -> Ownership[ReplicationSpec]:
         """Declare for a Create; return the ownership before it. A write that failed may still
         have been applied (its answer lost): it is withdrawn again, in time kept back for that,
         because after a failed Create no Delete comes and a leftover owner would keep it
@@ -517,7 +575,7 @@ class Lifecycle:
                 str(error),
             ) from error
 
-    def _withdraw(self, key: ReplicationKey) -> Ownership:
+    def _withdraw(self, key: ReplicationKey) -> Ownership[ReplicationSpec]:
         """Withdraw this resource's declaration; return who still declares it."""
         try:
             return self._registry.withdraw(key, self._owner, self._deadline)
@@ -529,7 +587,7 @@ class Lifecycle:
                 str(error),
             ) from error
 
-    def _withdrawn_after_failure(self, key: ReplicationKey) -> Ownership | None:
+    def _withdrawn_after_failure(self, key: ReplicationKey) -> Ownership[ReplicationSpec] | None:
         """Who still declares it after this resource withdrew; None when withdrawing failed."""
         try:
             return self._withdraw(key)

@@ -63,12 +63,16 @@ def failure_message(
 ) -> str:
     """A message for CloudFormation's Reason: what failed, the service's words, what became of
     the replication (`outcome`, Default: nothing said), what to do."""
-    hint = _HINTS.get(code, "See the handler's log for details.")
-    advice = f"{outcome} {hint}" if outcome else hint
+    advice = f"{outcome} {hint(code)}" if outcome else hint(code)
     head = f"{operation} failed for {key.describe()}: {code}: "
     # Shorten the service's text, never the advice: it says what to do (and may hold a command).
     room = MAX_MESSAGE_BYTES - reason_bytes(head) - reason_bytes(advice) - 1
     return clip(f"{head}{clip(service_text, room)} {advice}")
+
+
+def hint(code: str) -> str:
+    """What to do about IVS's refusal with this error code."""
+    return _HINTS.get(code, "See the handler's log for details.")
 
 
 def not_publishing_message(key: ReplicationKey) -> str:

@@ -8,8 +8,9 @@ are in ``contract``, so the construct's alarms use the same ones:
   RequestType, Outcome) and (service, Stack, Outcome); RequestType is Create, Update, Delete or
   Unknown;
 - the reconciler: ``ReplicationsStarted``, ``ReplicationsAlreadyActive``,
-  ``ReplicationsNotPublishing``, ``ReplicationsWithdrawn``, ``ReplicationsFailed`` with
-  dimensions (service, Stack, Trigger); a sweep adds ``SweepDeclarations`` and ``SweepDrift``.
+  ``ReplicationsNotPublishing``, ``ReplicationsWithdrawn``, ``ReplicationsOverQuota`` (refused:
+  the destination holds its 12 publishers), ``ReplicationsFailed`` with dimensions (service,
+  Stack, Trigger); a sweep adds ``SweepDeclarations`` and ``SweepDrift``.
 
 Namespace Default: ``IvsParticipantReplication``; service Default:
 ``ivs-participant-replication``; Stack: the name of the stack the function belongs to (every
@@ -59,13 +60,16 @@ class ReconcileCounts(Protocol):
     @property
     def withdrawn(self) -> Sized: ...
     @property
+    def over_quota(self) -> Sized: ...
+    @property
     def failed(self) -> Sized: ...
 
 
 def sweep_drift(report: ReconcileCounts) -> int:
     """Declarations a sweep found not running although they should be: those it started
-    (not ACTIVE while the publisher was live) and those it could not check or start."""
-    return len(report.started) + len(report.failed)
+    (not ACTIVE while the publisher was live), those the destination's quota refused, and
+    those it could not check or start. Mirrors' replications count like declarations."""
+    return len(report.started) + len(report.over_quota) + len(report.failed)
 
 
 def _print_line(document: str) -> None:
@@ -128,6 +132,7 @@ class ReplicationMetrics:
             c.METRIC_ALREADY_ACTIVE: len(report.already_active),
             c.METRIC_NOT_PUBLISHING: len(report.not_publishing),
             c.METRIC_WITHDRAWN: len(report.withdrawn),
+            c.METRIC_OVER_QUOTA: len(report.over_quota),
             c.METRIC_FAILED: len(report.failed),
         }
         if report.trigger == c.TRIGGER_SWEEP:

@@ -2,11 +2,21 @@
 
 Two triggers, one job:
 - an EventBridge "IVS Stage Update" event, "Participant Published": reconcile that
-  publisher's declarations (the stack's one rule matches the declared publishers while their
-  stages and ids fit its pattern, else only their stages, else any stage of the account; every
-  event is checked against the registry);
+  publisher's declarations, and its replications into every mirror destination of its stage
+  (the stack's one rule matches the declared publishers while their stages and ids fit its
+  pattern, else only their stages, else any stage of the account; every event is checked
+  against the registry);
 - the sweep's constant input ``{"IvsReplicationSweep": true}``: reconcile every declaration,
-  because EventBridge delivery is best effort.
+  and every mirror's current publishers, because EventBridge delivery is best effort.
+
+Mirrors. A mirror destination (`spec.MirrorSpec`) stands for one replication per publisher of
+its source stage: a participant connected and published there (GetParticipant for an event's,
+ListParticipants for a sweep's), whose user id it takes, and who is not itself a replica (so two
+stages mirroring each other never replicate a replica back, and a replica's own events start
+nothing). A destination an explicit declaration names for that publisher, in any mode, is the
+declaration's. A destination that already holds its 12 publishers refuses more
+(ServiceQuotaExceededException): recorded (`over_quota`), not retried, and not a failure: the
+run would otherwise be retried into the same refusal; the next event or sweep tries again.
 
 Reconciling is idempotent: a replication IVS lists as ACTIVE is left alone, one that is
 STOPPED or missing is started, a publisher that is not publishing is skipped (its next
@@ -30,9 +40,9 @@ from aws_lambda_powertools import Logger
 
 from . import contract as c
 from .errors import CallError, ReconcileError
-from .ivs import IvsRealtime, paced
+from .ivs import IvsRealtime, Participant, paced
 from .metrics import ReplicationMetrics
-from .registry import Registry, publisher_key
+from .registry import Declaration, Registry, publisher_key
 from .replicas import (
     SETTLE_SECONDS,
     AlreadyActive,
@@ -47,7 +57,7 @@ from .replicas import (
 )
 from .retries import Deadline
 from .settings import FunctionSettings
-from .spec import ACTIVE, ReplicationKey, ReplicationSpec
+from .spec import ACTIVE, MirrorSpec, ReplicationKey, ReplicationSpec
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -69,6 +79,8 @@ _SWEEP_SETTLE = Settle(SETTLE_SECONDS)
 # A declaration whose settings keep changing while we start it is left to the next run.
 START_ATTEMPTS = 3
 MAX_CONCURRENT_STARTS = 10
+# IVS's refusal of one publisher more in a stage that holds its 12.
+OVER_QUOTA_CODE = "ServiceQuotaExceededException"
 
 
 @dataclass
@@ -81,6 +93,7 @@ class Report:
     already_active: list[str] = field(default_factory=list)
     not_publishing: list[str] = field(default_factory=list)
     withdrawn: list[str] = field(default_factory=list)
+    over_quota: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     ignored: str | None = None
 
@@ -92,6 +105,7 @@ class Report:
             "already_active": self.already_active,
             "not_publishing": self.not_publishing,
             "withdrawn": self.withdrawn,
+            "over_quota": self.over_quota,
             "failed": self.failed,
             "ignored": self.ignored,
         }
@@ -137,7 +151,7 @@ def reconcile(
     read (the run fails, so Lambda retries it)."""
     if event.get(c.SWEEP_INPUT_KEY) is True:
         run = Reconciler(ivs, registry, deadline, Report(trigger=c.TRIGGER_SWEEP), _SWEEP_SETTLE)
-        run.reconcile(registry.all_declarations(deadline))
+        run.reconcile(run.sweep_targets(registry.all_declarations(deadline)))
         return run.report
     publisher = published_publisher(event)
     if publisher is None:
@@ -157,9 +171,14 @@ def reconcile(
         # A replica of the event's session is what counts; older sessions' records are history.
         live_session_id=session_id,
     )
-    declarations = registry.declarations_of(source_stage_arn, participant_id, deadline)
-    if not declarations:
-        run.report.ignored = "no replication of this participant is declared"
+    declarations: list[ReplicationSpec] = registry.declarations_of(
+        source_stage_arn, participant_id, deadline
+    )
+    mirrors = registry.mirrors_of(source_stage_arn, deadline)
+    if mirrors:
+        declarations += run.mirrored_targets(participant_id, mirrors, session_id)
+    if not declarations and not run.report.failed:
+        run.report.ignored = run.report.ignored or "no replication of this participant is declared"
     run.reconcile(declarations)
     return run.report
 
@@ -198,6 +217,7 @@ class _Result(Enum):
     ALREADY_ACTIVE = "already-active"
     NOT_PUBLISHING = "not-publishing"
     WITHDRAWN = "withdrawn"
+    OVER_QUOTA = "over-quota"
 
 
 @dataclass(frozen=True)
@@ -227,9 +247,98 @@ class Reconciler:
     settle: Settle
     live_session_id: str | None = None
     replicas: Replicas = field(init=False)
+    # The replications this run makes for a mirror, with their publisher's user id: what the
+    # registry declares for them is read through the mirror (`Registry.in_force_for`).
+    mirrored: dict[ReplicationKey, str | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.replicas = Replicas(self.ivs)
+
+    # --- what to reconcile -----------------------------------------------------------------
+
+    def mirrored_targets(
+        self, participant_id: str, mirrors: list[MirrorSpec], session_id: str | None
+    ) -> list[ReplicationSpec]:
+        """An event's publisher's replications into the mirror destinations of its stage that
+        take it (see the module docstring); none when it is a replica, or not live in the
+        event's session (counted as not publishing)."""
+        source = mirrors[0].key.source_stage_arn
+        try:
+            publisher = self.ivs.live_participant(
+                source, participant_id, self.deadline, session_id=session_id
+            )
+        except CallError as error:
+            self._fail_mirrors(mirrors, f"reading who publishes failed: {error}")
+            return []
+        if publisher is None:
+            for mirror in mirrors:
+                self.report.not_publishing.append(
+                    mirror.key.replication(participant_id).physical_id()
+                )
+            self.report.declarations += len(mirrors)
+            return []
+        if publisher.is_replica:
+            logger.info(
+                "A replica's event; mirrors never replicate a replica",
+                extra={"replicated_from": publisher.replica_of},
+            )
+            self.report.ignored = f"the participant is a replica (of {publisher.replica_of})"
+            return []
+        return self._publisher_targets(publisher, source, mirrors)
+
+    def sweep_targets(self, declarations: Iterable[Declaration]) -> list[ReplicationSpec]:
+        """Every follow-mode declaration, and the replications each mirror stands for now:
+        the current publishers of its source stage (listed once per stage)."""
+        targets: list[ReplicationSpec] = []
+        mirrors_by_source: dict[str, list[MirrorSpec]] = {}
+        for declared in declarations:
+            if isinstance(declared, MirrorSpec):
+                mirrors_by_source.setdefault(declared.key.source_stage_arn, []).append(declared)
+            else:
+                targets.append(declared)
+        for source, mirrors in mirrors_by_source.items():
+            try:
+                publishers = self.ivs.publishers(source, self.deadline)
+            except CallError as error:
+                self._fail_mirrors(mirrors, f"listing who publishes failed: {error}")
+                continue
+            for publisher in publishers:
+                if not publisher.is_replica:
+                    targets += self._publisher_targets(publisher, source, mirrors)
+        return targets
+
+    def _publisher_targets(
+        self, publisher: Participant, source: str, mirrors: list[MirrorSpec]
+    ) -> list[ReplicationSpec]:
+        """The replications of one live publisher that the mirrors take, but for destinations
+        an explicit declaration names (it holds them, in its own mode)."""
+        taking = [mirror for mirror in mirrors if mirror.admits(publisher.user_id)]
+        if not taking:
+            return []
+        try:
+            explicit = self.registry.declared_destinations(
+                source, publisher.participant_id, self.deadline
+            )
+        except CallError as error:
+            self._fail_mirrors(taking, f"reading the registry failed: {error}")
+            return []
+        targets = []
+        for mirror in taking:
+            if mirror.key.destination_stage_arn in explicit:
+                continue
+            spec = mirror.replication(publisher.participant_id)
+            self.mirrored[spec.key] = publisher.user_id
+            targets.append(spec)
+        return targets
+
+    def _fail_mirrors(self, mirrors: list[MirrorSpec], cause: str) -> None:
+        """Nothing could be started for these mirror destinations: the run fails, so Lambda
+        retries it."""
+        for mirror in mirrors:
+            self.report.failed.setdefault(mirror.key.physical_id(), cause)
+        self.report.declarations += len(mirrors)
+
+    # --- reconciling -----------------------------------------------------------------------
 
     def reconcile(self, declarations: Iterable[ReplicationSpec]) -> None:
         """One List per publisher, then a Start for each declared destination not ACTIVE."""
@@ -296,6 +405,8 @@ class Reconciler:
                 report.already_active.append(physical_id)
             case _Result.WITHDRAWN:
                 report.withdrawn.append(physical_id)
+            case _Result.OVER_QUOTA:
+                report.over_quota.append(physical_id)
             case _Result.NOT_PUBLISHING:
                 report.not_publishing.append(physical_id)
 
@@ -320,6 +431,15 @@ class Reconciler:
             match outcome:
                 case NotPublishing():
                     return _Result.NOT_PUBLISHING
+                case Refused(error=error) if (
+                    error.code == OVER_QUOTA_CODE and not outcome.unanswered
+                ):
+                    logger.warning(
+                        "The destination stage holds as many publishers as IVS allows; not "
+                        "started (the next event or sweep tries again)",
+                        extra={"physical_id": current.key.physical_id(), "reason": str(error)},
+                    )
+                    return _Result.OVER_QUOTA
                 case Refused() | Unresolved():
                     return self._failed_start(current, outcome)
                 case Started():
@@ -396,6 +516,8 @@ class Reconciler:
         """The declaration of `key` now (a consistent read after the Start), None when it is
         withdrawn."""
         try:
+            if key in self.mirrored:
+                return self.registry.in_force_for(key, self.mirrored[key], self.deadline)
             return self.registry.declaration(key, self.deadline)
         except CallError as error:
             return _Unreadable(str(error))

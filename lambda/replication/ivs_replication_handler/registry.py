@@ -14,6 +14,12 @@ force: the latest owner's (top-level attributes, mode included). Two things read
   (or by an owner that has withdrawn): nothing else declares it.
 - follow mode: the reconciler starts the replications in force in follow mode
   (`declaration`, `declarations_of`, `all_declarations` read only those).
+- mirrors: a StageMirror's destination is an item like a replication of every publisher
+  (participant id "*", `spec.EVERY_PUBLISHER`: "<source ARN>|*" and the destination), with its
+  optional user ids, owned the same way; it is always in follow mode. The reconciler reads
+  the mirrors of a source stage (`mirrors_of`) beside its publisher's declarations, and a
+  replication an explicit declaration names (in any mode) is that declaration's, never the
+  mirror's (`declared_destinations`, `in_force_for`).
 
 The protocol between the custom-resource handler (H) and reconciler runs (R), which may run
 concurrently with H and with each other, and whose answers from IVS or DynamoDB may be lost
@@ -52,7 +58,7 @@ import functools
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from aws_lambda_powertools import Logger
 
@@ -60,7 +66,15 @@ from . import aws
 from . import contract as c
 from .errors import InvalidPropertyError, RegistryUnavailableError, ServiceError
 from .retries import Deadline
-from .spec import ReplicationKey, ReplicationSpec, parse_properties
+from .spec import (
+    EVERY_PUBLISHER,
+    MirrorKey,
+    MirrorSpec,
+    ReplicationKey,
+    ReplicationSpec,
+    parse_mirror_properties,
+    parse_properties,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -68,6 +82,10 @@ if TYPE_CHECKING:
 logger = Logger(service=c.LOGGER_SERVICE, child=True)
 
 T = TypeVar("T")
+# What one item declares: a replication, or a mirror destination (every publisher).
+Declaration = ReplicationSpec | MirrorSpec
+D = TypeVar("D", bound=ReplicationSpec | MirrorSpec)
+DeclarationKey = ReplicationKey | MirrorKey
 
 _TABLE_GONE = "ResourceNotFoundException"
 _CONDITION_FAILED = "ConditionalCheckFailedException"
@@ -80,20 +98,25 @@ _WITHDRAW_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
-class Ownership:
-    """Who declares one replication: each owner (a resource's logical id) with its
-    declaration, and the declaration in force (the latest owner's; for an item written before
-    owners were recorded, its only declaration, with no owner)."""
+class Ownership(Generic[D]):
+    """Who declares one replication (or mirror destination): each owner (a resource's logical
+    id) with its declaration, and the declaration in force (the latest owner's; for an item
+    written before owners were recorded, its only declaration, with no owner)."""
 
-    declarations: Mapping[str, ReplicationSpec] = field(default_factory=dict)
-    in_force: ReplicationSpec | None = None
+    declarations: Mapping[str, D] = field(default_factory=dict)
+    in_force: D | None = None
 
     @property
     def owners(self) -> frozenset[str]:
         return frozenset(self.declarations)
 
+    @property
+    def declared(self) -> bool:
+        """Whether anything declares it (an owner, or an item from before owners)."""
+        return bool(self.declarations) or self.in_force is not None
 
-NOBODY = Ownership()
+
+NOBODY: Ownership[Any] = Ownership()
 
 
 def publisher_key(source_stage_arn: str, participant_id: str) -> str:
@@ -101,15 +124,16 @@ def publisher_key(source_stage_arn: str, participant_id: str) -> str:
     return f"{source_stage_arn}|{participant_id}"
 
 
-def item_key(key: ReplicationKey) -> dict[str, Any]:
-    """The registry item's key of one replication, in DynamoDB's attribute-value form."""
+def item_key(key: DeclarationKey) -> dict[str, Any]:
+    """The registry item's key of one replication (or mirror destination), in DynamoDB's
+    attribute-value form."""
     return {
         c.REGISTRY_PARTITION_KEY: {"S": publisher_key(key.source_stage_arn, key.participant_id)},
         c.REGISTRY_SORT_KEY: {"S": key.destination_stage_arn},
     }
 
 
-def describe_item(key: ReplicationKey) -> str:
+def describe_item(key: DeclarationKey) -> str:
     """The item's key as a person types it into the console or the CLI."""
     return ", ".join(f"{name} '{value['S']}'" for name, value in item_key(key).items())
 
@@ -153,7 +177,7 @@ class Registry:
 
     # --- the custom-resource handler's side ----------------------------------------------
 
-    def declare(self, spec: ReplicationSpec, owner: str, deadline: Deadline) -> Ownership:
+    def declare(self, spec: D, owner: str, deadline: Deadline) -> Ownership[D]:
         """Record that resource `owner` declares `spec` (in any mode), which is now the
         declaration in force; return the ownership before this write (NOBODY when nothing was
         recorded)."""
@@ -165,9 +189,8 @@ class Registry:
                 TableName=table,
                 Key=item_key(spec.key),
                 UpdateExpression=(
-                    "SET #source = :source, #participant = :participant, #attributes = "
-                    ":attributes, #window = :window, #mode = :mode, #wait = :wait, "
-                    "#owner = :declared ADD #version :one"
+                    f"SET #source = :source, #participant = :participant, {_SET_SETTINGS}, "
+                    f"#owner = :declared {_user_ids_clause(spec)} ADD #version :one"
                 ),
                 ExpressionAttributeNames={
                     **_DECLARATION_NAMES,
@@ -188,9 +211,9 @@ class Registry:
             deadline,
         )
         before = answer.get("Attributes")
-        return NOBODY if not before else _ownership_of(before)
+        return NOBODY if not before else _ownership_of(before, _parser_for(spec))
 
-    def withdraw(self, key: ReplicationKey, owner: str, deadline: Deadline) -> Ownership:
+    def withdraw(self, key: DeclarationKey, owner: str, deadline: Deadline) -> Ownership[Any]:
         """Withdraw resource `owner`'s declaration of `key`; return who still declares it
         (NOBODY: nothing does, and the item is gone). When owners are left, the latest one's
         declaration is put in force. Withdrawing from a stack without a table, or a deleted
@@ -202,7 +225,7 @@ class Registry:
             item = self._remove_owner(table, key, owner, deadline)
             if item is None:
                 return NOBODY
-            left = _ownership_of(item)
+            left = _ownership_of(item, _parser_of(item))
             version = item[_VERSION]
             if not left.owners:
                 if self._delete_unless_changed(table, key, version, deadline):
@@ -219,14 +242,23 @@ class Registry:
             f"the declaration of {key.physical_id()} kept changing while it was withdrawn",
         )
 
-    def ownership(self, key: ReplicationKey, deadline: Deadline) -> Ownership:
+    def ownership(self, key: ReplicationKey, deadline: Deadline) -> Ownership[ReplicationSpec]:
         """Who declares `key` now (a consistent read); NOBODY when nothing is recorded or the
         table is gone. Raises ServiceError or DeadlineExceededError when it cannot be read."""
         item = self._item(key, deadline)
-        return NOBODY if item is None else _ownership_of(item)
+        return NOBODY if item is None else _ownership_of(item, _spec_of)
+
+    def mirror(self, key: MirrorKey, deadline: Deadline) -> MirrorSpec | None:
+        """The mirror destination in force for `key` now (a consistent read), or None; None
+        too without a table (a stack from before the registry existed in every mode). Raises
+        ServiceError or DeadlineExceededError when it cannot be read."""
+        if self.table_name is None:
+            return None
+        item = self._item(key, deadline)
+        return None if item is None else _ownership_of(item, _mirror_of).in_force
 
     def _remove_owner(
-        self, table: str, key: ReplicationKey, owner: str, deadline: Deadline
+        self, table: str, key: DeclarationKey, owner: str, deadline: Deadline
     ) -> Mapping[str, Any] | None:
         """The item once `owner` is removed from it; None when there is no item."""
         try:
@@ -254,7 +286,7 @@ class Registry:
         return answer.get("Attributes")
 
     def _delete_unless_changed(
-        self, table: str, key: ReplicationKey, version: Mapping[str, Any], deadline: Deadline
+        self, table: str, key: DeclarationKey, version: Mapping[str, Any], deadline: Deadline
     ) -> bool:
         """Delete the item unless it was written since `version`; whether it was deleted."""
         try:
@@ -280,13 +312,13 @@ class Registry:
     def _put_in_force(
         self,
         table: str,
-        spec: ReplicationSpec,
+        spec: Declaration,
         version: Mapping[str, Any],
         item: Mapping[str, Any],
         deadline: Deadline,
     ) -> bool:
         """Put `spec` in force unless the item was written since `version`; whether it holds."""
-        if _spec_of(item) == spec:
+        if _parser_of(item)(item) == spec:
             return True
         try:
             self._call(
@@ -295,8 +327,7 @@ class Registry:
                     TableName=table,
                     Key=item_key(spec.key),
                     UpdateExpression=(
-                        "SET #attributes = :attributes, #window = :window, #mode = :mode, "
-                        "#wait = :wait ADD #version :one"
+                        f"SET {_SET_SETTINGS} {_user_ids_clause(spec)} ADD #version :one"
                     ),
                     ConditionExpression="#version = :version",
                     ExpressionAttributeNames={**_DECLARATION_NAMES, "#version": _VERSION},
@@ -327,13 +358,69 @@ class Registry:
         spec = None if item is None else _spec_of(item)
         return spec if spec is not None and spec.follows else None
 
+    def in_force_for(
+        self, key: ReplicationKey, user_id: str | None, deadline: Deadline
+    ) -> ReplicationSpec | None:
+        """What declares the replication `key` of a publisher with this user id now, for a
+        mirror's replication: an explicit declaration in force (in any mode: it wins over the
+        mirror), else the mirror of its stages, when it takes that publisher; None when
+        neither does. Consistent reads; raises as `declaration`."""
+        explicit = self.ownership(key, deadline).in_force
+        if explicit is not None:
+            return explicit
+        mirror = self.mirror(MirrorKey(key.source_stage_arn, key.destination_stage_arn), deadline)
+        if mirror is None or not mirror.admits(user_id):
+            return None
+        return mirror.replication(key.participant_id)
+
+    def mirrors_of(self, source_stage_arn: str, deadline: Deadline) -> list[MirrorSpec]:
+        """Every mirror destination of this source stage."""
+        return [
+            spec
+            for spec in self._query(publisher_key(source_stage_arn, EVERY_PUBLISHER), deadline)
+            if isinstance(spec, MirrorSpec)
+        ]
+
+    def declared_destinations(
+        self, source_stage_arn: str, participant_id: str, deadline: Deadline
+    ) -> frozenset[str]:
+        """The destinations into which an explicit declaration, in any mode, names this
+        publisher: a mirror leaves those to it."""
+        return frozenset(
+            spec.key.destination_stage_arn
+            for spec in self._query(
+                publisher_key(source_stage_arn, participant_id), deadline, follow_only=False
+            )
+        )
+
     def declarations_of(
         self, source_stage_arn: str, participant_id: str, deadline: Deadline
     ) -> list[ReplicationSpec]:
         """Every follow-mode declaration in force whose publisher is this participant in this
         stage."""
+        return [
+            spec
+            for spec in self._query(publisher_key(source_stage_arn, participant_id), deadline)
+            if isinstance(spec, ReplicationSpec)
+        ]
+
+    def all_declarations(self, deadline: Deadline) -> Iterator[Declaration]:
+        """Every follow-mode declaration in force of the stack, mirror destinations included,
+        page by page (the sweep's input)."""
         table = self._require_table()
-        publisher = publisher_key(source_stage_arn, participant_id)
+        return self._pages(
+            "Scan",
+            lambda start: self.client.scan(TableName=table, **start),
+            deadline,
+            follow_only=True,
+        )
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def _query(
+        self, publisher: str, deadline: Deadline, *, follow_only: bool = True
+    ) -> list[Declaration]:
+        table = self._require_table()
         return list(
             self._pages(
                 "Query",
@@ -346,25 +433,18 @@ class Registry:
                     **start,
                 ),
                 deadline,
+                follow_only=follow_only,
             )
         )
-
-    def all_declarations(self, deadline: Deadline) -> Iterator[ReplicationSpec]:
-        """Every follow-mode declaration in force of the stack, page by page (the sweep's
-        input)."""
-        table = self._require_table()
-        return self._pages(
-            "Scan", lambda start: self.client.scan(TableName=table, **start), deadline
-        )
-
-    # --- helpers ---------------------------------------------------------------------------
 
     def _pages(
         self,
         operation: str,
         fetch: Callable[[dict[str, Any]], Mapping[str, Any]],
         deadline: Deadline,
-    ) -> Iterator[ReplicationSpec]:
+        *,
+        follow_only: bool,
+    ) -> Iterator[Declaration]:
         start: dict[str, Any] = {}
         while True:
             try:
@@ -374,15 +454,15 @@ class Registry:
                     return  # the stack is being deleted: nothing is declared any more
                 raise
             for item in page.get("Items", []):
-                spec = _spec_of(item)
-                if spec is not None and spec.follows:
+                spec = _parser_of(item)(item)
+                if spec is not None and (spec.follows or not follow_only):
                     yield spec
             last = page.get("LastEvaluatedKey")
             if not last:
                 return
             start = {"ExclusiveStartKey": last}
 
-    def _item(self, key: ReplicationKey, deadline: Deadline) -> Mapping[str, Any] | None:
+    def _item(self, key: DeclarationKey, deadline: Deadline) -> Mapping[str, Any] | None:
         table = self._require_table()
         try:
             response = self._call(
@@ -419,23 +499,45 @@ class Registry:
         )
 
 
-_DECLARATION_NAMES = {
+# The settings of a declaration, as item attributes (the item's in force, and each owner's).
+_SETTINGS_NAMES = {
     "#attributes": c.PROP_ATTRIBUTES,
     "#window": c.PROP_RECONNECT_WINDOW_SECONDS,
     "#mode": c.PROP_WHEN_NOT_PUBLISHING,
     "#wait": c.PROP_WAIT_SECONDS,
 }
+_SET_SETTINGS = ", ".join(f"{name} = :{name[1:]}" for name in _SETTINGS_NAMES)
+# A mirror's user ids, set with its settings, or removed when it takes every publisher (and
+# from every replication's item, which has none).
+_DECLARATION_NAMES = {**_SETTINGS_NAMES, "#userIds": c.PROP_USER_IDS}
 
 
-def _declaration_values(spec: ReplicationSpec) -> dict[str, Any]:
-    """The values of `_DECLARATION_NAMES` for `spec`."""
-    return {
+def _user_ids_clause(spec: Declaration) -> str:
+    """The update's part for the user ids, after its SET clause."""
+    if _user_ids_value(spec) is not None:
+        return ", #userIds = :userIds"
+    return "REMOVE #userIds"
+
+
+def _user_ids_value(spec: Declaration) -> dict[str, Any] | None:
+    if isinstance(spec, MirrorSpec) and spec.user_ids is not None:
+        return {"L": [{"S": user_id} for user_id in spec.user_ids]}
+    return None
+
+
+def _declaration_values(spec: Declaration) -> dict[str, Any]:
+    """The values the update's expression names for `spec`'s settings."""
+    values = {
         f":{name[1:]}": value
-        for name, value in zip(_DECLARATION_NAMES, _settings_values(spec), strict=True)
+        for name, value in zip(_SETTINGS_NAMES, _settings_values(spec), strict=True)
     }
+    user_ids = _user_ids_value(spec)
+    if user_ids is not None:
+        values[":userIds"] = user_ids
+    return values
 
 
-def _settings_values(spec: ReplicationSpec) -> tuple[dict[str, Any], ...]:
+def _settings_values(spec: Declaration) -> tuple[dict[str, Any], ...]:
     return (
         {"M": {k: {"S": v} for k, v in spec.attributes.items()}},
         {"N": str(spec.reconnect_window_seconds)},
@@ -444,51 +546,64 @@ def _settings_values(spec: ReplicationSpec) -> tuple[dict[str, Any], ...]:
     )
 
 
-def _declaration_value(spec: ReplicationSpec, *, declared_at: int) -> dict[str, Any]:
+def _declaration_value(spec: Declaration, *, declared_at: int) -> dict[str, Any]:
     """One owner's declaration, as its item attribute."""
-    names = _DECLARATION_NAMES.values()
-    return {
-        "M": {
-            **dict(zip(names, _settings_values(spec), strict=True)),
-            _DECLARED_AT: {"N": str(declared_at)},
-        }
-    }
+    fields = dict(zip(_SETTINGS_NAMES.values(), _settings_values(spec), strict=True))
+    user_ids = _user_ids_value(spec)
+    if user_ids is not None:
+        fields[c.PROP_USER_IDS] = user_ids
+    return {"M": {**fields, _DECLARED_AT: {"N": str(declared_at)}}}
 
 
-def _ownership_of(item: Mapping[str, Any]) -> Ownership:
+def _ownership_of(
+    item: Mapping[str, Any], parse: Callable[[Mapping[str, Any]], D | None]
+) -> Ownership[D]:
     """Who an item says declares its replication (owners whose declaration does not parse are
     left out); the declaration in force is the latest owner's, or the item's own when it
     records no owner."""
-    declarations: dict[str, ReplicationSpec] = {}
+    declarations: dict[str, D] = {}
     declared_at: dict[str, int] = {}
     for name, value in item.items():
         if not name.startswith(OWNER_PREFIX):
             continue
         fields = value.get("M", {})
-        spec = _spec_of({**item, **fields})
+        # An owner's map holds its user ids, or none: the item's own must not show through.
+        spec = parse({**item, c.PROP_USER_IDS: None, **fields})
         if spec is not None:
             owner = name[len(OWNER_PREFIX) :]
             declarations[owner] = spec
             declared_at[owner] = int(fields.get(_DECLARED_AT, {}).get("N", "0"))
     if not declarations:
-        return Ownership(in_force=_spec_of(item))
+        return Ownership(in_force=parse(item))
     latest = max(declarations, key=lambda owner: (declared_at[owner], owner))
     return Ownership(declarations, declarations[latest])
 
 
+def _is_mirror(item: Mapping[str, Any]) -> bool:
+    participant = item.get(c.PROP_PARTICIPANT_ID)
+    return isinstance(participant, Mapping) and participant.get("S") == EVERY_PUBLISHER
+
+
+def _parser_of(item: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], Declaration | None]:
+    """How to read what `item` declares: a mirror destination, or a replication."""
+    return _mirror_of if _is_mirror(item) else _spec_of
+
+
+def _parser_for(spec: D) -> Callable[[Mapping[str, Any]], D | None]:
+    return cast("Callable[[Mapping[str, Any]], D | None]", _parser_for_type[type(spec)])
+
+
 def _spec_of(item: Mapping[str, Any]) -> ReplicationSpec | None:
-    """The declaration an item holds (an item written before modes were recorded holds a
-    follow-mode one), validated like properties; a malformed item is skipped."""
+    """The replication an item declares (an item written before modes were recorded holds a
+    follow-mode one), validated like properties; a malformed item is skipped, and a mirror's
+    is none."""
+    if _is_mirror(item):
+        return None
     try:
         return parse_properties(
             {
-                c.PROP_SOURCE_STAGE_ARN: item[c.PROP_SOURCE_STAGE_ARN]["S"],
-                c.PROP_DESTINATION_STAGE_ARN: item[c.REGISTRY_SORT_KEY]["S"],
+                **_common_properties(item),
                 c.PROP_PARTICIPANT_ID: item[c.PROP_PARTICIPANT_ID]["S"],
-                c.PROP_ATTRIBUTES: {
-                    k: v.get("S") for k, v in item.get(c.PROP_ATTRIBUTES, {}).get("M", {}).items()
-                },
-                c.PROP_RECONNECT_WINDOW_SECONDS: item[c.PROP_RECONNECT_WINDOW_SECONDS]["N"],
                 c.PROP_WHEN_NOT_PUBLISHING: item.get(c.PROP_WHEN_NOT_PUBLISHING, {}).get(
                     "S", c.MODE_FOLLOW
                 ),
@@ -498,3 +613,41 @@ def _spec_of(item: Mapping[str, Any]) -> ReplicationSpec | None:
     except (KeyError, TypeError, AttributeError, InvalidPropertyError) as error:
         logger.warning("Skipping a malformed registry item", extra={"problem": repr(error)})
         return None
+
+
+def _mirror_of(item: Mapping[str, Any]) -> MirrorSpec | None:
+    """The mirror destination an item declares, validated like properties; None for a
+    replication's item or a malformed one."""
+    if not _is_mirror(item):
+        return None
+    try:
+        user_ids = item.get(c.PROP_USER_IDS)
+        return parse_mirror_properties(
+            {
+                **_common_properties(item),
+                c.PROP_USER_IDS: (
+                    None if not user_ids else [entry["S"] for entry in user_ids["L"]]
+                ),
+            }
+        )
+    except (KeyError, TypeError, AttributeError, InvalidPropertyError) as error:
+        logger.warning("Skipping a malformed registry item", extra={"problem": repr(error)})
+        return None
+
+
+def _common_properties(item: Mapping[str, Any]) -> dict[str, object]:
+    """The properties a replication's and a mirror's item share."""
+    return {
+        c.PROP_SOURCE_STAGE_ARN: item[c.PROP_SOURCE_STAGE_ARN]["S"],
+        c.PROP_DESTINATION_STAGE_ARN: item[c.REGISTRY_SORT_KEY]["S"],
+        c.PROP_ATTRIBUTES: {
+            k: v.get("S") for k, v in item.get(c.PROP_ATTRIBUTES, {}).get("M", {}).items()
+        },
+        c.PROP_RECONNECT_WINDOW_SECONDS: item[c.PROP_RECONNECT_WINDOW_SECONDS]["N"],
+    }
+
+
+_parser_for_type: dict[type, Callable[[Mapping[str, Any]], Declaration | None]] = {
+    ReplicationSpec: _spec_of,
+    MirrorSpec: _mirror_of,
+}

@@ -27,6 +27,8 @@ class IvsSettings:
     ``calls_per_second`` Default: 5 (IVS documents about 5 TPS for its stage APIs): the rate
     per operation the functions assume (`ReplicationProvider.pace_ivs_calls`).
     ``stack_replications`` Default: 0 (not known: a throttled burst is not spread).
+    ``stack_mirror_destinations`` Default: 0 (none, or not known): how many StageMirror
+    destinations the stack declares, whose handlers may all run at once.
 
     :raises InvalidPropertyError: if `calls_per_second` is not above 0 and at most 100, or
         `stack_replications` is negative.
@@ -34,33 +36,47 @@ class IvsSettings:
 
     calls_per_second: float = c.IVS_CALLS_PER_SECOND
     stack_replications: int = 0
+    stack_mirror_destinations: int = 0
 
     def __post_init__(self) -> None:
         c.check_calls_per_second("calls_per_second", self.calls_per_second)
-        if self.stack_replications < 0:
-            raise c.InvalidPropertyError(
-                "stack_replications",
-                f"{self.stack_replications!r} is negative",
-                "a whole number of replications, 0 or more",
-            )
+        for name, count in (
+            ("stack_replications", self.stack_replications),
+            ("stack_mirror_destinations", self.stack_mirror_destinations),
+        ):
+            if count < 0:
+                raise c.InvalidPropertyError(
+                    name, f"{count!r} is negative", "a whole number, 0 or more"
+                )
 
     @classmethod
     def from_environment(cls, environment: Mapping[str, str]) -> IvsSettings:
         """The settings `environment` states: ``IVS_REPLICATION_IVS_CALLS_PER_SECOND`` and
-        ``IVS_REPLICATION_STACK_REPLICATIONS``. A value that is missing or unusable (a rate that
-        is no number or out of range, a count that is no whole number) falls back to its
-        default; this never raises."""
-        count_text = environment.get(c.ENV_STACK_REPLICATIONS, "")
+        ``IVS_REPLICATION_STACK_REPLICATIONS`` and ``IVS_REPLICATION_STACK_MIRROR_DESTINATIONS``.
+        A value that is missing or unusable (a rate that is no number or out of range, a count
+        that is no whole number) falls back to its default; this never raises."""
         return cls(
             calls_per_second=_rate(environment.get(c.ENV_IVS_CALLS_PER_SECOND, "")),
-            stack_replications=int(count_text) if count_text.isdecimal() else 0,
+            stack_replications=_count(environment.get(c.ENV_STACK_REPLICATIONS, "")),
+            stack_mirror_destinations=_count(environment.get(c.ENV_STACK_MIRROR_DESTINATIONS, "")),
         )
+
+    @property
+    def mirror_share_per_second(self) -> float:
+        """The rate one mirror destination's request calls IVS at: its share of the stack's,
+        a little under, so that the stack's mirror destinations created together keep to it
+        (as a throttled burst is spread a little wider than its ideal time)."""
+        return self.calls_per_second / (_BURST_SPREAD * max(1, self.stack_mirror_destinations))
 
     @property
     def burst_window_seconds(self) -> float:
         """The time the stack's replications need at IVS's rate: what a throttled burst of
         creates spreads its first retries over. 0 (no spread) where no count is known."""
         return _BURST_SPREAD * self.stack_replications / self.calls_per_second
+
+
+def _count(text: str) -> int:
+    return int(text) if text.isdecimal() else 0
 
 
 def _rate(text: str) -> float:

@@ -261,3 +261,116 @@ def try_parse_properties(props: Mapping[str, object]) -> ReplicationSpec | None:
         return parse_properties(props)
     except InvalidPropertyError:
         return None
+
+
+# --- Mirrors ---------------------------------------------------------------------------------
+
+EVERY_PUBLISHER = c.EVERY_PUBLISHER
+
+
+@dataclass(frozen=True)
+class MirrorKey:
+    """What identifies one mirror destination: a source stage mirrored into one stage."""
+
+    source_stage_arn: str
+    destination_stage_arn: str
+
+    # The registry keys a mirror like a replication of EVERY_PUBLISHER.
+    participant_id = EVERY_PUBLISHER
+
+    def physical_id(self) -> str:
+        """Deterministic and parseable back (`parse_mirror_physical_id`)."""
+        return _ID_SEPARATOR.join(
+            (self.source_stage_arn, self.destination_stage_arn, EVERY_PUBLISHER)
+        )
+
+    def describe(self) -> str:
+        return f"the mirror of {self.source_stage_arn} into {self.destination_stage_arn}"
+
+    def replication(self, participant_id: str) -> ReplicationKey:
+        """The replication of one publisher of the source into the destination."""
+        return ReplicationKey(self.source_stage_arn, self.destination_stage_arn, participant_id)
+
+
+@dataclass(frozen=True)
+class MirrorSpec:
+    """A validated mirror destination: its key, the user ids it takes (None: every publisher),
+    and the settings each of its replications starts with. Always in follow mode."""
+
+    key: MirrorKey
+    user_ids: tuple[str, ...] | None = None
+    attributes: Mapping[str, str] = field(default_factory=dict)
+    reconnect_window_seconds: int = 0
+
+    # Mirrors follow their publishers (a deploy never fails because nobody publishes).
+    when_not_publishing = c.MODE_FOLLOW
+    wait_seconds = 0
+    follows = True
+
+    def admits(self, user_id: str | None) -> bool:
+        """Whether a publisher with this token user id is mirrored."""
+        return self.user_ids is None or (user_id is not None and user_id in self.user_ids)
+
+    def replication(self, participant_id: str) -> ReplicationSpec:
+        """The declaration of one publisher's replication into the destination."""
+        return ReplicationSpec(
+            self.key.replication(participant_id),
+            self.attributes,
+            self.reconnect_window_seconds,
+            c.MODE_FOLLOW,
+        )
+
+    def settings_equal(self, other: MirrorSpec | ReplicationSpec) -> bool:
+        """Equal in what IVS applies to each replication."""
+        return (
+            dict(self.attributes) == dict(other.attributes)
+            and self.reconnect_window_seconds == other.reconnect_window_seconds
+        )
+
+
+def parse_mirror_properties(props: Mapping[str, object]) -> MirrorSpec:
+    """Validate a StageMirror destination's ResourceProperties, as CloudFormation delivers them.
+
+    Raises InvalidPropertyError naming the custom-resource property.
+    """
+    check_properties_map("ResourceProperties", props)
+    source = check_stage_arn(
+        c.PROP_SOURCE_STAGE_ARN, _required(props, c.PROP_SOURCE_STAGE_ARN, STAGE_ARN_FORM)
+    )
+    destination = check_stage_arn(
+        c.PROP_DESTINATION_STAGE_ARN,
+        _required(props, c.PROP_DESTINATION_STAGE_ARN, STAGE_ARN_FORM),
+    )
+    check_distinct_stages(
+        c.PROP_SOURCE_STAGE_ARN, c.PROP_DESTINATION_STAGE_ARN, source, destination
+    )
+    user_ids = props.get(c.PROP_USER_IDS)
+    return MirrorSpec(
+        MirrorKey(source, destination),
+        None if user_ids is None or user_ids == "" else c.check_user_ids(c.PROP_USER_IDS, user_ids),
+        parse_attributes(props.get(c.PROP_ATTRIBUTES)),
+        parse_reconnect_window(props.get(c.PROP_RECONNECT_WINDOW_SECONDS)),
+    )
+
+
+def try_parse_mirror_properties(props: Mapping[str, object]) -> MirrorSpec | None:
+    try:
+        return parse_mirror_properties(props)
+    except InvalidPropertyError:
+        return None
+
+
+def parse_mirror_physical_id(physical_id: object) -> MirrorKey | None:
+    """The mirror a physical id names, or None when the id is not a mirror's (such as the
+    provider framework's failed-create marker)."""
+    if not isinstance(physical_id, str):
+        return None
+    parts = physical_id.split(_ID_SEPARATOR)
+    if len(parts) != 3 or parts[2] != EVERY_PUBLISHER:  # noqa: PLR2004 - source, destination, *
+        return None
+    try:
+        source = check_stage_arn(c.PROP_SOURCE_STAGE_ARN, parts[0])
+        destination = check_stage_arn(c.PROP_DESTINATION_STAGE_ARN, parts[1])
+    except InvalidPropertyError:
+        return None
+    return MirrorKey(source, destination)

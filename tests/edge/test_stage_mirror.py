@@ -1,0 +1,299 @@
+"""StageMirror end to end (the real handler and reconciler, the local IVS endpoint under each
+service profile, the registry in a local DynamoDB): every publisher of the source, and only
+publishers (never a replica), held in each destination whenever they publish; a removal stops
+what the mirror made and nothing else."""
+
+from __future__ import annotations
+
+import pytest
+
+from ivs_replication_handler import contract as c
+from ivs_replication_handler.errors import InvalidPropertyError, ReplicationFailedError
+from tests.edge.follow_world import FollowWorld
+from tests.edge_hooks import HookedIvs
+
+HOSTS = ("host-a", "host-b", "host-c")
+START = "StartParticipantReplication"
+
+
+def _publish_hosts(world: FollowWorld, stage: str, hosts: tuple[str, ...] = HOSTS) -> None:
+    """Publish, for long enough that IVS replicates them (a profile's propagation delay)."""
+    for host in hosts:
+        world.ivs_endpoint.publish(stage, host, user_id=f"user-{host}")
+    world.ivs_endpoint.clock.advance(world.ivs_endpoint.profile.publish_propagation_seconds)
+
+
+def _settle(world: FollowWorld) -> None:
+    """Let a profile's late Stops land (they end without anything else happening)."""
+    world.ivs_endpoint.clock.advance(world.ivs_endpoint.profile.stop_effect_delay_seconds + 1)
+
+
+def test_a_create_replicates_every_current_publisher_into_the_destination(
+    world: FollowWorld,
+) -> None:
+    main, audience = world.stage("main"), world.stage("audience")
+    _publish_hosts(world, main)
+    world.ivs_endpoint.join(main, "viewer-1")  # connected, never published: not mirrored
+
+    physical_id = world.create_mirror(world.mirror_props(main, audience))
+
+    assert physical_id == f"{main}|{audience}|*"
+    assert world.replica_ids(main, audience) == set(HOSTS)
+
+
+def test_a_published_event_starts_that_publisher_into_every_destination(
+    world: FollowWorld,
+) -> None:
+    main = world.stage("main")
+    audiences = [world.stage(f"audience-{n}") for n in range(5)]
+    for audience in audiences:
+        world.create_mirror(world.mirror_props(main, audience), f"Mirror{audience[-6:]}")
+    world.events.clear()
+
+    world.ivs_endpoint.publish(main, "host-d", user_id="late-joiner")
+    reports = world.deliver_events()
+
+    started = [pid for report in reports for pid in report["started"]]
+    assert sorted(started) == sorted(f"{main}|{a}|host-d" for a in audiences)
+    for audience in audiences:
+        assert world.replica_ids(main, audience) == {"host-d"}
+
+
+def test_user_ids_take_only_their_publishers(world: FollowWorld) -> None:
+    main, audience = world.stage("main"), world.stage("audience")
+    _publish_hosts(world, main)
+
+    world.create_mirror(world.mirror_props(main, audience, user_ids=["user-host-b"]))
+    world.ivs_endpoint.publish(main, "guest", user_id="someone-else")
+    world.deliver_events()
+
+    assert world.replica_ids(main, audience) == {"host-b"}
+
+
+def test_vs_mode_shows_each_stages_own_publishers_and_never_a_replica_back(
+    world: FollowWorld,
+) -> None:
+    """Two stages mirroring each other: no chains, no loops, whatever the events."""
+    stage_a, stage_b = world.stage("a"), world.stage("b")
+    world.ivs_endpoint.publish(stage_a, "alice", user_id="alice")
+    world.create_mirror(world.mirror_props(stage_a, stage_b), "MirrorAB")
+    world.create_mirror(world.mirror_props(stage_b, stage_a), "MirrorBA")
+    world.ivs_endpoint.publish(stage_b, "bob", user_id="bob")
+    for _ in range(3):  # replicas' own events too, under profiles that announce them
+        world.deliver_events()
+    world.sweep()
+
+    assert world.replica_ids(stage_a, stage_b) == {"alice"}
+    assert world.replica_ids(stage_b, stage_a) == {"bob"}
+    # Nothing replicated a replica: every replica's source participant publishes itself.
+    for record in world.ivs_endpoint.replicas():
+        assert (record.source_stage_arn, record.participant_id) in {
+            (stage_a, "alice"),
+            (stage_b, "bob"),
+        }
+
+
+def test_a_replicas_own_event_in_a_mirrored_stage_starts_nothing(world: FollowWorld) -> None:
+    stage_a, stage_b = world.stage("a"), world.stage("b")
+    world.ivs_endpoint.publish(stage_a, "alice", user_id="alice")
+    world.create_mirror(world.mirror_props(stage_a, stage_b), "MirrorAB")
+    world.create_mirror(world.mirror_props(stage_b, stage_a), "MirrorBA")
+    world.ivs_endpoint.reset_calls()
+    replica_event = {
+        "source": c.EVENT_SOURCE,
+        "detail-type": c.EVENT_DETAIL_TYPE,
+        "resources": [stage_b],
+        "detail": {"event_name": c.EVENT_PARTICIPANT_PUBLISHED, "participant_id": "alice"},
+    }
+
+    report = world.reconcile(replica_event)
+
+    assert report["started"] == []
+    assert "replica" in str(report["ignored"])
+    assert world.ivs_endpoint.calls.get(START, 0) == 0
+
+
+def test_a_delete_stops_what_the_mirror_made_and_leaves_an_explicit_replication(
+    world: FollowWorld,
+) -> None:
+    main, audience = world.stage("main"), world.stage("audience")
+    _publish_hosts(world, main)
+    world.create(world.props(main, audience, "host-a"), "Explicit")
+    props = world.mirror_props(main, audience)
+    physical_id = world.create_mirror(props)
+
+    world.delete_mirror(physical_id, props)
+    _settle(world)
+
+    assert world.replica_ids(main, audience) == {"host-a"}
+    world.ivs_endpoint.publish(main, "host-d")
+    world.deliver_events()
+    assert world.replica_ids(main, audience) == {"host-a"}  # withdrawn: nothing restarts
+
+
+def test_a_delete_with_user_ids_leaves_replicas_it_did_not_take(world: FollowWorld) -> None:
+    main, audience = world.stage("main"), world.stage("audience")
+    _publish_hosts(world, main)
+    # Started by something else (an operator, another tool): not the mirror's to stop.
+    world.ivs.client.start_participant_replication(
+        sourceStageArn=main, destinationStageArn=audience, participantId="host-c"
+    )
+    props = world.mirror_props(main, audience, user_ids=["user-host-a"])
+    physical_id = world.create_mirror(props)
+
+    world.delete_mirror(physical_id, props)
+    _settle(world)
+
+    assert world.replica_ids(main, audience) == {"host-c"}
+
+
+def test_deleting_an_explicit_replication_leaves_it_running_for_a_mirror(
+    world: FollowWorld,
+) -> None:
+    """The ownership rule between a ParticipantReplication and a StageMirror: a replication
+    the mirror takes keeps running, with the mirror's settings."""
+    main, audience = world.stage("main"), world.stage("audience")
+    _publish_hosts(world, main, ("host-a",))
+    explicit = world.props(main, audience, "host-a", Attributes={"role": "explicit"})
+    explicit_id = world.create(explicit, "Explicit")
+    world.create_mirror(world.mirror_props(main, audience, Attributes={"role": "audience"}))
+
+    world.delete(explicit_id, explicit, "Explicit")
+    _settle(world)
+
+    [running] = [
+        r
+        for r in world.ivs_endpoint.replicas(destination_stage_arn=audience)
+        if r.state == "ACTIVE" and not r.stopping
+    ]
+    assert running.attributes == {"role": "audience"}
+
+
+def test_an_update_restarts_the_replicas_with_the_new_settings(world: FollowWorld) -> None:
+    main, audience = world.stage("main"), world.stage("audience")
+    _publish_hosts(world, main)
+    old = world.mirror_props(main, audience, Attributes={"tier": "1"})
+    physical_id = world.create_mirror(old)
+
+    new = world.mirror_props(main, audience, Attributes={"tier": "2"})
+    assert world.update_mirror(physical_id, new, old) == physical_id
+    _settle(world)
+
+    running = [
+        r
+        for r in world.ivs_endpoint.replicas(destination_stage_arn=audience)
+        if r.state == "ACTIVE" and not r.stopping
+    ]
+    assert sorted(r.participant_id for r in running) == sorted(HOSTS)
+    assert all(r.attributes == {"tier": "2"} for r in running)
+
+
+def test_narrowing_user_ids_stops_the_publishers_no_longer_taken(world: FollowWorld) -> None:
+    main, audience = world.stage("main"), world.stage("audience")
+    _publish_hosts(world, main)
+    old = world.mirror_props(main, audience)
+    physical_id = world.create_mirror(old)
+
+    world.update_mirror(
+        physical_id, world.mirror_props(main, audience, user_ids=["user-host-a"]), old
+    )
+    _settle(world)
+
+    assert world.replica_ids(main, audience) == {"host-a"}
+
+
+def test_a_renamed_mirror_keeps_its_replications_running(world: FollowWorld) -> None:
+    """CloudFormation creates the new logical id, then deletes the old one."""
+    main, audience = world.stage("main"), world.stage("audience")
+    _publish_hosts(world, main)
+    props = world.mirror_props(main, audience)
+    physical_id = world.create_mirror(props, "OldMirror")
+
+    world.create_mirror(props, "NewMirror")
+    world.delete_mirror(physical_id, props, "OldMirror")
+    _settle(world)
+
+    assert world.replica_ids(main, audience) == set(HOSTS)
+
+
+def test_a_full_destination_is_recorded_not_retried_and_fails_nothing(
+    world: FollowWorld,
+) -> None:
+    """12 publishers in a stage, replicas included: IVS refuses one more."""
+    main, audience = world.stage("main"), world.stage("audience")
+    for n in range(world.ivs_endpoint.profile.max_publishers_per_stage):
+        world.ivs_endpoint.publish(audience, f"local-{n}")
+    _publish_hosts(world, main, ("host-a",))
+    world.create_mirror(world.mirror_props(main, audience))  # succeeds: recorded, logged
+    world.drop_events()
+    world.ivs_endpoint.reset_calls()
+
+    _publish_hosts(world, main, ("host-b",))
+    [report] = world.deliver_events()
+
+    assert report["over_quota"] == [f"{main}|{audience}|host-b"]
+    assert report["failed"] == {}
+    assert world.ivs_endpoint.calls.get(START, 0) == 1  # one Start, no storm
+    assert world.replica_ids(main, audience) == set()
+
+
+def test_the_sweep_starts_a_publisher_whose_event_was_lost(world: FollowWorld) -> None:
+    main, audience = world.stage("main"), world.stage("audience")
+    world.create_mirror(world.mirror_props(main, audience))
+    _publish_hosts(world, main)
+    world.drop_events()
+
+    report = world.sweep()
+
+    assert sorted(report["started"]) == sorted(f"{main}|{audience}|{h}" for h in HOSTS)
+    assert world.replica_ids(main, audience) == set(HOSTS)
+
+
+def test_a_failed_create_leaves_nothing_declared_or_running(world: FollowWorld) -> None:
+    """No Delete follows a failed Create: what it started is stopped, its item withdrawn."""
+    main, audience = world.stage("main"), world.stage("audience")
+    _publish_hosts(world, main)
+    # The first Start succeeds, the next is refused for a reason that is no quota.
+    hooked = HookedIvs()
+    hooked.sleep = world.ivs_endpoint.clock.advance
+    hooked.after_start = lambda: world.ivs_endpoint.faults.script_errors(
+        START, ["AccessDeniedException"]
+    )
+    world.ivs = hooked
+
+    with pytest.raises(ReplicationFailedError, match="AccessDenied"):
+        world.create_mirror(world.mirror_props(main, audience))
+    _settle(world)
+
+    assert world.replica_ids(main, audience) == set()
+    assert world.declared() == []
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({c.PROP_USER_IDS: []}, c.PROP_USER_IDS),
+        ({c.PROP_USER_IDS: ["ok", "bad\n"]}, c.PROP_USER_IDS),
+        ({c.PROP_USER_IDS: ["x" * 129]}, c.PROP_USER_IDS),
+        ({c.PROP_USER_IDS: ["twice", "twice"]}, c.PROP_USER_IDS),
+        ({c.PROP_RECONNECT_WINDOW_SECONDS: 301}, c.PROP_RECONNECT_WINDOW_SECONDS),
+        ({c.PROP_ATTRIBUTES: {"k": "v" * 1100}}, c.PROP_ATTRIBUTES),
+    ],
+)
+def test_invalid_mirror_properties_fail_before_any_call(
+    world: FollowWorld, change: dict[str, object], named: str
+) -> None:
+    main, audience = world.stage("main"), world.stage("audience")
+    world.ivs_endpoint.reset_calls()
+
+    with pytest.raises(InvalidPropertyError, match=named):
+        world.create_mirror({**world.mirror_props(main, audience), **change})
+
+    assert world.ivs_endpoint.calls == {}
+    assert world.declared() == []
+
+
+def test_a_mirror_into_its_own_source_is_refused(world: FollowWorld) -> None:
+    main = world.stage("main")
+    with pytest.raises(InvalidPropertyError, match=c.PROP_DESTINATION_STAGE_ARN):
+        world.create_mirror(world.mirror_props(main, main))

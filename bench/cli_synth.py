@@ -18,6 +18,10 @@ one synth's wall time varies by tens of percent, and a pair's two runs meet the 
   shared between processes count in each. Each process's own peak (VmHWM) is recorded too.
 - CPU time (information): user + system of the whole tree, from wait4.
 
+Then a few more pairs with `CDK_VALIDATION=false` (information): aws-cdk-lib validates every
+template it synthesizes with a WebAssembly engine (`@aws/cloudformation-validate`), which
+is most of both sides' time and memory; without it, what remains is the apps' own work.
+
 Nothing reaches the network: the version check, the notices and the CLI's telemetry are off,
 and the AWS credentials are dummies. Python writes bytecode to a cache of this run (both sides
 warm it in their discarded run), as a user's `__pycache__` is warm after a first synth.
@@ -41,6 +45,9 @@ from bench.common import REPO, Row, at_most, child_environment, median
 from tests.readme import first_example_app
 
 PAIRS = 8
+# Pairs with CDK's built-in template validation off (CDK_VALIDATION=false): information only,
+# what the synth costs without the validator both sides run.
+PAIRS_WITHOUT_VALIDATION = 4
 LIMIT = 1.1
 CDK = REPO / "node_modules" / ".bin" / "cdk"
 COMMAND = (str(CDK), "synth", "--quiet", "--no-notices")
@@ -80,12 +87,23 @@ def measure() -> tuple[list[Row], dict[str, Any]]:
         projects = write_projects(root)
         env = _environment(root)
         warm_up = {side: synth(projects[side], env).as_json() for side in (OURS, THEIRS)}
-        pairs: list[dict[str, Sample]] = []
-        for index in range(PAIRS):
-            order = (OURS, THEIRS) if index % 2 == 0 else (THEIRS, OURS)
-            pairs.append({side: synth(projects[side], env) for side in order})
+        pairs = _alternate(projects, env, PAIRS)
         resources = {side: _resource_types(projects[side]) for side in (OURS, THEIRS)}
-    return _rows(pairs, warm_up, resources)
+        unvalidated = _alternate(
+            projects, {**env, "CDK_VALIDATION": "false"}, PAIRS_WITHOUT_VALIDATION
+        )
+    return _rows(pairs, unvalidated, warm_up, resources)
+
+
+def _alternate(
+    projects: dict[str, Path], env: dict[str, str], count: int
+) -> list[dict[str, Sample]]:
+    """`count` pairs of synths, ours first in even pairs and the baseline first in odd ones."""
+    pairs: list[dict[str, Sample]] = []
+    for index in range(count):
+        order = (OURS, THEIRS) if index % 2 == 0 else (THEIRS, OURS)
+        pairs.append({side: synth(projects[side], env) for side in order})
+    return pairs
 
 
 def write_projects(root: Path) -> dict[str, Path]:
@@ -178,63 +196,97 @@ def _spread(values: Sequence[float]) -> dict[str, float]:
     }
 
 
+@dataclass(frozen=True)
+class _Pairs:
+    """Alternating pairs' figures: medians of each side, and the pairs' ratios."""
+
+    pairs: list[dict[str, Sample]]
+
+    def ratios(self, measure: str) -> list[float]:
+        return [getattr(p[OURS], measure) / getattr(p[THEIRS], measure) for p in self.pairs]
+
+    def side(self, name: str, measure: str) -> float:
+        return median([getattr(p[name], measure) for p in self.pairs])
+
+    def role_peaks(self, name: str) -> str:
+        """Each process's peak by role, MiB."""
+        roles = sorted({role for p in self.pairs for role in p[OURS].processes} - {"sh"})
+        return ", ".join(
+            f"{role} {median([p[name].processes.get(role, 0) for p in self.pairs]) / _MIB:.0f}"
+            for role in roles
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "pairs": len(self.pairs),
+            "wall_ratio": _spread(self.ratios("seconds")),
+            "cpu_ratio": _spread(self.ratios("cpu_seconds")),
+            "peak_memory_ratio": _spread(self.ratios("peak_rss_bytes")),
+            "samples": [{side: s.as_json() for side, s in p.items()} for p in self.pairs],
+        }
+
+
+_MIB = 1024 * 1024
+
+
 def _rows(
     pairs: list[dict[str, Sample]],
+    unvalidated: list[dict[str, Sample]],
     warm_up: dict[str, dict[str, Any]],
     resources: dict[str, list[str]],
 ) -> tuple[list[Row], dict[str, Any]]:
-    def ratios(measure: str) -> list[float]:
-        return [getattr(p[OURS], measure) / getattr(p[THEIRS], measure) for p in pairs]
-
-    def side(name: str, measure: str) -> float:
-        return median([getattr(p[name], measure) for p in pairs])
-
-    wall, cpu, memory = ratios("seconds"), ratios("cpu_seconds"), ratios("peak_rss_bytes")
+    main, off = _Pairs(pairs), _Pairs(unvalidated)
+    wall, cpu, memory = (
+        main.ratios("seconds"),
+        main.ratios("cpu_seconds"),
+        main.ratios("peak_rss_bytes"),
+    )
     raw: dict[str, Any] = {
-        "pairs": len(pairs),
+        **main.as_json(),
         "command": " ".join(["cdk", *COMMAND[1:]]),
         "stack": STACK,
         "peak_memory": "largest sum of VmRSS over the CLI's process tree, sampled every "
         f"{process_tree.SAMPLE_SECONDS * 1000:g} ms",
-        "wall_ratio": _spread(wall),
-        "cpu_ratio": _spread(cpu),
-        "peak_memory_ratio": _spread(memory),
         "resources": {name: len(types) for name, types in resources.items()},
         "resource_types": resources,
         "warm_up": warm_up,
-        "samples": [{name: sample.as_json() for name, sample in p.items()} for p in pairs],
+        "without_cdk_validation": off.as_json(),
     }
-    mib = 1024 * 1024
-    roles = sorted({role for p in pairs for role in p[OURS].processes})
-
-    def role_peaks(name: str) -> str:
-        peaks = [
-            f"{role} {median([p[name].processes.get(role, 0) for p in pairs]) / mib:.0f}"
-            for role in roles
-        ]
-        return ", ".join(peaks)
-
     rows = [
         at_most(
             "P1.cdk_synth_wall",
             "P1 cdk synth wall",
             median(wall),
             limit=LIMIT,
-            detail=f"{side(OURS, 'seconds'):.2f} s vs {side(THEIRS, 'seconds'):.2f} s; median "
-            f"of {len(pairs)} alternating pairs' ratios (range {min(wall):.2f}-{max(wall):.2f}); "
-            f"CPU {side(OURS, 'cpu_seconds'):.2f} s vs {side(THEIRS, 'cpu_seconds'):.2f} s "
-            f"({median(cpu):.2f}x); the README's first example, {len(resources[OURS])} "
-            f"resources vs {len(resources[THEIRS])}",
+            detail=f"{main.side(OURS, 'seconds'):.2f} s vs {main.side(THEIRS, 'seconds'):.2f} s; "
+            f"median of {len(pairs)} alternating pairs' ratios (range {min(wall):.2f}-"
+            f"{max(wall):.2f}); CPU {main.side(OURS, 'cpu_seconds'):.2f} s vs "
+            f"{main.side(THEIRS, 'cpu_seconds'):.2f} s ({median(cpu):.2f}x); the README's "
+            f"first example, {len(resources[OURS])} resources vs {len(resources[THEIRS])}",
         ),
         at_most(
             "P1.cdk_synth_peak_memory",
             "P1 cdk synth peak memory",
             median(memory),
             limit=LIMIT,
-            detail=f"{side(OURS, 'peak_rss_bytes') / mib:.0f} MiB vs "
-            f"{side(THEIRS, 'peak_rss_bytes') / mib:.0f} MiB, the process tree's summed RSS "
-            f"(range {min(memory):.2f}-{max(memory):.2f}); each process's peak, MiB: "
-            f"{role_peaks(OURS)} vs {role_peaks(THEIRS)}",
+            detail=f"{main.side(OURS, 'peak_rss_bytes') / _MIB:.0f} MiB vs "
+            f"{main.side(THEIRS, 'peak_rss_bytes') / _MIB:.0f} MiB, the process tree's summed "
+            f"RSS (range {min(memory):.2f}-{max(memory):.2f}); each process's peak, MiB: "
+            f"{main.role_peaks(OURS)} vs {main.role_peaks(THEIRS)}",
+        ),
+        Row(
+            "P1.cdk_synth_without_validation_info",
+            "P1 info: cdk synth, CDK_VALIDATION=false",
+            median(off.ratios("seconds")),
+            "(info)",
+            None,
+            f"wall {off.side(OURS, 'seconds'):.2f} s vs {off.side(THEIRS, 'seconds'):.2f} s; "
+            f"CPU {off.side(OURS, 'cpu_seconds'):.2f} s vs "
+            f"{off.side(THEIRS, 'cpu_seconds'):.2f} s ({median(off.ratios('cpu_seconds')):.2f}x); "
+            f"peak {off.side(OURS, 'peak_rss_bytes') / _MIB:.0f} MiB vs "
+            f"{off.side(THEIRS, 'peak_rss_bytes') / _MIB:.0f} MiB "
+            f"({median(off.ratios('peak_rss_bytes')):.2f}x); {len(unvalidated)} pairs without "
+            "the CloudFormation validation aws-cdk-lib runs in every synth",
         ),
     ]
     rows[0].raw["plot_ratios"] = {"label": "wall", "ratios": wall, "limit": LIMIT}

@@ -172,3 +172,33 @@ def test_reconcile_and_sweep_see_the_active_record_behind_stopped_history(world:
     assert reconciled["failed"] == swept["failed"] == {}
     assert world.ivs_endpoint.calls.get(START, 0) == 0  # nothing restarted
     assert world.state(main, side) == "ACTIVE"
+
+
+@pytest.mark.parametrize("mode", [c.MODE_FAIL, c.MODE_FOLLOW])
+@pytest.mark.parametrize(
+    "changed", [{c.PROP_ATTRIBUTES: {"role": "b"}}, {c.PROP_RECONNECT_WINDOW_SECONDS: 30}]
+)
+def test_an_in_place_update_of_a_live_publisher_ends_with_one_active_replica_of_the_new_settings(
+    world: FollowWorld, mode: str, changed: dict[str, object]
+):
+    """An in-place Update restarts the replication with the new settings even where IVS lists
+    it ACTIVE for a while after its Stop (the late-stop profile): the handler waits for its own
+    Stop to show before starting again, instead of reading the lingering replica as one that
+    another caller started (and "restoring" to a replica that then stops)."""
+    main, side = world.stage("main"), world.stage("side")
+    world.ivs_endpoint.publish(main, PARTICIPANT)
+    old = world.props(
+        main, side, **{c.PROP_WHEN_NOT_PUBLISHING: mode, c.PROP_ATTRIBUTES: {"role": "a"}}
+    )
+    physical_id = world.create(old)
+    world.deliver_events()
+    new = {**old, **changed}
+
+    assert world.update(physical_id, new, old) == physical_id
+    world.ivs_endpoint.clock.advance(60)  # whatever Stop was landing has landed
+
+    [replica] = world.ivs_endpoint.replicas(destination_stage_arn=side, state="ACTIVE")
+    expected_attributes = new[c.PROP_ATTRIBUTES]
+    expected_window = int(str(new.get(c.PROP_RECONNECT_WINDOW_SECONDS, 0)))
+    assert replica.attributes == expected_attributes
+    assert replica.reconnect_window_seconds == expected_window

@@ -94,9 +94,10 @@ dist: setup
 	$(PY) -m build --no-isolation --outdir dist emulator
 	twine check --strict dist/*
 
-## The API reference, generated from the docstrings, into build/api/.
+## The user guide (docs/, mkdocs.yml) with the API reference from the docstrings, into
+## build/site/: offline, and --strict, so a broken link or a missing reference fails.
 docs: setup
-	PDOC_ALLOW_EXEC=1 pdoc --docformat restructuredtext -o build/api ivs_replication ivs_replication.testing ivs_realtime_emulator
+	NO_MKDOCS_2_WARNING=1 mkdocs build --strict --quiet
 
 # mutmut names a module by its path, so it runs where the handler package sits at the top level.
 MUTMUT := mutmut==3.8.1

@@ -1,7 +1,7 @@
 """The stacks every gate checks: the example app's, one with three replications, one with
 every mode (an encoder followed into three stages, a publisher fanned out, a stage mirrored, a
 waiting replication and a sweep), the same with alarms; and the gate matrix: all of them beside the
-README's organisation stack, in each users' configuration (tests/configurations.py).
+guide's organisation stack, in each users' configuration (tests/configurations.py).
 
 Imports nothing of the test tools: the cdk-nag 2 gate builds the matrix in its own virtual
 environment."""
@@ -113,7 +113,7 @@ def alarmed_stack(app: cdk.Stage) -> cdk.Stack:
 
 
 def organisation_stack(app: cdk.Stage) -> cdk.Stack:
-    """The README's organisation example ("In your organisation"): `configure`d, alarmed,
+    """The guide's organisation example (docs/how-to/organisation.md): `configure`d, alarmed,
     on a dashboard, with operator grants."""
     return organisation_stack_class()(app, "Governed")
 
@@ -129,7 +129,7 @@ STACKS: dict[str, Callable[[cdk.Stage], cdk.Stack]] = {
 
 def gate_matrix_app(configuration: Configuration, outdir: str) -> cdk.App:
     """`configuration`'s app: every gate stack (``every-mode`` is within ``alarmed``) and the
-    README's organisation stack, in a stage of the configuration's environment."""
+    guide's organisation stack, in a stage of the configuration's environment."""
     app = configuration.app(outdir)
     stage = cdk.Stage(app, MATRIX_STAGE, env=configuration.env)
     for name, build in STACKS.items():

@@ -1,15 +1,15 @@
 """What the cdk-nag gates accept, for cdk-nag 3 (tests/app/test_cdk_nag.py) and cdk-nag 2
 (tests/app/nag2_matrix.py, in its own virtual environment): the same rules over the same apps.
 
-Every configuration's app holds the gate stacks (the library's defaults) and the README's
+Every configuration's app holds the gate stacks (the library's defaults) and the guide's
 organisation stack (`configure`d). The gate accepts:
 
 - no finding of AwsSolutions or Serverless anywhere;
 - no finding of a compliance pack (NIST 800-53 R5, HIPAA Security, PCI DSS 3.2.1) in the
   organisation stack;
 - in the other stacks, only the compliance findings a setting of `configure` removes
-  (FIXED_BY_SETTING, the README's table), on the library's own resources, and each of them
-  (so the README's table stays true);
+  (FIXED_BY_SETTING, the guide's table), on the library's own resources, and each of them
+  (so the guide's table stays true);
 - no acknowledgment of the library's that cdk-nag did not need (a finding id that no longer
   matches what the template renders would leave one unused, and its finding reported).
 
@@ -25,13 +25,13 @@ GENERAL_PACKS = ("AwsSolutions", "Serverless")
 COMPLIANCE_PACKS = ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321")
 PACKS = GENERAL_PACKS + COMPLIANCE_PACKS
 # Per compliance pack: the rules it reports on a stack that keeps the library's defaults,
-# each removed by a setting (README, "Compliance packs").
+# each removed by a setting (docs/how-to/organisation.md, "Compliance packs").
 FIXED_BY_SETTING = {
     "NIST.800.53.R5": {"CloudWatchLogGroupEncrypted", "LambdaConcurrency", "LambdaInsideVPC"},
     "HIPAA.Security": {"CloudWatchLogGroupEncrypted", "LambdaConcurrency", "LambdaInsideVPC"},
     "PCI.DSS.321": {"CloudWatchLogGroupEncrypted", "LambdaInsideVPC"},
 }
-# The README's organisation stack's id in every gate app.
+# The guide's organisation stack's id in every gate app.
 ORGANISATION_STACK = "Governed"
 LIBRARY_PATH = "/IvsParticipantReplicationProvider/"
 
@@ -55,7 +55,7 @@ def rejected(found: Iterable[Found], *, judge_users_resources: bool = True) -> l
     """The findings the gate does not accept (see the module docstring).
 
     ``judge_users_resources`` Default: True; False leaves out the compliance packs' findings
-    on resources the library did not make (the README's own acknowledgment of its operators'
+    on resources the library did not make (the guide's own acknowledgment of its operators'
     inline policy is cdk-nag 3's `Validations`, which cdk-nag 2 does not read).
     """
     return sorted(f for f in found if not _accepted(f, judge_users_resources))

@@ -1,5 +1,5 @@
 """cdk-nag 3 over users' configurations: in every environment, partition and feature-flag
-setting (tests/configurations.py), the gate stacks and the README's organisation stack pass
+setting (tests/configurations.py), the gate stacks and the guide's organisation stack pass
 AwsSolutions and Serverless with nothing unacknowledged, and the NIST 800-53 R5, HIPAA Security
 and PCI DSS 3.2.1 packs find only what a documented setting removes (tests/app/nag_gate.py);
 every acknowledgment the library writes is one rule (or one finding of it) on one resource,
@@ -108,7 +108,7 @@ def test_the_configuration_passes_every_pack(configuration: Configuration, tmp_p
 
     # Nothing unacknowledged but what a documented setting removes, on the library's defaults.
     assert rejected(nagged.found) == []
-    # The README's table of findings a setting removes stays true.
+    # The guide's table of findings a setting removes stays true.
     assert fixed_by_setting_found(nagged.found) == FIXED_BY_SETTING
     # The organisation stack, configured, passes every pack.
     assert [f for f in nagged.found if "/Governed/" in f"/{f.path}"] == []

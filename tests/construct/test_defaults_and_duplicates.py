@@ -104,6 +104,6 @@ def test_different_replications_in_two_stacks_of_one_app_synthesize() -> None:
 
 
 def test_the_same_replication_in_two_apps_is_allowed() -> None:
-    """Two apps cannot see each other (see the README's "Refactors and several stacks")."""
+    """Two apps cannot see each other (see the guide's "Several stacks and refactors")."""
     replicate(new_stack())
     replicate(new_stack())

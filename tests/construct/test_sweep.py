@@ -118,7 +118,7 @@ def test_480_followed_publishers_over_20_stages_fit_in_one_stack_with_a_constant
 
     assert len(small.to_json()["Resources"]) == 1 + SHARED_RESOURCES
     large_count = len(large.to_json()["Resources"])
-    assert large_count == 480 + SHARED_RESOURCES == 499  # the README's figure
+    assert large_count == 480 + SHARED_RESOURCES == 499  # the guide's figure (Resources and IAM)
     assert large_count <= MAX_RESOURCES
     assert sweep_target(large)["Input"] == sweep_target(small)["Input"]
     large.resource_count_is("AWS::Lambda::Permission", 1)

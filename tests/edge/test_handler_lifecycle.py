@@ -1,4 +1,4 @@
-"""The behaviour table (README, "What deploy does"), row by row, through `handle_event` and a
+"""The behaviour table (the guide's "What deploy does"), row by row, through `handle_event` and a
 stubbed client."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Whatever IVS answers where it documents nothing, deploys do what the README says: under
+"""Whatever IVS answers where it documents nothing, deploys do what the guide says: under
 every service profile of the emulator (the `world` fixture is parametrized by
 `service_profile`).
 

@@ -45,11 +45,11 @@ def active(endpoint: IvsRealtimeEmulator) -> set[tuple[str, str]]:
     return {(r.participant_id, r.destination_stage_arn) for r in replicas}
 
 
-# --- the README's app: stages in one stack, their replications in another ----------------------
+# --- the guide's app: stages in one stack, their replications in another -----------------------
 
 
 def live_app() -> cdk.App:
-    """The README's "several stacks" example: CDK turns each stage the Replications stack
+    """The guide's "several stacks" example: CDK turns each stage the Replications stack
     uses into an export of Stages and an Fn::ImportValue in Replications."""
     app = cdk.App(context=CLI_CONTEXT)
     stages = cdk.Stack(app, "Stages")

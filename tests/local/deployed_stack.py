@@ -43,7 +43,9 @@ def live_stack_template(
     """host-1 followed from Main into Side and Other; guest-1 followed from Main into Side.
     ``ivs_calls_per_second`` Default: the construct's pace is left as it is (5 per second).
     ``operators`` Default: False; True adds the roles OPERATOR_ROLES, granted `status` (after
-    the replications) and `reconcile` (before them: the grant follows the follow mode)."""
+    the replications) and `reconcile` (before them: the grant follows the follow mode), and a
+    mirror of Main into Crew whose user ids are a parameter (Default: crew-1), so `status`
+    makes every kind of call it can."""
     app = cdk.App(context=NO_BUNDLING)
     stack = cdk.Stack(app, STACK)
     if operators:
@@ -69,6 +71,16 @@ def live_stack_template(
         )
     ReplicationSweep(stack, "Sweep")
     if operators:
+        crew_user_ids = cdk.CfnParameter(
+            stack, "CrewUserIds", type="CommaDelimitedList", default="crew-1"
+        )
+        StageMirror(
+            stack,
+            "ToCrew",
+            source_stage=main_stage,
+            destination_stages=[ivs.CfnStage(stack, "Crew", name="crew")],
+            user_ids=crew_user_ids.value_as_list,
+        )
         ReplicationProvider.of(stack).grant_status(operator(stack, "StatusOperators"))
     return app.synth().get_stack_by_name(STACK).template  # type: ignore[no-any-return]
 

@@ -61,18 +61,28 @@ class DeployedExample:
         by_physical = {physical: lid for lid, physical in self.stack.physical_ids.items()}
         return self.path(by_physical.get(rule_name, rule_name))
 
+    def runs(self) -> list[tuple[str, int | None]]:
+        """The reconciler runs since the last call: (rule path, replications it started; None
+        when EventBridge lost the event). Raises DemoError for a run that failed."""
+        runs: list[tuple[str, int | None]] = []
+        for delivery in self.new_deliveries():
+            rule = self.rule_path(delivery.rule)
+            if delivery.status == "failed":
+                raise DemoError(f"the reconciler failed on rule {rule}: {delivery.error}")
+            if delivery.status == "dropped":
+                runs.append((rule, None))
+                continue
+            result = delivery.result if isinstance(delivery.result, dict) else {}
+            runs.append((rule, len(result.get("started") or [])))
+        return runs
+
     def report_deliveries(self, *, expect_started: int) -> None:
         """Print what reached the reconciler; fail unless it started `expect_started`."""
         started = 0
-        for delivery in self.new_deliveries():
-            rule = self.rule_path(delivery.rule)
-            if delivery.status == "dropped":
+        for rule, count in self.runs():
+            if count is None:
                 detail(f"-> EventBridge lost the event for rule {rule} (best-effort delivery)")
                 continue
-            if delivery.status == "failed":
-                raise DemoError(f"the reconciler failed on rule {rule}: {delivery.error}")
-            result = delivery.result if isinstance(delivery.result, dict) else {}
-            count = len(result.get("started") or [])
             started += count
             detail(f"-> rule {rule} invoked the reconciler: it started {count} replication(s)")
         if started != expect_started:

@@ -406,7 +406,7 @@ def main() -> int:
         return 1
     say(
         "\nDemo complete: deployed with nobody live, followed the encoder out and back in, "
-        "caught up a lost event, deleted; mirrored hosts as they came and went, and stopped "
+        "caught up a lost event, deleted;\nmirrored hosts as they came and went, and stopped "
         "mirroring into one audience stage."
     )
     return 0

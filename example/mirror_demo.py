@@ -35,6 +35,8 @@ LATE_HOST = "host-4"
 ROAMING_HOST = "host-2"
 UNMIRRORED_AUDIENCE = AUDIENCE_STAGE_NAMES[-1]
 _ACTIVE = "ACTIVE"
+# What `cdk synth` sets for an app: construct paths in the template's metadata, printed here.
+_PATH_METADATA = {"aws:cdk:enable-path-metadata": True}
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,7 @@ def synthesize_mirror_example(out_dir: Path) -> MirrorTemplates:
     """example/mirror_stack.py synthesized here, with the project's cdk.json context (what
     ``cdk synth`` gives an app), into two assemblies under `out_dir`: as deployed, and without
     UNMIRRORED_AUDIENCE."""
-    context = json.loads(CDK_JSON.read_text()).get("context") or {}
+    context = {**(json.loads(CDK_JSON.read_text()).get("context") or {}), **_PATH_METADATA}
 
     def synthesize(assembly: str, mirrored_into: Sequence[str]) -> Mapping[str, Any]:
         app = cdk.App(outdir=str(out_dir / assembly), context=context)
@@ -96,13 +98,17 @@ class MirrorDemo(DeployedExample):
         }
 
     def expect(self, when: str, changes: Mapping[str, frozenset[str]]) -> None:
-        """Check each audience stage holds what it held, with `changes`, and print it."""
+        """Check each audience stage holds what it held, with `changes`, and print it: one
+        line per group of stages that hold the same hosts."""
         self.expected.update(changes)
         running = self.running()
         if running != self.expected:
             raise DemoError(f"{when}: expected {_shown(self.expected)}, found {_shown(running)}")
+        groups: dict[frozenset[str], list[str]] = {}
         for name, hosts in running.items():
-            detail(f"-> {name}: {', '.join(sorted(hosts)) or 'nobody'}")
+            groups.setdefault(hosts, []).append(name)
+        for hosts, names in groups.items():
+            detail(f"-> {', '.join(names)}: {', '.join(sorted(hosts)) or 'nobody'}")
 
     def window_seconds(self) -> int:
         """The reconnect window the mirror destinations declare."""
@@ -124,24 +130,40 @@ class MirrorDemo(DeployedExample):
             else:
                 self.audiences[name] = arn
         names = {arn: name for name, arn in self.audiences.items()}
+        mirrors = self.stack.logical_ids(MIRROR_RESOURCE_TYPE)
+        self.mirrored = [names[self._destination_of(logical_id)] for logical_id in mirrors]
+        owners = sorted({self.path(logical_id).split("/")[0] for logical_id in mirrors})
+        detail(f'stage "{STUDIO}" and {len(self.audiences)} audience stages')
         detail(
-            f'stage "{STUDIO}" and {len(self.audiences)} audience stages; one '
-            f"{MIRROR_RESOURCE_TYPE} per audience stage, each created with nobody publishing:"
+            f"StageMirror {', '.join(owners)}: {len(mirrors)} {MIRROR_RESOURCE_TYPE}, one per "
+            "audience stage, created with nobody publishing"
         )
-        for logical_id in self.stack.logical_ids(MIRROR_RESOURCE_TYPE):
-            destination = names[self._destination_of(logical_id)]
-            self.mirrored.append(destination)
-            detail(f"  {self.path(logical_id)} -> {destination}")
         self.expect("after deploy", dict.fromkeys(self.audiences, frozenset[str]()))
 
     def hosts_publish(self, hosts: Sequence[str]) -> None:
         """Each host publishes in the studio; its event starts it in every mirrored stage."""
-        for host in hosts:
-            self.ivs.publish(self.studio, host, user_id=host)
-            detail(f'{host} publishes in "{STUDIO}"')
-            self.report_deliveries(expect_started=len(self.mirrored))
+        rules = {self._publish(host) for host in hosts}
+        verb = "publishes" if len(hosts) == 1 else "publish"
+        detail(f'{", ".join(hosts)} {verb} in "{STUDIO}"')
+        detail(
+            f"-> each host's event: rule {', '.join(sorted(rules))} invoked the reconciler, "
+            f"it started {len(self.mirrored)} replication(s)"
+        )
         joined = {name: self.expected[name] | set(hosts) for name in self.mirrored}
         self.expect(f"after {', '.join(hosts)} published", joined)
+
+    def _publish(self, host: str) -> str:
+        """`host` publishes; its event's one reconciler run must start it in every mirrored
+        stage. Returns the rule that ran it."""
+        self.ivs.publish(self.studio, host, user_id=host)
+        runs = self.runs()
+        if [started for _, started in runs] != [len(self.mirrored)]:
+            raise DemoError(
+                f"{host}'s event: reconciler runs {runs}, not one that started "
+                f"{len(self.mirrored)} replication(s)"
+            )
+        [(rule, _)] = runs
+        return rule
 
     def host_away_and_back(self, host: str) -> None:
         window = self.window_seconds()
@@ -158,9 +180,10 @@ class MirrorDemo(DeployedExample):
         removed = self._dropped_by_update()
         if self._destination_of(removed) != self.audiences[name]:
             raise DemoError(f"the update drops {removed}, which does not mirror into {name}")
+        owner = self.path(removed).split("/")[0]
         detail(
             f"the updated template (mirrored_into without {name}) drops one resource: "
-            f"{self.path(removed)}"
+            f"{owner}'s {MIRROR_RESOURCE_TYPE} into {name}"
         )
         self.ivs.reset_calls()
         # The update also changes the functions' environment (their share of the IVS pace per

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from example import local_demo
+from example.mirror_demo import MirrorTemplates
 
 REPO = Path(__file__).resolve().parents[2]
 SIDES = ("side-1", "side-2", "side-3")
@@ -173,6 +174,9 @@ def test_a_failing_step_is_reported_with_its_reason_and_exit_status_1(
         }
     }
     monkeypatch.setattr(local_demo, "synthesize", lambda _out_dir: template)
+    # The mirror example is never deployed: the first deploy fails.
+    nothing = MirrorTemplates(deployed={"Resources": {}}, updated={"Resources": {}})
+    monkeypatch.setattr(local_demo, "synthesize_mirror_example", lambda _out_dir: nothing)
     monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "WARNING")  # the demo sets it if unset
 
     status = local_demo.main()

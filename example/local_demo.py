@@ -1,12 +1,17 @@
-"""The main job, locally: app.py's stack deployed, following its encoder, and deleted.
+"""The main job, locally: app.py's stack deployed, following its encoder, and deleted; then a
+stage mirror's hosts coming and going.
 
-``python -m example.local_demo`` (``make demo``) synthesizes app.py with the pinned CDK CLI,
-then deploys the template with ``TemplateDeployment`` onto a local IVS real-time endpoint (manual
-clock), a local DynamoDB (moto) and an in-process EventBridge bus. The stack's own handler and
-reconciler run in-process, their boto3 clients pointed at those endpoints. The story: deploy
-with nobody publishing, the encoder publishes (replicated into every side stage), drops out
-past the reconnect window (stopped), comes back (replicated again), one event is lost and the
-sweep catches up, and the stack is deleted (stopped everywhere, no rule left).
+``python -m example.local_demo`` (``make demo``) synthesizes app.py with the pinned CDK CLI (and
+meanwhile example/mirror_stack.py in this process), then deploys the templates with
+``TemplateDeployment`` onto a local IVS real-time endpoint (manual clock), a local DynamoDB
+(moto) and an in-process EventBridge bus. The stacks' own handler and reconciler run
+in-process, their boto3 clients pointed at those endpoints. The story: deploy with nobody
+publishing, the encoder publishes (replicated into every side stage), drops out past the
+reconnect window (stopped), comes back (replicated again), one event is lost and the sweep
+catches up, and the stack is deleted (stopped everywhere, no rule left). Then the mirror
+example (`mirror_demo`): three hosts publish in its studio stage and appear in three audience
+stages, a fourth joins, one leaves and comes back, and an update stops mirroring into one
+audience stage (its replicas stop, the others keep running).
 
 Nothing reaches AWS: the CLI gets no credentials and the clients dummy ones. Exit status 0
 when every step showed what it should, 1 with the reason otherwise.
@@ -17,17 +22,27 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from example.demo_support import DemoError, DeployedExample, detail, print_table, say
+from example.mirror_demo import (
+    HOSTS,
+    LATE_HOST,
+    ROAMING_HOST,
+    STUDIO,
+    UNMIRRORED_AUDIENCE,
+    MirrorDemo,
+    synthesize_mirror_example,
+)
 from ivs_realtime_emulator import IvsRealtimeEmulator, ManualClock
 from ivs_replication.testing import LocalDynamoDB, TemplateDeployment
 from ivs_replication.testing.deployment import (
@@ -37,23 +52,30 @@ from ivs_replication.testing.deployment import (
     STAGE_TYPE,
     TABLE_TYPE,
 )
-from ivs_replication_handler.contract import LOGGER_SERVICE
+from ivs_replication_handler.contract import LOGGER_SERVICE, MIRROR_RESOURCE_TYPE
 from ivs_replication_handler.contract import RESOURCE_TYPE as REPLICATION_TYPE
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
-
-    from ivs_replication.testing.events import Delivery
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CDK_CLI = REPO_ROOT / "node_modules" / ".bin" / "cdk"
 STACK_NAME = "IvsReplicationExample"
 REGION = "us-east-1"
 SYNTH_TIMEOUT_SECONDS = 300
-STEPS = 9
+STEPS = 14
+DELETE_STEP = 8
 ACTIVE: Final = "ACTIVE"
 STOPPED: Final = "STOPPED"
-SHOWN_TYPES = (STAGE_TYPE, INGEST_TYPE, REPLICATION_TYPE, TABLE_TYPE, RULE_TYPE, FUNCTION_TYPE)
+SHOWN_TYPES = (
+    STAGE_TYPE,
+    INGEST_TYPE,
+    REPLICATION_TYPE,
+    MIRROR_RESOURCE_TYPE,
+    TABLE_TYPE,
+    RULE_TYPE,
+    FUNCTION_TYPE,
+)
 # The CLI gets no credentials at all, so it cannot look up an account or reach AWS.
 CLI_REMOVED_VARIABLES = (
     "AWS_ACCESS_KEY_ID",
@@ -63,23 +85,10 @@ CLI_REMOVED_VARIABLES = (
     "AWS_ENDPOINT_URL",
     "AWS_ENDPOINT_URL_IVS_REALTIME",
 )
-_CONSTRUCT_NOISE = re.compile(r"(/(Resource|Default))+$")
-
-
-class DemoError(Exception):
-    """A step did not show what it should; the message says which and why."""
-
-
-def say(text: str) -> None:
-    print(text, flush=True)
 
 
 def step(number: int, title: str) -> None:
     say(f"\n[{number}/{STEPS}] {title}")
-
-
-def detail(text: str) -> None:
-    say(f"      {text}")
 
 
 # --- (a) synthesize --------------------------------------------------------------------------
@@ -145,33 +154,27 @@ class Replication:
     window_seconds: int
 
 
-class Demo:
+class Demo(DeployedExample):
     """app.py's template as a ``TemplateDeployment``, driven through the encoder's life."""
 
     def __init__(
         self, ivs: IvsRealtimeEmulator, dynamodb: LocalDynamoDB, template: Mapping[str, Any]
     ) -> None:
+        super().__init__(
+            TemplateDeployment(template, ivs=ivs, dynamodb=dynamodb, stack_name=STACK_NAME),
+            template,
+        )
         self.ivs = ivs
         self.dynamodb = dynamodb
-        self.template = template
-        self.stack = TemplateDeployment(template, ivs=ivs, dynamodb=dynamodb, stack_name=STACK_NAME)
         self.replications: list[Replication] = []
         self.stage_names: dict[str, str] = {}
         self.encoder = ""
         self.participant = ""
-        self._delivered = 0
 
     # -- reading state --
 
     def name(self, stage_arn: str) -> str:
         return self.stage_names.get(stage_arn, stage_arn)
-
-    def path(self, logical_id: str) -> str:
-        """The construct path without the stack: ``IvsParticipantReplicationProvider/Follow/
-        PublishedRule``."""
-        metadata = self.template["Resources"][logical_id].get("Metadata") or {}
-        path = str(metadata.get("aws:cdk:path") or logical_id).removeprefix(f"{STACK_NAME}/")
-        return _CONSTRUCT_NOISE.sub("", path)
 
     def state(self, replication: Replication) -> str:
         records = self.ivs.replicas(
@@ -188,35 +191,6 @@ class Demo:
         if wrong:
             raise DemoError(f"{when}: expected {wanted} in every side stage, found {wrong}")
         return ", ".join(f"{name} {state}" for name, state in states.items())
-
-    def new_deliveries(self) -> list[Delivery]:
-        """The event bus's deliveries since the last call."""
-        deliveries = self.stack.bus.deliveries
-        new, self._delivered = deliveries[self._delivered :], len(deliveries)
-        return new
-
-    def rule_path(self, rule_name: str) -> str:
-        by_physical = {physical: lid for lid, physical in self.stack.physical_ids.items()}
-        return self.path(by_physical.get(rule_name, rule_name))
-
-    def report_deliveries(self, *, expect_started: int) -> None:
-        """Print what reached the reconciler; fail unless it started `expect_started`."""
-        started = 0
-        for delivery in self.new_deliveries():
-            rule = self.rule_path(delivery.rule)
-            if delivery.status == "dropped":
-                detail(f"-> EventBridge lost the event for rule {rule} (best-effort delivery)")
-                continue
-            if delivery.status == "failed":
-                raise DemoError(f"the reconciler failed on rule {rule}: {delivery.error}")
-            result = delivery.result if isinstance(delivery.result, dict) else {}
-            count = len(result.get("started") or [])
-            started += count
-            detail(f"-> rule {rule} invoked the reconciler: it started {count} replication(s)")
-        if started != expect_started:
-            raise DemoError(
-                f"the reconciler started {started} replication(s), not {expect_started}"
-            )
 
     # -- steps --
 
@@ -336,10 +310,7 @@ class Demo:
             )
             for r in self.replications
         ]
-        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-        for row in rows:
-            cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
-            detail("  ".join(cells).rstrip())
+        print_table(rows)
 
 
 @contextmanager
@@ -363,11 +334,16 @@ def quiet_handler_logs() -> Iterator[None]:
 
 
 def run(out_dir: Path) -> None:
-    step(1, "Synthesize app.py with the pinned CDK CLI (cdk synth --quiet)")
+    step(1, "Synthesize app.py with the pinned CDK CLI, and the mirror example in this process")
     started = time.monotonic()
-    template = synthesize(out_dir)
-    detail(f"done in {time.monotonic() - started:.1f} s; the template declares:")
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # The mirror example synthesizes here while the CLI runs app.py in processes of its own.
+        mirror_synth = pool.submit(synthesize_mirror_example, out_dir / "mirror")
+        template = synthesize(out_dir / "app")
+        mirror_templates = mirror_synth.result()
+    detail(f"done in {time.monotonic() - started:.1f} s; app.py's template declares:")
     detail(type_counts(template))
+    detail(f"example/mirror_stack.py's: {type_counts(mirror_templates.deployed)}")
     step(2, "Start the local endpoints")
     with (
         quiet_handler_logs(),
@@ -378,26 +354,50 @@ def run(out_dir: Path) -> None:
         detail(f"DynamoDB on {dynamodb.endpoint_url} (moto)")
         detail("an in-process EventBridge bus; the stack's handler and reconciler run in-process")
         demo = Demo(ivs, dynamodb, template)
-        step(3, "Deploy the stack, with nobody publishing")
-        demo.deploy()
-        step(4, "The encoder starts publishing")
-        demo.encoder_publishes(expect_started=len(demo.replications))
-        detail(f"-> {demo.expect_all(ACTIVE, 'after the encoder published')}")
-        step(5, "The encoder drops out for longer than the reconnect window")
-        demo.encoder_away_beyond_the_window()
-        step(6, "The encoder comes back")
-        demo.encoder_publishes(expect_started=len(demo.replications))
-        detail(f"-> {demo.expect_all(ACTIVE, 'after the encoder came back')}")
-        step(7, "An event is lost: the sweep catches up")
-        demo.lost_event_and_sweep()
-        step(8, "Delete the stack")
-        demo.delete()
-        step(9, "Final state")
+        follow_the_encoder(demo)
+        mirror = MirrorDemo(ivs, dynamodb, mirror_templates)
+        mirror_the_hosts(mirror)
+        step(STEPS, "Final state")
+        detail(f"app.py's stack (deleted in step {DELETE_STEP}):")
         demo.table()
+        detail("the mirror example's stack:")
+        mirror.table()
+
+
+def follow_the_encoder(demo: Demo) -> None:
+    """Steps 3 to 8: app.py's stack through the encoder's life, then deleted."""
+    step(3, "Deploy the stack, with nobody publishing")
+    demo.deploy()
+    step(4, "The encoder starts publishing")
+    demo.encoder_publishes(expect_started=len(demo.replications))
+    detail(f"-> {demo.expect_all(ACTIVE, 'after the encoder published')}")
+    step(5, "The encoder drops out for longer than the reconnect window")
+    demo.encoder_away_beyond_the_window()
+    step(6, "The encoder comes back")
+    demo.encoder_publishes(expect_started=len(demo.replications))
+    detail(f"-> {demo.expect_all(ACTIVE, 'after the encoder came back')}")
+    step(7, "An event is lost: the sweep catches up")
+    demo.lost_event_and_sweep()
+    step(DELETE_STEP, "Delete the stack")
+    demo.delete()
+
+
+def mirror_the_hosts(mirror: MirrorDemo) -> None:
+    """Steps 9 to 13: the mirror example's hosts come and go; one audience stage is dropped."""
+    step(9, "Deploy the mirror example (a StageMirror of a studio stage), with nobody publishing")
+    mirror.deploy()
+    step(10, f"Three hosts publish in the {STUDIO} stage")
+    mirror.hosts_publish(HOSTS)
+    step(11, "A fourth host joins")
+    mirror.hosts_publish([LATE_HOST])
+    step(12, f"{ROAMING_HOST} drops out for longer than the reconnect window, and comes back")
+    mirror.host_away_and_back(ROAMING_HOST)
+    step(13, f"An update stops mirroring into {UNMIRRORED_AUDIENCE}")
+    mirror.stop_mirroring_into(UNMIRRORED_AUDIENCE)
 
 
 def main() -> int:
-    say("IVS participant replication: app.py deployed locally (no AWS account)")
+    say("IVS participant replication: app.py and a stage mirror deployed locally (no AWS account)")
     try:
         with tempfile.TemporaryDirectory(prefix="ivs-replication-demo-") as out_dir:
             run(Path(out_dir) / "cdk.out")
@@ -406,7 +406,8 @@ def main() -> int:
         return 1
     say(
         "\nDemo complete: deployed with nobody live, followed the encoder out and back in, "
-        "caught up a lost event, deleted."
+        "caught up a lost event, deleted;\nmirrored hosts as they came and went, and stopped "
+        "mirroring into one audience stage."
     )
     return 0
 

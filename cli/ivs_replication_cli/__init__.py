@@ -1,9 +1,11 @@
 """``ivs-replication``: the operator's view of a deployed stack's IVS participant replications.
 
 ``ivs-replication status --stack-name NAME [--region R] [--json]`` tells, for every
-``Custom::IvsParticipantReplication`` of the stack, whether it runs; ``ivs-replication
-reconcile --stack-name NAME [--local]`` asks the stack's reconciler for a sweep now (or runs
-the sweep here, with the reconciler's own code). Needs the ``cli`` extra (boto3). It reads the
+``Custom::IvsParticipantReplication`` of the stack, whether it runs, and for every
+``Custom::IvsStageMirror`` (a ``StageMirror``'s destination), which live publishers of its
+source run in the destination; ``ivs-replication reconcile --stack-name NAME [--local]`` asks
+the stack's reconciler for a sweep now (or runs the sweep here, with the reconciler's own
+code). Needs the ``cli`` extra (boto3). It reads the
 stack through CloudFormation and never imports the CDK or the construct library.
 
 Exit status (``EXIT_*`` in ``errors``): 0 nothing drifts (or the sweep failed nothing); 1 drift

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TextIO
 
-from ivs_replication_cli import reconcile, status
+from ivs_replication_cli import mirror_status, reconcile, status
 from ivs_replication_cli.aws import (
     ClientFactory,
     command_deadline,
@@ -15,7 +15,10 @@ from ivs_replication_cli.aws import (
 from ivs_replication_cli.errors import EXIT_DRIFT, EXIT_OK
 from ivs_replication_cli.stack import read_stack
 from ivs_replication_handler.ivs import IvsRealtime, paced
+from ivs_replication_handler.registry import Registry
+from ivs_replication_handler.retries import Deadline
 from ivs_replication_handler.settings import IvsSettings
+from ivs_replication_handler.spec import MirrorKey
 
 
 def run(args: argparse.Namespace, *, clients: ClientFactory | None, out: TextIO) -> int:
@@ -38,14 +41,51 @@ def _status(
     client: ClientFactory,
     out: TextIO,
 ) -> int:
-    statuses = status.check(stack, IvsRealtime(client("ivs-realtime")), command_deadline())
+    ivs, deadline = IvsRealtime(client("ivs-realtime")), command_deadline()
+    statuses = status.check(stack, ivs, deadline)
+    mirrors = mirror_status.check_mirrors(
+        stack, ivs, deadline, user_ids_in_force=_registry_user_ids(stack, client, deadline)
+    )
     if args.json:
-        print(status.as_json(stack, region, statuses), file=out)
-    elif statuses:
-        print(status.as_table(statuses), file=out)
+        print(status.as_json(stack, region, statuses, mirrors), file=out)
     else:
-        print(f"Stack {stack.name} declares no IVS participant replication.", file=out)
-    return EXIT_DRIFT if status.drifts(statuses) else EXIT_OK
+        print(_tables(stack, statuses, mirrors), file=out)
+    drift = status.drifts(statuses) or status.drifts(mirrors)
+    return EXIT_DRIFT if drift else EXIT_OK
+
+
+def _tables(
+    stack: status.DeployedStack,
+    statuses: list[status.ReplicationStatus],
+    mirrors: list[mirror_status.MirrorStatus],
+) -> str:
+    """The replications' table and the mirrors', each only when the stack declares some."""
+    tables = []
+    if statuses:
+        tables.append(status.as_table(statuses))
+    if mirrors:
+        tables.append(mirror_status.as_mirror_table(mirrors))
+    if not tables:
+        return f"Stack {stack.name} declares no IVS participant replication or stage mirror."
+    return "\n\n".join(tables)
+
+
+def _registry_user_ids(
+    stack: status.DeployedStack, client: ClientFactory, deadline: Deadline
+) -> mirror_status.UserIdsLookup | None:
+    """The user ids in force, from the registry's declaration, for a mirror whose template
+    leaves them to CloudFormation (a parameter); None when no mirror needs it. Such a mirror
+    counts as taking every publisher when the stack has no table or the table no declaration
+    of it."""
+    if stack.registry_table is None or all(m.user_ids_stated for m in stack.mirrors):
+        return None
+    registry = Registry(stack.registry_table, client=client("dynamodb"))
+
+    def user_ids(key: MirrorKey) -> tuple[str, ...] | None:
+        declared = registry.mirror(key, deadline)
+        return declared.user_ids if declared is not None else None
+
+    return user_ids
 
 
 def _reconcile(

@@ -22,13 +22,16 @@ INSTALL_HINT = "pip install 'ivs-participant-replication[cli]'"
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog=PROG,
-        description="Whether the IVS participant replications a stack declares are running.",
+        description="Whether the IVS participant replications and stage mirrors a stack "
+        "declares are running.",
         epilog="Exit status: 0 ok, 1 drift (or failed starts), 3 boto3 missing, 4 no "
         "credentials or region, 5 no such stack, 6 access denied, 7 other AWS error, "
         "8 no reconciler in the stack.",
     )
     commands = top.add_subparsers(dest="command", required=True)
-    status = commands.add_parser("status", help="list the stack's replications and verdicts")
+    status = commands.add_parser(
+        "status", help="list the stack's replications and mirror destinations, with verdicts"
+    )
     _common(status)
     status.add_argument("--json", action="store_true", help="print a JSON document")
     reconcile = commands.add_parser(

@@ -1,8 +1,9 @@
-"""A deployed stack as the CLI needs it: its replications, its reconciler and its registry.
+"""A deployed stack as the CLI needs it: its replications, its stage mirrors' destinations,
+its reconciler and its registry.
 
 Read with two CloudFormation calls: ``ListStackResources`` (physical ids) and ``GetTemplate``
-(the replications' modes, the reconciler's ``Handler``, the table it is given and the rest of
-its environment, such as the IVS pace the construct set).
+(the replications' modes, the mirrors' user ids, the reconciler's ``Handler``, the table it is
+given and the rest of its environment, such as the IVS pace the construct set).
 """
 
 from __future__ import annotations
@@ -13,7 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ivs_replication_handler import contract as c
-from ivs_replication_handler.spec import ReplicationKey, parse_physical_id
+from ivs_replication_handler.spec import (
+    MirrorKey,
+    ReplicationKey,
+    parse_mirror_physical_id,
+    parse_physical_id,
+)
 
 FUNCTION_TYPE = "AWS::Lambda::Function"
 
@@ -31,6 +37,25 @@ class DeclaredReplication:
 
 
 @dataclass(frozen=True)
+class DeclaredMirror:
+    """One ``Custom::IvsStageMirror`` of the stack (a ``StageMirror``'s destination); ``key`` is
+    None when its physical id is not a mirror's (a failed create's marker).
+
+    ``user_ids``: the token user ids whose publishers it takes, as the template states them
+    (None: every publisher). ``user_ids_stated`` is False when the template gives them as a
+    value only CloudFormation resolves (a parameter, an import): ``user_ids`` is None then, and
+    the declaration the registry holds tells them.
+    """
+
+    logical_id: str
+    physical_id: str
+    status: str
+    key: MirrorKey | None
+    user_ids: tuple[str, ...] | None
+    user_ids_stated: bool = True
+
+
+@dataclass(frozen=True)
 class DeployedStack:
     """``reconciler_environment``: the reconciler's environment variables whose values the
     template states as plain text (Default: none); the others (a ``Ref``) are left out."""
@@ -40,10 +65,12 @@ class DeployedStack:
     reconciler_function: str | None
     registry_table: str | None
     reconciler_environment: Mapping[str, str] = field(default_factory=dict)
+    mirrors: list[DeclaredMirror] = field(default_factory=list)
 
 
 def read_stack(cloudformation: Any, stack_name: str) -> DeployedStack:  # noqa: ANN401 - a boto3 client
-    """The stack's replications (in template order), reconciler and registry table.
+    """The stack's replications and mirror destinations (in template order), reconciler and
+    registry table.
 
     Raises botocore's ClientError as CloudFormation answers (no such stack, access denied).
     """
@@ -54,6 +81,11 @@ def read_stack(cloudformation: Any, stack_name: str) -> DeployedStack:  # noqa: 
         for logical_id, resource in resources.items()
         if resource.get("Type") == c.RESOURCE_TYPE and logical_id in physical
     ]
+    mirrors = [
+        _declared_mirror(logical_id, resource, physical[logical_id])
+        for logical_id, resource in resources.items()
+        if resource.get("Type") == c.MIRROR_RESOURCE_TYPE and logical_id in physical
+    ]
     reconciler = _reconciler_logical_id(resources)
     variables = _variables(resources[reconciler]) if reconciler is not None else {}
     table = _registry_table_logical_id(variables)
@@ -63,6 +95,7 @@ def read_stack(cloudformation: Any, stack_name: str) -> DeployedStack:  # noqa: 
         reconciler_function=physical[reconciler][0] if reconciler in physical else None,
         registry_table=physical[table][0] if table in physical else None,
         reconciler_environment={k: v for k, v in variables.items() if isinstance(v, str)},
+        mirrors=mirrors,
     )
 
 
@@ -105,6 +138,26 @@ def _declared(
         mode=mode if mode in c.MODES else c.MODE_FAIL,
         key=parse_physical_id(physical_id),
     )
+
+
+def _declared_mirror(
+    logical_id: str, resource: Mapping[str, Any], physical: tuple[str, str]
+) -> DeclaredMirror:
+    user_ids = (resource.get("Properties") or {}).get(c.PROP_USER_IDS)
+    physical_id, status = physical
+    stated = user_ids is None or _is_list_of_text(user_ids)
+    return DeclaredMirror(
+        logical_id=logical_id,
+        physical_id=physical_id,
+        status=status,
+        key=parse_mirror_physical_id(physical_id),
+        user_ids=tuple(user_ids) if stated and user_ids is not None else None,
+        user_ids_stated=stated,
+    )
+
+
+def _is_list_of_text(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
 
 
 def _reconciler_logical_id(resources: Mapping[str, Any]) -> str | None:

@@ -4,13 +4,16 @@
 - ``waiting``: not ACTIVE, and its publisher is not live (nothing to replicate now);
 - ``drift``: not ACTIVE although its publisher is live;
 - ``not-created``: the resource's physical id is not a replication's (its create failed).
+
+The stage mirrors' verdicts (`mirror_status`) use the same names; the JSON document holds both.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ivs_replication_cli.stack import DeclaredReplication, DeployedStack
 from ivs_replication_handler.errors import ServiceError
@@ -19,7 +22,19 @@ from ivs_replication_handler.registry import publisher_key
 from ivs_replication_handler.retries import Deadline
 from ivs_replication_handler.spec import ACTIVE, ReplicationKey
 
-__all__ = ["DeployedStack", "ReplicationStatus", "as_json", "as_table", "check", "drifts"]
+if TYPE_CHECKING:
+    # Only a type: `mirror_status` builds on this module.
+    from ivs_replication_cli.mirror_status import MirrorStatus
+
+__all__ = [
+    "DeployedStack",
+    "ReplicationStatus",
+    "aligned",
+    "as_json",
+    "as_table",
+    "check",
+    "drifts",
+]
 
 # The JSON document's layout; a change that removes or renames a field raises it.
 JSON_VERSION = 1
@@ -89,7 +104,7 @@ def _observe(
     try:
         states = ivs.replica_states(key.source_stage_arn, key.participant_id, deadline)
     except ServiceError as error:
-        if error.code != _NOT_FOUND:
+        if not stage_missing(error):
             raise
         states = {}  # the source stage is gone: nothing replicates from it
     return publisher_live(ivs, key.source_stage_arn, key.participant_id, deadline), states
@@ -103,37 +118,61 @@ def publisher_live(
     try:
         return ivs.is_publishing(stage_arn, participant_id, deadline)
     except ServiceError as error:
-        if error.code == _NOT_FOUND:  # the stage itself is gone
+        if stage_missing(error):
             return False
         raise
 
 
-def drifts(statuses: list[ReplicationStatus]) -> bool:
+def stage_missing(error: ServiceError) -> bool:
+    """Whether IVS refused because the stage itself is gone (nothing runs from it)."""
+    return error.code == _NOT_FOUND
+
+
+def drifts(statuses: Sequence[ReplicationStatus | MirrorStatus]) -> bool:
+    """Whether one of them drifts (a replication's or a mirror's verdict)."""
     return any(status.verdict == DRIFT for status in statuses)
 
 
-def as_json(stack: DeployedStack, region: str | None, statuses: list[ReplicationStatus]) -> str:
+def as_json(
+    stack: DeployedStack,
+    region: str | None,
+    statuses: list[ReplicationStatus],
+    mirrors: Sequence[MirrorStatus] = (),
+) -> str:
     """The stable document: ``version``, ``stack``, ``region``, ``replications`` (one object
-    per replication, see ``ReplicationStatus.as_dict``), ``summary`` (count per verdict)."""
-    summary = {name: 0 for name in VERDICT_LABELS}
-    for status in statuses:
-        summary[status.verdict] += 1
+    per replication, see ``ReplicationStatus.as_dict``), ``summary`` (count per verdict of the
+    replications), ``mirrors`` (one object per mirror destination, see
+    ``MirrorStatus.as_dict``), ``mirrorSummary`` (count per verdict of the mirrors) and
+    ``drift`` (true when a replication or a mirror drifts: the exit status is 1)."""
     document: dict[str, Any] = {
         "version": JSON_VERSION,
         "stack": stack.name,
         "region": region,
         "replications": [status.as_dict() for status in statuses],
-        "summary": summary,
-        "drift": drifts(statuses),
+        "summary": _count_verdicts(statuses),
+        "mirrors": [mirror.as_dict() for mirror in mirrors],
+        "mirrorSummary": _count_verdicts(mirrors),
+        "drift": drifts(statuses) or drifts(mirrors),
     }
     return json.dumps(document, indent=2)
+
+
+def _count_verdicts(statuses: Sequence[ReplicationStatus | MirrorStatus]) -> dict[str, int]:
+    summary = dict.fromkeys(VERDICT_LABELS, 0)
+    for status in statuses:
+        summary[status.verdict] += 1
+    return summary
 
 
 def as_table(statuses: list[ReplicationStatus]) -> str:
     """One line per replication under a header, columns aligned."""
     header = ("REPLICATION", "MODE", "PUBLISHER LIVE", "REPLICA", "VERDICT")
-    rows = [header] + [_row(status) for status in statuses]
-    widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
+    return aligned([header, *(_row(status) for status in statuses)])
+
+
+def aligned(rows: Sequence[Sequence[str]]) -> str:
+    """The rows as lines, each column as wide as its widest cell, trailing blanks cut."""
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
     return "\n".join(
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         for row in rows
@@ -145,8 +184,8 @@ def _row(status: ReplicationStatus) -> tuple[str, str, str, str, str]:
     what = status.declared.logical_id
     if key is not None:
         what += (
-            f" ({key.participant_id}: {_stage_id(key.source_stage_arn)} -> "
-            f"{_stage_id(key.destination_stage_arn)})"
+            f" ({key.participant_id}: {stage_id(key.source_stage_arn)} -> "
+            f"{stage_id(key.destination_stage_arn)})"
         )
     live = {True: "yes", False: "no", None: "-"}[status.publisher_live]
     return (
@@ -158,5 +197,5 @@ def _row(status: ReplicationStatus) -> tuple[str, str, str, str, str]:
     )
 
 
-def _stage_id(stage_arn: str) -> str:
+def stage_id(stage_arn: str) -> str:
     return stage_arn.rsplit("/", 1)[-1]

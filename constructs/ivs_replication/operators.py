@@ -29,15 +29,22 @@ if TYPE_CHECKING:
 
 
 def grant_status(provider: ReplicationProvider, grantee: iam.IGrantable) -> iam.Grant:
-    """The stack's CloudFormation reads and the IVS reads of ``status``."""
+    """The stack's CloudFormation reads, the IVS reads of ``status`` and its reads of a
+    mirror's declaration in the registry (and the registry key, through DynamoDB): a mirror
+    whose user ids are a parameter is known by what the registry holds."""
     stack = Stack.of(provider)
     stack_arns = stack.format_arn(
         service="cloudformation", resource="stack", resource_name=f"{stack.stack_name}/*"
     )
     stages = stage_arns_of_region(stack)
-    grant = _grant(grantee, c.CLI_STACK_READ_ACTIONS, [stack_arns]).combine(
-        _grant(grantee, c.CLI_STATUS_IVS_ACTIONS, [stages])
+    grant = (
+        _grant(grantee, c.CLI_STACK_READ_ACTIONS, [stack_arns])
+        .combine(_grant(grantee, c.CLI_STATUS_IVS_ACTIONS, [stages]))
+        .combine(
+            _grant(grantee, c.CLI_STATUS_REGISTRY_ACTIONS, [provider.registry_table.table_arn])
+        )
     )
+    provider.tuning.registry_access(grantee.grant_principal, write=False)
     _acknowledge_on_grantee(
         grantee,
         (
@@ -49,7 +56,8 @@ def grant_status(provider: ReplicationProvider, grantee: iam.IGrantable) -> iam.
         (
             stages,
             "Reads replicas, stages and participants of this account's and region's stages: "
-            "the stack's replications may name any of them (ivs-replication status).",
+            "the stack's replications and mirrors may name any of them (ivs-replication "
+            "status).",
         ),
     )
     return grant

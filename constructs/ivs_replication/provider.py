@@ -241,10 +241,13 @@ class ReplicationProvider(Construct):
 
     def grant_status(self, grantee: iam.IGrantable) -> iam.Grant:
         """Let `grantee` (an operator's role) run ``ivs-replication status`` on this stack:
-        CloudFormation's ``ListStackResources`` and ``GetTemplate`` on this stack, and IVS's
-        ``ListParticipantReplicas``, ``GetStage`` and ``GetParticipant`` on the stages of the
-        stack's account and region; nothing else. cdk-nag's wildcard findings on the
-        grantee's default policy are acknowledged there, with their reasons."""
+        CloudFormation's ``ListStackResources`` and ``GetTemplate`` on this stack; IVS's
+        ``ListParticipantReplicas``, ``GetStage``, ``GetParticipant`` and ``ListParticipants``
+        (who publishes in a mirrored stage) on the stages of the stack's account and region;
+        ``dynamodb:GetItem`` on the registry (a mirror's user ids, when a parameter gives
+        them), with the registry key through DynamoDB if one is configured; nothing else.
+        cdk-nag's wildcard findings on the grantee's default policy are acknowledged there,
+        with their reasons."""
         return grant_status(self, grantee)
 
     def grant_reconcile(self, grantee: iam.IGrantable) -> iam.Grant:

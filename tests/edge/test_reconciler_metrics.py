@@ -1,6 +1,6 @@
 """The reconciler's metrics from real runs (local IVS endpoint, registry in moto): an event
 run counts what it started; a sweep counts its declarations and the drift it found, a
-replication stopped out of band while its publisher stays live."""
+replication stopped out of band while its publisher stays live (declared, or a StageMirror's)."""
 
 from __future__ import annotations
 
@@ -61,3 +61,32 @@ def test_a_sweep_of_an_absent_publisher_finds_no_drift(world: FollowWorld):
 
     assert document[c.METRIC_NOT_PUBLISHING] == [1.0]
     assert document[c.METRIC_SWEEP_DRIFT] == [0.0]
+
+
+def test_a_mirror_replica_missing_while_its_publisher_is_live_is_sweep_drift(
+    world: FollowWorld,
+):
+    """A mirror's replications count like declarations: one per live publisher it takes and
+    destination; the one stopped out of band is drift, started again; a publisher the mirror
+    does not take is neither a declaration nor drift."""
+    main = world.stage("main")
+    audiences = [world.stage("audience-1"), world.stage("audience-2")]
+    for number, audience in enumerate(audiences, start=1):
+        world.create_mirror(
+            world.mirror_props(main, audience, user_ids=["host"]), f"Mirror{number}"
+        )
+    world.ivs_endpoint.publish(main, "host-1", user_id="host")
+    world.ivs_endpoint.publish(main, "host-2", user_id="host")
+    world.ivs_endpoint.publish(main, "viewer", user_id="not-a-host")
+    world.ivs_endpoint.clock.advance(world.ivs_endpoint.profile.publish_propagation_seconds)
+    world.deliver_events()
+    assert world.replica_ids(main, audiences[1]) == {"host-1", "host-2"}
+
+    world.stop_out_of_band(main, audiences[1], "host-2")
+    document = run(world, {c.SWEEP_INPUT_KEY: True})
+
+    assert document[c.METRIC_SWEEP_DECLARATIONS] == [4.0]
+    assert document[c.METRIC_SWEEP_DRIFT] == [1.0]
+    assert document[c.METRIC_STARTED] == [1.0]
+    assert document[c.METRIC_ALREADY_ACTIVE] == [3.0]
+    assert world.replica_ids(main, audiences[1]) == {"host-1", "host-2"}

@@ -26,6 +26,7 @@ from ivs_replication import (
     ParticipantReplication,
     ReplicationProvider,
     ReplicationSweep,
+    StageMirror,
     WhenNotPublishing,
 )
 from ivs_replication.testing import LocalDynamoDB, TemplateDeployment
@@ -42,7 +43,9 @@ def live_stack_template(
     """host-1 followed from Main into Side and Other; guest-1 followed from Main into Side.
     ``ivs_calls_per_second`` Default: the construct's pace is left as it is (5 per second).
     ``operators`` Default: False; True adds the roles OPERATOR_ROLES, granted `status` (after
-    the replications) and `reconcile` (before them: the grant follows the follow mode)."""
+    the replications) and `reconcile` (before them: the grant follows the follow mode), and a
+    mirror of Main into Crew whose user ids are a parameter (Default: crew-1), so `status`
+    makes every kind of call it can."""
     app = cdk.App(context=NO_BUNDLING)
     stack = cdk.Stack(app, STACK)
     if operators:
@@ -68,6 +71,16 @@ def live_stack_template(
         )
     ReplicationSweep(stack, "Sweep")
     if operators:
+        crew_user_ids = cdk.CfnParameter(
+            stack, "CrewUserIds", type="CommaDelimitedList", default="crew-1"
+        )
+        StageMirror(
+            stack,
+            "ToCrew",
+            source_stage=main_stage,
+            destination_stages=[ivs.CfnStage(stack, "Crew", name="crew")],
+            user_ids=crew_user_ids.value_as_list,
+        )
         ReplicationProvider.of(stack).grant_status(operator(stack, "StatusOperators"))
     return app.synth().get_stack_by_name(STACK).template  # type: ignore[no-any-return]
 
@@ -82,6 +95,42 @@ def operator(stack: cdk.Stack, construct_id: str) -> iam.Role:
 @pytest.fixture(scope="module")
 def template() -> dict[str, Any]:
     return live_stack_template()
+
+
+MIRROR_STAGES = ("Main", "Audience1", "Audience2", "Backstage", "Crew")
+
+
+def mirror_stack_template() -> dict[str, Any]:
+    """Every publisher of Main mirrored into Audience1 and Audience2; only user-host-a's into
+    Backstage; into Crew, those whose user ids the CrewUserIds parameter lists (Default:
+    user-host-b), which the template leaves to CloudFormation."""
+    app = cdk.App(context=NO_BUNDLING)
+    stack = cdk.Stack(app, STACK)
+    main_stage, audience_1, audience_2, backstage, crew = (
+        ivs.CfnStage(stack, construct_id, name=construct_id.lower())
+        for construct_id in MIRROR_STAGES
+    )
+    crew_user_ids = cdk.CfnParameter(
+        stack, "CrewUserIds", type="CommaDelimitedList", default="user-host-b"
+    )
+    StageMirror(
+        stack, "ToAudiences", source_stage=main_stage, destination_stages=[audience_1, audience_2]
+    )
+    StageMirror(
+        stack,
+        "ToBackstage",
+        source_stage=main_stage,
+        destination_stages=[backstage],
+        user_ids=["user-host-a"],
+    )
+    StageMirror(
+        stack,
+        "ToCrew",
+        source_stage=main_stage,
+        destination_stages=[crew],
+        user_ids=crew_user_ids.value_as_list,
+    )
+    return app.synth().get_stack_by_name(STACK).template  # type: ignore[no-any-return]
 
 
 @dataclass
@@ -118,8 +167,12 @@ class DeployedWorld:
             "lambda": self.lambda_client,
         }[service]
 
-    def expect_stack_reads(self, stack_name: str = STACK) -> None:
-        """The CloudFormation calls of one command: ListStackResources, then GetTemplate."""
+    def expect_stack_reads(
+        self, stack_name: str = STACK, *, physical_ids: dict[str, str] | None = None
+    ) -> None:
+        """The CloudFormation calls of one command: ListStackResources, then GetTemplate.
+        ``physical_ids`` Default: the deployment's (pass others to list what CloudFormation
+        would, such as a failed create's marker)."""
         now = datetime.now(UTC)
         types = {lid: r["Type"] for lid, r in self.template["Resources"].items()}
         summaries = [
@@ -130,7 +183,7 @@ class DeployedWorld:
                 "LastUpdatedTimestamp": now,
                 "ResourceStatus": "CREATE_COMPLETE",
             }
-            for logical_id, physical_id in self.deployment.physical_ids.items()
+            for logical_id, physical_id in (physical_ids or self.deployment.physical_ids).items()
         ]
         self.cfn_stub.add_response(
             "list_stack_resources", {"StackResourceSummaries": summaries}, {"StackName": stack_name}

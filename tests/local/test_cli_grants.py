@@ -93,6 +93,13 @@ def reconciler_role_actions(template: dict[str, Any]) -> set[str]:
     return {a for a in actions_of(statements) if a.split(":")[0] in ("ivs", "dynamodb")}
 
 
+def registry_table(world: DeployedWorld) -> str:
+    [table] = [
+        lid for lid, r in world.template["Resources"].items() if r["Type"] == "AWS::DynamoDB::Table"
+    ]
+    return table
+
+
 def drift_on_side(world: DeployedWorld) -> None:
     world.ivs_endpoint.publish(world.arn("Main"), "host-1")  # the rule starts both replicas
     world.ivs_endpoint.client().stop_participant_replication(
@@ -103,16 +110,23 @@ def drift_on_side(world: DeployedWorld) -> None:
 
 
 def test_status_is_granted_exactly_what_it_calls_on_this_stack_only(world: DeployedWorld):
+    """Replications and a mirror whose user ids are a parameter: the stack, IVS's reads of
+    the region's stages (who publishes in a mirrored stage too) and this stack's registry."""
     recorder = Recorder(world.cloudformation, world.ivs_client, world._dynamodb_client)
     drift_on_side(world)
     recorder.taken()
     world.expect_stack_reads()
-    code, _, _ = world.run("status", "--stack-name", STACK)
+    code, out, _ = world.run("status", "--stack-name", STACK)
     assert code != EXIT_OK  # drift: every read was made
+    assert "ToCrew" in out  # the mirror was read
 
     statements = granted(world.template, "StatusOperators")
     assert actions_of(statements) == recorder.taken()
+    assert set(c.CLI_STATUS_IVS_ACTIONS) <= actions_of(statements)
     for action, resources in statements:
+        if action.startswith("dynamodb:"):
+            assert [flatten(r) for r in resources] == [f"<{registry_table(world)}.Arn>"]
+            continue
         [resource] = [render(r) for r in resources]  # as deployed in the emulator's account
         if action.startswith("cloudformation:"):
             assert resource == f"arn:aws:cloudformation:us-east-1:123456789012:stack/{STACK}/*"

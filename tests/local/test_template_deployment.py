@@ -328,13 +328,19 @@ def test_a_table_without_a_local_dynamodb_gets_an_endpoint_of_the_deployments_ow
 class FollowStack:
     """The follow-mode template deployed with this library's handler and reconciler."""
 
-    def __init__(self, ivs: IvsRealtimeEmulator, dynamodb: LocalDynamoDB, window: int) -> None:
+    def __init__(
+        self,
+        ivs: IvsRealtimeEmulator,
+        dynamodb: LocalDynamoDB,
+        window: int,
+        template: dict[str, Any] | None = None,
+    ) -> None:
+        """``template`` Default: ``follow_template`` with the reconnect window `window`."""
         self.ivs = ivs
         self.dynamodb = dynamodb
         self.window = window
-        self.stack = TemplateDeployment(
-            follow_template(reconnect_window_seconds=window), ivs=ivs, dynamodb=dynamodb
-        )
+        template = template or follow_template(reconnect_window_seconds=window)
+        self.stack = TemplateDeployment(template, ivs=ivs, dynamodb=dynamodb)
         self.participant = ""
         self.destinations: list[str] = []
 
@@ -420,6 +426,36 @@ def test_deleting_the_stack_stops_everything_and_a_late_event_restarts_nothing(
     assert stack.deployment is not None
     assert [r.request_type for r in stack.deployment.history] == ["Create"] * 3 + ["Delete"] * 3
     assert all(r.succeeded for r in stack.deployment.history)
+
+
+def test_removing_a_replication_stops_it_alone_and_the_stack_delete_leaves_it_out(
+    ivs: IvsRealtimeEmulator, local_dynamodb: LocalDynamoDB
+) -> None:
+    """What an update that drops one replication from the template does: its Delete, nothing
+    else (the rule here depends on no replication, as the construct's does)."""
+    template = with_changes(follow_template(), RULE, DependsOn=[PERMISSION])
+    follow = FollowStack(ivs, local_dynamodb, window=0, template=template)
+    follow.deploy()
+    follow.stack.start_encoder("Encoder")
+
+    follow.stack.remove_resource(REPLICATIONS[0])
+
+    assert follow.states() == ["STOPPED", "ACTIVE", "ACTIVE"]
+    assert statuses(follow.stack, "DELETE_COMPLETE") == [REPLICATIONS[0]]
+    follow.stack.delete()
+    assert follow.stack.deployment is not None
+    deletes = [r.logical_id for r in follow.stack.deployment.history if r.request_type == "Delete"]
+    assert sorted(deletes) == sorted(REPLICATIONS)  # each Delete once
+
+
+def test_a_resource_another_one_depends_on_is_not_removed(follow: FollowStack) -> None:
+    follow.deploy()
+
+    with pytest.raises(ValueError, match=rf"{RULE} depend on {REPLICATIONS[0]}"):
+        follow.stack.remove_resource(REPLICATIONS[0])  # the rule's DependsOn names it
+    with pytest.raises(KeyError, match="Nowhere"):
+        follow.stack.remove_resource("Nowhere")
+    assert statuses(follow.stack, "DELETE_COMPLETE") == []
 
 
 def test_without_follow_mode_a_create_with_nobody_publishing_fails_and_rolls_back(

@@ -5,7 +5,8 @@ parameters get their values, ``Rules`` are checked, conditions decide which reso
 which ``Fn::If`` branch holds, imports are looked up. Resources are then created in dependency
 order (``DependsOn`` plus every ``Ref``, ``Fn::GetAtt`` and ``Fn::Sub`` reference, template order
 among equals), the ``Outputs`` resolved and their exports published on the ``LocalExports``, and
-deleted in exactly the reverse order, as CloudFormation does. What each type becomes locally:
+deleted in exactly the reverse order, as CloudFormation does (``remove_resource()`` deletes one,
+as an update that drops it from the template does). What each type becomes locally:
 
 - ``AWS::IVS::Stage``: a stage of the ``IvsRealtimeEmulator``; ``Ref`` and ``Arn`` give its ARN.
 - ``AWS::IVS::IngestConfiguration``: an ARN, a generated ``ParticipantId`` and ``StreamKey``
@@ -362,17 +363,36 @@ class TemplateDeployment:
                 " (delete the importing stacks first)",
             )
         for logical_id in reversed(list(self._created)):
-            try:
-                self._delete(logical_id)
-            except Exception as error:
-                self._record(logical_id, "DELETE_FAILED", reason=str(error))
-                raise TemplateDeploymentError("DELETE_FAILED", logical_id, str(error)) from error
+            self._delete_or_fail(logical_id)
         self.exports.remove(self.stack_name)
         self._outputs = {}
         self._deployed = False
         if self._owned_dynamodb is not None:
             self._owned_dynamodb.stop()
             self._owned_dynamodb = None
+
+    def remove_resource(self, logical_id: str) -> None:
+        """Delete one created resource, as CloudFormation does when an update's template no
+        longer declares it (in the update's cleanup): a custom resource gets its Delete, the
+        other resources stay as they are, and ``delete()`` leaves it out.
+
+        Raises ``KeyError`` for a resource not created, ``ValueError`` when a created resource
+        depends on it (CloudFormation refuses a template that refers to a resource it does not
+        declare), and ``TemplateDeploymentError`` when its delete fails (it stays created).
+        """
+        if logical_id not in self._created:
+            raise KeyError(f"{logical_id} is not a created resource of {self.stack_name}")
+        dependencies = self._plan(check_imports=False).dependencies()
+        dependents = sorted(
+            other
+            for other, needs in dependencies.items()
+            if logical_id in needs and other in self._created
+        )
+        if dependents:
+            raise ValueError(
+                f"{', '.join(dependents)} depend on {logical_id}: remove them first, or keep it"
+            )
+        self._delete_or_fail(logical_id)
 
     # --- internals: bookkeeping ----------------------------------------------------------------
 
@@ -453,6 +473,14 @@ class TemplateDeployment:
         retain = resource.get("DeletionPolicy") in _RETAINED_POLICIES
         self._created[logical_id] = dataclasses.replace(created, retain=retain)
         self._record(logical_id, "CREATE_COMPLETE", created.physical_id)
+
+    def _delete_or_fail(self, logical_id: str) -> None:
+        """Delete one resource; a failure is recorded and raised, and the resource stays."""
+        try:
+            self._delete(logical_id)
+        except Exception as error:
+            self._record(logical_id, "DELETE_FAILED", reason=str(error))
+            raise TemplateDeploymentError("DELETE_FAILED", logical_id, str(error)) from error
 
     def _delete(self, logical_id: str) -> None:
         created = self._created[logical_id]

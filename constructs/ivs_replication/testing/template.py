@@ -81,6 +81,11 @@ class StackPlan:
         """Export name -> the output that exports it."""
         return {o.export_name: o.logical_id for o in self.outputs if o.export_name is not None}
 
+    def dependencies(self) -> dict[str, set[str]]:
+        """Each created resource's dependencies: ``DependsOn`` plus the resources its
+        properties refer to."""
+        return _dependencies(self.scope, self.properties)
+
 
 def plan_stack(
     template: Mapping[str, Any],
@@ -133,8 +138,7 @@ def dependencies(template: Mapping[str, Any]) -> dict[str, set[str]]:
     """Each created resource's dependencies (parameters at their defaults): ``DependsOn`` plus
     the resources its properties refer to. Raises ``UnsupportedTemplateError`` for a
     ``DependsOn`` on a resource not in the template or left out by its condition."""
-    plan = plan_stack(template, check_imports=False)
-    return _dependencies(plan.scope, plan.properties)
+    return plan_stack(template, check_imports=False).dependencies()
 
 
 def creation_order(template: Mapping[str, Any]) -> list[str]:

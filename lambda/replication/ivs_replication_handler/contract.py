@@ -67,11 +67,19 @@ IAM_ACTIONS = (
 
 # What the operator's command (`ivs-replication`, the `cli` package) calls, as IAM actions:
 # `ReplicationProvider.grant_status` and `grant_reconcile` grant exactly these (a test records
-# the command's calls and compares). `status` reads the stack (its resources and template) and,
-# per publisher, its replicas and whether it publishes; `reconcile` invokes the reconciler, and
+# the command's calls and compares). `status` reads the stack (its resources and template),
+# per publisher its replicas and whether it publishes, per mirrored source stage who publishes
+# (ListParticipants), and a mirror's declaration in the registry when the template leaves its
+# user ids to CloudFormation (a parameter); `reconcile` invokes the reconciler, and
 # `reconcile --local` runs the reconciler's own code (its IAM_ACTIONS and registry reads).
 CLI_STACK_READ_ACTIONS = ("cloudformation:ListStackResources", "cloudformation:GetTemplate")
-CLI_STATUS_IVS_ACTIONS = ("ivs:ListParticipantReplicas", "ivs:GetStage", "ivs:GetParticipant")
+CLI_STATUS_IVS_ACTIONS = (
+    "ivs:ListParticipantReplicas",
+    "ivs:GetStage",
+    "ivs:GetParticipant",
+    "ivs:ListParticipants",
+)
+CLI_STATUS_REGISTRY_ACTIONS = ("dynamodb:GetItem",)
 CLI_RECONCILE_INVOKE_ACTIONS = ("lambda:InvokeFunction",)
 
 # --- What deploy does when the participant is not publishing --------------------------------

@@ -2,6 +2,9 @@
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
+# cdk-nag 2's gate runs in a venv of its own (see its target below).
+NAG2_VENV := .venv-nag2
+CDK_NAG_2 := cdk-nag==2.38.2
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 # jsii warns loudly on Node 20; the CDK still supports running on it.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
@@ -16,7 +19,7 @@ BUNDLE := constructs/ivs_replication/_bundle/handler.zip
 HANDLER_SOURCES := $(wildcard lambda/replication/ivs_replication_handler/*.py) \
 	lambda/replication/ivs_replication_handler/requirements.txt
 
-setup: $(VENV)/.installed node_modules/.installed $(BUNDLE)
+setup: $(VENV)/.installed $(NAG2_VENV)/.installed node_modules/.installed $(BUNDLE)
 
 ## The prebuilt Lambda bundle the construct ships (the wheel build makes the same bytes).
 bundle: $(VENV)/.installed
@@ -30,6 +33,16 @@ $(VENV)/.installed: pyproject.toml emulator/pyproject.toml lambda/replication/iv
 	$(PY) -m pip install --quiet --upgrade pip
 	# The emulator first: the library's `testing` extra (in `dev`) asks for it by name.
 	$(PY) -m pip install --quiet -e ./emulator -e '.[dev]'
+	touch $@
+
+## cdk-nag 2 cannot share a venv with cdk-nag 3 (in .venv): its gate (tests/app/test_cdk_nag2.py)
+## runs in a venv of its own, with the same aws-cdk-lib and constructs as .venv, and the
+## repository's packages on its PYTHONPATH.
+$(NAG2_VENV)/.installed: $(VENV)/.installed
+	test -x $(NAG2_VENV)/bin/python || python3 -m venv $(NAG2_VENV)
+	$(NAG2_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(NAG2_VENV)/bin/python -m pip install --quiet '$(CDK_NAG_2)' \
+		$$($(PY) -m pip freeze | grep -iE '^(aws-cdk-lib|constructs)==')
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -105,4 +118,5 @@ bench: setup
 	$(PY) -m bench.run
 
 clean:
-	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache dist build constructs/ivs_replication/_bundle
+	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache dist build constructs/ivs_replication/_bundle \
+		$(NAG2_VENV)

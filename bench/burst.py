@@ -2,7 +2,9 @@
 
 CloudFormation creates a stack's custom resources in parallel; each create is its own handler
 invocation (its own Lambda execution environment, so its own client, sharing nothing) with a
-distinct participant and destination, every participant publishing. The handler knows how many
+distinct participant and destination, every participant publishing. A stage holds at most 12
+publishers (IVS's fixed quota, which the emulator enforces), so the hosts publish in
+ceil(N / 12) source stages: 40 for 480, 17 for 200. The handler knows how many
 replications its stack holds (`IVS_REPLICATION_STACK_REPLICATIONS`, set by the construct).
 
 Two scenarios: 480 creates at 5 Start/s (IVS documents about 5 TPS for its stage APIs; the
@@ -17,7 +19,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bench.common import Row, at_most, median
-from bench.local_ivs import QUIET_METRICS, lambda_context, local_endpoint
+from bench.local_ivs import (
+    QUIET_METRICS,
+    lambda_context,
+    local_endpoint,
+    require_room,
+    source_stages,
+)
 from ivs_replication.testing.cloudformation import custom_resource_event
 from ivs_replication_handler import contract as c
 from ivs_replication_handler.handler import handle_event
@@ -144,17 +152,23 @@ def _burst(scenario: Scenario) -> dict[str, Any]:
 def _creates(
     local: IvsRealtimeEmulator, count: int, settings: IvsSettings
 ) -> tuple[list[dict[str, object]], list[IvsRealtime]]:
-    source = local.create_stage("source")
+    # Each host publishes in one of ceil(count / 12) source stages (a stage holds 12
+    # publishers) and is replicated into a destination of its own.
+    participants = [f"host-{index:03d}" for index in range(count)]
+    sources = source_stages(local, participants)
     events = []
-    for index in range(count):
-        participant = f"host-{index:03d}"
-        local.publish(source, participant)
+    replicas = []
+    for index, participant in enumerate(participants):
+        local.publish(sources[participant], participant)
+        destination = local.create_stage(f"destination-{index:03d}")
         properties = {
-            "SourceStageArn": source,
-            "DestinationStageArn": local.create_stage(f"destination-{index:03d}"),
+            "SourceStageArn": sources[participant],
+            "DestinationStageArn": destination,
             "ParticipantId": participant,
         }
+        replicas.append((destination, participant))
         events.append(custom_resource_event("Create", properties, logical_id=f"R{index}"))
+    require_room(local, replicas)
     # Clients are built up front: creating boto3 clients from many threads at once is not
     # thread-safe (and in Lambda each invocation's environment has its own).
     return events, [IvsRealtime(make_client(), settings=settings) for _ in events]

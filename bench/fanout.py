@@ -3,9 +3,9 @@
 - Fan-out: one publisher followed into 100 destinations; from its "Participant Published" event
   to all 100 ACTIVE, with StartParticipantReplication throttled to 5/s. The ideal is one List
   plus 100 Starts at the rate, the throttle's first 5 passing at once: (100 - 5) / 5 = 19 s.
-- Sweep: 480 declarations (48 publishers into 10 stages each), none running, Start and List
-  both throttled to 5/s: the sweep must start them all within one reconciler invocation (its
-  5-minute timeout).
+- Sweep: 480 declarations (48 publishers, in 4 source stages as a stage holds 12 publishers,
+  each into 10 stages of its own), none running, Start and List both throttled to 5/s: the
+  sweep must start them all within one reconciler invocation (its 5-minute timeout).
 
 The registry is a real DynamoDB table on moto's server; the reconciler paces its own calls at
 its default 5 calls per second per operation.
@@ -17,7 +17,13 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from bench.common import Row
-from bench.local_ivs import QUIET_METRICS, lambda_context, local_endpoint
+from bench.local_ivs import (
+    QUIET_METRICS,
+    lambda_context,
+    local_endpoint,
+    require_room,
+    source_stages,
+)
 from ivs_replication.testing import LocalDynamoDB
 from ivs_replication_handler import contract as c
 from ivs_replication_handler.ivs import IvsRealtime, make_client, paced
@@ -103,11 +109,17 @@ def _fan_out(dynamodb: LocalDynamoDB) -> dict[str, Any]:
 def _sweep(dynamodb: LocalDynamoDB) -> dict[str, Any]:
     with local_endpoint() as local:
         registry = _registry(dynamodb, "bench-sweep")
-        source = local.create_stage("source")
-        for index in range(SWEEP_PUBLISHERS):
-            participant = f"publisher-{index:02d}"
-            _declare(local, registry, source, participant, SWEEP_DESTINATIONS_EACH)
-            local.publish(source, participant)
+        # A stage holds 12 publishers: the 48 publish in 4 source stages.
+        participants = [f"publisher-{index:02d}" for index in range(SWEEP_PUBLISHERS)]
+        sources = source_stages(local, participants)
+        replicas = []
+        for participant in participants:
+            destinations = _declare(
+                local, registry, sources[participant], participant, SWEEP_DESTINATIONS_EACH
+            )
+            replicas += [(destination, participant) for destination in destinations]
+            local.publish(sources[participant], participant)
+        require_room(local, replicas)
         for operation in (START, LIST):
             local.faults.throttle(operation, rate_per_second=RATE_PER_SECOND, burst=THROTTLE_BURST)
         local.reset_calls()
@@ -142,13 +154,17 @@ def _registry(dynamodb: LocalDynamoDB, table: str) -> Registry:
 
 def _declare(
     local: IvsRealtimeEmulator, registry: Registry, source: str, participant: str, count: int
-) -> None:
+) -> list[str]:
+    """Declare `participant` of `source` into `count` new destination stages; return them."""
     deadline = Deadline(lambda: 60_000)
+    destinations = []
     for index in range(count):
         destination = local.create_stage(f"{participant}-into-{index:03d}")
         key = ReplicationKey(source, destination, participant)
         spec = ReplicationSpec(key, when_not_publishing=c.MODE_FOLLOW)
         registry.declare(spec, f"Replication{index}", deadline)
+        destinations.append(destination)
+    return destinations
 
 
 def published_event(stage: str, participant: str, session: str) -> dict[str, Any]:

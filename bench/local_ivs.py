@@ -1,9 +1,11 @@
-"""The handler side of P2/P3: a started local endpoint, the handler module, quiet logs."""
+"""The handler side of P2/P3/P5: a started local endpoint, the handler module, quiet logs, and
+stages laid out within IVS's per-stage quota."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import IO, TYPE_CHECKING, cast
 
@@ -36,6 +38,36 @@ def local_endpoint() -> Iterator[IvsRealtimeEmulator]:
             yield local
         finally:
             os.environ.pop("AWS_ENDPOINT_URL_IVS_REALTIME", None)
+
+
+def source_stages(
+    local: IvsRealtimeEmulator, participants: Sequence[str], *, prefix: str = "source"
+) -> dict[str, str]:
+    """A source stage for each participant to publish in, as few stages as IVS's fixed quota
+    of publishers per stage (12, the emulator's profile) allows: ceil(n / 12) stages, the
+    participants in order. Creates the stages only; the caller publishes."""
+    per_stage = local.profile.max_publishers_per_stage
+    stages: dict[str, str] = {}
+    for index, participant in enumerate(participants):
+        if index % per_stage == 0:
+            stage = local.create_stage(f"{prefix}-{index // per_stage:02d}")
+        stages[participant] = stage
+    return stages
+
+
+def require_room(local: IvsRealtimeEmulator, replicas: Iterable[tuple[str, str]]) -> None:
+    """Refuse a benchmark whose (destination stage, participant id) replicas IVS would refuse:
+    more replicas into a stage than it holds publishers (replicas take a publisher's slot),
+    or one participant id twice in a stage."""
+    replicas = list(replicas)
+    per_stage = local.profile.max_publishers_per_stage
+    crowded = [s for s, n in Counter(s for s, _ in replicas).items() if n > per_stage]
+    repeated = [key for key, n in Counter(replicas).items() if n > 1]
+    if crowded or repeated:
+        raise ValueError(
+            f"replicas IVS would refuse: more than {per_stage} into {crowded[:3]}, "
+            f"a participant twice in a stage {repeated[:3]}"
+        )
 
 
 @contextmanager

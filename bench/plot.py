@@ -1,7 +1,9 @@
 """The benchmark plot: an SVG written from results.json, without a plotting library.
 
-Three panels: P1 synth time against N, P1 template size against N (this construct and the
-`AwsCustomResource` equivalent), and the burst/fan-out makespans against their ideal.
+Four panels: P1's whole `cdk synth` of the README's first example (each alternating pair's
+ratio of this construct to the `AwsCustomResource` equivalent, wall time and peak memory, the
+median and the target), P1's in-process synth time and template size against N (both sides),
+and the burst/fan-out makespans against their ideal.
 `python -m bench.plot [results.json] [out.svg]`; `make bench` writes ``benchmarks.svg`` next to
 the README.
 """
@@ -9,6 +11,7 @@ the README.
 from __future__ import annotations
 
 import json
+import statistics
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -107,6 +110,54 @@ def bar_panel(x0: float, title: str, bars: Sequence[tuple[str, float, float]]) -
     return parts
 
 
+def ratio_panel(
+    x0: float, title: str, groups: Sequence[tuple[str, Sequence[float], float]]
+) -> list[str]:
+    """Per group: each sample's ratio as a dot, the median as a bar, the target dashed."""
+    box = Box.of_panel(x0)
+    values = [v for _, ratios, limit in groups for v in [*ratios, limit]] or [1.0]
+    y_max = max(values) * 1.15
+    parts = [_text(x0 + PANEL_WIDTH / 2, 20, title, anchor="middle", weight="bold")]
+    parts += _axes(box, 0, y_max, x_label="", y_label="ratio (x)")
+    slot = box.width / max(len(groups), 1)
+
+    def y_of(value: float) -> float:
+        return box.bottom - value / y_max * box.height
+
+    for index, (label, ratios, limit) in enumerate(groups):
+        left = box.left + index * slot + slot * 0.2
+        width = slot * 0.6
+        middle = float(statistics.median(ratios)) if ratios else 0.0
+        parts.append(
+            f'<rect x="{left:.1f}" y="{y_of(middle):.1f}" width="{width:.1f}" '
+            f'height="{box.bottom - y_of(middle):.1f}" fill="{COLOURS["construct"]}" '
+            'fill-opacity="0.35"/>'
+        )
+        for offset, ratio in enumerate(ratios):
+            x = left + width * (offset + 0.5) / len(ratios)
+            parts.append(
+                f'<circle cx="{x:.1f}" cy="{y_of(ratio):.1f}" r="2.5" '
+                f'fill="{COLOURS["construct"]}"/>'
+            )
+        parts.append(
+            f'<line x1="{left - 4:.1f}" y1="{y_of(limit):.1f}" x2="{left + width + 4:.1f}" '
+            f'y2="{y_of(limit):.1f}" stroke="{COLOURS["aws_custom_resource"]}" '
+            'stroke-dasharray="4 3"/>'
+        )
+        caption = f"{label} {middle:.2f}x"
+        parts.append(
+            _text(box.left + (index + 0.5) * slot, box.bottom + 14, caption, anchor="middle")
+        )
+    legend_x = box.left + box.width
+    parts.append(
+        _text(legend_x, box.top - 16, "pairs, median", anchor="end", fill=COLOURS["construct"])
+    )
+    parts.append(
+        _text(legend_x, box.top - 4, "target", anchor="end", fill=COLOURS["aws_custom_resource"])
+    )
+    return parts
+
+
 def _axes(box: Box, x_max: float, y_max: float, *, x_label: str, y_label: str) -> list[str]:
     left, top, width, height, bottom = box.left, box.top, box.width, box.height, box.bottom
     parts = [
@@ -165,23 +216,39 @@ def makespan_bars(benchmarks: dict[str, Any]) -> list[tuple[str, float, float]]:
     return bars
 
 
+def ratio_groups(benchmarks: dict[str, Any]) -> list[tuple[str, list[float], float]]:
+    groups = []
+    for section in benchmarks.values():
+        for row in section.get("rows", []):
+            plot = row.get("raw", {}).get("plot_ratios")
+            if plot:
+                ratios = [float(r) for r in plot["ratios"]]
+                groups.append((plot["label"], ratios, float(plot["limit"])))
+    return groups
+
+
 def render(results: dict[str, Any]) -> str:
     benchmarks = results.get("benchmarks", {})
     synth = benchmarks.get("P1_synth_scaling", {}).get("raw", {})
     parts = [
-        *line_panel(
-            0, "P1 synth time", "replications (N)", "seconds", synth_series(synth, "seconds")
-        ),
+        *ratio_panel(0, "P1 cdk synth: ours / AwsCustomResource", ratio_groups(benchmarks)),
         *line_panel(
             PANEL_WIDTH,
+            "P1 in-process synth time",
+            "replications (N)",
+            "seconds",
+            synth_series(synth, "seconds"),
+        ),
+        *line_panel(
+            2 * PANEL_WIDTH,
             "P1 template size",
             "replications (N)",
             "bytes",
             synth_series(synth, "template_bytes"),
         ),
-        *bar_panel(2 * PANEL_WIDTH, "P3/P5 makespan vs ideal", makespan_bars(benchmarks)),
+        *bar_panel(3 * PANEL_WIDTH, "P3/P5 makespan vs ideal", makespan_bars(benchmarks)),
     ]
-    width = 3 * PANEL_WIDTH
+    width = 4 * PANEL_WIDTH
     return "\n".join(
         [
             f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{PANEL_HEIGHT}" '

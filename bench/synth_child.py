@@ -30,6 +30,7 @@ from aws_cdk import aws_ivs as ivs  # noqa: E402
 from aws_cdk import aws_lambda as lambda_  # noqa: E402
 from aws_cdk import custom_resources as cr  # noqa: E402
 
+from bench.aws_custom_resource import aws_custom_resource  # noqa: E402
 from ivs_replication import ParticipantReplication, WhenNotPublishing  # noqa: E402
 from ivs_replication.asset import RUNTIME, handler_code  # noqa: E402
 
@@ -63,37 +64,15 @@ def build(kind: str, replications: int, outdir: str) -> cdk.App:
                 when_not_publishing=WhenNotPublishing.fail(),
             )
         else:
-            _aws_custom_resource(stack, index, source.attr_arn, destination.attr_arn, participant)
+            # What a careful user writes without this library (bench.aws_custom_resource).
+            aws_custom_resource(
+                stack,
+                f"Replication{index}",
+                source_arn=source.attr_arn,
+                destination_arn=destination.attr_arn,
+                participant_id=participant,
+            )
     return app
-
-
-def _aws_custom_resource(
-    stack: cdk.Stack, index: int, source_arn: str, destination_arn: str, participant: str
-) -> None:
-    """What a careful user writes without this library: Start on create, Stop on delete,
-    a physical id from the three identity parts, IAM scoped to the two stages."""
-    identity = {
-        "sourceStageArn": source_arn,
-        "destinationStageArn": destination_arn,
-        "participantId": participant,
-    }
-    cr.AwsCustomResource(
-        stack,
-        f"Replication{index}",
-        on_create=cr.AwsSdkCall(
-            service="IVSRealTime",
-            action="StartParticipantReplication",
-            parameters={**identity, "reconnectWindowSeconds": 0},
-            physical_resource_id=cr.PhysicalResourceId.of(
-                cdk.Fn.join("|", [source_arn, destination_arn, participant])
-            ),
-        ),
-        on_delete=cr.AwsSdkCall(
-            service="IVSRealTime", action="StopParticipantReplication", parameters=identity
-        ),
-        policy=cr.AwsCustomResourcePolicy.from_sdk_calls(resources=[source_arn, destination_arn]),
-        install_latest_aws_sdk=False,
-    )
 
 
 def _provider_floor(

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 _PYTHON_BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
+# The README's complete organisation example ("In your organisation").
+ORGANISATION_MARKER = "<!-- test: organisation-stack -->"
 
 
 def python_block(*, after: str | None = None) -> str:
@@ -76,3 +78,22 @@ def with_destination_here(
     stand_in = ivs.create_stage("side")
     text = json.dumps(template).replace(json.dumps(readme_arn), json.dumps(stand_in))
     return json.loads(text), stand_in
+
+
+def organisation_stack_class() -> type[cdk.Stack]:
+    """The Stack subclass of the README's organisation example, run as written."""
+    import aws_cdk  # here: the module's top stays light for the harness's tests
+
+    namespace: dict[str, Any] = {"__name__": "readme_organisation_example"}
+    code = python_block(after=ORGANISATION_MARKER)
+    exec(compile(code, f"{README.name} (organisation example)", "exec"), namespace)
+    stacks = [
+        value
+        for value in namespace.values()
+        if isinstance(value, type)
+        and issubclass(value, aws_cdk.Stack)
+        and value is not aws_cdk.Stack
+    ]
+    assert len(stacks) == 1, f"the organisation example should define one Stack: {stacks}"
+    found: type[cdk.Stack] = stacks[0]
+    return found

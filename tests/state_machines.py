@@ -14,7 +14,11 @@ path), not loaded: the state machines read the active profile (``ci`` when it is
 
 from __future__ import annotations
 
+from typing import Any
+
 from hypothesis import HealthCheck, settings
+
+from ivs_replication_handler.metrics import ReplicationMetrics
 
 LIFECYCLE_PROFILE = "ci"
 # The other service profiles share the guess's code paths but for their answers: fewer
@@ -46,3 +50,13 @@ def stateful_settings(service_profile: str = "guess") -> settings:
     if name in {"default", LIFECYCLE_PROFILE} and service_profile != "guess":
         return settings(chosen, max_examples=max(1, chosen.max_examples // VARIANT_SHARE))
     return chosen
+
+
+class RecordedRuns(ReplicationMetrics):
+    """Metrics that keep each reconciler run's report, the failed declarations included,
+    which a failed run's ReconcileError only names in its text."""
+
+    last: Any = None
+
+    def record_reconcile(self, report: Any) -> None:
+        self.last = report

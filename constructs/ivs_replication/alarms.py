@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import jsii
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -12,9 +14,9 @@ from constructs import Construct, IValidation
 from ivs_replication_handler import contract as c
 
 from .follow import FollowInfrastructure
+from .metrics import PERIOD
 from .provider import ReplicationProvider
 
-PERIOD = Duration.minutes(5)
 DEFAULT_DRIFT_PERIODS = 3
 # CloudWatch evaluates at most one day of periods.
 MAX_EVALUATION_SECONDS = 24 * 60 * 60
@@ -37,7 +39,19 @@ class ReplicationAlarms(Construct):
     fails with an explanation otherwise, since alarms for infrastructure created later would be
     missing. Each alarm's description says what to do.
 
-    :param topic: notified when an alarm fires and when it is OK again. Default: no actions.
+    Every alarm watches this stack's metrics only (their ``Stack`` dimension): several stacks
+    with replications in one account and region each get their own alarms. The metrics are
+    the provider's (``ReplicationProvider.of(stack).metric_failed_requests()`` and the other
+    ``metric_*`` methods), so a dashboard of your own shows what the alarms watch.
+
+    :param topic: an SNS topic notified when an alarm fires and when it is OK again (a
+        shorthand for an ``SnsAction`` in both `alarm_actions` and `ok_actions`). Default:
+        none.
+    :param alarm_actions: what each alarm does when it fires (``cloudwatch.IAlarmAction``:
+        ``aws_cloudwatch_actions.SnsAction``, ``LambdaAction``, ``SsmIncidentAction``...),
+        after `topic`'s. Default: none.
+    :param ok_actions: what each alarm does when it is OK again, after `topic`'s. Default:
+        none.
     :param drift_periods: how many sweeps in a row must find drift, 1 or more (at most one day
         of sweeps). Default: 3.
     :param dashboard: also create a CloudWatch dashboard of these metrics. Default: False.
@@ -52,6 +66,8 @@ class ReplicationAlarms(Construct):
         topic: sns.ITopic | None = None,
         drift_periods: int = DEFAULT_DRIFT_PERIODS,
         dashboard: bool = False,
+        alarm_actions: Sequence[cloudwatch.IAlarmAction] | None = None,
+        ok_actions: Sequence[cloudwatch.IAlarmAction] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self._provider = ReplicationProvider.of(self)
@@ -65,8 +81,8 @@ class ReplicationAlarms(Construct):
         self.dead_letters: cloudwatch.Alarm | None = None
         self.sweep_drift: cloudwatch.Alarm | None = None
         if self._follow is not None:
-            self.reconciler_errors = self._reconciler_errors(self._follow)
-            self.dead_letters = self._dead_letters(self._follow)
+            self.reconciler_errors = self._reconciler_errors()
+            self.dead_letters = self._dead_letters()
             self.sweep_drift = self._sweep_drift(self._follow, drift_periods)
         self.alarms = [
             alarm
@@ -78,10 +94,16 @@ class ReplicationAlarms(Construct):
             )
             if alarm is not None
         ]
+        on_alarm = list(alarm_actions or ())
+        on_ok = list(ok_actions or ())
         if topic is not None:
-            for alarm in self.alarms:
-                alarm.add_alarm_action(actions.SnsAction(topic))
-                alarm.add_ok_action(actions.SnsAction(topic))
+            on_alarm.insert(0, actions.SnsAction(topic))
+            on_ok.insert(0, actions.SnsAction(topic))
+        for alarm in self.alarms:
+            if on_alarm:
+                alarm.add_alarm_action(*on_alarm)
+            if on_ok:
+                alarm.add_ok_action(*on_ok)
         self.dashboard = self._dashboard() if dashboard else None
         self.node.add_validation(_CreatedLast(self))
 
@@ -96,41 +118,35 @@ class ReplicationAlarms(Construct):
         period: Duration = PERIOD,
     ) -> cloudwatch.Metric:
         """One of the library's metrics (see ``ivs_replication_handler.metrics``), in the
-        provider's namespace and for its service."""
-        return cloudwatch.Metric(
-            namespace=self._provider.metrics_namespace,
-            metric_name=name,
-            dimensions_map={c.DIMENSION_SERVICE: self._provider.metrics_service, **dimensions},
-            statistic=statistic,
-            period=period,
+        provider's namespace, for its service and stack: ``ReplicationProvider.metric``."""
+        return self._provider.metric(
+            name, dimensions_map=dimensions, statistic=statistic, period=period
         )
 
     def _handler_failures(self) -> cloudwatch.Alarm:
         return self._alarm(
             "HandlerFailures",
-            self.metric(c.METRIC_REQUESTS, {c.DIMENSION_OUTCOME: c.OUTCOME_FAILED}),
+            self._provider.metric_failed_requests(),
             "A create, update or delete of an IVS participant replication failed, so its "
             "deployment failed or rolled back. Read the stack's events (status reason) and the "
             "handler's log group for the reason (it names the participant, the stage and the "
             "fix), correct it, and deploy again.",
         )
 
-    def _reconciler_errors(self, follow: FollowInfrastructure) -> cloudwatch.Alarm:
+    def _reconciler_errors(self) -> cloudwatch.Alarm:
         return self._alarm(
             "ReconcilerErrors",
-            follow.reconciler.metric_errors(period=PERIOD, statistic="Sum"),
+            self._provider.metric_reconciler_errors(),
             "The follow-mode reconciler failed to start some declared replications (Lambda "
             "retries twice, then the event goes to the dead-letter queue). Read the "
             "reconciler's log group ('Reconciled' report, 'failed'), fix the cause (IAM, IVS "
             "quota, throttling), then run 'ivs-replication reconcile --stack-name <stack>'.",
         )
 
-    def _dead_letters(self, follow: FollowInfrastructure) -> cloudwatch.Alarm:
+    def _dead_letters(self) -> cloudwatch.Alarm:
         return self._alarm(
             "DeadLetters",
-            follow.dead_letters.metric_approximate_number_of_messages_visible(
-                period=PERIOD, statistic="Maximum"
-            ),
+            self._provider.metric_dead_letters(),
             "Events the reconciler could not handle wait in the dead-letter queue (kept 14 "
             "days). Fix the cause named in each message (responsePayload.errorMessage) and the "
             "reconciler's logs, then replay them or run 'ivs-replication reconcile "
@@ -145,12 +161,7 @@ class ReplicationAlarms(Construct):
         checked = _drift_periods(periods, interval)
         return self._alarm(
             "SweepDrift",
-            self.metric(
-                c.METRIC_SWEEP_DRIFT,
-                {c.DIMENSION_TRIGGER: c.TRIGGER_SWEEP},
-                statistic="Maximum",
-                period=interval,
-            ),
+            self._provider.metric_sweep_drift(period=interval),
             f"{checked} sweeps in a row found declared IVS participant replications not "
             "running while their publisher was live. Something stops them (a Stop outside the "
             "stack, another tool) or the reconciler cannot start them. Run 'ivs-replication "
@@ -194,8 +205,8 @@ class ReplicationAlarms(Construct):
             )
         )
         requests = [
-            self.metric(c.METRIC_REQUESTS, {c.DIMENSION_OUTCOME: outcome})
-            for outcome in (c.OUTCOME_SUCCEEDED, c.OUTCOME_FAILED)
+            self._provider.metric_succeeded_requests(),
+            self._provider.metric_failed_requests(),
         ]
         board.add_widgets(
             cloudwatch.GraphWidget(title="Custom-resource requests", left=requests, width=12)

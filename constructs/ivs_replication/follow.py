@@ -44,9 +44,11 @@ from .functions import (
     grant_ivs,
     handler_function,
     new_log_group,
+    no_dead_letter_queue,
     role_writing_to,
 )
 from .provider import ReplicationProvider
+from .tuning import Tuning
 
 FOLLOW_ID = "Follow"
 PUBLISHED_RULE_ID = "PublishedRule"
@@ -172,6 +174,8 @@ class FollowInfrastructure:
                 actions=list(c.REGISTRY_RECONCILER_ACTIONS), resources=[self.table.table_arn]
             )
         )
+        Tuning.of(self.scope).registry_access(role, write=False)
+        Tuning.of(self.scope).dead_letter_sender(role)
         reconciler = handler_function(
             self.scope,
             "Reconciler",
@@ -194,13 +198,11 @@ class FollowInfrastructure:
         )
         acknowledge_all(
             cfn_function_of(reconciler),
-            finding(
-                "Serverless-LambdaDLQ",
+            *no_dead_letter_queue(
                 "Failed asynchronous runs go to the on-failure destination (the dead-letter "
                 "queue, EventInvokeConfig), which records the event with the error and the "
                 "condition; a DeadLetterConfig as well would put every failure in the queue "
-                "twice.",
-                pack="Serverless",
+                "twice."
             ),
             NO_TRACING,
         )
@@ -313,6 +315,7 @@ def _dead_letter_queue(scope: Construct) -> sqs.Queue:
     resource = queue.node.default_child
     if not isinstance(resource, sqs.CfnQueue):
         raise TypeError(f"{queue.node.path} has no CfnQueue")
+    Tuning.of(scope).dead_letter_queue(queue)
     acknowledge_all(
         resource,
         finding(

@@ -3,7 +3,7 @@ the AWS guide's "VS mode" between two stages)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 
 from aws_cdk import CustomResource, Duration, Token
 from constructs import Construct
@@ -120,10 +120,11 @@ class StageMirror(Construct):
         if self.user_ids is not None:
             self._properties[c.PROP_USER_IDS] = self.user_ids
         stages = destination_list(destination_stages)
-        for stage in stages:
-            stage_arn_of(DESTINATIONS_PROP, stage)
         self._source_stage = source_stage
         self._by_destination_arn: dict[str, MirrorDestination] = {}
+        listed: set[str] = set()
+        for stage in stages:
+            listed.add(self._checked_destination(stage, listed))
         # Every publisher of the source: its events reach the reconciler, whoever publishes.
         FollowInfrastructure.of(self).follow_every_publisher(self.source_stage_arn)
         for stage in stages:
@@ -144,22 +145,7 @@ class StageMirror(Construct):
         :raises ValueError: if the stage is invalid, already a destination, equal to the
             source, or has no stable id.
         """
-        destination_arn = stage_arn_of(DESTINATIONS_PROP, stage)
-        c.check_distinct_stages(
-            "source_stage",
-            DESTINATIONS_PROP,
-            self.source_stage_arn,
-            destination_arn,
-            shown_as=describe_stage_if_same(
-                self._source_stage, self.source_stage_arn, destination_arn
-            ),
-        )
-        if destination_arn in self._by_destination_arn:
-            raise c.InvalidPropertyError(
-                DESTINATIONS_PROP,
-                f"{c.echo(destination_arn)} is already a destination of {self.node.path}",
-                "each destination stage once",
-            )
+        destination_arn = self._checked_destination(stage, self._by_destination_arn)
         child_id = construct_id if construct_id is not None else destination_id(stage)
         if self.node.try_find_child(child_id) is not None:
             raise c.InvalidPropertyError(
@@ -176,6 +162,27 @@ class StageMirror(Construct):
         )
         self._by_destination_arn[destination_arn] = destination
         return destination
+
+    def _checked_destination(self, stage: StageLike, taken: Container[str]) -> str:
+        """The stage's ARN, once it is known to be a stage other than the source and not in
+        `taken` (the destinations so far)."""
+        destination_arn = stage_arn_of(DESTINATIONS_PROP, stage)
+        c.check_distinct_stages(
+            "source_stage",
+            DESTINATIONS_PROP,
+            self.source_stage_arn,
+            destination_arn,
+            shown_as=describe_stage_if_same(
+                self._source_stage, self.source_stage_arn, destination_arn
+            ),
+        )
+        if destination_arn in taken:
+            raise c.InvalidPropertyError(
+                DESTINATIONS_PROP,
+                f"{c.echo(destination_arn)} is already a destination of {self.node.path}",
+                "each destination stage once",
+            )
+        return destination_arn
 
     @property
     def destinations(self) -> list[MirrorDestination]:

@@ -1,5 +1,10 @@
-"""The stacks every gate checks: the example app's, one with three replications, and one with
-every mode: an encoder followed into three stages, a waiting replication and a sweep."""
+"""The stacks every gate checks: the example app's, one with three replications, one with
+every mode (an encoder followed into three stages, a publisher fanned out, a stage mirrored, a
+waiting replication and a sweep), the same with alarms; and the gate matrix: all of them beside the
+README's organisation stack, in each users' configuration (tests/configurations.py).
+
+Imports nothing of the test tools: the cdk-nag 2 gate builds the matrix in its own virtual
+environment."""
 
 from __future__ import annotations
 
@@ -12,22 +17,27 @@ from aws_cdk import aws_sns as sns
 from example.stack import ReplicationExampleStack
 from ivs_replication import (
     IngestReplication,
+    ParticipantFanOut,
     ParticipantReplication,
     ReplicationAlarms,
     ReplicationSweep,
     StageLike,
+    StageMirror,
     WhenNotPublishing,
 )
+from tests.configurations import NO_BUNDLING, Configuration
+from tests.readme import organisation_stack_class
 
-# Templates only: the Lambda asset's bundling is covered by tests/app.
-NO_BUNDLING = {"aws:cdk:bundling-stacks": []}
+__all__ = ["NO_BUNDLING", "STACKS", "gate_matrix_app"]
+# The stage every stack of a gate app is in (it gives them the configuration's environment).
+MATRIX_STAGE = "Gate"
 
 
-def example_stack(app: cdk.App) -> cdk.Stack:
+def example_stack(app: cdk.Stage) -> cdk.Stack:
     return ReplicationExampleStack(app, "Example")
 
 
-def three_replications_stack(app: cdk.App) -> cdk.Stack:
+def three_replications_stack(app: cdk.Stage) -> cdk.Stack:
     stack = cdk.Stack(app, "ThreeReplications")
     main = ivs.CfnStage(stack, "Main", name="main")
     encoder = ivs.CfnIngestConfiguration(
@@ -51,7 +61,7 @@ def three_replications_stack(app: cdk.App) -> cdk.Stack:
     return stack
 
 
-def every_mode_stack(app: cdk.App) -> cdk.Stack:
+def every_mode_stack(app: cdk.Stage) -> cdk.Stack:
     stack = cdk.Stack(app, "EveryMode")
     main = ivs.CfnStage(stack, "Main", name="main")
     encoder = ivs.CfnIngestConfiguration(
@@ -68,6 +78,19 @@ def every_mode_stack(app: cdk.App) -> cdk.Stack:
         ],
         reconnect_window=cdk.Duration.seconds(60),
     )
+    ParticipantFanOut(
+        stack,
+        "GuestEverywhere",
+        source_stage=main,
+        participant_id="guest-1",
+        destination_stages=[ivs.CfnStage(stack, "Top", name="top")],
+    )
+    StageMirror(
+        stack,
+        "MainMirrored",
+        source_stage=main,
+        destination_stages=[ivs.CfnStage(stack, "Audience", name="audience")],
+    )
     ParticipantReplication(
         stack,
         "HostWhenReady",
@@ -80,7 +103,7 @@ def every_mode_stack(app: cdk.App) -> cdk.Stack:
     return stack
 
 
-def alarmed_stack(app: cdk.App) -> cdk.Stack:
+def alarmed_stack(app: cdk.Stage) -> cdk.Stack:
     """Every mode, plus the opt-in alarms (to an operations topic of another stack) and the
     dashboard."""
     stack = every_mode_stack(app)
@@ -89,9 +112,27 @@ def alarmed_stack(app: cdk.App) -> cdk.Stack:
     return stack
 
 
-STACKS: dict[str, Callable[[cdk.App], cdk.Stack]] = {
+def organisation_stack(app: cdk.Stage) -> cdk.Stack:
+    """The README's organisation example ("In your organisation"): `configure`d, alarmed,
+    on a dashboard, with operator grants."""
+    return organisation_stack_class()(app, "Governed")
+
+
+STACKS: dict[str, Callable[[cdk.Stage], cdk.Stack]] = {
+    "organisation": organisation_stack,
     "alarmed": alarmed_stack,
     "example": example_stack,
     "three-replications": three_replications_stack,
     "every-mode": every_mode_stack,
 }
+
+
+def gate_matrix_app(configuration: Configuration, outdir: str) -> cdk.App:
+    """`configuration`'s app: every gate stack (``every-mode`` is within ``alarmed``) and the
+    README's organisation stack, in a stage of the configuration's environment."""
+    app = configuration.app(outdir)
+    stage = cdk.Stage(app, MATRIX_STAGE, env=configuration.env)
+    for name, build in STACKS.items():
+        if name != "every-mode":
+            build(stage)
+    return app

@@ -229,7 +229,7 @@ def test_no_ivs_action_on_every_resource_and_dynamodb_only_on_the_table(
     for statement in ivs_statements:
         assert set(as_list(statement["Action"])) == set(c.IAM_ACTIONS)
         resources = [render(r) for r in as_list(statement["Resource"])]
-        assert resources == ["arn:aws:ivs:*:123456789012:stage/*"]
+        assert resources == ["arn:aws:ivs:us-east-1:123456789012:stage/*"]
     dynamodb_statements = [
         s for s in statements if any(a.startswith("dynamodb:") for a in as_list(s["Action"]))
     ]
@@ -406,6 +406,7 @@ def test_fail_mode_stacks_hold_the_registry_and_no_follow_infrastructure() -> No
                 {
                     "Variables": {
                         c.ENV_STACK_REPLICATIONS: "2",
+                        c.ENV_STACK_NAME: "TestStack",
                         c.ENV_REGISTRY_TABLE: {"Ref": table_id(template)},
                     }
                 }

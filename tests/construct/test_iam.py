@@ -1,15 +1,22 @@
-"""The provider's permissions: three IVS replication actions and two reads, scoped to stage
-ARNs, stable across updates; each role writes its own logs only."""
+"""The provider's permissions: three IVS replication actions and two reads, scoped to the
+stages of the stack's own account and region, stable across updates; each role writes its own
+logs only; and the acknowledgments of cdk-nag's wildcard findings match what each
+configuration renders."""
 
 from __future__ import annotations
 
 import fnmatch
+import json
 from typing import Any
 
 import aws_cdk as cdk
+import pytest
 from aws_cdk.assertions import Template
 
+from ivs_replication import WhenNotPublishing
+from ivs_replication.nag import flatten
 from ivs_replication_handler import contract as c
+from tests.configurations import ACCOUNT, CONFIGURATIONS, Configuration
 from tests.construct.helpers import (
     DESTINATION_ARN,
     OTHER_DESTINATION_ARN,
@@ -167,3 +174,97 @@ def statements_by_function(template: Template) -> dict[str, tuple[str, list[dict
         ]
         result[name] = (props["LoggingConfig"]["LogGroup"]["Ref"], granted)
     return result
+
+
+def ivs_resource_of(stack: cdk.Stack) -> Any:
+    [resource] = {json.dumps(s["Resource"]) for s in ivs_statements(stack)}
+    return json.loads(resource)
+
+
+def test_an_env_agnostic_stack_grants_the_stages_of_the_region_it_is_deployed_in() -> None:
+    stack = new_stack()
+    replicate(stack)
+    assert ivs_resource_of(stack) == {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":ivs:",
+                {"Ref": "AWS::Region"},
+                ":",
+                {"Ref": "AWS::AccountId"},
+                ":stage/*",
+            ],
+        ]
+    }
+
+
+@pytest.mark.parametrize(
+    "configuration", [c for c in CONFIGURATIONS if c.region], ids=lambda c: c.name
+)
+def test_a_stack_in_a_concrete_region_grants_that_regions_stages_only(
+    configuration: Configuration,
+) -> None:
+    stack = cdk.Stack(configuration.app(), "Live", env=configuration.env)
+    replicate(stack)
+    pattern = flatten(stack.resolve(ivs_resource_of(stack)))
+    partition = configuration.partition if configuration.recommended else "<AWS::Partition>"
+    assert pattern == f"arn:{partition}:ivs:{configuration.region}:{ACCOUNT}:stage/*"
+    assert not fnmatch.fnmatchcase(f"arn:{partition}:ivs:eu-west-1:{ACCOUNT}:stage/Other", pattern)
+
+
+def wildcard_findings(policy: dict[str, Any]) -> set[str]:
+    """The IAM5 findings cdk-nag reports on a policy's resources (its own rendering)."""
+    return {
+        f"Resource::{flatten(resource)}"
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if statement["Effect"] == "Allow"
+        for resource in _as_list(statement["Resource"])
+        if "*" in flatten(resource)
+    }
+
+
+def acknowledged_for_cdk_nag_2(resource: dict[str, Any], rule: str) -> set[str]:
+    suppressions = resource.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", [])
+    return {a for s in suppressions if s["id"] == rule for a in s.get("applies_to", [])}
+
+
+@pytest.mark.parametrize("configuration", CONFIGURATIONS, ids=lambda c: c.name)
+def test_each_wildcard_finding_is_acknowledged_as_the_configuration_renders_it(
+    configuration: Configuration,
+) -> None:
+    """The acknowledgments' finding ids are computed from the resources the template holds,
+    so they match in every environment and with every recommended flag (partition literals,
+    minimized policies): no finding left over, none acknowledged that does not exist."""
+    stack = cdk.Stack(configuration.app(), "Live", env=configuration.env)
+    replicate(stack, when_not_publishing=WhenNotPublishing.follow())  # handler and reconciler
+    template = Template.from_stack(stack).to_json()
+
+    policies = {
+        lid: r for lid, r in template["Resources"].items() if r["Type"] == "AWS::IAM::Policy"
+    }
+    assert len(policies) == 3  # handler, framework, reconciler
+    for logical_id, policy in policies.items():
+        findings = wildcard_findings(policy)
+        assert findings, logical_id
+        assert acknowledged_for_cdk_nag_2(policy, "AwsSolutions-IAM5") == findings, logical_id
+
+
+@pytest.mark.parametrize(
+    ("rendered", "flat"),
+    [
+        (
+            {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":ivs:*"]]},
+            "arn:<AWS::Partition>:ivs:*",
+        ),
+        ({"Fn::Join": ["", [{"Fn::GetAtt": ["OnEvent1", "Arn"]}, ":*"]]}, "<OnEvent1.Arn>:*"),
+        ({"Fn::Sub": "arn:${AWS::Partition}:s3:::b/*"}, "arn:<AWS::Partition>:s3:::b/*"),
+        ({"Fn::ImportValue": "Shared-Arn"}, "Shared-Arn"),
+        ({"Fn::Select": [0, ["a"]]}, '{"Fn::Select":[0,["a"]]}'),
+        ("arn:aws-cn:ivs:cn-north-1:1:stage/*", "arn:aws-cn:ivs:cn-north-1:1:stage/*"),
+    ],
+)
+def test_finding_ids_are_rendered_as_cdk_nag_renders_them(rendered: Any, flat: str) -> None:
+    # cdk-nag's flattenCfnReference, versions 2 and 3 (utils/flatten-cfn-reference.js).
+    assert flatten(rendered) == flat

@@ -157,12 +157,13 @@ def test_the_alarms_read_the_metrics_the_functions_write() -> None:
     alarmed(stack, drift_periods=4)
     alarms = alarms_by_name(Template.from_stack(stack))
     service = {"Name": c.DIMENSION_SERVICE, "Value": c.METRICS_SERVICE_DEFAULT}
+    own_stack = {"Name": c.DIMENSION_STACK, "Value": stack.stack_name}
 
     handler = alarms["HandlerFailures"]
     assert handler["Namespace"] == c.METRICS_NAMESPACE_DEFAULT
     assert handler["MetricName"] == c.METRIC_REQUESTS
     assert sorted(handler["Dimensions"], key=str) == sorted(
-        [{"Name": c.DIMENSION_OUTCOME, "Value": c.OUTCOME_FAILED}, service], key=str
+        [{"Name": c.DIMENSION_OUTCOME, "Value": c.OUTCOME_FAILED}, service, own_stack], key=str
     )
     assert handler["Statistic"] == "Sum"
     assert handler["Threshold"] == 1
@@ -170,6 +171,7 @@ def test_the_alarms_read_the_metrics_the_functions_write() -> None:
     drift = alarms["SweepDrift"]
     assert drift["MetricName"] == c.METRIC_SWEEP_DRIFT
     assert {"Name": c.DIMENSION_TRIGGER, "Value": c.TRIGGER_SWEEP} in drift["Dimensions"]
+    assert own_stack in drift["Dimensions"]
     assert drift["ComparisonOperator"] == "GreaterThanThreshold"
     assert drift["Threshold"] == 0
     # N sweeps in a row: one period per sweep interval.

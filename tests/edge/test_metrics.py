@@ -1,6 +1,7 @@
 """The handler's and the reconciler's metrics, as the EMF documents they write to stdout:
 one `Requests` per custom-resource request by type and outcome, the reconciler's counts by
-trigger, and a sweep's declarations and drift. No ARN or participant id is ever a dimension."""
+trigger, and a sweep's declarations and drift, each under the stack's name. No ARN or
+participant id is ever a dimension."""
 
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ def metric_names(document: dict[str, Any]) -> set[str]:
 def assert_no_identity_in_dimensions(document: dict[str, Any], *identities: str) -> None:
     allowed = {
         c.DIMENSION_SERVICE,
+        c.DIMENSION_STACK,
         c.DIMENSION_REQUEST_TYPE,
         c.DIMENSION_OUTCOME,
         c.DIMENSION_TRIGGER,
@@ -146,6 +148,27 @@ def test_namespace_and_service_come_from_the_environment_read_once(monkeypatch, 
 
     assert document["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Team/Live"
     assert document[c.DIMENSION_SERVICE] == "live-video"
+
+
+def test_every_dimension_set_names_the_stack_so_two_stacks_never_share_a_metric(monkeypatch, cfn):
+    """Two stacks in one account and region write the same namespace and service: only the
+    Stack dimension keeps one stack's alarm from firing on the other's failures."""
+    monkeypatch.setenv(c.ENV_STACK_NAME, "LiveStack")
+    written: list[str] = []
+    metrics = ReplicationMetrics.of(FunctionSettings.from_environment(), write=written.append)
+    monkeypatch.setenv(c.ENV_STACK_NAME, "OtherStack")  # read once: changes nothing now
+    metrics.record_request("Create", succeeded=False)
+    metrics.record_reconcile(Report(trigger="sweep", declarations=1, started=["a"]))
+
+    request, sweep = (json.loads(text) for text in written)
+    assert dimension_sets(request) == [
+        ["Outcome", "RequestType", "Stack", "service"],
+        ["Outcome", "Stack", "service"],
+    ]
+    assert dimension_sets(sweep) == [["Stack", "Trigger", "service"]]
+    for document in (request, sweep):
+        assert document[c.DIMENSION_STACK] == "LiveStack"
+        assert_no_identity_in_dimensions(document, cfn.source, cfn.destination, cfn.participant)
 
 
 def test_a_metric_that_cannot_be_written_never_fails_the_caller():

@@ -28,7 +28,12 @@ print(json.dumps({
         reconciler._ivs.pacer.calls_per_second,
     ],
     "shared": [
-        [module._registry.table_name, module._metrics.namespace, module._metrics.service]
+        [
+            module._registry.table_name,
+            module._metrics.namespace,
+            module._metrics.service,
+            module._metrics.stack,
+        ]
         for module in (handler, reconciler)
     ],
 }))
@@ -76,12 +81,13 @@ def test_the_entry_points_take_the_registry_and_the_metrics_settings_from_their_
             c.ENV_REGISTRY_TABLE: "Stack-Registry",
             c.ENV_METRICS_NAMESPACE: "Team/Live",
             c.ENV_METRICS_SERVICE: "live-video",
+            c.ENV_STACK_NAME: "LiveStack",
         }
     )
-    assert started["shared"] == [["Stack-Registry", "Team/Live", "live-video"]] * 2
+    assert started["shared"] == [["Stack-Registry", "Team/Live", "live-video", "LiveStack"]] * 2
 
 
 def test_without_those_variables_there_is_no_registry_and_the_metrics_keep_their_defaults():
     started = cold_start({})
-    defaults = [None, c.METRICS_NAMESPACE_DEFAULT, c.METRICS_SERVICE_DEFAULT]
+    defaults = [None, c.METRICS_NAMESPACE_DEFAULT, c.METRICS_SERVICE_DEFAULT, None]
     assert started["shared"] == [defaults] * 2

@@ -16,6 +16,7 @@ from typing import Any
 import aws_cdk as cdk
 import boto3
 import pytest
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_ivs as ivs
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
@@ -35,11 +36,17 @@ STACK = "LiveStack"
 NO_BUNDLING = {"aws:cdk:bundling-stacks": []}
 
 
-def live_stack_template(*, ivs_calls_per_second: float | None = None) -> dict[str, Any]:
+def live_stack_template(
+    *, ivs_calls_per_second: float | None = None, operators: bool = False
+) -> dict[str, Any]:
     """host-1 followed from Main into Side and Other; guest-1 followed from Main into Side.
-    ``ivs_calls_per_second`` Default: the construct's pace is left as it is (5 per second)."""
+    ``ivs_calls_per_second`` Default: the construct's pace is left as it is (5 per second).
+    ``operators`` Default: False; True adds the roles OPERATOR_ROLES, granted `status` (after
+    the replications) and `reconcile` (before them: the grant follows the follow mode)."""
     app = cdk.App(context=NO_BUNDLING)
     stack = cdk.Stack(app, STACK)
+    if operators:
+        ReplicationProvider.of(stack).grant_reconcile(operator(stack, "ReconcileOperators"))
     if ivs_calls_per_second is not None:
         ReplicationProvider.of(stack).pace_ivs_calls(calls_per_second=ivs_calls_per_second)
     main_stage = ivs.CfnStage(stack, "Main", name="main")
@@ -60,7 +67,16 @@ def live_stack_template(*, ivs_calls_per_second: float | None = None) -> dict[st
             when_not_publishing=follow,
         )
     ReplicationSweep(stack, "Sweep")
+    if operators:
+        ReplicationProvider.of(stack).grant_status(operator(stack, "StatusOperators"))
     return app.synth().get_stack_by_name(STACK).template  # type: ignore[no-any-return]
+
+
+OPERATOR_ROLES = ("StatusOperators", "ReconcileOperators")
+
+
+def operator(stack: cdk.Stack, construct_id: str) -> iam.Role:
+    return iam.Role(stack, construct_id, assumed_by=iam.AccountRootPrincipal())
 
 
 @pytest.fixture(scope="module")

@@ -36,7 +36,6 @@ from ivs_replication.testing.cloudformation import LocalLambdaContext, custom_re
 from ivs_replication_handler import contract as c
 from ivs_replication_handler.errors import ReconcileError
 from ivs_replication_handler.handler import handle_event
-from ivs_replication_handler.metrics import ReplicationMetrics
 from ivs_replication_handler.reconciler import handle_event as reconcile
 from ivs_replication_handler.registry import Registry
 from tests.edge_hooks import HookedIvs, HookedRegistry
@@ -48,7 +47,7 @@ from tests.local_endpoint import (
 )
 from tests.publishing import publish_for_a_while, published_event
 from tests.service_profiles import profiled_cases
-from tests.state_machines import stateful_settings
+from tests.state_machines import RecordedRuns, stateful_settings
 
 PARTICIPANT = "encoder-1"
 DESTINATIONS = 3
@@ -206,7 +205,7 @@ class FollowMachine(RuleBasedStateMachine):
         """One reconciler run. It may fail only for declarations whose Start answer `ivs` lost
         (the run cannot tell what that Start did: it fails, so Lambda retries); then Lambda's
         retry runs it again, plainly, and that must succeed. Any other failure fails the test."""
-        runs = _RecordedRuns()
+        runs = RecordedRuns()
         with contextlib.suppress(ReconcileError):  # its report says what failed, and why
             reconcile(
                 event,
@@ -337,16 +336,6 @@ class FollowMachine(RuleBasedStateMachine):
         for index in range(DESTINATIONS):
             if index not in self.declared:
                 assert not self._active(index), f"destination {index} ACTIVE, not declared"
-
-
-class _RecordedRuns(ReplicationMetrics):
-    """Metrics that keep each run's report, the failed declarations included, which a
-    failed run's ReconcileError only names in its text."""
-
-    last: Any = None
-
-    def record_reconcile(self, report: Any) -> None:
-        self.last = report
 
 
 def _deadline() -> Any:

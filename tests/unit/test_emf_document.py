@@ -25,6 +25,18 @@ CASES = [
         [{c.DIMENSION_TRIGGER: c.TRIGGER_SWEEP}],
         id="a sweep: several metrics, one dimension set",
     ),
+    pytest.param(
+        {c.METRIC_REQUESTS: 1},
+        [
+            {
+                c.DIMENSION_REQUEST_TYPE: "Delete",
+                c.DIMENSION_OUTCOME: c.OUTCOME_FAILED,
+                c.DIMENSION_STACK: "LiveStack",
+            },
+            {c.DIMENSION_OUTCOME: c.OUTCOME_FAILED, c.DIMENSION_STACK: "LiveStack"},
+        ],
+        id="a request of a named stack: the stack in both sets",
+    ),
 ]
 
 

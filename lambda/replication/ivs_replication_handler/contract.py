@@ -65,6 +65,15 @@ IAM_ACTIONS = (
     "ivs:ListParticipants",
 )
 
+# What the operator's command (`ivs-replication`, the `cli` package) calls, as IAM actions:
+# `ReplicationProvider.grant_status` and `grant_reconcile` grant exactly these (a test records
+# the command's calls and compares). `status` reads the stack (its resources and template) and,
+# per publisher, its replicas and whether it publishes; `reconcile` invokes the reconciler, and
+# `reconcile --local` runs the reconciler's own code (its IAM_ACTIONS and registry reads).
+CLI_STACK_READ_ACTIONS = ("cloudformation:ListStackResources", "cloudformation:GetTemplate")
+CLI_STATUS_IVS_ACTIONS = ("ivs:ListParticipantReplicas", "ivs:GetStage", "ivs:GetParticipant")
+CLI_RECONCILE_INVOKE_ACTIONS = ("lambda:InvokeFunction",)
+
 # --- What deploy does when the participant is not publishing --------------------------------
 PROP_WHEN_NOT_PUBLISHING = "WhenNotPublishing"
 PROP_WAIT_SECONDS = "WaitForPublisherSeconds"  # only with MODE_WAIT
@@ -123,12 +132,18 @@ RECONCILER_TIMEOUT_SECONDS = 300
 # --- Metrics (CloudWatch embedded metric format, written by `metrics`) ----------------------
 # Both functions read their namespace and service from these variables (the construct sets
 # them); the defaults apply when a variable is unset or empty. No ARN or participant id is
-# ever a dimension: dimensions are the service, and the request type, outcome or trigger.
+# ever a dimension: dimensions are the service, the stack, and the request type, outcome or
+# trigger.
 ENV_METRICS_NAMESPACE = "IVS_REPLICATION_METRICS_NAMESPACE"
 ENV_METRICS_SERVICE = "IVS_REPLICATION_METRICS_SERVICE"
 METRICS_NAMESPACE_DEFAULT = "IvsParticipantReplication"
 METRICS_SERVICE_DEFAULT = LOGGER_SERVICE
 DIMENSION_SERVICE = "service"  # Powertools' name for the service dimension
+# The stack whose functions write a metric (the construct sets its name in every function's
+# environment): one value per stack, so each stack's alarms watch its own functions only,
+# however many stacks share an account, a region and the namespace. Unset: no such dimension.
+ENV_STACK_NAME = "IVS_REPLICATION_STACK_NAME"
+DIMENSION_STACK = "Stack"
 DIMENSION_REQUEST_TYPE = "RequestType"  # Create, Update, Delete or Unknown
 DIMENSION_OUTCOME = "Outcome"  # Succeeded or Failed
 DIMENSION_TRIGGER = "Trigger"  # event or sweep

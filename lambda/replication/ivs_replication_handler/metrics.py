@@ -4,19 +4,22 @@ One EMF document per custom-resource request and per reconciler run, written to 
 Lambda's log pipeline turns it into metrics (no PutMetricData call, no extra IAM). The names
 are in ``contract``, so the construct's alarms use the same ones:
 
-- the handler: ``Requests`` (Count, 1 per request) with dimensions (service, RequestType,
-  Outcome) and (service, Outcome); RequestType is Create, Update, Delete or Unknown;
+- the handler: ``Requests`` (Count, 1 per request) with dimensions (service, Stack,
+  RequestType, Outcome) and (service, Stack, Outcome); RequestType is Create, Update, Delete or
+  Unknown;
 - the reconciler: ``ReplicationsStarted``, ``ReplicationsAlreadyActive``,
   ``ReplicationsNotPublishing``, ``ReplicationsWithdrawn``, ``ReplicationsOverQuota`` (refused:
   the destination holds its 12 publishers), ``ReplicationsFailed`` with dimensions (service,
-  Trigger); a sweep adds ``SweepDeclarations`` and ``SweepDrift``.
+  Stack, Trigger); a sweep adds ``SweepDeclarations`` and ``SweepDrift``.
 
 Namespace Default: ``IvsParticipantReplication``; service Default:
-``ivs-participant-replication``; the deployed functions use what their environment states
-(``IVS_REPLICATION_METRICS_NAMESPACE``, ``IVS_REPLICATION_METRICS_SERVICE``), read once at a
-cold start by `settings.FunctionSettings`. ARNs and participant ids are never dimensions (they
-would make a metric per replication). Writing a metric never fails a request: a broken metric
-is logged and dropped.
+``ivs-participant-replication``; Stack: the name of the stack the function belongs to (every
+dimension set has it, so two stacks of one account and region never write the same metric);
+without a stack name, no Stack dimension. The deployed functions use what their environment
+states (``IVS_REPLICATION_METRICS_NAMESPACE``, ``IVS_REPLICATION_METRICS_SERVICE``,
+``IVS_REPLICATION_STACK_NAME``), read once at a cold start by `settings.FunctionSettings`. ARNs
+and participant ids are never dimensions (they would make a metric per replication). Writing a
+metric never fails a request: a broken metric is logged and dropped.
 
 The documents are the ones Powertools' ``EphemeralMetrics`` writes (a test holds them equal),
 built here directly: a Powertools metric set per request cost more than the rest of the
@@ -78,7 +81,8 @@ class ReplicationMetrics:
     """Writes the functions' metrics as EMF documents.
 
     ``namespace`` Default: ``IvsParticipantReplication``; ``service`` Default:
-    ``ivs-participant-replication``; ``write`` Default: one line on stdout per document.
+    ``ivs-participant-replication``; ``stack`` Default: None (no Stack dimension); ``write``
+    Default: one line on stdout per document.
     """
 
     def __init__(
@@ -86,19 +90,27 @@ class ReplicationMetrics:
         *,
         namespace: str = c.METRICS_NAMESPACE_DEFAULT,
         service: str = c.METRICS_SERVICE_DEFAULT,
+        stack: str | None = None,
         write: Callable[[str], None] = _print_line,
     ) -> None:
         self.namespace = namespace
         self.service = service
+        self.stack = stack
+        # Every dimension set carries the stack: one stack's alarms never see another's.
+        self._stack_dimension = {c.DIMENSION_STACK: stack} if stack else {}
         self._write = write
 
     @classmethod
     def of(
         cls, settings: FunctionSettings, *, write: Callable[[str], None] = _print_line
     ) -> ReplicationMetrics:
-        """The metrics of a function with these settings (their namespace and service)."""
+        """The metrics of a function with these settings (their namespace, service and
+        stack)."""
         return cls(
-            namespace=settings.metrics_namespace, service=settings.metrics_service, write=write
+            namespace=settings.metrics_namespace,
+            service=settings.metrics_service,
+            stack=settings.stack_name,
+            write=write,
         )
 
     def record_request(self, request_type: object, *, succeeded: bool) -> None:
@@ -130,8 +142,9 @@ class ReplicationMetrics:
         self._emit(values, [{c.DIMENSION_TRIGGER: trigger}])
 
     def _emit(self, values: dict[str, int], dimension_sets: list[dict[str, str]]) -> None:
+        sets = [{**dimension_set, **self._stack_dimension} for dimension_set in dimension_sets]
         try:
-            self._write(self._document(values, dimension_sets))
+            self._write(self._document(values, sets))
         except Exception as error:  # a metric must never fail a replication
             logger.warning("Metrics not written", extra={"reason": str(error)})
 

@@ -1,7 +1,7 @@
 """What a stack tells its functions, read from their environment in one place, once per cold
 start (`FunctionSettings.from_environment`, called by the entry points at import), then given
 to the parts that need it: the IVS edge its rate and the stack's replication count, the
-registry its table, the metrics their namespace and service.
+registry its table, the metrics their namespace, service and stack.
 
 Pure: the construct writes these variables (their names are in ``contract``); nothing else of
 the handler package reads the environment for them.
@@ -89,13 +89,15 @@ def _rate(text: str) -> float:
 @dataclass(frozen=True)
 class FunctionSettings:
     """Everything a function's environment states: the IVS settings, the registry table (None:
-    the stack has no registry) and the metrics' namespace and service. Defaults: those of an
-    unset environment."""
+    the stack has no registry), the metrics' namespace and service, and the name of the stack
+    the function belongs to (None: not stated, so its metrics carry no Stack dimension).
+    Defaults: those of an unset environment."""
 
     ivs: IvsSettings = field(default_factory=IvsSettings)
     registry_table: str | None = None
     metrics_namespace: str = c.METRICS_NAMESPACE_DEFAULT
     metrics_service: str = c.METRICS_SERVICE_DEFAULT
+    stack_name: str | None = None
 
     @classmethod
     def from_environment(cls, environment: Mapping[str, str] | None = None) -> FunctionSettings:
@@ -107,4 +109,5 @@ class FunctionSettings:
             registry_table=env.get(c.ENV_REGISTRY_TABLE) or None,
             metrics_namespace=env.get(c.ENV_METRICS_NAMESPACE) or c.METRICS_NAMESPACE_DEFAULT,
             metrics_service=env.get(c.ENV_METRICS_SERVICE) or c.METRICS_SERVICE_DEFAULT,
+            stack_name=env.get(c.ENV_STACK_NAME) or None,
         )

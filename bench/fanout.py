@@ -92,7 +92,7 @@ def _fan_out(dynamodb: LocalDynamoDB) -> dict[str, Any]:
         local.reset_calls()
         started = time.perf_counter()
         handle_event(
-            _published(source, "encoder", session),
+            published_event(source, "encoder", session),
             lambda_context(),
             _ivs(),
             registry,
@@ -167,7 +167,8 @@ def _declare(
     return destinations
 
 
-def _published(stage: str, participant: str, session: str) -> dict[str, Any]:
+def published_event(stage: str, participant: str, session: str) -> dict[str, Any]:
+    """The "Participant Published" event EventBridge delivers for `participant`."""
     return {
         "source": c.EVENT_SOURCE,
         "detail-type": c.EVENT_DETAIL_TYPE,

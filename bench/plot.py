@@ -1,9 +1,11 @@
 """The benchmark plot: an SVG written from results.json, without a plotting library.
 
-Four panels: P1's whole `cdk synth` of the README's first example (each alternating pair's
+Five panels: P1's whole `cdk synth` of the README's first example (each alternating pair's
 ratio of this construct to the `AwsCustomResource` equivalent, wall time and peak memory, the
 median and the target), P1's in-process synth time and template size against N (both sides),
-and the burst/fan-out makespans against their ideal.
+the burst/fan-out makespans against their ideal, and P6's StageMirror makespans as ratios to
+their ideal with the target (its create takes a minute, its fan-out seconds: one axis of
+seconds would flatten the fan-out).
 `python -m bench.plot [results.json] [out.svg]`; `make bench` writes ``benchmarks.svg`` next to
 the README.
 """
@@ -29,6 +31,8 @@ PANEL_HEIGHT = 220
 MARGIN = 48
 COLOURS = {"construct": "#1f77b4", "aws_custom_resource": "#d62728", "ideal": "#7f7f7f"}
 LABELS = {"construct": "this construct", "aws_custom_resource": "AwsCustomResource"}
+# The raw entry of a P6 row the StageMirror panel draws (bench.mirror writes it).
+MIRROR_RATIOS = "plot_mirror_ratios"
 
 
 @dataclass(frozen=True)
@@ -111,9 +115,14 @@ def bar_panel(x0: float, title: str, bars: Sequence[tuple[str, float, float]]) -
 
 
 def ratio_panel(
-    x0: float, title: str, groups: Sequence[tuple[str, Sequence[float], float]]
+    x0: float,
+    title: str,
+    groups: Sequence[tuple[str, Sequence[float], float]],
+    *,
+    samples: str = "pairs, median",
 ) -> list[str]:
-    """Per group: each sample's ratio as a dot, the median as a bar, the target dashed."""
+    """Per group: each sample's ratio as a dot, the median as a bar, the target dashed.
+    ``samples``: the legend's name for the dots and bar."""
     box = Box.of_panel(x0)
     values = [v for _, ratios, limit in groups for v in [*ratios, limit]] or [1.0]
     y_max = max(values) * 1.15
@@ -149,9 +158,7 @@ def ratio_panel(
             _text(box.left + (index + 0.5) * slot, box.bottom + 14, caption, anchor="middle")
         )
     legend_x = box.left + box.width
-    parts.append(
-        _text(legend_x, box.top - 16, "pairs, median", anchor="end", fill=COLOURS["construct"])
-    )
+    parts.append(_text(legend_x, box.top - 16, samples, anchor="end", fill=COLOURS["construct"]))
     parts.append(
         _text(legend_x, box.top - 4, "target", anchor="end", fill=COLOURS["aws_custom_resource"])
     )
@@ -216,11 +223,14 @@ def makespan_bars(benchmarks: dict[str, Any]) -> list[tuple[str, float, float]]:
     return bars
 
 
-def ratio_groups(benchmarks: dict[str, Any]) -> list[tuple[str, list[float], float]]:
+def ratio_groups(
+    benchmarks: dict[str, Any], key: str = "plot_ratios"
+) -> list[tuple[str, list[float], float]]:
+    """The rows' ratio samples a ratio panel draws, from each row's raw `key` entry."""
     groups = []
     for section in benchmarks.values():
         for row in section.get("rows", []):
-            plot = row.get("raw", {}).get("plot_ratios")
+            plot = row.get("raw", {}).get(key)
             if plot:
                 ratios = [float(r) for r in plot["ratios"]]
                 groups.append((plot["label"], ratios, float(plot["limit"])))
@@ -247,8 +257,14 @@ def render(results: dict[str, Any]) -> str:
             synth_series(synth, "template_bytes"),
         ),
         *bar_panel(3 * PANEL_WIDTH, "P3/P5 makespan vs ideal", makespan_bars(benchmarks)),
+        *ratio_panel(
+            4 * PANEL_WIDTH,
+            "P6 StageMirror: makespan / ideal",
+            ratio_groups(benchmarks, MIRROR_RATIOS),
+            samples="runs, median",
+        ),
     ]
-    width = 4 * PANEL_WIDTH
+    width = 5 * PANEL_WIDTH
     return "\n".join(
         [
             f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{PANEL_HEIGHT}" '

@@ -1,4 +1,4 @@
-"""`python -m bench.run`: run P1-P5, print the table, write bench/results.json and the plot.
+"""`python -m bench.run`: run P1-P6, print the table, write bench/results.json and the plot.
 
 Every figure is a ratio against a baseline measured in the same run (medians; run counts are
 in the table's notes and in results.json).
@@ -20,7 +20,16 @@ from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
-from bench import burst, cli_synth, cold_start, fanout, handler_overhead, plot, synth  # noqa: E402
+from bench import (  # noqa: E402
+    burst,
+    cli_synth,
+    cold_start,
+    fanout,
+    handler_overhead,
+    mirror,
+    plot,
+    synth,
+)
 from bench.common import Row  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results.json"
@@ -33,6 +42,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "P3_burst": burst.measure,
     "P4_cold_start_and_size": cold_start.measure,
     "P5_follow_fan_out_and_sweep": fanout.measure,
+    "P6_stage_mirror": mirror.measure,
 }
 
 

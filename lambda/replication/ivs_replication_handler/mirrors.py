@@ -25,8 +25,8 @@ mode): it is that declaration's.
 A destination that holds its 12 publishers already refuses more (ServiceQuotaExceeded): the
 request logs it and succeeds; the reconciler tries again on the next event or sweep. The
 handlers of a stack's mirror destinations run at once when they are created together: each
-paces its Starts at its share of the stack's IVS rate (`IvsSettings.mirror_share`), so
-together they keep to it.
+paces its calls at its share of the stack's IVS rate
+(`IvsSettings.mirror_share_per_second`), so together they keep to it.
 """
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ class MirrorRequests:
 
     ``owner``: the request's resource (its logical id), recorded as an owner of the mirror.
     ``spread`` Default: a random fraction of one turn at this function's pace, waited before
-    the first Start, so handlers created together do not all call at once.
+    the request's first IVS call, so handlers created together do not all call at once.
     """
 
     def __init__(
@@ -192,6 +192,7 @@ class MirrorRequests:
         `previous`: what was declared before (None: nothing, or unknown)."""
         key = spec.key
         done = Converged()
+        self._spread_first_call()
         publishers = {p.participant_id: p for p in self._publishers(key) if not p.is_replica}
         held = self._replicas_in_destination(key)
         restart = previous is not None and not previous.settings_equal(spec)
@@ -223,6 +224,7 @@ class MirrorRequests:
     def _clean_up(self, key: MirrorKey, withdrawn: MirrorSpec | None) -> list[str]:
         """Stop every replica from the source in the destination whose publisher the
         withdrawn declaration took (any, when it cannot be read), but explicit ones."""
+        self._spread_first_call()
         publishers = {p.participant_id: p for p in self._publishers(key) if not p.is_replica}
         stopped = []
         for participant_id, replica in self._replicas_in_destination(key).items():
@@ -266,7 +268,6 @@ class MirrorRequests:
         """Start one publisher into the destination; a refusal other than the destination's
         quota, or a Start left without an answer, fails the request (after its undo)."""
         replication = spec.replication(publisher.participant_id)
-        self._spread_first_call()
         outcome = self._replicas.start(replication, self._deadline, settle=_SETTLE)
         match outcome:
             case Started() | AlreadyActive():
@@ -303,7 +304,11 @@ class MirrorRequests:
             )
 
     def _spread_first_call(self) -> None:
-        """Before this request's first Start, wait a random part of one turn at its pace."""
+        """Before this request's first IVS call, wait a random part of one turn at its pace.
+
+        Before the reads, not just the first Start: handlers created together would otherwise
+        all read their stages at once (a burst of GetStage and ListParticipants, each many
+        times IVS's rate), and meet again at their second GetStage's turn."""
         if self._spread_done:
             return
         self._spread_done = True

@@ -136,6 +136,23 @@ def test_a_delete_stops_what_the_mirror_made_and_leaves_an_explicit_replication(
     assert world.replica_ids(main, audience) == {"host-a"}  # withdrawn: nothing restarts
 
 
+def test_a_destination_removed_and_added_back_at_once_holds_every_publisher_again(
+    world: FollowWorld,
+) -> None:
+    """A mirror Delete waits until the destination no longer lists the replicas it stopped:
+    where IVS lists a stopped replica for a moment (late-stop), a Create right after it would
+    otherwise count the replicas whose Stops are landing as running, and start none of them."""
+    main, audience = world.stage("main"), world.stage("audience")
+    _publish_hosts(world, main)
+    props = world.mirror_props(main, audience)
+    world.delete_mirror(world.create_mirror(props), props)
+
+    world.create_mirror(props)  # no time passes for IVS but what the handler waits
+    _settle(world)
+
+    assert world.replica_ids(main, audience) == set(HOSTS)
+
+
 def test_a_delete_with_user_ids_leaves_replicas_it_did_not_take(world: FollowWorld) -> None:
     main, audience = world.stage("main"), world.stage("audience")
     _publish_hosts(world, main)

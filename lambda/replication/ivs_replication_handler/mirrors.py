@@ -45,6 +45,7 @@ from .ivs import IvsRealtime, Pacer, Participant
 from .registry import Ownership, Registry, describe_item
 from .replicas import (
     SETTLE_SECONDS,
+    STOP_EFFECT_DELAYS,
     AlreadyActive,
     NotPublishing,
     Refused,
@@ -235,7 +236,32 @@ class MirrorRequests:
             if not self._explicitly_declared(replication):
                 self._stop(replication)
                 stopped.append(participant_id)
+        if stopped:
+            self._await_gone(key, set(stopped))
         return stopped
+
+    def _await_gone(self, key: MirrorKey, stopped: set[str]) -> None:
+        """Wait until the destination no longer lists the replicas this request stopped.
+
+        IVS may list a replica, and refuse a Start with Conflict, for a moment after it
+        answered its Stop (undocumented; the late-stop profile). A mirror created again at
+        once (a destination removed and added back, a failed Create retried) reads which
+        replicas the destination holds, and would count one whose Stop is landing as running.
+        One listing of the destination per try, within STOP_EFFECT_SECONDS and the deadline;
+        a replica still listed then is said, not failed (the sweep starts it if it ends)."""
+        still = stopped
+        for delay in (0.0, *STOP_EFFECT_DELAYS):
+            if delay:
+                if self._deadline.seconds_left() - delay < self._ivs.attempt_budget_seconds:
+                    break
+                self._ivs.sleep(delay)
+            try:
+                still = stopped & set(self._replicas_in_destination(key))
+            except ReplicationFailedError:
+                break  # cannot tell; the Stops were answered
+            if not still:
+                return
+        self._step("IVS still lists replicas after their Stop", {"participants": sorted(still)})
 
     def _withdrawn_after_failed_create(
         self, spec: MirrorSpec, error: ReplicationFailedError

@@ -504,6 +504,18 @@ class ReplicationProvider(Construct):
         """
         return self._metrics.by_trigger(c.METRIC_FAILED, trigger, **options)
 
+    def metric_replications_over_quota(
+        self, *, trigger: str | None = None, **options: Unpack[MetricOptions]
+    ) -> cloudwatch.IMetric:
+        """Publishers the reconciler did not start because their destination stage already
+        held as many publishers as IVS allows (``ReplicationsOverQuota``: 12 per stage, a
+        StageMirror's usual limit); recorded, not retried in a storm, not a failure. `trigger`
+        as in `metric_started_replications` (Default: both).
+
+        :raises ValueError: if `trigger` is not ``"event"``, ``"sweep"`` or None.
+        """
+        return self._metrics.by_trigger(c.METRIC_OVER_QUOTA, trigger, **options)
+
     def metric_sweep_drift(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
         """Declarations a ``ReplicationSweep`` found not running although their publisher was
         live, or could not check (``SweepDrift``); 0 in a healthy stack. Statistic Default:

@@ -232,3 +232,21 @@ def test_follow_mode_metrics_without_follow_mode_say_what_to_declare_first(metho
     replicate(stack)  # fail(): no follow mode
     with pytest.raises(ValueError, match="no follow-mode infrastructure"):
         getattr(ReplicationProvider.of(stack), method)()
+
+
+def test_the_over_quota_metric_is_the_one_the_reconciler_writes() -> None:
+    """A StageMirror's full destination is visible on a dashboard: the method names the
+    metric and dimensions the reconciler writes (``ReplicationsOverQuota`` by Trigger and
+    Stack), not another."""
+    stack = follow_stack(cdk.App(context=NO_BUNDLING), "Live")
+    provider = ReplicationProvider.of(stack)
+
+    event = provider.metric_replications_over_quota(trigger="event", statistic="Maximum")
+    assert isinstance(event, cloudwatch.Metric)
+    assert event.metric_name == c.METRIC_OVER_QUOTA
+    assert event.statistic == "Maximum"
+    assert event.dimensions[c.DIMENSION_TRIGGER] == c.TRIGGER_EVENT
+    assert event.dimensions[c.DIMENSION_STACK] == "Live"
+    both = provider.metric_replications_over_quota()
+    assert isinstance(both, cloudwatch.MathExpression)
+    assert "replicationsOverQuota_event" in both.expression

@@ -108,8 +108,7 @@ def test_a_failed_start_with_the_registry_unreadable_is_stopped_and_the_run_says
 
     assert stubbed.calls == [LIST, START, START, STOP]
     assert report.failed[KEY.physical_id()] == (
-        "the registry check after the start failed, so it was stopped: "
-        f"{_REFUSED_READ}"
+        f"the registry check after the start failed, so it was stopped: {_REFUSED_READ}"
     )
 
 

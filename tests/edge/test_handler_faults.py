@@ -323,6 +323,7 @@ def test_a_refusal_whose_state_cannot_be_read_fails_saying_nothing_was_started(
     assert "busy; reading the state to tell why then failed:" in reason
     assert "AccessDeniedException" in reason
     assert "; nothing was started by this Start" in reason
+    assert "Nothing was changed" not in reason  # it was refused: the refusal is the news
 
 
 def test_a_refusal_after_a_lost_answer_whose_state_cannot_be_read_is_stopped_again(
@@ -340,5 +341,5 @@ def test_a_refusal_after_a_lost_answer_whose_state_cannot_be_read_is_stopped_aga
 
     assert stubbed.calls == [START, START, LIST, STOP]
     reason = str(caught.value)
-    assert "an earlier attempt of this Start went unanswered and may have started it" in reason
+    assert "; an earlier attempt of this Start went unanswered and may have started it" in reason
     assert "It was stopped again" in reason

@@ -1,0 +1,97 @@
+"""What one Start means (`replicas.Replicas.start`), at the AWS edge, where a lost answer
+meets a refusal: the outcome keeps the fact that an earlier attempt may have started the
+replication, the known "not publishing" words after a lost answer are checked against the
+state and still settle, and a replica another resource declares is adopted at once."""
+
+from __future__ import annotations
+
+from botocore.exceptions import ReadTimeoutError
+
+from ivs_replication_handler import contract as c
+from ivs_replication_handler.replicas import (
+    SETTLE_SECONDS,
+    AlreadyActive,
+    NotPublishing,
+    Refused,
+    Replicas,
+    Settle,
+    Started,
+)
+from ivs_replication_handler.retries import Deadline
+from ivs_replication_handler.spec import ReplicationKey, ReplicationSpec
+
+# As in conftest.py.
+SOURCE = "arn:aws:ivs:us-east-1:123456789012:stage/SourceStage01"
+DESTINATION = "arn:aws:ivs:us-east-1:123456789012:stage/DestinationStage01"
+PARTICIPANT = "host-1"
+KEY = ReplicationKey(SOURCE, DESTINATION, PARTICIPANT)
+SPEC = ReplicationSpec(KEY, when_not_publishing=c.MODE_FAIL)
+ENDPOINT = "https://ivsrealtime.us-east-1.amazonaws.com"
+
+START = "StartParticipantReplication"
+LIST = "ListParticipantReplicas"
+GET_STAGE = "GetStage"
+GET_PARTICIPANT = "GetParticipant"
+
+
+def start(stubbed, context, **options):
+    deadline = Deadline(context.get_remaining_time_in_millis)
+    return Replicas(stubbed.ivs).start(SPEC, deadline, **options)
+
+
+def lost_then_refused(stubbed, code: str, status: int, message: str) -> None:
+    """The first Start carried out, its answer lost (a read timeout); the retry refused."""
+    stubbed.fail_next(START, ReadTimeoutError(endpoint_url=ENDPOINT))
+    stubbed.expect_start_error(code, status, message)
+
+
+def test_a_replica_another_resource_declares_is_adopted_without_a_watch(stubbed, context):
+    """Declared elsewhere (a renamed construct's), a replica listed ACTIVE runs for good: one
+    listing, no watch for a Stop that may be landing."""
+    stubbed.expect_start_error("ConflictException", 409, "already replicating")
+    stubbed.expect_list({DESTINATION: "ACTIVE"})
+
+    assert start(stubbed, context, declared_elsewhere=True) == AlreadyActive()
+    assert stubbed.calls == [START, LIST]
+    assert stubbed.sleeps == []
+
+
+def test_a_refusal_after_a_lost_answer_keeps_that_it_may_have_started_it(stubbed, context):
+    """Refused for a real reason while the participant publishes and nothing is listed ACTIVE:
+    the lost attempt may still have started it (late), so the outcome says so and an undo
+    follows."""
+    lost_then_refused(stubbed, "ConflictException", 409, "busy")
+    stubbed.expect_list({})
+    stubbed.expect_publishing_observed()
+
+    outcome = start(stubbed, context)
+
+    assert isinstance(outcome, Refused)
+    assert outcome.unanswered is True
+    assert outcome.may_have_acted
+    assert stubbed.calls == [START, START, LIST, GET_STAGE, GET_PARTICIPANT]
+
+
+def test_not_publishing_after_a_lost_answer_is_read_from_the_state_then_settles(stubbed, context):
+    """The known words after a lost answer: the listing shows the lost attempt left nothing,
+    and the words stand as "not publishing", so a publisher observed publishing is retried
+    (IVS catching up), and the retry starts it."""
+    lost_then_refused(stubbed, "ValidationException", 400, "host-1 is not publishing")
+    stubbed.expect_list({})
+    stubbed.expect_publishing_observed()
+    stubbed.expect_start()
+
+    assert start(stubbed, context, settle=Settle(SETTLE_SECONDS)) == Started()
+    assert stubbed.calls == [START, START, LIST, GET_STAGE, GET_PARTICIPANT, START]
+    assert stubbed.sleeps[-1] == 0.5  # the settle wait, after the retry's backoff
+
+
+def test_not_publishing_after_a_lost_answer_with_the_publisher_gone_is_not_publishing(
+    stubbed, context
+):
+    lost_then_refused(stubbed, "ValidationException", 400, "host-1 is not publishing")
+    stubbed.expect_list({})
+    stubbed.expect_not_publishing_observed()
+
+    assert start(stubbed, context, settle=Settle(SETTLE_SECONDS)) == NotPublishing()
+    assert stubbed.calls == [START, START, LIST, GET_STAGE]

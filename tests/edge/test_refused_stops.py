@@ -107,6 +107,7 @@ def test_a_refusal_while_still_listed_active_after_every_attempt_fails_with_it(s
     outcome = stop(stubbed, context)
     assert isinstance(outcome, StopFailed)
     assert outcome.why == "refused"
+    assert "Replication not found" in outcome.cause
     assert outcome.refusal is not None
     assert outcome.refusal.code == "ResourceNotFoundException"
     assert stubbed.calls == ([STOP] + [LIST] * (1 + len(STOP_EFFECT_DELAYS))) * STOP_ATTEMPTS
@@ -134,6 +135,7 @@ def test_a_transient_refusal_that_outlasts_the_retries_is_never_read_past(stubbe
     outcome = stop(stubbed, context)
     assert isinstance(outcome, StopFailed)
     assert outcome.why == "timed-out"
+    assert "try later" in outcome.cause  # what the run's or the request's failure reports
     assert stubbed.calls == [STOP]
 
 

@@ -16,6 +16,7 @@ from ivs_replication_handler.replicas import (
     Replicas,
     Settle,
     Started,
+    Unconfirmed,
 )
 from ivs_replication_handler.retries import Deadline
 from ivs_replication_handler.spec import ReplicationKey, ReplicationSpec
@@ -95,3 +96,26 @@ def test_not_publishing_after_a_lost_answer_with_the_publisher_gone_is_not_publi
 
     assert start(stubbed, context, settle=Settle(SETTLE_SECONDS)) == NotPublishing()
     assert stubbed.calls == [START, START, LIST, GET_STAGE]
+
+
+def test_confirming_active_polls_from_half_a_second_doubling_to_four_within_the_timeout(
+    stubbed, context, monkeypatch
+):
+    """A Start IVS accepted is confirmed by listing it until ACTIVE, with backoff from 0.5 s
+    doubling up to 4 s (each wait its longest here), giving up once the next wait would pass
+    the timeout, and saying what IVS listed last."""
+    monkeypatch.setattr("ivs_replication_handler.retries.random.uniform", lambda _, high: high)
+    for _ in range(10):
+        stubbed.expect_list({DESTINATION: "STOPPED"})
+    sleeps: list[float] = []
+
+    outcome = Replicas(stubbed.ivs).confirm_active(
+        KEY,
+        Deadline(context.get_remaining_time_in_millis),
+        timeout_seconds=30.0,
+        sleep=sleeps.append,
+    )
+
+    assert outcome == Unconfirmed("IVS did not list it as ACTIVE within 30 s (last state: STOPPED)")
+    assert sleeps == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0, 4.0, 4.0, 4.0]
+    assert stubbed.calls == [LIST] * 10

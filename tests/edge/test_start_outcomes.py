@@ -119,3 +119,15 @@ def test_confirming_active_polls_from_half_a_second_doubling_to_four_within_the_
     assert outcome == Unconfirmed("IVS did not list it as ACTIVE within 30 s (last state: STOPPED)")
     assert sleeps == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0, 4.0, 4.0, 4.0]
     assert stubbed.calls == [LIST] * 10
+
+
+def test_confirming_active_with_the_listing_refused_says_the_listing_failed(stubbed, context):
+    stubbed.stubber.add_client_error("list_participant_replicas", "AccessDeniedException", "", 403)
+
+    outcome = Replicas(stubbed.ivs).confirm_active(
+        KEY, Deadline(context.get_remaining_time_in_millis), timeout_seconds=30.0, sleep=print
+    )
+
+    assert isinstance(outcome, Unconfirmed)
+    assert outcome.cause.startswith("listing replicas failed: ")
+    assert "AccessDeniedException" in outcome.cause

@@ -125,7 +125,10 @@ def test_confirming_active_with_the_listing_refused_says_the_listing_failed(stub
     stubbed.stubber.add_client_error("list_participant_replicas", "AccessDeniedException", "", 403)
 
     outcome = Replicas(stubbed.ivs).confirm_active(
-        KEY, Deadline(context.get_remaining_time_in_millis), timeout_seconds=30.0, sleep=print
+        KEY,
+        Deadline(context.get_remaining_time_in_millis),
+        timeout_seconds=30.0,
+        sleep=lambda _: None,
     )
 
     assert isinstance(outcome, Unconfirmed)

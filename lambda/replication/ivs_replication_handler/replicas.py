@@ -345,9 +345,7 @@ class Replicas:
         than the known ones: `_observe` read it), or gone from the event's session, ends the
         Start at once. Without an event, only the known "not publishing" text is checked (a
         refusal of a participant observed publishing is final: the service's text is
-        reported)."""
-        if settle.seconds <= 0:
-            return False
+        reported). Asked only within the settle time (`start`)."""
         if not verdict.said and isinstance(verdict.outcome, NotPublishing):
             return False  # observed not publishing already
         if not settle.publisher_live and not verdict.said:

@@ -66,13 +66,16 @@ def main() -> int:
             else:
                 counts["other"] += 1
         checked = counts["killed"] + counts["survived"] + counts["no tests"]
-        score = counts["killed"] / checked if checked else 1.0
-        report[module] = {"counts": dict(counts), "score": round(score, 4), "survivors": survivors}
+        score = round(counts["killed"] / checked, 4) if checked else None
+        report[module] = {"counts": dict(counts), "score": score, "survivors": survivors}
         survivors_of_all += survivors
         total.update(counts)
+        unchecked = f"  ({counts['other']} not checked)" if counts["other"] else ""
         print(
             f"{module:45} {counts['killed']:4} killed {counts['survived']:4} survived "
-            f"{counts['no tests']:3} untested  {score:7.1%}"
+            f"{counts['no tests']:3} untested  "
+            + (f"{score:7.1%}" if score is not None else "    n/a")
+            + unchecked
         )
     checked = total["killed"] + total["survived"] + total["no tests"]
     if not checked:

@@ -14,7 +14,7 @@ from ivs_replication_handler.replicas import (
     Undone,
     Unresolved,
 )
-from ivs_replication_handler.retries import Deadline
+from ivs_replication_handler.retries import DEADLINE_MARGIN_SECONDS, Deadline
 from ivs_replication_handler.spec import ReplicationKey
 
 # As in conftest.py.
@@ -97,3 +97,19 @@ def test_a_stop_whose_listing_cannot_be_read_is_not_taken_as_shown(stubbed, cont
 def test_a_stop_that_shows_in_the_listing_is_taken_as_shown(stubbed, context):
     stubbed.expect_list({DESTINATION: "STOPPED"})
     assert Replicas(stubbed.ivs).await_stopped(KEY, deadline(context)) is True
+
+
+def test_the_watch_for_a_stop_lists_while_an_attempts_time_is_left_after_each_wait(
+    stubbed, context
+):
+    """Near the deadline the watch ends early, with the replica taken as still ACTIVE: it
+    waits and lists again only while a whole attempt's time is left after the wait (here:
+    after 0.25 s and 0.5 s, the second leaving exactly that), never past the deadline."""
+    budget = stubbed.ivs.attempt_budget_seconds
+    context.remaining_ms = int((DEADLINE_MARGIN_SECONDS + budget + 0.75) * 1000)
+    for _ in range(3):
+        stubbed.expect_list({DESTINATION: "ACTIVE"})
+
+    assert Replicas(stubbed.ivs).await_stopped(KEY, deadline(context)) is False
+    assert stubbed.calls == [LIST] * 3
+    assert stubbed.sleeps == [0.25, 0.5]

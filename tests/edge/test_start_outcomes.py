@@ -134,3 +134,34 @@ def test_confirming_active_with_the_listing_refused_says_the_listing_failed(stub
     assert isinstance(outcome, Unconfirmed)
     assert outcome.cause.startswith("listing replicas failed: ")
     assert "AccessDeniedException" in outcome.cause
+
+
+def test_by_default_a_replica_listed_active_is_watched_for_a_stop_that_is_landing(stubbed, context):
+    """The reconciler's Start (no other resource known to declare it): a replica IVS lists
+    ACTIVE may be one whose Stop is still landing, so it is watched, and once it shows
+    stopped the Start goes again instead of adopting what is about to end."""
+    stubbed.expect_start_error("ConflictException", 409, "already replicating")
+    stubbed.expect_list({DESTINATION: "ACTIVE"})
+    stubbed.expect_list({DESTINATION: "STOPPED"})
+    stubbed.expect_start()
+
+    assert start(stubbed, context) == Started()
+    assert stubbed.calls == [START, LIST, LIST, START]
+    assert stubbed.sleeps == [0.25]
+
+
+def test_a_refusal_after_a_lost_answer_with_the_source_stage_gone_keeps_the_lost_attempt(
+    stubbed, context
+):
+    """The source stage is missing when the refusal is looked into: IVS's refusal is the
+    answer, and it still says that the lost attempt may have started the replication."""
+    lost_then_refused(stubbed, "ConflictException", 409, "busy")
+    stubbed.expect_list({})
+    stubbed.stubber.add_client_error("get_stage", "ResourceNotFoundException", "no stage", 404)
+
+    outcome = start(stubbed, context)
+
+    assert isinstance(outcome, Refused)
+    assert outcome.error.code == "ConflictException"
+    assert outcome.unanswered is True
+    assert stubbed.calls == [START, START, LIST, GET_STAGE]

@@ -10,6 +10,7 @@ from botocore.exceptions import ReadTimeoutError
 from ivs_replication_handler import contract as c
 from ivs_replication_handler.replicas import (
     SETTLE_SECONDS,
+    STOP_ATTEMPTS,
     AlreadyActive,
     NotPublishing,
     Refused,
@@ -165,3 +166,51 @@ def test_a_refusal_after_a_lost_answer_with_the_source_stage_gone_keeps_the_lost
     assert outcome.error.code == "ConflictException"
     assert outcome.unanswered is True
     assert stubbed.calls == [START, START, LIST, GET_STAGE]
+
+
+def landing_stop(stubbed) -> None:
+    """A Start refused by a replica listed ACTIVE that shows stopped a moment later."""
+    stubbed.expect_start_error("ConflictException", 409, "already replicating")
+    stubbed.expect_list({DESTINATION: "ACTIVE"})
+    stubbed.expect_list({DESTINATION: "STOPPED"})
+
+
+def test_a_start_goes_again_after_each_of_two_landing_stops(stubbed, context):
+    for _ in range(STOP_ATTEMPTS - 1):
+        landing_stop(stubbed)
+    stubbed.expect_start()
+
+    assert start(stubbed, context) == Started()
+    assert stubbed.calls.count(START) == STOP_ATTEMPTS
+
+
+def test_a_start_that_keeps_meeting_landing_stops_gives_up_refused(stubbed, context):
+    """Someone keeps starting and stopping it: after STOP_ATTEMPTS landing Stops the Start
+    ends with IVS's refusal instead of going on."""
+    for _ in range(STOP_ATTEMPTS):
+        landing_stop(stubbed)
+
+    outcome = start(stubbed, context)
+
+    assert isinstance(outcome, Refused)
+    assert outcome.error.code == "ConflictException"
+    assert stubbed.calls.count(START) == STOP_ATTEMPTS
+
+
+def test_a_lost_answer_in_an_earlier_settle_retry_stays_with_the_final_refusal(stubbed, context):
+    """The first Start's answer is lost and IVS then says "not publishing" while the
+    publisher is observed live (a settle retry); the retry is refused for a real reason, and
+    the outcome still says the lost attempt may have started it."""
+    lost_then_refused(stubbed, "ValidationException", 400, "host-1 is not publishing")
+    stubbed.expect_list({})
+    stubbed.expect_publishing_observed()
+    stubbed.expect_start_error("ConflictException", 409, "busy")
+    stubbed.expect_list({})
+    stubbed.expect_publishing_observed()
+
+    outcome = start(stubbed, context, settle=Settle(SETTLE_SECONDS))
+
+    assert isinstance(outcome, Refused)
+    assert outcome.error.code == "ConflictException"
+    assert outcome.unanswered is True
+    assert stubbed.calls.count(START) == 3

@@ -214,3 +214,16 @@ def test_a_lost_answer_in_an_earlier_settle_retry_stays_with_the_final_refusal(s
     assert outcome.error.code == "ConflictException"
     assert outcome.unanswered is True
     assert stubbed.calls.count(START) == 3
+
+
+def test_giving_up_on_landing_stops_after_a_lost_answer_keeps_the_lost_attempt(stubbed, context):
+    lost_then_refused(stubbed, "ConflictException", 409, "already replicating")
+    stubbed.expect_list({DESTINATION: "ACTIVE"})
+    stubbed.expect_list({DESTINATION: "STOPPED"})
+    for _ in range(STOP_ATTEMPTS - 1):
+        landing_stop(stubbed)
+
+    outcome = start(stubbed, context)
+
+    assert isinstance(outcome, Refused)
+    assert outcome.unanswered is True

@@ -19,7 +19,7 @@ from ivs_replication_handler.replicas import (
     Started,
     Unconfirmed,
 )
-from ivs_replication_handler.retries import Deadline
+from ivs_replication_handler.retries import DEADLINE_MARGIN_SECONDS, Deadline
 from ivs_replication_handler.spec import ReplicationKey, ReplicationSpec
 
 # As in conftest.py.
@@ -104,7 +104,7 @@ def test_confirming_active_polls_from_half_a_second_doubling_to_four_within_the_
 ):
     """A Start IVS accepted is confirmed by listing it until ACTIVE, with backoff from 0.5 s
     doubling up to 4 s (each wait its longest here), giving up once the next wait would pass
-    the timeout, and saying what IVS listed last."""
+    the timeout (one that ends on it is still taken), and saying what IVS listed last."""
     monkeypatch.setattr("ivs_replication_handler.retries.random.uniform", lambda _, high: high)
     for _ in range(10):
         stubbed.expect_list({DESTINATION: "STOPPED"})
@@ -113,11 +113,11 @@ def test_confirming_active_polls_from_half_a_second_doubling_to_four_within_the_
     outcome = Replicas(stubbed.ivs).confirm_active(
         KEY,
         Deadline(context.get_remaining_time_in_millis),
-        timeout_seconds=30.0,
+        timeout_seconds=27.5,
         sleep=sleeps.append,
     )
 
-    assert outcome == Unconfirmed("IVS did not list it as ACTIVE within 30 s (last state: STOPPED)")
+    assert outcome == Unconfirmed("IVS did not list it as ACTIVE within 28 s (last state: STOPPED)")
     assert sleeps == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0, 4.0, 4.0, 4.0]
     assert stubbed.calls == [LIST] * 10
 
@@ -227,3 +227,34 @@ def test_giving_up_on_landing_stops_after_a_lost_answer_keeps_the_lost_attempt(s
 
     assert isinstance(outcome, Refused)
     assert outcome.unanswered is True
+
+
+def refused_not_publishing_while_observed_publishing(stubbed, times: int) -> None:
+    """IVS says "not publishing" while the publisher is observed publishing (IVS catching up)."""
+    for _ in range(times):
+        stubbed.expect_start_error("ValidationException", 400, "host-1 is not publishing")
+        stubbed.expect_publishing_observed()
+
+
+def test_a_settle_retry_is_taken_when_its_wait_ends_on_the_settle_time(stubbed, context):
+    """Waits of 0.5, 1 and 2 s fit a settle time of 3.5 s exactly: three retries, then the
+    next wait would pass it and the refusal stands."""
+    refused_not_publishing_while_observed_publishing(stubbed, 3)
+    stubbed.expect_start_error("ValidationException", 400, "host-1 is not publishing")
+
+    assert start(stubbed, context, settle=Settle(3.5)) == NotPublishing()
+    assert stubbed.sleeps == [0.5, 1.0, 2.0]
+    assert stubbed.calls.count(START) == 4
+
+
+def test_a_settle_retry_is_taken_only_with_an_attempts_time_left_after_its_wait(stubbed, context):
+    """Near the deadline: the first wait leaves exactly one attempt's time, so the retry goes;
+    the next would leave less, so the refusal stands (the deadline is never overrun)."""
+    budget = stubbed.ivs.attempt_budget_seconds
+    context.remaining_ms = int((DEADLINE_MARGIN_SECONDS + budget + 0.5) * 1000)
+    refused_not_publishing_while_observed_publishing(stubbed, 1)
+    stubbed.expect_start_error("ValidationException", 400, "host-1 is not publishing")
+
+    assert start(stubbed, context, settle=Settle(SETTLE_SECONDS)) == NotPublishing()
+    assert stubbed.sleeps == [0.5]
+    assert stubbed.calls.count(START) == 2

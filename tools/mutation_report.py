@@ -83,7 +83,7 @@ def main() -> int:
         return 1
     score = total["killed"] / checked
     print(
-        f"{'core (all of the above)':45} {total['killed']:4} killed {total['survived']:4} "
+        f"{'all modules checked':45} {total['killed']:4} killed {total['survived']:4} "
         f"survived {total['no tests']:3} untested  {score:7.1%}"
     )
     accepted = accepted_survivors()

@@ -103,15 +103,21 @@ docs: setup
 MUTMUT := mutmut==3.8.1
 MUTATE_DIR := build/mutate
 
+# Which mutants to run (mutmut's names, wildcards allowed), e.g. one module at a time:
+# make mutate MUTANTS='ivs_replication_handler.replicas*'. Default: all.
+MUTANTS ?=
+
 ## Mutation testing of the handler's core (replicas, lifecycle, reconciler, registry; see
-## [tool.mutmut] in pyproject.toml) with the fast tests: not in CI, it takes long. Prints the
-## score per module and the survivors (`cd build/mutate && mutmut show <name>` for a diff).
+## [tool.mutmut] in pyproject.toml) with the fast tests: not in CI, it takes long (hours for
+## all on two cores; MUTANTS picks some). Prints the score per module and the survivors, with
+## the reasons of the accepted ones (tools/mutation_survivors.toml); `cd build/mutate &&
+## mutmut show <name>` prints a mutant's diff.
 mutate: setup
 	$(PY) -m pip install --quiet '$(MUTMUT)'
 	rm -rf $(MUTATE_DIR)
 	mkdir -p $(MUTATE_DIR)
 	cp -r lambda/replication/ivs_replication_handler tests pyproject.toml $(MUTATE_DIR)/
-	cd $(MUTATE_DIR) && $(CURDIR)/$(VENV)/bin/mutmut run --max-children 2 || true
+	cd $(MUTATE_DIR) && $(CURDIR)/$(VENV)/bin/mutmut run --max-children 2 $(foreach m,$(MUTANTS),'$(m)') || true
 	cd $(MUTATE_DIR) && $(CURDIR)/$(PY) $(CURDIR)/tools/mutation_report.py
 
 ## Benchmarks against in-run baselines (AwsCustomResource, bare boto3); writes bench/results.json.

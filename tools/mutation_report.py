@@ -5,12 +5,18 @@ exit code in ``mutants/<module>.py.meta``; a mutant is killed when a test failed
 with it, and survived when every test covering it passed. Prints one line per module and the
 survivors (``mutmut show <name>`` prints one's diff); writes the same as JSON to
 ``mutation-report.json``.
+
+A survivor listed in ``tools/mutation_survivors.toml`` (beside this script) is accepted: it is
+printed with the reason it is harmless (an equivalent mutant, or text no behaviour depends
+on). One not listed there is a missing test or dead code, and is printed as such; a listed
+name that no longer survives is reported too, so the list does not go stale.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import tomllib
 from collections import Counter
 from pathlib import Path
 
@@ -18,6 +24,15 @@ from pathlib import Path
 KILLED = {1, 3, 36, 24, -24, 152, 255}
 SURVIVED = {0}
 NO_TESTS = {5, 33}
+ACCEPTED = Path(__file__).with_name("mutation_survivors.toml")
+
+
+def accepted_survivors(path: Path = ACCEPTED) -> dict[str, str]:
+    """Each accepted survivor's name, with the reason it is harmless."""
+    if not path.exists():
+        return {}
+    survivors: dict[str, str] = tomllib.loads(path.read_text())["survivors"]
+    return survivors
 
 
 def module_results(meta: Path) -> dict[str, int | None]:
@@ -51,13 +66,16 @@ def main() -> int:
             else:
                 counts["other"] += 1
         checked = counts["killed"] + counts["survived"] + counts["no tests"]
-        score = counts["killed"] / checked if checked else 1.0
-        report[module] = {"counts": dict(counts), "score": round(score, 4), "survivors": survivors}
+        score = round(counts["killed"] / checked, 4) if checked else None
+        report[module] = {"counts": dict(counts), "score": score, "survivors": survivors}
         survivors_of_all += survivors
         total.update(counts)
+        unchecked = f"  ({counts['other']} not checked)" if counts["other"] else ""
         print(
             f"{module:45} {counts['killed']:4} killed {counts['survived']:4} survived "
-            f"{counts['no tests']:3} untested  {score:7.1%}"
+            f"{counts['no tests']:3} untested  "
+            + (f"{score:7.1%}" if score is not None else "    n/a")
+            + unchecked
         )
     checked = total["killed"] + total["survived"] + total["no tests"]
     if not checked:
@@ -65,13 +83,26 @@ def main() -> int:
         return 1
     score = total["killed"] / checked
     print(
-        f"{'core (all of the above)':45} {total['killed']:4} killed {total['survived']:4} "
+        f"{'all modules checked':45} {total['killed']:4} killed {total['survived']:4} "
         f"survived {total['no tests']:3} untested  {score:7.1%}"
     )
+    accepted = accepted_survivors()
     for name in survivors_of_all:
-        print(f"survivor: {name}")
+        reason = accepted.get(name)
+        print(f"survivor: {name}: " + (reason if reason else "NOT ACCEPTED (missing test?)"))
+    checked_names = {name for meta in metas for name in module_results(meta)}
+    for name in sorted(set(accepted) - set(survivors_of_all)):
+        state = "killed now" if name in checked_names else "no such mutant"
+        print(f"accepted but {state}: {name} (remove it from {ACCEPTED.name})")
     Path("mutation-report.json").write_text(
-        json.dumps({"modules": report, "score": round(score, 4)}, indent=2)
+        json.dumps(
+            {
+                "modules": report,
+                "score": round(score, 4),
+                "accepted": {name: accepted[name] for name in survivors_of_all if name in accepted},
+            },
+            indent=2,
+        )
     )
     return 0
 

@@ -304,3 +304,42 @@ def test_endless_throttling_gives_up_before_the_deadline_having_changed_nothing(
     # Backoff never ate into the time kept for the Stop and for answering CloudFormation.
     assert sum(sleeps) <= 60 - 5 - 13
     assert max(sleeps) <= 5.0
+
+
+def test_a_refusal_whose_state_cannot_be_read_fails_saying_nothing_was_started(
+    stubbed, cfn, context
+):
+    """A Start refused with a status that may mean "not publishing", and the listing that
+    would tell why refused too: the Create fails with both, says this Start started nothing,
+    and stops nothing."""
+    stubbed.expect_start_error("ConflictException", 409, "busy")
+    stubbed.stubber.add_client_error("list_participant_replicas", "AccessDeniedException", "", 403)
+
+    with pytest.raises(ReplicationFailedError) as caught:
+        handle_event(cfn.create(), context, stubbed.ivs)
+
+    assert stubbed.calls == [START, LIST]
+    reason = str(caught.value)
+    assert "busy; reading the state to tell why then failed:" in reason
+    assert "AccessDeniedException" in reason
+    assert "; nothing was started by this Start" in reason
+    assert "Nothing was changed" not in reason  # it was refused: the refusal is the news
+
+
+def test_a_refusal_after_a_lost_answer_whose_state_cannot_be_read_is_stopped_again(
+    stubbed, cfn, context
+):
+    """The first Start's answer lost, the retry refused, and the listing refused: the lost
+    attempt may have started it, so it is stopped again, and the failure says so."""
+    stubbed.fail_next(START, ReadTimeoutError(endpoint_url=ENDPOINT))
+    stubbed.expect_start_error("ConflictException", 409, "busy")
+    stubbed.stubber.add_client_error("list_participant_replicas", "AccessDeniedException", "", 403)
+    stubbed.expect_stop()
+
+    with pytest.raises(ReplicationFailedError) as caught:
+        handle_event(cfn.create(), context, stubbed.ivs)
+
+    assert stubbed.calls == [START, START, LIST, STOP]
+    reason = str(caught.value)
+    assert "; an earlier attempt of this Start went unanswered and may have started it" in reason
+    assert "It was stopped again" in reason

@@ -74,6 +74,20 @@ def test_a_refusal_while_listed_active_is_met_by_another_stop(stubbed, context):
     assert stubbed.sleeps == list(STOP_EFFECT_DELAYS)
 
 
+def test_a_refused_stop_watches_the_listing_from_a_quarter_second_for_up_to_ten_seconds(
+    stubbed, context
+):
+    """The watch for an earlier Stop to show lists at once, then after 0.25, 0.5 and 1 s, then
+    every 2 s, within STOP_EFFECT_SECONDS: quick for a Stop that lands at once, patient enough
+    for one that takes seconds, and no longer than a Stop is known to take."""
+    stubbed.expect_stop_error("ResourceNotFoundException", 404, "Replication not found")
+    stubbed.expect_listed_active_while_a_stop_is_watched()
+    stubbed.expect_stop()
+    stop(stubbed, context)
+    assert stubbed.sleeps == [0.25, 0.5, 1.0, 2.0, 2.0, 2.0, 2.0]
+    assert sum(stubbed.sleeps) <= STOP_EFFECT_SECONDS < sum(stubbed.sleeps) + 2.0
+
+
 def test_a_refusal_while_an_earlier_stop_is_still_landing_is_not_running(stubbed, context):
     """IVS may list a stopped replica ACTIVE for a moment after it answered the Stop (a
     duplicate Delete arrives meanwhile, and its Stop is refused): the refusal is watched until
@@ -93,6 +107,7 @@ def test_a_refusal_while_still_listed_active_after_every_attempt_fails_with_it(s
     outcome = stop(stubbed, context)
     assert isinstance(outcome, StopFailed)
     assert outcome.why == "refused"
+    assert "Replication not found" in outcome.cause
     assert outcome.refusal is not None
     assert outcome.refusal.code == "ResourceNotFoundException"
     assert stubbed.calls == ([STOP] + [LIST] * (1 + len(STOP_EFFECT_DELAYS))) * STOP_ATTEMPTS
@@ -120,6 +135,7 @@ def test_a_transient_refusal_that_outlasts_the_retries_is_never_read_past(stubbe
     outcome = stop(stubbed, context)
     assert isinstance(outcome, StopFailed)
     assert outcome.why == "timed-out"
+    assert "try later" in outcome.cause  # what the run's or the request's failure reports
     assert stubbed.calls == [STOP]
 
 

@@ -60,19 +60,10 @@ STOP_ATTEMPTS = 3
 STOP_EFFECT_SECONDS = 10.0
 
 
-def _doubling(first: float, cap: float, total: float) -> tuple[float, ...]:
-    """Delays from `first`, doubling up to `cap`, adding up to at most `total` seconds."""
-    delays: list[float] = []
-    delay = first
-    while sum(delays) + delay <= total:
-        delays.append(delay)
-        delay = min(cap, delay * 2)
-    return tuple(delays)
-
-
-# The waits between listings while a Stop shows (0.25, 0.5, 1, then 2 s: 8 listings in all).
-# Not jittered: the listings of one replication, by one caller.
-STOP_EFFECT_DELAYS = _doubling(0.25, 2.0, STOP_EFFECT_SECONDS)
+# The waits between listings while a Stop shows: from 0.25 s, doubling up to 2 s, adding up to
+# at most STOP_EFFECT_SECONDS (9.75 s: 8 listings in all). Not jittered: the listings of one
+# replication, by one caller.
+STOP_EFFECT_DELAYS = (0.25, 0.5, 1.0, 2.0, 2.0, 2.0, 2.0)
 # Confirming ACTIVE polls the listing with backoff from this, up to the cap.
 _CONFIRM_BASE_SECONDS = 0.5
 _CONFIRM_CAP_SECONDS = 4.0
@@ -354,9 +345,7 @@ class Replicas:
         than the known ones: `_observe` read it), or gone from the event's session, ends the
         Start at once. Without an event, only the known "not publishing" text is checked (a
         refusal of a participant observed publishing is final: the service's text is
-        reported)."""
-        if settle.seconds <= 0:
-            return False
+        reported). Asked only within the settle time (`start`)."""
         if not verdict.said and isinstance(verdict.outcome, NotPublishing):
             return False  # observed not publishing already
         if not settle.publisher_live and not verdict.said:

@@ -1,0 +1,141 @@
+"""A failed Start in the reconciler, at the AWS edge: the first attempt's answer is lost (a read
+timeout, so IVS may have carried it out) and the retry is refused. What the lost attempt may
+have started is stopped again (`replicas.Replicas.undo`) unless the registry, read again after
+the Start, still declares it with the settings the run started; a registry that cannot be read
+is no declaration, and the run fails so that Lambda retries it. The run's failure says what is
+left: the stop that ended it, or the stop that failed too."""
+
+from __future__ import annotations
+
+import pytest
+from botocore.exceptions import ReadTimeoutError
+
+from ivs_replication_handler import contract as c
+from ivs_replication_handler.errors import ServiceError
+from ivs_replication_handler.reconciler import reconcile
+from ivs_replication_handler.retries import Deadline
+from ivs_replication_handler.spec import ReplicationKey, ReplicationSpec
+from tests.publishing import published_event
+
+# As in conftest.py (this folder is no package).
+SOURCE = "arn:aws:ivs:us-east-1:123456789012:stage/SourceStage01"
+DESTINATION = "arn:aws:ivs:us-east-1:123456789012:stage/DestinationStage01"
+PARTICIPANT = "host-1"
+KEY = ReplicationKey(SOURCE, DESTINATION, PARTICIPANT)
+SPEC = ReplicationSpec(KEY, when_not_publishing=c.MODE_FOLLOW)
+ENDPOINT = "https://ivsrealtime.us-east-1.amazonaws.com"
+
+START = "StartParticipantReplication"
+STOP = "StopParticipantReplication"
+LIST = "ListParticipantReplicas"
+
+_REFUSED_READ = ServiceError("GetItem", "AccessDeniedException", 400, "not authorized to read")
+
+
+class _Registry:
+    """The run reads SPEC declared; the re-read after the Start answers `now` (a spec, None for
+    withdrawn), or is refused when `now` is the refusal."""
+
+    attempt_budget_seconds = 0.0
+
+    def __init__(self, now: ReplicationSpec | ServiceError | None) -> None:
+        self.now = now
+        self.re_reads = 0
+
+    def declarations_of(self, *_: object) -> list[ReplicationSpec]:
+        return [SPEC]
+
+    def mirrors_of(self, *_: object) -> list[object]:
+        return []  # no StageMirror takes the source stage
+
+    def declaration(self, *_: object) -> ReplicationSpec | None:
+        self.re_reads += 1
+        if isinstance(self.now, ServiceError):
+            raise self.now
+        return self.now
+
+
+def refused_after_a_lost_answer(stubbed) -> None:
+    """The run's List, then a Start carried out whose answer is lost, and its retry refused."""
+    stubbed.expect_list({})
+    stubbed.fail_next(START, ReadTimeoutError(endpoint_url=ENDPOINT))
+    stubbed.expect_start_error("ServiceQuotaExceededException", 402, "Replication quota exceeded")
+
+
+def run(stubbed, context, registry: _Registry):
+    deadline = Deadline(context.get_remaining_time_in_millis)
+    return reconcile(published_event(SOURCE, PARTICIPANT), stubbed.ivs, registry, deadline)
+
+
+def test_a_failed_start_that_is_still_declared_is_kept_and_fails_the_run(stubbed, context):
+    """Declared with the same settings: what the lost attempt started is wanted, so no Stop;
+    the run fails with the refusal, so Lambda retries it."""
+    refused_after_a_lost_answer(stubbed)
+    registry = _Registry(SPEC)
+
+    report = run(stubbed, context, registry)
+
+    assert stubbed.calls == [LIST, START, START]
+    assert registry.re_reads == 1
+    assert "ServiceQuotaExceededException" in report.failed[KEY.physical_id()]
+
+
+@pytest.mark.parametrize(
+    "now",
+    [None, ReplicationSpec(KEY, {"role": "new"}, when_not_publishing=c.MODE_FOLLOW)],
+    ids=["withdrawn", "declared-with-other-settings"],
+)
+def test_a_failed_start_that_is_not_declared_so_is_stopped_again(stubbed, context, now):
+    refused_after_a_lost_answer(stubbed)
+    stubbed.expect_stop()
+
+    report = run(stubbed, context, _Registry(now))
+
+    assert stubbed.calls == [LIST, START, START, STOP]
+    assert "ServiceQuotaExceededException" in report.failed[KEY.physical_id()]
+
+
+def test_a_failed_start_with_the_registry_unreadable_is_stopped_and_the_run_says_why(
+    stubbed, context
+):
+    """Nothing undeclared outlives the run: an unreadable registry is no declaration, so the
+    replication is stopped, and the run fails naming the registry check (Lambda's retry
+    starts it again if it is declared)."""
+    refused_after_a_lost_answer(stubbed)
+    stubbed.expect_stop()
+
+    report = run(stubbed, context, _Registry(_REFUSED_READ))
+
+    assert stubbed.calls == [LIST, START, START, STOP]
+    assert report.failed[KEY.physical_id()] == (
+        f"the registry check after the start failed, so it was stopped: {_REFUSED_READ}"
+    )
+
+
+def test_a_failed_start_whose_stop_fails_too_says_both(stubbed, context):
+    """The registry unreadable and the Stop refused with the listing unreadable: the run's
+    failure names both, since the replication may still run."""
+    refused_after_a_lost_answer(stubbed)
+    stubbed.expect_stop_error("ConflictException", 409, "busy")
+    stubbed.stubber.add_client_error("list_participant_replicas", "AccessDeniedException", "", 403)
+
+    report = run(stubbed, context, _Registry(_REFUSED_READ))
+
+    failure = report.failed[KEY.physical_id()]
+    assert failure.startswith(f"the registry check after the start failed ({_REFUSED_READ})")
+    assert "and so did the stop (" in failure
+    assert "reading the state to tell whether it still runs then failed" in failure
+
+
+def test_a_withdrawn_failed_start_whose_stop_fails_reports_the_stop(stubbed, context):
+    """Withdrawn, and the Stop refused with the listing unreadable: the run's failure is the
+    Stop's (the replication may still run), not the Start's refusal."""
+    refused_after_a_lost_answer(stubbed)
+    stubbed.expect_stop_error("ConflictException", 409, "busy")
+    stubbed.stubber.add_client_error("list_participant_replicas", "AccessDeniedException", "", 403)
+
+    report = run(stubbed, context, _Registry(None))
+
+    failure = report.failed[KEY.physical_id()]
+    assert "reading the state to tell whether it still runs then failed" in failure
+    assert "ServiceQuotaExceededException" not in failure

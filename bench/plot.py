@@ -6,8 +6,8 @@ median and the target), P1's in-process synth time and template size against N (
 the burst/fan-out makespans against their ideal, and P6's StageMirror makespans as ratios to
 their ideal with the target (its create takes a minute, its fan-out seconds: one axis of
 seconds would flatten the fan-out).
-`python -m bench.plot [results.json] [out.svg]`; `make bench` writes ``benchmarks.svg`` next to
-the README.
+`python -m bench.plot [results.json] [out.svg]`; `make bench` writes ``benchmarks.svg`` at the
+repository's top, which the guide's Benchmarks page shows.
 """
 
 from __future__ import annotations

@@ -116,8 +116,9 @@ def test_a_refusal_after_a_start_that_never_connected_stops_nothing(stubbed, cfn
 def test_delete_retries_a_503_stop(stubbed, cfn, context):
     stubbed.expect_stop_error("ServiceUnavailableException", 503, "Service unavailable")
     stubbed.expect_stop()
+    stubbed.expect_list({cfn.destination: "STOPPED"})
     handle_event(cfn.delete(), context, stubbed.ivs)
-    assert stubbed.calls == [STOP, STOP]
+    assert stubbed.calls == [STOP, STOP, LIST]
 
 
 def test_confirmation_retries_a_throttled_list(stubbed, cfn, context):

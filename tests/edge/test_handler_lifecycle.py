@@ -463,13 +463,17 @@ def test_update_without_a_relevant_change_calls_nothing(stubbed, cfn, context, n
 def test_delete_stops_the_replication_named_by_the_physical_id(stubbed, cfn, context):
     physical_id = f"{cfn.other_destination}|{cfn.source}|guest_7"
     stubbed.expect_stop(cfn.other_destination, cfn.source, "guest_7")
+    # The Delete returns once IVS shows the replication stopped.
+    stubbed.expect_list(
+        {cfn.source: "STOPPED"}, source=cfn.other_destination, participant="guest_7"
+    )
 
     # ResourceProperties describe another replication: the id alone decides what to stop.
     result = handle_event(cfn.delete(physical_id), context, stubbed.ivs)
 
     assert result["PhysicalResourceId"] == physical_id
     assert result["Data"]["ParticipantId"] == "guest_7"
-    assert stubbed.calls == [STOP]
+    assert stubbed.calls == [STOP, LIST]
 
 
 REFUSED_STOPS = [

@@ -40,6 +40,7 @@ def test_a_lifecycle_logs_identity_and_keys_but_never_the_url_or_values(
     ivs.expect_start(attributes=updated)
     ivs.expect_list({cfn.destination: "ACTIVE"})
     ivs.expect_stop()
+    ivs.expect_list({cfn.destination: "STOPPED"})
 
     handler.on_event(cfn.create(cfn.props(Attributes=created)), context)
     handler.on_event(

@@ -60,6 +60,7 @@ def test_each_successful_request_type_writes_one_requests_metric_to_stdout(
     on_event_ivs.expect_start()
     on_event_ivs.expect_list({cfn.destination: "ACTIVE"})
     on_event_ivs.expect_stop()
+    on_event_ivs.expect_list({cfn.destination: "STOPPED"})
     handler.on_event(cfn.create(), context)
     handler.on_event(cfn.update(cfn.props(), cfn.props()), context)  # nothing changed
     handler.on_event(cfn.delete(), context)

@@ -202,3 +202,28 @@ def test_an_in_place_update_of_a_live_publisher_ends_with_one_active_replica_of_
     expected_window = int(str(new.get(c.PROP_RECONNECT_WINDOW_SECONDS, 0)))
     assert replica.attributes == expected_attributes
     assert replica.reconnect_window_seconds == expected_window
+
+
+def test_a_replication_removed_and_declared_again_at_once_runs_after_the_next_sweep(
+    world: FollowWorld,
+):
+    """A Delete returns once IVS shows its Stop: where IVS lists a stopped replica ACTIVE for
+    a moment (late-stop), a construct removed and added back at once, and the sweep after its
+    publisher returns, would otherwise count the replica whose Stop is landing as running and
+    start nothing (found by the follow state machine under the long profile)."""
+    main, side = world.stage("main"), world.stage("side")
+    # A reconnect window: the replica outlives its publisher's leaving while its Stop lands.
+    props = world.props(main, side, **{c.PROP_RECONNECT_WINDOW_SECONDS: 10})
+    physical_id = world.create(props)
+    world.ivs_endpoint.publish(main, PARTICIPANT)
+    world.deliver_events()
+    world.delete(physical_id, props)
+    world.ivs_endpoint.unpublish(main, PARTICIPANT)
+    world.create(props)  # nobody publishes: follow mode starts nothing yet
+
+    world.ivs_endpoint.publish(main, PARTICIPANT)
+    world.drop_events()
+    world.sweep()
+    world.ivs_endpoint.clock.advance(60)  # whatever Stop was landing has landed
+
+    assert world.state(main, side) == "ACTIVE"

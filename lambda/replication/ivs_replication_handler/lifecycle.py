@@ -206,7 +206,10 @@ class Lifecycle:
         left = self._withdraw(key)
         in_force = left.in_force if left.owners else self._held_by_a_mirror(key)
         if in_force is None:
-            self._stop(key, reason="Delete")
+            # Returns once IVS shows it stopped: a Create or a reconciler run right after this
+            # (a construct removed and added back) would otherwise find the replica still
+            # listed ACTIVE while its Stop lands, count it as running, and start nothing.
+            self._stop_and_await(key, reason="Delete")
             return Outcome(physical_id, key)
         self._step(
             "Still declared by other resources; not stopped",

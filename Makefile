@@ -61,7 +61,7 @@ synth: setup
 ## All tests: the library's (unit, handler at the AWS edge, construct, CDK CLI synth, packaging,
 ## local deployments, lifecycle under faults, gates), then the emulator's own, run on their own.
 test: setup
-	$(PY) -m pytest -q -n 2
+	$(PY) -m pytest -q -n 2 --dist worksteal
 	cd emulator && $(CURDIR)/$(PY) -m pytest -q -n 2
 
 # One mypy cache for every run: the CDK's type information is read once.

@@ -224,6 +224,24 @@ def test_narrowing_user_ids_stops_the_publishers_no_longer_taken(world: FollowWo
     assert world.replica_ids(main, audience) == {"host-a"}
 
 
+def test_a_publisher_narrowed_out_and_taken_again_at_once_runs_again(world: FollowWorld) -> None:
+    """An Update that narrows user ids waits until the destination no longer lists what it
+    stopped: under late-stop, a mirror that takes the publisher again right after (another
+    Update, or the destination removed and created again) would otherwise count the replica
+    whose Stop is landing as running, and start nothing (found by the mirror state machine)."""
+    main, audience = world.stage("main"), world.stage("audience")
+    _publish_hosts(world, main)
+    every = world.mirror_props(main, audience)
+    narrowed = world.mirror_props(main, audience, user_ids=["user-host-a"])
+    physical_id = world.create_mirror(every)
+    world.update_mirror(physical_id, narrowed, every)
+
+    world.update_mirror(physical_id, every, narrowed)  # no time passes but what it waits
+    _settle(world)
+
+    assert world.replica_ids(main, audience) == set(HOSTS)
+
+
 def test_a_renamed_mirror_keeps_its_replications_running(world: FollowWorld) -> None:
     """CloudFormation creates the new logical id, then deletes the old one."""
     main, audience = world.stage("main"), world.stage("audience")

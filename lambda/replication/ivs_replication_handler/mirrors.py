@@ -215,6 +215,9 @@ class MirrorRequests:
                     done.restarted.append(participant_id)
             else:
                 done.running.append(participant_id)
+        if done.stopped:
+            # Narrowed out: seen gone before anything reads this destination again.
+            self._await_gone(key, set(done.stopped))
         for participant_id, publisher in publishers.items():
             if participant_id in held or not spec.admits(publisher.user_id):
                 continue

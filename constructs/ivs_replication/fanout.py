@@ -116,13 +116,7 @@ class ParticipantFanOut(Construct):
                 f"{c.echo(destination_arn)} is already a destination of {self.node.path}",
                 "each destination stage once",
             )
-        child_id = construct_id if construct_id is not None else destination_id(stage)
-        if self.node.try_find_child(child_id) is not None:
-            raise c.InvalidPropertyError(
-                "construct_id",
-                f"{child_id!r} already names a child of {self.node.path}",
-                "an id unique within the fan-out",
-            )
+        child_id = free_child_id(self, stage, construct_id, "the fan-out")
         replication = ParticipantReplication(
             self,
             child_id,
@@ -185,6 +179,24 @@ class IngestReplication(ParticipantFanOut):
             ),
         )
         self.ingest_configuration = ingest_configuration
+
+
+def free_child_id(
+    parent: Construct, stage: StageLike, construct_id: str | None, parent_kind: str
+) -> str:
+    """The id of `parent`'s child for `stage`: `construct_id`, or the stage's own
+    (`destination_id`).
+
+    :raises ValueError: if another child of `parent` has that id already.
+    """
+    child_id = construct_id if construct_id is not None else destination_id(stage)
+    if parent.node.try_find_child(child_id) is not None:
+        raise c.InvalidPropertyError(
+            "construct_id",
+            f"{child_id!r} already names a child of {parent.node.path}",
+            f"an id unique within {parent_kind}",
+        )
+    return child_id
 
 
 def destination_id(stage: StageLike) -> str:

@@ -10,7 +10,7 @@ from constructs import Construct
 
 from ivs_replication_handler import contract as c
 
-from .fanout import DESTINATIONS_PROP, destination_id, destination_list
+from .fanout import DESTINATIONS_PROP, destination_list, free_child_id
 from .follow import FollowInfrastructure
 from .provider import ReplicationProvider
 from .replication import (
@@ -146,13 +146,7 @@ class StageMirror(Construct):
             source, or has no stable id.
         """
         destination_arn = self._checked_destination(stage, self._by_destination_arn)
-        child_id = construct_id if construct_id is not None else destination_id(stage)
-        if self.node.try_find_child(child_id) is not None:
-            raise c.InvalidPropertyError(
-                "construct_id",
-                f"{child_id!r} already names a child of {self.node.path}",
-                "an id unique within the mirror",
-            )
+        child_id = free_child_id(self, stage, construct_id, "the mirror")
         destination = MirrorDestination(
             self,
             child_id,

@@ -241,3 +241,15 @@ def test_something_else_than_an_ingest_configuration_is_rejected(stack: cdk.Stac
             ingest_configuration=cfn_stage(stack, "Main"),  # type: ignore[arg-type]
             destination_stages=[DESTINATION_ARN],
         )
+
+
+def test_an_added_destination_whose_id_is_taken_is_refused_naming_construct_id(
+    stack: cdk.Stack,
+) -> None:
+    """Two children with one id would be a synth crash deep in the CDK: refused first, with
+    the property and the allowed form."""
+    result = fan_out(stack, destination_stages=[DESTINATION_ARN])
+    taken = result.replications[0].node.id
+
+    with pytest.raises(ValueError, match=r"construct_id.*already names a child.*the fan-out"):
+        result.add_destination(OTHER_DESTINATION_ARN, construct_id=taken)

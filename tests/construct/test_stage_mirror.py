@@ -213,3 +213,14 @@ def test_token_user_ids_are_left_to_the_handler(stack: cdk.Stack) -> None:
         json.dumps(r["Properties"][c.PROP_USER_IDS]) == json.dumps({"Ref": "Hosts"})
         for r in resources.values()
     )
+
+
+def test_an_added_destination_whose_id_is_taken_is_refused_naming_construct_id(
+    stack: cdk.Stack,
+) -> None:
+    """As for a fan-out: refused before any child is made, naming the property."""
+    result = mirror(stack, destination_stages=[DESTINATION_ARN])
+    taken = result.destinations[0].node.id
+
+    with pytest.raises(ValueError, match=r"construct_id.*already names a child.*the mirror"):
+        result.add_destination(OTHER_DESTINATION_ARN, construct_id=taken)

@@ -169,11 +169,7 @@ def _log_mirror(key: MirrorKey | None, spec: MirrorSpec | None = None) -> None:
     or user ids, which belong to the application)."""
     if key is None:
         return
-    logger.append_keys(
-        source_stage_arn=key.source_stage_arn,
-        destination_stage_arn=key.destination_stage_arn,
-        participant_id=key.participant_id,
-    )
+    _log_identity(key)
     if spec is not None:
         logger.append_keys(
             attribute_keys=sorted(spec.attributes),
@@ -186,14 +182,20 @@ def _log_replication(key: ReplicationKey | None, spec: ReplicationSpec | None = 
     """Add the replication's identity to every later log line: ARNs, id, attribute keys only."""
     if key is None:
         return
-    logger.append_keys(
-        source_stage_arn=key.source_stage_arn,
-        destination_stage_arn=key.destination_stage_arn,
-        participant_id=key.participant_id,
-    )
+    _log_identity(key)
     if spec is not None:
         logger.append_keys(
             attribute_keys=sorted(spec.attributes),
             reconnect_window_seconds=spec.reconnect_window_seconds,
             when_not_publishing=spec.when_not_publishing,
         )
+
+
+def _log_identity(key: ReplicationKey | MirrorKey) -> None:
+    """The stages and the participant (``*`` for a mirror's every publisher) on every later
+    log line."""
+    logger.append_keys(
+        source_stage_arn=key.source_stage_arn,
+        destination_stage_arn=key.destination_stage_arn,
+        participant_id=key.participant_id,
+    )

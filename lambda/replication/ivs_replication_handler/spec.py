@@ -92,17 +92,7 @@ def parse_properties(props: Mapping[str, object]) -> ReplicationSpec:
     Raises InvalidPropertyError naming the custom-resource property (``ResourceProperties``
     itself when it is not a map).
     """
-    check_properties_map("ResourceProperties", props)
-    source = check_stage_arn(
-        c.PROP_SOURCE_STAGE_ARN, _required(props, c.PROP_SOURCE_STAGE_ARN, STAGE_ARN_FORM)
-    )
-    destination = check_stage_arn(
-        c.PROP_DESTINATION_STAGE_ARN,
-        _required(props, c.PROP_DESTINATION_STAGE_ARN, STAGE_ARN_FORM),
-    )
-    check_distinct_stages(
-        c.PROP_SOURCE_STAGE_ARN, c.PROP_DESTINATION_STAGE_ARN, source, destination
-    )
+    source, destination = _checked_stages(props)
     participant_id = check_participant_id(
         c.PROP_PARTICIPANT_ID, _required(props, c.PROP_PARTICIPANT_ID, PARTICIPANT_ID_FORM)
     )
@@ -328,11 +318,9 @@ class MirrorSpec:
         )
 
 
-def parse_mirror_properties(props: Mapping[str, object]) -> MirrorSpec:
-    """Validate a StageMirror destination's ResourceProperties, as CloudFormation delivers them.
-
-    Raises InvalidPropertyError naming the custom-resource property.
-    """
+def _checked_stages(props: Mapping[str, object]) -> tuple[str, str]:
+    """The source and destination stage ARNs of ResourceProperties (a map), both valid and
+    distinct; raises InvalidPropertyError naming the property."""
     check_properties_map("ResourceProperties", props)
     source = check_stage_arn(
         c.PROP_SOURCE_STAGE_ARN, _required(props, c.PROP_SOURCE_STAGE_ARN, STAGE_ARN_FORM)
@@ -344,6 +332,15 @@ def parse_mirror_properties(props: Mapping[str, object]) -> MirrorSpec:
     check_distinct_stages(
         c.PROP_SOURCE_STAGE_ARN, c.PROP_DESTINATION_STAGE_ARN, source, destination
     )
+    return source, destination
+
+
+def parse_mirror_properties(props: Mapping[str, object]) -> MirrorSpec:
+    """Validate a StageMirror destination's ResourceProperties, as CloudFormation delivers them.
+
+    Raises InvalidPropertyError naming the custom-resource property.
+    """
+    source, destination = _checked_stages(props)
     user_ids = props.get(c.PROP_USER_IDS)
     return MirrorSpec(
         MirrorKey(source, destination),

@@ -336,6 +336,8 @@ class CfnEvents:
     other_destination = OTHER_DESTINATION
     participant = PARTICIPANT
     physical_id = f"{SOURCE}|{DESTINATION}|{PARTICIPANT}"
+    # How a Reason names the replication of `physical_id`.
+    key_description = f"participant '{PARTICIPANT}' from {SOURCE} to {DESTINATION}"
     marker = FAILED_CREATE_MARKER
     response_url = RESPONSE_URL
     logical_id = "HostReplicationA1B2C3D4"

@@ -8,7 +8,8 @@ and the registry in a local DynamoDB (moto's server), all through real boto3 cli
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +35,9 @@ class FollowWorld:
     registry: Registry
     ivs: IvsRealtime
     events: list[dict[str, Any]] = field(default_factory=list)
+    # What the handler's Lambda context measures its time on (Default: real time); the
+    # endpoint's clock makes every wait of the handler bring its deadline closer.
+    lambda_clock: Callable[[], float] = time.monotonic
 
     def stage(self, name: str) -> str:
         return self.ivs_endpoint.create_stage(name)
@@ -120,7 +124,8 @@ class FollowWorld:
         props: Mapping[str, object],
         logical_id: str = "Replication",
         resource_type: str = c.RESOURCE_TYPE,
-    ) -> None:
+    ) -> Mapping[str, object]:
+        """The Delete's answer to the provider framework."""
         event = custom_resource_event(
             "Delete",
             logical_id=logical_id,
@@ -128,7 +133,7 @@ class FollowWorld:
             physical_id=physical_id,
             resource_type=resource_type,
         )
-        self._handle(event)
+        return self._handle(event)
 
     def deliver_events(self) -> list[dict[str, object]]:
         """Hand every announced event to the reconciler, as the follow rule would."""
@@ -189,7 +194,8 @@ class FollowWorld:
         ]
 
     def _handle(self, event: dict[str, object]) -> Mapping[str, object]:
-        return handle_event(event, LocalLambdaContext(), self.ivs, self.registry)
+        context = LocalLambdaContext(clock=self.lambda_clock)
+        return handle_event(event, context, self.ivs, self.registry)
 
 
 def _scan(registry: Registry, table: str) -> list[dict[str, Any]]:

@@ -233,8 +233,12 @@ def test_create_that_never_sent_start_does_not_claim_it_may_be_running(stubbed, 
 
 def test_delete_with_almost_no_time_left_fails_asking_for_a_retry(stubbed, cfn, context):
     context.remaining_ms = 10_000
-    with pytest.raises(ReplicationFailedError, match=r"ran out of time.*Retry"):
+    with pytest.raises(ReplicationFailedError) as caught:
         handle_event(cfn.delete(), context, stubbed.ivs)
+    assert caught.value.advice == (
+        f"Stopping {cfn.key_description} ran out of time. Retry the operation."
+    )
+    assert "no time left" in caught.value.cause
     assert stubbed.calls == []
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from ivs_replication_handler.errors import InvalidPropertyError, ReplicationFailedError
 from ivs_replication_handler.handler import handle_event
-from ivs_replication_handler.lifecycle import Lifecycle
+from ivs_replication_handler.lifecycle import IN_PLACE_START_ATTEMPTS, Lifecycle
 from ivs_replication_handler.replicas import STOP_ATTEMPTS, STOP_EFFECT_DELAYS
 from ivs_replication_handler.retries import Deadline
 from ivs_replication_handler.spec import parse_properties
@@ -354,6 +354,54 @@ def test_in_place_update_of_an_ended_replication_succeeds_with_its_publisher_awa
     assert stubbed.calls == [LIST, START, GET_STAGE]
 
 
+def test_in_place_update_of_an_ended_replication_refused_fails_and_restores_nothing(
+    stubbed, cfn, context
+):
+    """Nothing ran before the Update, so nothing is put back: the Reason is the refusal."""
+    stubbed.expect_list({cfn.destination: "STOPPED"})
+    stubbed.expect_start_error("ServiceQuotaExceededException", 402, "quota", window=60)
+    event = cfn.update(cfn.props(ReconnectWindowSeconds="60"), cfn.props())
+
+    with pytest.raises(ReplicationFailedError, match="ServiceQuotaExceededException") as caught:
+        handle_event(event, context, stubbed.ivs)
+
+    assert "previous settings" not in str(caught.value)
+    assert stubbed.calls == [LIST, START]
+
+
+def test_an_update_whose_restart_keeps_being_overtaken_stops_and_says_so(stubbed, cfn, context):
+    """Another caller starts the replication (with settings this Update cannot tell) after
+    each of its Stops: after IN_PLACE_START_ATTEMPTS rounds the Update fails saying so, and
+    then what its restore of the previous settings left (here: stopped)."""
+    stubbed.expect_list({cfn.destination: "ACTIVE"})
+    stubbed.expect_stop()
+    stubbed.expect_list({cfn.destination: "STOPPED"})
+    for _ in range(IN_PLACE_START_ATTEMPTS):
+        stubbed.expect_start_error(
+            "ConflictException", 409, "already replicated", attributes={"role": "guest"}
+        )
+        stubbed.expect_listed_active_while_a_stop_is_watched(cfn.destination)
+        stubbed.expect_stop()
+        stubbed.expect_list({cfn.destination: "STOPPED"})
+    stubbed.expect_start_error(
+        "ServiceQuotaExceededException", 402, "quota", attributes={"role": "host"}
+    )
+    stubbed.expect_list({cfn.destination: "STOPPED"})
+    event = cfn.update(
+        cfn.props(Attributes={"role": "guest"}), cfn.props(Attributes={"role": "host"})
+    )
+
+    with pytest.raises(ReplicationFailedError) as caught:
+        handle_event(event, context, stubbed.ivs)
+
+    assert caught.value.advice == (
+        f"participant '{cfn.participant}' from {cfn.source} to {cfn.destination} kept being "
+        "started by another caller with unknown settings while this Update restarted it; it "
+        "is stopped. Retry the deployment. Restoring the previous settings failed too: the "
+        "replication is stopped."
+    )
+
+
 def test_in_place_update_not_publishing_restores_the_previous_settings(stubbed, cfn, context):
     stubbed.expect_list({cfn.destination: "ACTIVE"})
     stubbed.expect_stop()
@@ -378,7 +426,7 @@ def test_in_place_update_not_publishing_restores_the_previous_settings(stubbed, 
 
     message = str(caught.value)
     assert "'host-1' is not publishing" in message
-    assert "runs again with its previous settings" in message
+    assert caught.value.advice.endswith(" The replication runs again with its previous settings.")
     assert stubbed.calls == [LIST, STOP, LIST, START, GET_STAGE, START, LIST]
 
 
@@ -405,7 +453,10 @@ def test_a_restore_whose_publisher_is_gone_says_the_replication_is_not_running(
     with pytest.raises(ReplicationFailedError) as caught:
         handle_event(event, context, stubbed.ivs)
 
-    assert "the replication is not running" in str(caught.value)
+    assert caught.value.advice.endswith(
+        " The previous settings were not started again: the participant is not publishing, "
+        "so the replication is not running."
+    )
     assert "runs again" not in str(caught.value)
     assert stubbed.calls == [LIST, STOP, LIST, START, GET_STAGE, START, GET_STAGE]
 
@@ -414,11 +465,21 @@ def test_a_restore_whose_publisher_is_gone_says_the_replication_is_not_running(
     ("listed", "says"),
     [
         ("STOPPED", "Restoring the previous settings failed too: the replication is stopped."),
-        ("ACTIVE", "IVS lists the replication ACTIVE, with settings this request cannot tell"),
+        (
+            "ACTIVE",
+            "Restoring the previous settings failed too; IVS lists the replication ACTIVE, "
+            "with settings this request cannot tell.",
+        ),
+        (
+            "unreadable",
+            "Restoring the previous settings failed too, and IVS's listing could not be read: "
+            "list-participant-replicas says whether it runs.",
+        ),
     ],
 )
 def test_a_failed_restore_says_what_ivs_lists_afterwards(stubbed, cfn, context, listed, says):
-    """A restore reports what is true afterwards: the listing read after the failure."""
+    """A restore reports what is true afterwards: the listing read after the failure (and
+    where to read it, when it cannot be read)."""
     stubbed.expect_list({cfn.destination: "ACTIVE"})
     stubbed.expect_stop()
     stubbed.expect_list({cfn.destination: "STOPPED"})
@@ -428,7 +489,12 @@ def test_a_failed_restore_says_what_ivs_lists_afterwards(stubbed, cfn, context, 
     stubbed.expect_start_error(
         "ServiceQuotaExceededException", 402, "quota", attributes={"role": "host"}
     )
-    stubbed.expect_list({cfn.destination: listed})
+    if listed == "unreadable":
+        stubbed.stubber.add_client_error(
+            "list_participant_replicas", "AccessDeniedException", "not authorized", 403
+        )
+    else:
+        stubbed.expect_list({cfn.destination: listed})
     event = cfn.update(
         cfn.props(Attributes={"role": "guest"}), cfn.props(Attributes={"role": "host"})
     )
@@ -436,7 +502,7 @@ def test_a_failed_restore_says_what_ivs_lists_afterwards(stubbed, cfn, context, 
     with pytest.raises(ReplicationFailedError) as caught:
         handle_event(event, context, stubbed.ivs)
 
-    assert says in str(caught.value)
+    assert caught.value.advice.endswith(f" {says}")
     assert stubbed.calls == [LIST, STOP, LIST, START, START, LIST]
 
 
@@ -519,8 +585,9 @@ def test_delete_refused_while_still_active_fails_with_the_service_text(
         stubbed.expect_listed_active_while_a_stop_is_watched(cfn.destination)
     with pytest.raises(ReplicationFailedError) as caught:
         handle_event(cfn.delete(), context, stubbed.ivs)
-    assert "StopParticipantReplication failed" in str(caught.value)
-    assert refusal[2] in str(caught.value)
+    assert str(caught.value).startswith(
+        f"StopParticipantReplication failed for {cfn.key_description}: {refusal[0]}: {refusal[2]} "
+    )
 
 
 def test_delete_refused_with_an_unreadable_state_fails_and_says_it_may_run(stubbed, cfn, context):
@@ -530,7 +597,12 @@ def test_delete_refused_with_an_unreadable_state_fails_and_says_it_may_run(stubb
     )
     with pytest.raises(ReplicationFailedError) as caught:
         handle_event(cfn.delete(), context, stubbed.ivs)
-    assert "may still run" in str(caught.value)
+    assert caught.value.advice == (
+        f"Stopping {cfn.key_description} was refused, and its state could not be read: it may "
+        "still run. Retry the operation."
+    )
+    assert "Replication not found" in caught.value.cause
+    assert "not authorized" in caught.value.cause
 
 
 @pytest.mark.parametrize(

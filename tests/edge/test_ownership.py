@@ -16,6 +16,7 @@ from ivs_replication_handler.registry import Ownership, Registry
 from ivs_replication_handler.retries import Deadline
 from ivs_replication_handler.spec import ReplicationKey
 from tests.edge.follow_world import FollowWorld
+from tests.edge_hooks import HookedIvs
 
 MODES = {
     "follow": {},
@@ -69,6 +70,31 @@ def test_a_rename_keeps_the_replication_running_and_declared(
     assert world.declared() == []
 
 
+def test_a_rename_with_the_same_settings_never_interrupts_the_replication(
+    world: FollowWorld, mode: dict[str, object]
+) -> None:
+    """The old id's Delete withdraws an owner whose settings are the ones running: nothing is
+    stopped or started (a restart would cut the replica out of its destination for a moment).
+    The Delete answers with the id and the replication it was given."""
+    physical_id, props = live_replication(world, mode)
+    world.create(props, logical_id="New")
+    world.ivs_endpoint.reset_calls()
+
+    response = world.delete(physical_id, props, logical_id="Old")
+
+    assert response == {
+        "PhysicalResourceId": physical_id,
+        "Data": {
+            c.PROP_SOURCE_STAGE_ARN: props[c.PROP_SOURCE_STAGE_ARN],
+            c.PROP_DESTINATION_STAGE_ARN: props[c.PROP_DESTINATION_STAGE_ARN],
+            c.PROP_PARTICIPANT_ID: "encoder-1",
+        },
+    }
+    assert "StopParticipantReplication" not in world.ivs_endpoint.calls
+    assert "StartParticipantReplication" not in world.ivs_endpoint.calls
+    assert state(world, props) == "ACTIVE"
+
+
 def test_a_failed_moves_rollback_cleanup_keeps_the_old_resources_replication(
     world: FollowWorld, mode: dict[str, object]
 ) -> None:
@@ -98,6 +124,33 @@ def test_a_rename_that_also_changes_the_settings_runs_the_new_ones(world: Follow
     world.delete(physical_id, new, logical_id="New")  # the rollback's cleanup
     [replica] = [r for r in world.ivs_endpoint.replicas(state="ACTIVE") if not r.stopping]
     assert (replica.attributes, replica.reconnect_window_seconds) == ({}, 0)
+
+
+@pytest.mark.parametrize("kept", ["fail", "wait"])
+def test_a_delete_restarting_with_the_remaining_settings_ends_at_once_if_the_publisher_left(
+    world: FollowWorld, kept: str
+) -> None:
+    """The rollback's cleanup deletes the new owner: the old one's settings are in force
+    again, so the Delete stops the replica and starts it with them. The publisher leaves in
+    between: whatever the remaining owner's mode, a Delete neither fails for that (it would
+    stick the rollback) nor waits for the publisher (that wait belongs to deploying the
+    remaining resource, not to removing another): nothing runs, as after any absence."""
+    physical_id, old = live_replication(world, MODES[kept])
+    new = {**old, c.PROP_ATTRIBUTES: {"role": "cohost"}}
+    world.create(new, logical_id="New")
+    main = str(old[c.PROP_SOURCE_STAGE_ARN])
+    hooked = HookedIvs(world.ivs.client)
+    hooked.sleep = world.ivs_endpoint.clock.advance
+    hooked.after_stop = lambda: world.ivs_endpoint.unpublish(main, "encoder-1")
+    world.ivs = hooked
+    world.lambda_clock = world.ivs_endpoint.clock.now
+    world.ivs_endpoint.reset_calls()
+
+    response = world.delete(physical_id, new, logical_id="New")
+
+    assert response["PhysicalResourceId"] == physical_id
+    assert world.ivs_endpoint.calls.get("StartParticipantReplication", 0) <= 2
+    assert state(world, old) != "ACTIVE"
 
 
 def test_a_failed_create_of_the_new_id_leaves_the_old_ones_replication_running(

@@ -8,12 +8,24 @@ from __future__ import annotations
 import pytest
 
 from ivs_replication_handler import contract as c
-from ivs_replication_handler.errors import InvalidPropertyError, ReplicationFailedError
+from ivs_replication_handler import messages
+from ivs_replication_handler.errors import (
+    InvalidPropertyError,
+    ReplicationFailedError,
+    ServiceError,
+)
 from ivs_replication_handler.ivs import IvsRealtime, make_client
 from ivs_replication_handler.mirrors import MirrorRequests, paced_for_mirrors
+from ivs_replication_handler.registry import Registry
+from ivs_replication_handler.replicas import STOP_ATTEMPTS
 from ivs_replication_handler.retries import Deadline
 from ivs_replication_handler.settings import IvsSettings
-from ivs_replication_handler.spec import parse_mirror_properties
+from ivs_replication_handler.spec import (
+    MirrorKey,
+    MirrorSpec,
+    ReplicationKey,
+    parse_mirror_properties,
+)
 from tests.edge.follow_world import FollowWorld
 from tests.edge_hooks import HookedIvs
 
@@ -189,6 +201,168 @@ def test_deleting_an_explicit_replication_leaves_it_running_for_a_mirror(
         if r.state == "ACTIVE" and not r.stopping
     ]
     assert running.attributes == {"role": "audience"}
+
+
+def _explicit_and_mirror(
+    world: FollowWorld, user_ids: list[str] | None
+) -> tuple[str, str, str, dict[str, object]]:
+    """host-a live in main, an explicit replication of it into audience, and a mirror of
+    main into audience (every publisher, or `user_ids`'). Returns (main, audience, the
+    explicit one's physical id, its properties)."""
+    main, audience = world.stage("main"), world.stage("audience")
+    _publish_hosts(world, main, ("host-a",))
+    explicit = world.props(main, audience, "host-a", Attributes={"role": "explicit"})
+    explicit_id = world.create(explicit, "Explicit")
+    world.create_mirror(
+        world.mirror_props(main, audience, user_ids=user_ids, Attributes={"role": "audience"})
+    )
+    return main, audience, explicit_id, explicit
+
+
+def test_deleting_an_explicit_replication_leaves_it_to_a_mirror_naming_its_user_id(
+    world: FollowWorld,
+) -> None:
+    """A mirror with user ids holds the publishers whose user id it names: the explicit
+    replication's Delete leaves that one running (with the mirror's settings)."""
+    _, audience, explicit_id, explicit = _explicit_and_mirror(world, ["user-host-a"])
+
+    world.delete(explicit_id, explicit, "Explicit")
+    _settle(world)
+
+    [running] = [
+        r
+        for r in world.ivs_endpoint.replicas(destination_stage_arn=audience)
+        if r.state == "ACTIVE" and not r.stopping
+    ]
+    assert running.attributes == {"role": "audience"}
+
+
+def test_deleting_an_explicit_replication_a_mirror_does_not_take_stops_it(
+    world: FollowWorld,
+) -> None:
+    """A mirror whose user ids leave the publisher out does not hold it: the explicit
+    replication's Delete stops it, as if no mirror were there."""
+    main, audience, explicit_id, explicit = _explicit_and_mirror(world, ["user-someone-else"])
+
+    world.delete(explicit_id, explicit, "Explicit")
+    _settle(world)
+
+    assert world.replica_ids(main, audience) == set()
+
+
+def test_deleting_an_explicit_replication_whose_publisher_left_succeeds_beside_a_mirror(
+    world: FollowWorld,
+) -> None:
+    """The publisher has left (its replica ended with it): no mirror holds an absent
+    publisher, and the Delete succeeds with nothing running."""
+    main, audience, explicit_id, explicit = _explicit_and_mirror(world, None)
+    world.ivs_endpoint.unpublish(main, "host-a")
+    world.ivs_endpoint.clock.advance(world.ivs_endpoint.profile.stop_effect_delay_seconds + 1)
+
+    response = world.delete(explicit_id, explicit, "Explicit")
+    _settle(world)
+
+    assert response["PhysicalResourceId"] == explicit_id
+    assert world.replica_ids(main, audience) == set()
+
+
+class _MirrorlessRegistry(Registry):
+    """The registry, its mirror items unreadable (a policy without GetItem on them, say)."""
+
+    def mirror(self, key: MirrorKey, deadline: Deadline) -> MirrorSpec | None:
+        raise ServiceError("GetItem", "AccessDeniedException", 400, "not authorized")
+
+
+def test_a_delete_that_cannot_tell_whether_a_mirror_holds_the_replication_stops_nothing(
+    world: FollowWorld,
+) -> None:
+    """Stopping a replication a mirror takes would cut a live publisher out of its audience
+    until its next event: a Delete that cannot read the mirror fails (CloudFormation retries
+    it), naming both, and leaves the replication running."""
+    main, audience, explicit_id, explicit = _explicit_and_mirror(world, None)
+    registry = world.registry
+    world.registry = _MirrorlessRegistry(registry.table_name, client=registry.client)
+
+    with pytest.raises(ReplicationFailedError) as caught:
+        world.delete(explicit_id, explicit, "Explicit")
+
+    mirror = MirrorKey(main, audience).describe()
+    replication = ReplicationKey(main, audience, "host-a").describe()
+    assert str(caught.value) == (
+        f"Could not tell whether {mirror} holds {replication}, so it was not stopped. Retry. "
+        "Cause: GetItem: AccessDeniedException (400): not authorized"
+    )
+    assert world.replica_ids(main, audience) == {"host-a"}
+
+
+def _failed_create_over_a_running_replica(world: FollowWorld) -> tuple[str, str, str]:
+    """host-a replicated main -> audience by another caller (as a reconciler run may have
+    started it meanwhile); a Create of it whose registry cannot read mirrors fails. Returns
+    (main, audience, the failure's Reason)."""
+    main, audience = world.stage("main"), world.stage("audience")
+    _publish_hosts(world, main, ("host-a",))
+    world.ivs.client.start_participant_replication(
+        sourceStageArn=main, destinationStageArn=audience, participantId="host-a"
+    )
+    registry = world.registry
+    world.registry = _MirrorlessRegistry(registry.table_name, client=registry.client)
+    props = world.props(main, audience, "host-a", WhenNotPublishing=c.MODE_FAIL)
+    with pytest.raises(ReplicationFailedError) as caught:
+        world.create(props, "Explicit")
+    world.registry = registry
+    _settle(world)
+    return main, audience, str(caught.value)
+
+
+def _could_not_read_the_mirror(main: str, audience: str) -> str:
+    return (
+        f"Could not read {MirrorKey(main, audience).describe()} from the registry. Deploy "
+        "again. Cause: GetItem: AccessDeniedException (400): not authorized"
+    )
+
+
+def test_a_failed_create_that_cannot_tell_whether_a_mirror_holds_it_stops_what_runs(
+    world: FollowWorld,
+) -> None:
+    """After a failed Create no Delete comes: what runs that nothing declares is stopped, and
+    a mirror that cannot be read counts as none (its replication comes back with its
+    publisher's next event or a sweep; an undeclared one would run on). The Reason is the
+    failure alone: nothing is left to stop by hand."""
+    main, audience, reason = _failed_create_over_a_running_replica(world)
+
+    assert reason == _could_not_read_the_mirror(main, audience)
+    assert world.replica_ids(main, audience) == set()
+    assert world.declared() == []
+
+
+def test_a_failed_create_whose_listing_is_unreadable_still_stops_what_may_run(
+    world: FollowWorld,
+) -> None:
+    """A state that cannot be read is taken for ACTIVE (the worst case): the Stop is sent."""
+    world.ivs_endpoint.faults.script_errors("ListParticipantReplicas", ["AccessDeniedException"])
+
+    main, audience, reason = _failed_create_over_a_running_replica(world)
+
+    assert reason == _could_not_read_the_mirror(main, audience)
+    assert world.replica_ids(main, audience) == set()
+
+
+def test_a_failed_create_whose_clean_up_stop_is_refused_says_how_to_stop_it(
+    world: FollowWorld,
+) -> None:
+    """The clean-up's Stop is refused while the replica is listed ACTIVE: the Reason leads
+    with the manual stop command, then the failure."""
+    world.ivs_endpoint.faults.script_errors(
+        "StopParticipantReplication", ["AccessDeniedException"] * STOP_ATTEMPTS
+    )
+
+    main, audience, reason = _failed_create_over_a_running_replica(world)
+
+    key = ReplicationKey(main, audience, "host-a")
+    assert reason == (
+        f"{messages.manual_stop_advice(key)} {_could_not_read_the_mirror(main, audience)}"
+    )
+    assert world.replica_ids(main, audience) == {"host-a"}
 
 
 def test_an_update_restarts_the_replicas_with_the_new_settings(world: FollowWorld) -> None:

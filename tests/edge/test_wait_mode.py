@@ -14,6 +14,7 @@ import pytest
 from ivs_realtime_emulator import IvsRealtimeEmulator
 from ivs_replication.testing.cloudformation import custom_resource_event
 from ivs_replication_handler import contract as c
+from ivs_replication_handler import retries
 from ivs_replication_handler.errors import ReplicationFailedError
 from ivs_replication_handler.handler import handle_event
 from ivs_replication_handler.ivs import IvsRealtime, make_client
@@ -163,3 +164,19 @@ def test_a_refusal_during_the_wait_of_an_update_fails_it_and_is_never_swallowed(
 
     with pytest.raises(ReplicationFailedError, match="AccessDeniedException"):
         handle_event(event, fake_time, ivs)  # type: ignore[arg-type]
+
+
+def test_the_wait_polls_at_one_second_plus_a_backoff_doubling_from_one_to_five_seconds(
+    local_ivs: IvsRealtimeEmulator, fake_time: FakeTime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The poll schedule (each jitter at its ceiling): 1 s + min(5 s, 1 s x 2^n) for the n-th
+    poll, so 2, 3, 5, 6, 6 ... s; and a poll that fits the wait exactly is still made. A
+    shorter schedule would spend the account's Start rate on one absent publisher, a longer
+    one would start late."""
+    monkeypatch.setattr(retries.random, "uniform", lambda low, high: high)
+    # A 22 s wait: polls at 2, 5, 10, 16, then one whose 6 s end exactly at the wait's end.
+    with pytest.raises(ReplicationFailedError, match="within the 22 s wait"):
+        create(local_ivs, fake_time, WhenNotPublishing="WAIT", WaitForPublisherSeconds="22")
+
+    assert fake_time.slept == [2.0, 3.0, 5.0, 6.0, 6.0]
+    assert local_ivs.calls["StartParticipantReplication"] == 6

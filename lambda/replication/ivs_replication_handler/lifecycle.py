@@ -260,11 +260,15 @@ class Lifecycle:
 
     def _restore_after_a_withdrawal(self, in_force: ReplicationSpec) -> None:
         """The withdrawn declaration may have been the one that ran: what runs gets the
-        settings now in force. A Delete never fails for an absent publisher."""
+        settings now in force. A Delete never fails for an absent publisher, nor waits for
+        it: a wait-mode wait belongs to deploying the resource in force, not to removing
+        another. Absent, it is left as any absence leaves it (follow mode starts it again
+        when the publisher returns)."""
         if self._state(in_force.key) != ACTIVE:
             return
         self._step("Settings now in force differ; restarting with them")
         self._stop_and_await(in_force.key, reason="Delete of one owner")
+        self._wait_until = self._lambda_deadline.within(0, margin_seconds=0.0)
         self._start_confirmed(in_force, absence_fails=_never)
 
     def _budget_for(self, spec: ReplicationSpec) -> None:

@@ -8,7 +8,7 @@ import json
 import logging
 import sys
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import boto3
 import pytest
@@ -338,6 +338,12 @@ class CfnEvents:
     physical_id = f"{SOURCE}|{DESTINATION}|{PARTICIPANT}"
     # How a Reason names the replication of `physical_id`.
     key_description = f"participant '{PARTICIPANT}' from {SOURCE} to {DESTINATION}"
+    # The Data a request about `physical_id` answers with (what `Fn::GetAtt` reads).
+    data: ClassVar[dict[str, str]] = {
+        "SourceStageArn": SOURCE,
+        "DestinationStageArn": DESTINATION,
+        "ParticipantId": PARTICIPANT,
+    }
     marker = FAILED_CREATE_MARKER
     response_url = RESPONSE_URL
     logical_id = "HostReplicationA1B2C3D4"

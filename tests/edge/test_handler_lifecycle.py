@@ -3,8 +3,11 @@ stubbed client."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
+from ivs_replication_handler import lifecycle, messages
 from ivs_replication_handler.errors import InvalidPropertyError, ReplicationFailedError
 from ivs_replication_handler.handler import handle_event
 from ivs_replication_handler.lifecycle import IN_PLACE_START_ATTEMPTS, Lifecycle
@@ -314,7 +317,8 @@ def test_update_of_attributes_only_stops_then_starts_keeping_the_id(stubbed, cfn
 
     result = handle_event(event, context, stubbed.ivs)
 
-    assert result["PhysicalResourceId"] == cfn.physical_id
+    # Data: what `Fn::GetAtt` reads from the resource after the Update.
+    assert result == {"PhysicalResourceId": cfn.physical_id, "Data": cfn.data}
     assert stubbed.calls == [LIST, STOP, LIST, START, LIST]
 
 
@@ -341,10 +345,10 @@ def test_in_place_update_of_an_ended_replication_starts_it_without_a_stop(
 
 
 def test_in_place_update_of_an_ended_replication_succeeds_with_its_publisher_away(
-    stubbed, cfn, context
+    stubbed, cfn, context, read_logs
 ):
-    """Rollback safety: nothing ran, so an absent publisher fails nothing;
-    the rollback Update and continue-update-rollback take this path too."""
+    """Rollback safety: nothing ran, so an absent publisher fails nothing (the log says
+    so); the rollback Update and continue-update-rollback take this path too."""
     stubbed.expect_list({cfn.destination: "STOPPED"})
     stubbed.expect_start_error("ValidationException", 400, "host-1 is not publishing", window=60)
     stubbed.expect_not_publishing_observed()
@@ -352,6 +356,41 @@ def test_in_place_update_of_an_ended_replication_succeeds_with_its_publisher_awa
     result = handle_event(event, context, stubbed.ivs)
     assert result["PhysicalResourceId"] == cfn.physical_id
     assert stubbed.calls == [LIST, START, GET_STAGE]
+    assert [line["message"] for line in read_logs() if line["level"] == "WARNING"] == [
+        "Participant not publishing, and the replication was not running when this request "
+        "began: the request succeeds with it not running"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("refusal", "advice"),
+    [
+        (
+            ("AccessDeniedException", 403, "not authorized"),
+            "ListParticipantReplicas failed for {key}: AccessDeniedException: not authorized "
+            + messages.hint("AccessDeniedException"),
+        ),
+        (None, "Could not read the state of {key}. Retry."),
+    ],
+    ids=["refused", "out-of-time"],
+)
+def test_an_update_that_cannot_read_the_state_fails_before_it_stops_anything(
+    stubbed, cfn, context, refusal, advice
+):
+    """Whether it runs decides between restarting and starting: unread, nothing is touched."""
+    if refusal is None:
+        context.remaining_ms = 10_000
+    else:
+        code, status, text = refusal
+        stubbed.stubber.add_client_error("list_participant_replicas", code, text, status)
+    event = cfn.update(cfn.props(ReconnectWindowSeconds="60"), cfn.props())
+
+    with pytest.raises(ReplicationFailedError) as caught:
+        handle_event(event, context, stubbed.ivs)
+
+    assert caught.value.advice == advice.format(key=cfn.key_description)
+    assert (refusal is None) == bool(caught.value.cause)
+    assert STOP not in stubbed.calls
 
 
 def test_in_place_update_of_an_ended_replication_refused_fails_and_restores_nothing(
@@ -369,7 +408,9 @@ def test_in_place_update_of_an_ended_replication_refused_fails_and_restores_noth
     assert stubbed.calls == [LIST, START]
 
 
-def test_an_update_whose_restart_keeps_being_overtaken_stops_and_says_so(stubbed, cfn, context):
+def test_an_update_whose_restart_keeps_being_overtaken_stops_and_says_so(
+    stubbed, cfn, context, read_logs
+):
     """Another caller starts the replication (with settings this Update cannot tell) after
     each of its Stops: after IN_PLACE_START_ATTEMPTS rounds the Update fails saying so, and
     then what its restore of the previous settings left (here: stopped)."""
@@ -400,6 +441,25 @@ def test_an_update_whose_restart_keeps_being_overtaken_stops_and_says_so(stubbed
         "is stopped. Retry the deployment. Restoring the previous settings failed too: the "
         "replication is stopped."
     )
+    logs = read_logs()
+    overtaken = "Replication started by someone else during the restart; again"
+    assert [line["message"] for line in logs if line["level"] == "WARNING"] == [
+        *[
+            "Replication already ACTIVE; adopting it (its attributes and reconnect window are "
+            "left as they are)",
+            overtaken,
+        ]
+        * IN_PLACE_START_ATTEMPTS
+    ]
+    [restore] = [
+        line for line in logs if line["message"] == "Restoring the previous settings failed"
+    ]
+    assert "ServiceQuotaExceededException" in restore["reason"]
+    [failed] = [line for line in logs if line["message"] == "Request failed"]
+    assert failed["steps"] == [
+        "Update planned (update_kind=in-place)",
+        *["Replication stopped (reason=Update)"] * (1 + IN_PLACE_START_ATTEMPTS),
+    ]
 
 
 def test_in_place_update_not_publishing_restores_the_previous_settings(stubbed, cfn, context):
@@ -519,7 +579,7 @@ def test_a_failed_restore_says_what_ivs_lists_afterwards(stubbed, cfn, context, 
 def test_update_without_a_relevant_change_calls_nothing(stubbed, cfn, context, new, old):
     event = cfn.update(cfn.props(**new), cfn.props(**old))
     result = handle_event(event, context, stubbed.ivs)
-    assert result["PhysicalResourceId"] == cfn.physical_id
+    assert result == {"PhysicalResourceId": cfn.physical_id, "Data": cfn.data}
     assert stubbed.calls == []
 
 
@@ -620,3 +680,38 @@ def test_delete_of_an_id_that_is_not_ours_succeeds_without_a_call(
     result = handle_event(cfn.delete(physical_id), context, stubbed.ivs)
     assert result == {"PhysicalResourceId": physical_id, "Data": {}}
     assert stubbed.calls == []
+
+
+def test_a_delete_whose_stop_never_shows_says_so_in_its_steps(stubbed, cfn, context, read_logs):
+    """IVS accepted the Stop but lists the replica ACTIVE for as long as a Stop may take to
+    show: the Delete succeeds (the Stop is IVS's to carry out) and its log line says what it
+    saw, for whoever finds the replica still running."""
+    stubbed.expect_stop()
+    stubbed.expect_listed_active_while_a_stop_is_watched()
+
+    result = handle_event(cfn.delete(), context, stubbed.ivs)
+
+    assert result == {"PhysicalResourceId": cfn.physical_id, "Data": cfn.data}
+    [done] = [line for line in read_logs() if line["message"] == "Request succeeded"]
+    assert done["steps"] == [
+        "Replication stopped (reason=Delete)",
+        "IVS still lists the replication ACTIVE after the Stop",
+    ]
+
+
+def test_each_step_is_also_logged_at_debug_as_it_happens(stubbed, cfn, context, read_logs):
+    """With the log level at DEBUG, each step has its own line (with its details as keys) when
+    it happens, not only in the request's line at its end."""
+    stubbed.expect_stop()
+    stubbed.expect_list({cfn.destination: "STOPPED"})
+    # What POWERTOOLS_LOG_LEVEL=DEBUG gives the lifecycle's logger at a cold start.
+    level = lifecycle.logger.log_level
+    lifecycle.logger.setLevel(logging.DEBUG)
+    try:
+        handle_event(cfn.delete(), context, stubbed.ivs)
+    finally:
+        lifecycle.logger.setLevel(level)
+
+    [step] = [line for line in read_logs() if line["level"] == "DEBUG"]
+    assert step["message"] == "Replication stopped"
+    assert step["reason"] == "Delete"

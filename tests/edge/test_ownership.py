@@ -8,13 +8,17 @@ Delete may be delivered twice. A real removal (the last declaring resource) stil
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
 from ivs_replication_handler import contract as c
+from ivs_replication_handler import messages
 from ivs_replication_handler.errors import ReplicationFailedError, ServiceError
-from ivs_replication_handler.registry import Ownership, Registry
+from ivs_replication_handler.registry import Ownership, Registry, describe_item
 from ivs_replication_handler.retries import Deadline
-from ivs_replication_handler.spec import ReplicationKey
+from ivs_replication_handler.spec import ReplicationKey, ReplicationSpec
 from tests.edge.follow_world import FollowWorld
 from tests.edge_hooks import HookedIvs
 
@@ -181,6 +185,34 @@ class _RefusingRegistry(Registry):
         raise ServiceError("UpdateItem", "AccessDeniedException", 400, "not authorized")
 
 
+class _UnwritableRegistry(Registry):
+    """The registry, refusing every declaration."""
+
+    def declare(self, spec: ReplicationSpec, owner: str, deadline: Deadline) -> Ownership:
+        raise ServiceError("UpdateItem", "AccessDeniedException", 400, "not authorized")
+
+
+def test_an_update_that_cannot_declare_its_settings_changes_nothing(world: FollowWorld) -> None:
+    """The registry holds what is in force (what a later Delete or rollback puts back): an
+    Update that cannot record its settings fails before it stops anything."""
+    physical_id, props = live_replication(world, {})
+    world.registry = _UnwritableRegistry(world.registry.table_name, client=world.registry.client)
+    world.ivs_endpoint.reset_calls()
+
+    with pytest.raises(ReplicationFailedError) as caught:
+        world.update(physical_id, {**props, c.PROP_RECONNECT_WINDOW_SECONDS: 30}, props, "Old")
+
+    key = ReplicationKey(
+        str(props[c.PROP_SOURCE_STAGE_ARN]), str(props[c.PROP_DESTINATION_STAGE_ARN]), "encoder-1"
+    )
+    assert str(caught.value) == (
+        f"Could not declare {key.describe()} in the registry table; nothing was started. Deploy "
+        "again. Cause: UpdateItem: AccessDeniedException (400): not authorized"
+    )
+    assert "StopParticipantReplication" not in world.ivs_endpoint.calls
+    assert state(world, props) == "ACTIVE"
+
+
 def test_a_delete_that_cannot_withdraw_stops_nothing_and_its_retry_does(
     world: FollowWorld,
 ) -> None:
@@ -190,10 +222,49 @@ def test_a_delete_that_cannot_withdraw_stops_nothing_and_its_retry_does(
     registry = world.registry
     world.registry = _RefusingRegistry(registry.table_name, client=registry.client)
 
-    with pytest.raises(ReplicationFailedError, match="Could not withdraw"):
+    with pytest.raises(ReplicationFailedError) as caught:
         world.delete(physical_id, props, logical_id="Old")
+    key = ReplicationKey(
+        str(props[c.PROP_SOURCE_STAGE_ARN]), str(props[c.PROP_DESTINATION_STAGE_ARN]), "encoder-1"
+    )
+    assert str(caught.value) == (
+        f"Could not withdraw {key.describe()} from the registry, so it was not stopped (it may "
+        "still be declared, and the reconciler could restart it). Retry. Cause: UpdateItem: "
+        "AccessDeniedException (400): not authorized"
+    )
     assert state(world, props) == "ACTIVE"
 
     world.registry = registry
     world.delete(physical_id, props, logical_id="Old")
     assert state(world, props) == "STOPPED"
+
+
+def test_a_failed_create_that_cannot_withdraw_says_which_item_stays_declared(
+    world: FollowWorld, read_logs: Callable[[], list[dict[str, Any]]]
+) -> None:
+    """After a failed Create no Delete comes, so a declaration it cannot withdraw would stay
+    (and a follow-mode one let the sweep start what nothing owns): the Reason leads with the
+    registry item to delete by hand, and the log says why the withdrawal failed."""
+    main, side = world.stage("main"), world.stage("side")
+    world.ivs_endpoint.publish(main, "encoder-1")
+    world.ivs_endpoint.clock.advance(world.ivs_endpoint.profile.publish_propagation_seconds)
+    world.ivs_endpoint.faults.script_errors(
+        "StartParticipantReplication", ["ServiceQuotaExceededException"]
+    )
+    registry = world.registry
+    world.registry = _RefusingRegistry(registry.table_name, client=registry.client)
+    props = world.props(main, side)
+
+    with pytest.raises(ReplicationFailedError) as caught:
+        world.create(props)
+
+    item = describe_item(ReplicationKey(main, side, "encoder-1"))
+    assert caught.value.advice.startswith(messages.stale_declaration_advice(item) + " ")
+    [withdrawal] = [
+        line
+        for line in read_logs()
+        if line["message"] == "Withdrawing after a failed request failed"
+    ]
+    assert withdrawal["reason"].startswith("Could not withdraw")
+    assert "AccessDeniedException" in withdrawal["reason"]
+    assert len(world.declared()) == 1  # what the advice is about

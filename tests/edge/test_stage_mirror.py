@@ -5,6 +5,9 @@ what the mirror made and nothing else."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
 from ivs_replication_handler import contract as c
@@ -322,17 +325,25 @@ def _could_not_read_the_mirror(main: str, audience: str) -> str:
 
 
 def test_a_failed_create_that_cannot_tell_whether_a_mirror_holds_it_stops_what_runs(
-    world: FollowWorld,
+    world: FollowWorld, read_logs: Callable[[], list[dict[str, Any]]]
 ) -> None:
     """After a failed Create no Delete comes: what runs that nothing declares is stopped, and
     a mirror that cannot be read counts as none (its replication comes back with its
     publisher's next event or a sweep; an undeclared one would run on). The Reason is the
-    failure alone: nothing is left to stop by hand."""
+    failure alone: nothing is left to stop by hand; the log says why it was stopped."""
     main, audience, reason = _failed_create_over_a_running_replica(world)
 
     assert reason == _could_not_read_the_mirror(main, audience)
     assert world.replica_ids(main, audience) == set()
     assert world.declared() == []
+    logs = read_logs()
+    [unsure] = [line for line in logs if line["level"] == "WARNING"]
+    assert unsure["message"] == "Could not tell whether a mirror holds it"
+    assert unsure["reason"].startswith(
+        f"Could not tell whether {MirrorKey(main, audience).describe()}"
+    )
+    [failed] = [line for line in logs if line["message"] == "Request failed"]
+    assert failed["steps"] == ["Replication stopped (reason=failed Create)"]
 
 
 def test_a_failed_create_whose_listing_is_unreadable_still_stops_what_may_run(
@@ -363,6 +374,27 @@ def test_a_failed_create_whose_clean_up_stop_is_refused_says_how_to_stop_it(
         f"{messages.manual_stop_advice(key)} {_could_not_read_the_mirror(main, audience)}"
     )
     assert world.replica_ids(main, audience) == {"host-a"}
+
+
+def test_an_explicit_replication_created_over_a_mirrors_replica_runs_its_own_settings(
+    world: FollowWorld,
+) -> None:
+    """The latest declaration is in force: a ParticipantReplication created for a publisher a
+    mirror already replicates restarts it with its own settings (a Start alone would adopt
+    the mirror's)."""
+    main, audience = world.stage("main"), world.stage("audience")
+    _publish_hosts(world, main, ("host-a",))
+    world.create_mirror(world.mirror_props(main, audience, Attributes={"role": "audience"}))
+
+    world.create(world.props(main, audience, "host-a", Attributes={"role": "explicit"}), "Explicit")
+    _settle(world)
+
+    [running] = [
+        r
+        for r in world.ivs_endpoint.replicas(destination_stage_arn=audience)
+        if r.state == "ACTIVE" and not r.stopping
+    ]
+    assert running.attributes == {"role": "explicit"}
 
 
 def test_an_update_restarts_the_replicas_with_the_new_settings(world: FollowWorld) -> None:

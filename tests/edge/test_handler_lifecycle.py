@@ -7,6 +7,7 @@ import logging
 
 import pytest
 
+from ivs_replication_handler import contract as c
 from ivs_replication_handler import lifecycle, messages
 from ivs_replication_handler.errors import InvalidPropertyError, ReplicationFailedError
 from ivs_replication_handler.handler import handle_event
@@ -715,3 +716,20 @@ def test_each_step_is_also_logged_at_debug_as_it_happens(stubbed, cfn, context, 
     [step] = [line for line in read_logs() if line["level"] == "DEBUG"]
     assert step["message"] == "Replication stopped"
     assert step["reason"] == "Delete"
+
+
+def test_a_follow_mode_create_in_a_stack_without_a_registry_fails_before_any_call(
+    stubbed, cfn, context
+):
+    """Follow mode needs the registry (the reconciler reads its declarations there): in a
+    stack synthesized before it existed, the Create fails saying so, and starts nothing."""
+    event = cfn.create(cfn.props(WhenNotPublishing=c.MODE_FOLLOW))
+
+    with pytest.raises(ReplicationFailedError) as caught:
+        handle_event(event, context, stubbed.ivs)
+
+    assert caught.value.advice == (
+        f"Could not declare {cfn.key_description} for follow mode; nothing was started."
+    )
+    assert c.ENV_REGISTRY_TABLE in caught.value.cause
+    assert stubbed.calls == []

@@ -99,6 +99,21 @@ def test_a_rename_with_the_same_settings_never_interrupts_the_replication(
     assert state(world, props) == "ACTIVE"
 
 
+def test_a_renames_create_adopts_what_runs_without_watching_for_a_stop(
+    world: FollowWorld, mode: dict[str, object]
+) -> None:
+    """A replica another resource of the stack declares runs for good: the new resource's
+    Create adopts it at once, rather than watching the listing for as long as a Stop may take
+    to show (which a replica met by chance needs)."""
+    _, props = live_replication(world, mode)
+    world.ivs_endpoint.reset_calls()
+
+    world.create(props, logical_id="New")
+
+    assert world.ivs_endpoint.calls.get("ListParticipantReplicas", 0) <= 1
+    assert state(world, props) == "ACTIVE"
+
+
 def test_a_failed_moves_rollback_cleanup_keeps_the_old_resources_replication(
     world: FollowWorld, mode: dict[str, object]
 ) -> None:

@@ -207,6 +207,38 @@ class _UnwritableRegistry(Registry):
         raise ServiceError("UpdateItem", "AccessDeniedException", 400, "not authorized")
 
 
+class _SealedRegistry(_UnwritableRegistry, _RefusingRegistry):
+    """The registry, refusing every declaration and every withdrawal."""
+
+
+@pytest.mark.parametrize("withdrawal", ["withdrawn", "refused"])
+def test_a_create_that_cannot_declare_starts_nothing_and_says_what_is_left_declared(
+    world: FollowWorld, withdrawal: str
+) -> None:
+    """A refused declaration may still have been written (its answer lost): the Create
+    withdraws it again before failing, since no Delete follows a failed Create. The Reason
+    says whether that worked, and if not, which item to delete by hand."""
+    main, side = world.stage("main"), world.stage("side")
+    world.ivs_endpoint.publish(main, "encoder-1")
+    registry = _UnwritableRegistry if withdrawal == "withdrawn" else _SealedRegistry
+    world.registry = registry(world.registry.table_name, client=world.registry.client)
+
+    with pytest.raises(ReplicationFailedError) as caught:
+        world.create(world.props(main, side))
+
+    key = ReplicationKey(main, side, "encoder-1")
+    left = (
+        "nothing was started or left declared. Deploy again."
+        if withdrawal == "withdrawn"
+        else f"nothing was started. {messages.stale_declaration_advice(describe_item(key))}"
+    )
+    assert str(caught.value) == (
+        f"Could not declare {key.describe()} in the registry table; {left} Cause: UpdateItem: "
+        "AccessDeniedException (400): not authorized"
+    )
+    assert "StartParticipantReplication" not in world.ivs_endpoint.calls
+
+
 def test_an_update_that_cannot_declare_its_settings_changes_nothing(world: FollowWorld) -> None:
     """The registry holds what is in force (what a later Delete or rollback puts back): an
     Update that cannot record its settings fails before it stops anything."""

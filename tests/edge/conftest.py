@@ -113,6 +113,12 @@ class StubbedIvs:
             stop_params(source, destination, participant),
         )
 
+    def expect_undo_stop(self, destination: str = DESTINATION) -> None:
+        """The Stop of an undo, then the listing that shows it stopped: an undo returns once its
+        Stop shows (`Replicas.stop_and_await`)."""
+        self.expect_stop(destination=destination)
+        self.expect_list({destination: "STOPPED"})
+
     def expect_stop_error(
         self, code: str, status: int, message: str = "", *, destination: str = DESTINATION
     ) -> None:

@@ -92,12 +92,12 @@ def test_a_refusal_after_a_lost_start_answer_stops_what_that_attempt_may_have_st
     answer was lost (a read timeout), so the refusal of the retry is followed by a Stop."""
     stubbed.fail_next(START, ReadTimeoutError(endpoint_url=ENDPOINT))
     stubbed.expect_start_error("ServiceQuotaExceededException", 402, "Replication quota exceeded")
-    stubbed.expect_stop()
+    stubbed.expect_undo_stop()
 
     with pytest.raises(ReplicationFailedError) as caught:
         handle_event(cfn.create(), context, stubbed.ivs)
 
-    assert stubbed.calls == [START, START, STOP]
+    assert stubbed.calls == [START, START, STOP, LIST]
     assert "may have started it. It was stopped again" in str(caught.value)
     assert "request a quota increase" in str(caught.value)
 
@@ -245,7 +245,7 @@ def test_delete_with_almost_no_time_left_fails_asking_for_a_retry(stubbed, cfn, 
 @pytest.mark.parametrize(
     "case",
     [
-        ("InternalServerException", 500, "stopped again", [START, STOP]),
+        ("InternalServerException", 500, "stopped again", [START, STOP, LIST]),
         ("ThrottlingException", 429, "Nothing was changed", [START]),
     ],
     ids=["server-error: stopped again", "throttled: nothing to stop"],
@@ -261,7 +261,7 @@ def test_a_start_failing_at_the_deadline_is_stopped_again_only_if_it_may_have_ac
     context.remaining_ms = 31_000
     stubbed.expect_start_error(code, status, "failed")
     if STOP in calls:
-        stubbed.expect_stop()
+        stubbed.expect_undo_stop()
 
     with pytest.raises(ReplicationFailedError) as caught:
         handle_event(cfn.create(), context, stubbed.ivs)
@@ -339,12 +339,12 @@ def test_a_refusal_after_a_lost_answer_whose_state_cannot_be_read_is_stopped_aga
     stubbed.fail_next(START, ReadTimeoutError(endpoint_url=ENDPOINT))
     stubbed.expect_start_error("ConflictException", 409, "busy")
     stubbed.stubber.add_client_error("list_participant_replicas", "AccessDeniedException", "", 403)
-    stubbed.expect_stop()
+    stubbed.expect_undo_stop()
 
     with pytest.raises(ReplicationFailedError) as caught:
         handle_event(cfn.create(), context, stubbed.ivs)
 
-    assert stubbed.calls == [START, START, LIST, STOP]
+    assert stubbed.calls == [START, START, LIST, STOP, LIST]
     reason = str(caught.value)
     assert "; an earlier attempt of this Start went unanswered and may have started it" in reason
     assert "It was stopped again" in reason

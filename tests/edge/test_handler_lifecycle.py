@@ -175,7 +175,7 @@ def test_create_never_confirmed_active_is_stopped_again_and_fails_saying_so(stub
     lifecycle, _ = confirming_lifecycle(stubbed, context, confirm_timeout_seconds=0)
     stubbed.expect_start()
     stubbed.expect_list({cfn.destination: "STOPPED"})
-    stubbed.expect_stop()
+    stubbed.expect_undo_stop()
 
     with pytest.raises(ReplicationFailedError) as caught:
         lifecycle.create(parse_properties(cfn.props()))
@@ -184,7 +184,7 @@ def test_create_never_confirmed_active_is_stopped_again_and_fails_saying_so(stub
     assert "did not list it as ACTIVE" in message
     assert "last state: STOPPED" in message
     assert "stopped again" in message
-    assert stubbed.calls == [START, LIST, STOP]
+    assert stubbed.calls == [START, LIST, STOP, LIST]
 
 
 def test_unconfirmed_create_whose_stop_is_refused_while_listed_says_how_to_stop_it_by_hand(

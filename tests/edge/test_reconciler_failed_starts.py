@@ -87,11 +87,11 @@ def test_a_failed_start_that_is_still_declared_is_kept_and_fails_the_run(stubbed
 )
 def test_a_failed_start_that_is_not_declared_so_is_stopped_again(stubbed, context, now):
     refused_after_a_lost_answer(stubbed)
-    stubbed.expect_stop()
+    stubbed.expect_undo_stop()
 
     report = run(stubbed, context, _Registry(now))
 
-    assert stubbed.calls == [LIST, START, START, STOP]
+    assert stubbed.calls == [LIST, START, START, STOP, LIST]
     assert "ServiceQuotaExceededException" in report.failed[KEY.physical_id()]
 
 
@@ -102,11 +102,11 @@ def test_a_failed_start_with_the_registry_unreadable_is_stopped_and_the_run_says
     replication is stopped, and the run fails naming the registry check (Lambda's retry
     starts it again if it is declared)."""
     refused_after_a_lost_answer(stubbed)
-    stubbed.expect_stop()
+    stubbed.expect_undo_stop()
 
     report = run(stubbed, context, _Registry(_REFUSED_READ))
 
-    assert stubbed.calls == [LIST, START, START, STOP]
+    assert stubbed.calls == [LIST, START, START, STOP, LIST]
     assert report.failed[KEY.physical_id()] == (
         f"the registry check after the start failed, so it was stopped: {_REFUSED_READ}"
     )
@@ -139,3 +139,22 @@ def test_a_withdrawn_failed_start_whose_stop_fails_reports_the_stop(stubbed, con
     failure = report.failed[KEY.physical_id()]
     assert "reading the state to tell whether it still runs then failed" in failure
     assert "ServiceQuotaExceededException" not in failure
+
+
+@pytest.mark.parametrize("now", [None, _REFUSED_READ], ids=["withdrawn", "unreadable"])
+def test_a_started_replication_nothing_declares_is_stopped_before_the_run_ends(
+    stubbed, context, now
+):
+    """The Start succeeded, and the re-read finds the declaration withdrawn (or cannot read
+    it): the replication is stopped, and the run returns only once IVS shows it stopped, so
+    that whoever reads the listing next does not count it as running."""
+    stubbed.expect_list({})
+    stubbed.expect_start()
+    stubbed.expect_stop()
+    stubbed.expect_list({DESTINATION: "ACTIVE"})  # the Stop is still landing
+    stubbed.expect_list({DESTINATION: "STOPPED"})
+
+    report = run(stubbed, context, _Registry(now))
+
+    assert stubbed.calls == [LIST, START, STOP, LIST, LIST]
+    assert (KEY.physical_id() in report.failed) == (now is not None)

@@ -14,6 +14,7 @@ from ivs_replication_handler import contract as c
 from ivs_replication_handler import messages
 from ivs_replication_handler.errors import (
     InvalidPropertyError,
+    ReconcileError,
     ReplicationFailedError,
     ServiceError,
 )
@@ -395,6 +396,39 @@ def test_an_explicit_replication_created_over_a_mirrors_replica_runs_its_own_set
         if r.state == "ACTIVE" and not r.stopping
     ]
     assert running.attributes == {"role": "explicit"}
+
+
+@pytest.mark.parametrize("lose", [True, False], ids=["answer-lost", "answered"])
+def test_a_mirror_created_right_after_a_reconciler_stopped_a_start_holds_that_publisher(
+    world: FollowWorld, lose: bool
+) -> None:
+    """A reconciler run starts a publisher for a mirror deleted meanwhile, and stops it again
+    (its re-read finds the mirror withdrawn; or the Start's answer is lost, and the failed
+    run undoes it). A mirror created right after must find that publisher not running and
+    start it: where IVS lists a stopped replica ACTIVE for a moment, it would otherwise count
+    the replica whose Stop is landing as running, and the publisher would stay out of the
+    audience until its next event or a sweep."""
+    main, audience = world.stage("main"), world.stage("audience")
+    props = world.mirror_props(main, audience)
+    physical_id = world.create_mirror(props)
+    _publish_hosts(world, main, ("host-a",))
+    direct = world.ivs
+    hooked = HookedIvs(direct.client)
+    hooked.sleep = world.ivs_endpoint.clock.advance
+    hooked.before_start = lambda: world.delete_mirror(physical_id, props)
+    hooked.lose_start_answer = lose
+    world.ivs = hooked
+    if lose:
+        with pytest.raises(ReconcileError):  # Lambda retries the run; it finds nothing declared
+            world.deliver_events()
+    else:
+        world.deliver_events()
+    world.ivs = direct
+
+    world.create_mirror(props)
+    _settle(world)
+
+    assert world.replica_ids(main, audience) == {"host-a"}
 
 
 def test_an_update_restarts_the_replicas_with_the_new_settings(world: FollowWorld) -> None:

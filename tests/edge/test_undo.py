@@ -65,12 +65,16 @@ def test_a_start_its_caller_still_wants_is_kept_and_nothing_is_stopped(stubbed, 
     assert stubbed.calls == []
 
 
-def test_an_unwanted_start_is_stopped_and_nothing_is_left_running(stubbed, context):
+def test_an_unwanted_start_is_stopped_and_the_undo_returns_once_the_stop_shows(stubbed, context):
+    """Whoever reads the listing next (a Create, a mirror's convergence, a sweep) must not
+    count the replica whose Stop is landing as running: the undo watches for it to show."""
     stubbed.expect_stop()
+    stubbed.expect_list({DESTINATION: "ACTIVE"})  # the Stop is still landing
+    stubbed.expect_list({DESTINATION: "STOPPED"})
     undone = Replicas(stubbed.ivs).undo(KEY, Started(), deadline(context))
     assert undone == Undone(needed=True, stop=Stopped())
     assert undone.nothing_left_running
-    assert stubbed.calls == [STOP]
+    assert stubbed.calls == [STOP, LIST, LIST]
 
 
 def test_an_unanswered_start_found_not_running_may_still_start_later(stubbed, context):

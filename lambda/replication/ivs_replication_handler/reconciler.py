@@ -472,7 +472,7 @@ class Reconciler:
                 "Declaration withdrawn during the start; stopping",
                 extra={"physical_id": key.physical_id()},
             )
-            return _stopped_or_failed(self.replicas.stop(key, self.deadline))
+            return _stopped_or_failed(self.replicas.stop_and_await(key, self.deadline))
         if isinstance(outcome, AlreadyActive):
             return _Result.ALREADY_ACTIVE  # declared; its settings are the adopter's business
         if declared.settings_equal(started):
@@ -530,7 +530,7 @@ class Reconciler:
             "Registry check after a start failed; stopping it and failing the run",
             extra={"reason": declared.cause, "physical_id": key.physical_id()},
         )
-        return _unverified_failure(declared, self.replicas.stop(key, self.deadline))
+        return _unverified_failure(declared, self.replicas.stop_and_await(key, self.deadline))
 
 
 def _unverified_failure(declared: _Unreadable, stop: StopOutcome | None) -> _Failed:

@@ -26,7 +26,11 @@ ACTIVE (or its source stage is gone), watched for up to STOP_EFFECT_SECONDS (an 
 may be landing); one with the replica still listed ACTIVE is met by another Stop (someone may
 have started it in between), and is final only after STOP_ATTEMPTS (`StopFailed`). After a
 Stop of its own, a caller that starts the replication again waits for the Stop to show first
-(`await_stopped`): a Start before that finds the replication it just stopped.
+(`await_stopped`): a Start before that finds the replication it just stopped. A caller that
+stops what it must leave stopped (an undo, a reconciler run whose declaration was withdrawn)
+returns only once its Stop shows (`stop_and_await`): whoever reads the listing next (a Create,
+a mirror's convergence, a sweep) would otherwise count the replica whose Stop is landing as
+running, and start nothing.
 
 Undo. A Start that may have acted - it started the replication, or an attempt of it went
 unanswered - leaves a replication running that its caller may not want. `undo` is the one place
@@ -390,6 +394,15 @@ class Replicas:
             else:
                 return Stopped()
 
+    def stop_and_await(self, key: ReplicationKey, deadline: Deadline) -> StopOutcome:
+        """`stop`, then, when IVS accepted the Stop, wait until it shows (`await_stopped`):
+        for a Stop of what must stay stopped, so that whoever reads the listing next sees it
+        stopped (see the module docstring)."""
+        stop = self.stop(key, deadline)
+        if isinstance(stop, Stopped):
+            self.await_stopped(key, deadline)
+        return stop
+
     def await_stopped(self, key: ReplicationKey, deadline: Deadline) -> bool:
         """After a Stop IVS accepted: whether the listing shows the replica not ACTIVE within
         STOP_EFFECT_SECONDS (`_watch`). False when it is still listed ACTIVE then (someone
@@ -472,7 +485,7 @@ class Replicas:
             return Undone(needed=True, kept=True)
         return Undone(
             needed=True,
-            stop=self.stop(key, deadline),
+            stop=self.stop_and_await(key, deadline),
             late_start_possible=attempt.late_start_possible,
         )
 

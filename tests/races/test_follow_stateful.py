@@ -287,8 +287,12 @@ class FollowMachine(RuleBasedStateMachine):
                 report = reconcile(event, LocalLambdaContext(), self.ivs, self.registry)
                 assert report["failed"] == {}, report
         self.server.faults.clear(START)
+        # Only the publisher's own event is the one owed: a replica's in a destination stage
+        # (IVS announces those too) starts nothing, rightly.
         if self.live and any(
-            e["detail"]["event_name"] == c.EVENT_PARTICIPANT_PUBLISHED for e in batch
+            e["detail"]["event_name"] == c.EVENT_PARTICIPANT_PUBLISHED
+            and e["resources"][0] == self.source
+            for e in batch
         ):
             self.owed = False
 

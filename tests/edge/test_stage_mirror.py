@@ -49,6 +49,33 @@ def _settle(world: FollowWorld) -> None:
     world.ivs_endpoint.clock.advance(world.ivs_endpoint.profile.stop_effect_delay_seconds + 1)
 
 
+def _explicit_and_mirror(
+    world: FollowWorld, user_ids: list[str] | None
+) -> tuple[str, str, str, dict[str, object]]:
+    """host-a live in main, an explicit replication of it into audience, and a mirror of
+    main into audience (every publisher, or `user_ids`'). Returns (main, audience, the
+    explicit one's physical id, its properties)."""
+    main, audience = world.stage("main"), world.stage("audience")
+    _publish_hosts(world, main, ("host-a",))
+    explicit = world.props(main, audience, "host-a", Attributes={"role": "explicit"})
+    explicit_id = world.create(explicit, "Explicit")
+    world.create_mirror(
+        world.mirror_props(main, audience, user_ids=user_ids, Attributes={"role": "audience"})
+    )
+    return main, audience, explicit_id, explicit
+
+
+def _only_running_attributes(world: FollowWorld, audience: str) -> dict[str, str]:
+    """The attributes of the one replica going on in `audience` (one whose Stop IVS answered
+    is ending)."""
+    [running] = [
+        r
+        for r in world.ivs_endpoint.replicas(destination_stage_arn=audience)
+        if r.state == "ACTIVE" and not r.stopping
+    ]
+    return dict(running.attributes)
+
+
 def test_a_create_replicates_every_current_publisher_into_the_destination(
     world: FollowWorld,
 ) -> None:
@@ -190,37 +217,12 @@ def test_deleting_an_explicit_replication_leaves_it_running_for_a_mirror(
 ) -> None:
     """The ownership rule between a ParticipantReplication and a StageMirror: a replication
     the mirror takes keeps running, with the mirror's settings."""
-    main, audience = world.stage("main"), world.stage("audience")
-    _publish_hosts(world, main, ("host-a",))
-    explicit = world.props(main, audience, "host-a", Attributes={"role": "explicit"})
-    explicit_id = world.create(explicit, "Explicit")
-    world.create_mirror(world.mirror_props(main, audience, Attributes={"role": "audience"}))
+    _, audience, explicit_id, explicit = _explicit_and_mirror(world, None)
 
     world.delete(explicit_id, explicit, "Explicit")
     _settle(world)
 
-    [running] = [
-        r
-        for r in world.ivs_endpoint.replicas(destination_stage_arn=audience)
-        if r.state == "ACTIVE" and not r.stopping
-    ]
-    assert running.attributes == {"role": "audience"}
-
-
-def _explicit_and_mirror(
-    world: FollowWorld, user_ids: list[str] | None
-) -> tuple[str, str, str, dict[str, object]]:
-    """host-a live in main, an explicit replication of it into audience, and a mirror of
-    main into audience (every publisher, or `user_ids`'). Returns (main, audience, the
-    explicit one's physical id, its properties)."""
-    main, audience = world.stage("main"), world.stage("audience")
-    _publish_hosts(world, main, ("host-a",))
-    explicit = world.props(main, audience, "host-a", Attributes={"role": "explicit"})
-    explicit_id = world.create(explicit, "Explicit")
-    world.create_mirror(
-        world.mirror_props(main, audience, user_ids=user_ids, Attributes={"role": "audience"})
-    )
-    return main, audience, explicit_id, explicit
+    assert _only_running_attributes(world, audience) == {"role": "audience"}
 
 
 def test_deleting_an_explicit_replication_leaves_it_to_a_mirror_naming_its_user_id(
@@ -233,12 +235,7 @@ def test_deleting_an_explicit_replication_leaves_it_to_a_mirror_naming_its_user_
     world.delete(explicit_id, explicit, "Explicit")
     _settle(world)
 
-    [running] = [
-        r
-        for r in world.ivs_endpoint.replicas(destination_stage_arn=audience)
-        if r.state == "ACTIVE" and not r.stopping
-    ]
-    assert running.attributes == {"role": "audience"}
+    assert _only_running_attributes(world, audience) == {"role": "audience"}
 
 
 def test_deleting_an_explicit_replication_a_mirror_does_not_take_stops_it(
@@ -390,12 +387,7 @@ def test_an_explicit_replication_created_over_a_mirrors_replica_runs_its_own_set
     world.create(world.props(main, audience, "host-a", Attributes={"role": "explicit"}), "Explicit")
     _settle(world)
 
-    [running] = [
-        r
-        for r in world.ivs_endpoint.replicas(destination_stage_arn=audience)
-        if r.state == "ACTIVE" and not r.stopping
-    ]
-    assert running.attributes == {"role": "explicit"}
+    assert _only_running_attributes(world, audience) == {"role": "explicit"}
 
 
 @pytest.mark.parametrize("lose", [True, False], ids=["answer-lost", "answered"])

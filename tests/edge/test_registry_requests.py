@@ -13,10 +13,10 @@ from botocore.stub import ANY, Stubber
 
 from ivs_replication_handler import contract as c
 from ivs_replication_handler.errors import RegistryUnavailableError, ServiceError
-from ivs_replication_handler.registry import NOBODY, Registry
+from ivs_replication_handler.registry import NOBODY, Registry, describe_item
 from ivs_replication_handler.retries import Deadline
 from ivs_replication_handler.settings import FunctionSettings
-from ivs_replication_handler.spec import ReplicationKey, ReplicationSpec
+from ivs_replication_handler.spec import MirrorKey, MirrorSpec, ReplicationKey, ReplicationSpec
 
 TABLE = "registry"
 SOURCE = "arn:aws:ivs:us-east-1:123456789012:stage/SourceStage01"
@@ -356,3 +356,288 @@ def test_the_table_name_is_the_one_the_functions_settings_state(
     assert settings.registry_table == "from-env"
     assert Registry(settings.registry_table).table_name == "from-env"
     assert Registry().table_name is None
+
+
+MIRROR_KEY = MirrorKey(SOURCE, DESTINATION)
+MIRROR_ITEM_KEY = {"Publisher": {"S": f"{SOURCE}|*"}, "DestinationStageArn": {"S": DESTINATION}}
+
+
+def mirror_declared(user_ids: list[str], at: int) -> dict[str, Any]:
+    """A mirror owner's attribute value: its declaration, with its user ids."""
+    return {
+        "M": {
+            "Attributes": {"M": {}},
+            "ReconnectWindowSeconds": {"N": "0"},
+            "WhenNotPublishing": {"S": c.MODE_FOLLOW},
+            "WaitForPublisherSeconds": {"N": "0"},
+            "UserIds": {"L": [{"S": user_id} for user_id in user_ids]},
+            "DeclaredAt": {"N": str(at)},
+        }
+    }
+
+
+def mirror_item(in_force: list[str], **owners: tuple[list[str], int]) -> dict[str, Any]:
+    """A mirror destination's item taking the user ids `in_force`, with these owners."""
+    return {
+        **MIRROR_ITEM_KEY,
+        "SourceStageArn": {"S": SOURCE},
+        "ParticipantId": {"S": "*"},
+        "Attributes": {"M": {}},
+        "ReconnectWindowSeconds": {"N": "0"},
+        "WhenNotPublishing": {"S": c.MODE_FOLLOW},
+        "WaitForPublisherSeconds": {"N": "0"},
+        "UserIds": {"L": [{"S": user_id} for user_id in in_force]},
+        "Version": {"N": "7"},
+        **{f"Owner:{name}": mirror_declared(ids, at) for name, (ids, at) in owners.items()},
+    }
+
+
+def _declare(registry: Registry) -> object:
+    return registry.declare(SPEC, "Replication", deadline())
+
+
+def _withdraw(registry: Registry) -> object:
+    return registry.withdraw(KEY, "Gone", deadline())
+
+
+def _ownership(registry: Registry) -> object:
+    return registry.ownership(KEY, deadline())
+
+
+def _declarations_of(registry: Registry) -> object:
+    return registry.declarations_of(SOURCE, "encoder-1", deadline())
+
+
+def _all_declarations(registry: Registry) -> object:
+    return list(registry.all_declarations(deadline()))
+
+
+@pytest.mark.parametrize(
+    ("answers_before", "refused", "call", "operation"),
+    [
+        ([], "update_item", _declare, "UpdateItem"),
+        ([], "update_item", _withdraw, "UpdateItem"),
+        ([item_of()], "delete_item", _withdraw, "DeleteItem"),
+        ([item_of(Old=(FAIL_SPEC, 1))], "update_item", _withdraw, "UpdateItem"),
+        ([], "get_item", _ownership, "GetItem"),
+        ([], "query", _declarations_of, "Query"),
+        ([], "scan", _all_declarations, "Scan"),
+    ],
+    ids=["declare", "withdraw-removal", "withdraw-last-owner", "withdraw-one-of-two", "read", "query", "scan"],
+)
+def test_a_refused_registry_call_names_the_dynamodb_operation_refused(
+    stubbed: tuple[Registry, Stubber],
+    answers_before: list[dict[str, Any]],
+    refused: str,
+    call: Any,
+    operation: str,
+) -> None:
+    """The operator reads which request was refused (and so which permission or table to
+    look at) in the Reason: the error names DynamoDB's own operation."""
+    registry, stubber = stubbed
+    for answer in answers_before:
+        stubber.add_response("update_item", {"Attributes": answer}, None)
+    stubber.add_client_error(refused, "AccessDeniedException", http_status_code=400)
+    with pytest.raises(ServiceError) as caught:
+        call(registry)
+    assert (caught.value.operation, caught.value.code) == (operation, "AccessDeniedException")
+
+
+def test_a_withdrawal_whose_table_is_deleted_between_its_writes_ends_at_once(
+    stubbed: tuple[Registry, Stubber],
+) -> None:
+    """A deleted table declares nothing: the withdrawal is done, with no further request."""
+    registry, stubber = stubbed
+    expect_removal(stubber, "Replication", item_of())
+    stubber.add_client_error("delete_item", "ResourceNotFoundException", http_status_code=400)
+    assert registry.withdraw(KEY, "Replication", deadline()) == NOBODY
+
+
+def test_a_withdrawal_that_meets_a_declaration_before_putting_the_other_owner_in_force_keeps_it(
+    stubbed: tuple[Registry, Stubber],
+) -> None:
+    """Another resource declared it between the withdrawal's two writes: its declaration stays
+    in force (the conditional write loses), and the withdrawal reports both owners left."""
+    registry, stubber = stubbed
+    expect_removal(stubber, "Gone", item_of(Old=(FAIL_SPEC, 1)))
+    stubber.add_client_error("update_item", "ConditionalCheckFailedException", http_status_code=400)
+    expect_removal(stubber, "Gone", item_of(Old=(FAIL_SPEC, 1), Newer=(SPEC, 9)))
+    left = registry.withdraw(KEY, "Gone", deadline())
+    assert left.owners == {"Old", "Newer"}
+    assert left.in_force == SPEC
+
+
+def test_withdrawing_a_mirror_owner_puts_the_other_owners_user_ids_in_force(
+    stubbed: tuple[Registry, Stubber],
+) -> None:
+    """A renamed StageMirror's cleanup: the publishers it takes are the remaining owner's."""
+    registry, stubber = stubbed
+    stubber.add_response(
+        "update_item",
+        {"Attributes": mirror_item(["guest"], Old=(["host"], 1))},
+        {
+            "TableName": TABLE,
+            "Key": MIRROR_ITEM_KEY,
+            "UpdateExpression": "REMOVE #owner ADD #version :one",
+            "ConditionExpression": "attribute_exists(#publisher)",
+            "ExpressionAttributeNames": {
+                "#owner": "Owner:New",
+                "#version": "Version",
+                "#publisher": "Publisher",
+            },
+            "ExpressionAttributeValues": {":one": {"N": "1"}},
+            "ReturnValues": "ALL_NEW",
+        },
+    )
+    stubber.add_response(
+        "update_item",
+        {},
+        {
+            "TableName": TABLE,
+            "Key": MIRROR_ITEM_KEY,
+            "UpdateExpression": (
+                "SET #attributes = :attributes, #window = :window, #mode = :mode, "
+                "#wait = :wait , #userIds = :userIds ADD #version :one"
+            ),
+            "ConditionExpression": "#version = :version",
+            "ExpressionAttributeNames": {
+                "#attributes": "Attributes",
+                "#window": "ReconnectWindowSeconds",
+                "#mode": "WhenNotPublishing",
+                "#wait": "WaitForPublisherSeconds",
+                "#userIds": "UserIds",
+                "#version": "Version",
+            },
+            "ExpressionAttributeValues": {
+                ":attributes": {"M": {}},
+                ":window": {"N": "0"},
+                ":mode": {"S": c.MODE_FOLLOW},
+                ":wait": {"N": "0"},
+                ":userIds": {"L": [{"S": "host"}]},
+                ":version": {"N": "7"},
+                ":one": {"N": "1"},
+            },
+        },
+    )
+    left = registry.withdraw(MIRROR_KEY, "New", deadline())
+    assert left.in_force == MirrorSpec(MIRROR_KEY, ("host",))
+
+
+def test_an_explicit_declaration_in_any_mode_wins_over_the_mirror_without_reading_it(
+    stubbed: tuple[Registry, Stubber],
+) -> None:
+    registry, stubber = stubbed
+    failing = {**item_of(Owner=(FAIL_SPEC, 1)), "WhenNotPublishing": {"S": c.MODE_FAIL}}
+    stubber.add_response(
+        "get_item", {"Item": failing}, {"TableName": TABLE, "Key": ITEM_KEY, "ConsistentRead": True}
+    )
+    assert registry.in_force_for(KEY, "guest", deadline()) == FAIL_SPEC
+
+
+def test_the_destinations_a_publisher_is_declared_into_count_every_mode(
+    stubbed: tuple[Registry, Stubber],
+) -> None:
+    """A mirror leaves to an explicit declaration what it names, in fail and wait mode too."""
+    registry, stubber = stubbed
+    failing = {**item_of(Owner=(FAIL_SPEC, 1)), "WhenNotPublishing": {"S": c.MODE_FAIL}}
+    stubber.add_response(
+        "query",
+        {"Items": [failing]},
+        {
+            "TableName": TABLE,
+            "KeyConditionExpression": "#publisher = :publisher",
+            "ExpressionAttributeNames": {"#publisher": "Publisher"},
+            "ExpressionAttributeValues": {":publisher": {"S": f"{SOURCE}|encoder-1"}},
+            "ConsistentRead": True,
+        },
+    )
+    assert registry.declared_destinations(SOURCE, "encoder-1", deadline()) == {DESTINATION}
+
+
+def test_a_query_follows_pages(stubbed: tuple[Registry, Stubber]) -> None:
+    """A publisher declared into more destinations than one page holds: every one is read."""
+    registry, stubber = stubbed
+    other = {**ITEM, "DestinationStageArn": {"S": DESTINATION + "2"}}
+    query = {
+        "TableName": TABLE,
+        "KeyConditionExpression": "#publisher = :publisher",
+        "ExpressionAttributeNames": {"#publisher": "Publisher"},
+        "ExpressionAttributeValues": {":publisher": {"S": f"{SOURCE}|encoder-1"}},
+        "ConsistentRead": True,
+    }
+    stubber.add_response("query", {"Items": [ITEM], "LastEvaluatedKey": ITEM_KEY}, query)
+    stubber.add_response("query", {"Items": [other]}, {**query, "ExclusiveStartKey": ITEM_KEY})
+    destinations = registry.declarations_of(SOURCE, "encoder-1", deadline())
+    assert [spec.key.destination_stage_arn for spec in destinations] == [
+        DESTINATION,
+        DESTINATION + "2",
+    ]
+
+
+def test_a_malformed_mirror_item_is_skipped_with_a_warning_naming_the_problem(
+    stubbed: tuple[Registry, Stubber], read_logs: Any
+) -> None:
+    registry, stubber = stubbed
+    read_logs()
+    broken = {**mirror_item(["host"]), "ReconnectWindowSeconds": {"N": "301"}}
+    stubber.add_response("scan", {"Items": [broken]}, None)
+    assert list(registry.all_declarations(deadline())) == []
+    [warning] = [line for line in read_logs() if line["level"] == "WARNING"]
+    assert warning["message"] == "Skipping a malformed registry item"
+    assert warning["problem"].startswith("InvalidPropertyError(")
+    assert "ReconnectWindowSeconds" in warning["problem"]
+
+
+def test_an_item_is_described_as_its_key_is_typed_in_the_console() -> None:
+    assert describe_item(KEY) == (
+        f"Publisher '{SOURCE}|encoder-1', DestinationStageArn '{DESTINATION}'"
+    )
+
+
+def test_a_withdrawal_that_keeps_meeting_new_declarations_gives_up_after_three_attempts(
+    stubbed: tuple[Registry, Stubber],
+) -> None:
+    """Declared again between its two writes, three times over: the withdrawal fails (so the
+    Delete fails and CloudFormation retries it) rather than deleting a fresh declaration."""
+    registry, stubber = stubbed
+    for _ in range(3):
+        expect_removal(stubber, "Replication", item_of())
+        stubber.add_client_error(
+            "delete_item", "ConditionalCheckFailedException", http_status_code=400
+        )
+    with pytest.raises(ServiceError) as caught:
+        registry.withdraw(KEY, "Replication", deadline())
+    assert (caught.value.operation, caught.value.code, caught.value.status) == (
+        "DeleteItem",
+        "ConditionalCheckFailedException",
+        400,
+    )
+    assert caught.value.message == (
+        f"the declaration of {KEY.physical_id()} kept changing while it was withdrawn"
+    )
+
+
+def test_a_page_without_items_reads_as_none(stubbed: tuple[Registry, Stubber]) -> None:
+    """botocore's model makes `Items` optional in a Query's and a Scan's answer."""
+    registry, stubber = stubbed
+    stubber.add_response("scan", {"Count": 0}, None)
+    stubber.add_response("query", {"Count": 0}, None)
+    assert list(registry.all_declarations(deadline())) == []
+    assert registry.declarations_of(SOURCE, "encoder-1", deadline()) == []
+
+
+def test_an_owner_written_by_hand_without_its_declaration_or_time_declares_the_items(
+    stubbed: tuple[Registry, Stubber],
+) -> None:
+    """An operator's hand edit of the table: an owner entry that is not a map, or a map with
+    no settings and no time, owns the item's declaration in force and counts as the oldest."""
+    registry, stubber = stubbed
+    item = {
+        **item_of(Newer=(FAIL_SPEC, 5)),
+        "Owner:Bare": {"S": "added by hand"},
+        "Owner:Empty": {"M": {}},
+    }
+    stubber.add_response("get_item", {"Item": item}, None)
+    ownership = registry.ownership(KEY, deadline())
+    assert ownership.declarations == {"Newer": FAIL_SPEC, "Bare": SPEC, "Empty": SPEC}
+    assert ownership.in_force == FAIL_SPEC

@@ -574,12 +574,13 @@ def test_a_query_follows_pages(stubbed: tuple[Registry, Stubber]) -> None:
     ]
 
 
-def test_a_malformed_mirror_item_is_skipped_with_a_warning_naming_the_problem(
-    stubbed: tuple[Registry, Stubber], read_logs: Any
+@pytest.mark.parametrize("item", [ITEM, mirror_item(["host"])], ids=["replication", "mirror"])
+def test_a_malformed_item_is_skipped_with_a_warning_naming_the_problem(
+    stubbed: tuple[Registry, Stubber], read_logs: Any, item: dict[str, Any]
 ) -> None:
     registry, stubber = stubbed
     read_logs()
-    broken = {**mirror_item(["host"]), "ReconnectWindowSeconds": {"N": "301"}}
+    broken = {**item, "ReconnectWindowSeconds": {"N": "301"}}
     stubber.add_response("scan", {"Items": [broken]}, None)
     assert list(registry.all_declarations(deadline())) == []
     [warning] = [line for line in read_logs() if line["level"] == "WARNING"]
@@ -641,3 +642,12 @@ def test_an_owner_written_by_hand_without_its_declaration_or_time_declares_the_i
     ownership = registry.ownership(KEY, deadline())
     assert ownership.declarations == {"Newer": FAIL_SPEC, "Bare": SPEC, "Empty": SPEC}
     assert ownership.in_force == FAIL_SPEC
+
+
+def test_an_item_whose_attributes_are_not_a_map_declares_no_attributes(
+    stubbed: tuple[Registry, Stubber],
+) -> None:
+    """A hand edit that blanked the attributes (DynamoDB's NULL): read as none, not skipped."""
+    registry, stubber = stubbed
+    stubber.add_response("get_item", {"Item": {**ITEM, "Attributes": {"NULL": True}}}, None)
+    assert registry.declaration(KEY, deadline()) == ReplicationSpec(KEY, {}, 30, c.MODE_FOLLOW)

@@ -40,6 +40,10 @@ STACK_ID = (
 FAILED_CREATE_MARKER = "AWSCDK::CustomResourceProviderFramework::CREATE_FAILED"
 
 
+# A local port nothing listens on (the discard service's, never served here).
+UNREACHABLE_ENDPOINT = "http://127.0.0.1:9"
+
+
 @pytest.fixture(autouse=True)
 def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Dummy credentials and a region: a client can be built, but nothing is signed for real."""
@@ -51,8 +55,10 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
         "AWS_REGION": REGION,
     }.items():
         monkeypatch.setenv(name, value)
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_IVS_REALTIME"):
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL_IVS_REALTIME"):
         monkeypatch.delenv(name, raising=False)
+    # A client a test forgot to redirect or inject is refused locally, never sent to AWS.
+    monkeypatch.setenv("AWS_ENDPOINT_URL", UNREACHABLE_ENDPOINT)
     # Would make Powertools log the whole event (ResponseURL included): not our default.
     monkeypatch.delenv("POWERTOOLS_LOGGER_LOG_EVENT", raising=False)
 

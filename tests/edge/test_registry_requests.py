@@ -17,6 +17,7 @@ from ivs_replication_handler.registry import NOBODY, Registry, describe_item
 from ivs_replication_handler.retries import Deadline
 from ivs_replication_handler.settings import FunctionSettings
 from ivs_replication_handler.spec import MirrorKey, MirrorSpec, ReplicationKey, ReplicationSpec
+from tests.edge.conftest import UNREACHABLE_ENDPOINT
 
 TABLE = "registry"
 SOURCE = "arn:aws:ivs:us-east-1:123456789012:stage/SourceStage01"
@@ -70,7 +71,9 @@ def deadline() -> Deadline:
 def stubbed() -> Iterator[tuple[Registry, Stubber]]:
     client = boto3.client("dynamodb", region_name="us-east-1")
     with Stubber(client) as stubber:
-        yield Registry(TABLE, client=client, sleep=lambda _: None), stubber
+        registry = Registry(TABLE, client=client, sleep=lambda _: None)
+        assert registry.client is client  # else the requests below would not be stubbed
+        yield registry, stubber
         stubber.assert_no_pending_responses()
 
 
@@ -423,7 +426,15 @@ def _all_declarations(registry: Registry) -> object:
         ([], "query", _declarations_of, "Query"),
         ([], "scan", _all_declarations, "Scan"),
     ],
-    ids=["declare", "withdraw-removal", "withdraw-last-owner", "withdraw-one-of-two", "read", "query", "scan"],
+    ids=[
+        "declare",
+        "withdraw-removal",
+        "withdraw-last-owner",
+        "withdraw-one-of-two",
+        "read",
+        "query",
+        "scan",
+    ],
 )
 def test_a_refused_registry_call_names_the_dynamodb_operation_refused(
     stubbed: tuple[Registry, Stubber],
@@ -651,3 +662,9 @@ def test_an_item_whose_attributes_are_not_a_map_declares_no_attributes(
     registry, stubber = stubbed
     stubber.add_response("get_item", {"Item": {**ITEM, "Attributes": {"NULL": True}}}, None)
     assert registry.declaration(KEY, deadline()) == ReplicationSpec(KEY, {}, 30, c.MODE_FOLLOW)
+
+
+def test_a_client_built_in_a_test_is_refused_locally_rather_than_sent_to_aws() -> None:
+    """The suite's guard: the endpoint of any client not redirected is a closed local port."""
+    client = Registry(TABLE).client
+    assert client.meta.endpoint_url == UNREACHABLE_ENDPOINT

@@ -10,6 +10,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.exceptions import EndpointConnectionError, ReadTimeoutError
 
 from ivs_replication_handler import contract as c
+from ivs_replication_handler import messages
 from ivs_replication_handler.errors import ReplicationFailedError
 from ivs_replication_handler.handler import handle_event
 from ivs_replication_handler.ivs import IvsRealtime
@@ -173,10 +174,10 @@ def test_permanent_start_error_fails_at_once_with_service_text_and_hint(
         handle_event(cfn.create(), context, stubbed.ivs)
 
     message = str(caught.value)
-    assert code in message
-    assert text in message
+    assert message == (
+        f"{START} failed for {cfn.key_description}: {code}: {text} {messages.hint(code)}"
+    )
     assert hint in message
-    assert cfn.participant in message
     assert stubbed.calls[0] == START
     assert START not in stubbed.calls[1:]  # no retry of a refusal
     assert stubbed.sleeps == []

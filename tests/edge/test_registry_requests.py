@@ -345,8 +345,13 @@ def test_without_a_table_declaring_fails_clearly_and_withdrawing_leaves_nobody()
     assert registry.table_name is None
     # A stack synthesized before the registry existed in every mode: Delete must still work.
     assert registry.withdraw(KEY, "Replication", deadline()) == NOBODY
-    with pytest.raises(RegistryUnavailableError, match=c.ENV_REGISTRY_TABLE):
+    with pytest.raises(RegistryUnavailableError) as caught:
         registry.declare(SPEC, "Replication", deadline())
+    assert str(caught.value) == (
+        f"Follow mode needs the registry table, but {c.ENV_REGISTRY_TABLE} is not set on this "
+        "function: synthesize the stack with this version of the construct library, which "
+        "sets it, and deploy again."
+    )
 
 
 def test_the_table_name_is_the_one_the_functions_settings_state(
@@ -655,12 +660,17 @@ def test_an_owner_written_by_hand_without_its_declaration_or_time_declares_the_i
     assert ownership.in_force == FAIL_SPEC
 
 
-def test_an_item_whose_attributes_are_not_a_map_declares_no_attributes(
-    stubbed: tuple[Registry, Stubber],
+@pytest.mark.parametrize(
+    "attributes", [{"Attributes": {"NULL": True}}, {}], ids=["not-a-map", "absent"]
+)
+def test_an_item_whose_attributes_are_blanked_or_removed_declares_no_attributes(
+    stubbed: tuple[Registry, Stubber], attributes: dict[str, Any]
 ) -> None:
-    """A hand edit that blanked the attributes (DynamoDB's NULL): read as none, not skipped."""
+    """A hand edit that blanked the attributes (DynamoDB's NULL) or removed them: read as
+    none, not skipped."""
     registry, stubber = stubbed
-    stubber.add_response("get_item", {"Item": {**ITEM, "Attributes": {"NULL": True}}}, None)
+    item = {name: value for name, value in ITEM.items() if name != "Attributes"}
+    stubber.add_response("get_item", {"Item": {**item, **attributes}}, None)
     assert registry.declaration(KEY, deadline()) == ReplicationSpec(KEY, {}, 30, c.MODE_FOLLOW)
 
 

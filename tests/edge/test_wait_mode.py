@@ -18,6 +18,7 @@ from ivs_replication_handler import retries
 from ivs_replication_handler.errors import ReplicationFailedError
 from ivs_replication_handler.handler import handle_event
 from ivs_replication_handler.ivs import IvsRealtime, make_client
+from tests.edge.test_request_steps import ReadLogs, steps_of_the_last_request
 
 # What the construct gives the handler for a stack whose longest wait is nine minutes.
 LAMBDA_TIMEOUT_SECONDS = c.REQUEST_BUDGET_SECONDS + c.WAIT_MAX_SECONDS
@@ -180,3 +181,34 @@ def test_the_wait_polls_at_one_second_plus_a_backoff_doubling_from_one_to_five_s
 
     assert fake_time.slept == [2.0, 3.0, 5.0, 6.0, 6.0]
     assert local_ivs.calls["StartParticipantReplication"] == 6
+
+
+def test_a_publisher_appearing_at_the_end_of_the_longest_wait_is_replicated_and_logged(
+    local_ivs: IvsRealtimeEmulator, fake_time: FakeTime, read_logs: ReadLogs
+) -> None:
+    """A wait-mode request's budget is its wait plus the standard budget: the Start after the
+    longest wait still has the standard time. The request's summary line says after how many
+    polls the publisher was found."""
+    read_logs()
+
+    def go_live() -> None:
+        [main] = [s for s in local_ivs.snapshot()["stages"] if s["name"] == "main"]
+        local_ivs.publish(main["arn"], "encoder-1")
+
+    fake_time.at(c.WAIT_MAX_SECONDS - 60, go_live)  # room for slow propagation
+
+    create(
+        local_ivs,
+        fake_time,
+        WhenNotPublishing="WAIT",
+        WaitForPublisherSeconds=str(c.WAIT_MAX_SECONDS),
+    )
+
+    [replica] = local_ivs.replicas(participant_id="encoder-1")
+    assert replica.state == "ACTIVE"
+    polls = local_ivs.calls["StartParticipantReplication"] - 1  # after the first Start
+    assert polls > 0
+    assert steps_of_the_last_request(read_logs) == [
+        f"Participant publishes; started (wait_attempts={polls})",
+        "Replication ACTIVE",
+    ]

@@ -90,8 +90,11 @@ def test_a_final_refusal_after_a_lost_answer_stops_what_the_lost_attempt_started
 
     assert active(local_ivs) == [], "the failed Create left a replication no resource declares"
     message = str(caught.value)
-    assert "ServiceQuotaExceededException" in message
-    assert "may have started it. It was stopped again" in message
+    assert message.startswith(f"{START} failed for ")
+    assert ": ServiceQuotaExceededException: " in message
+    assert "An earlier attempt went unanswered and may have started it. It was stopped again" in (
+        message
+    )
 
 
 def test_not_publishing_said_after_a_lost_answer_is_checked_against_the_replica(

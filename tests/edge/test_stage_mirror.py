@@ -390,6 +390,30 @@ def test_an_explicit_replication_created_over_a_mirrors_replica_runs_its_own_set
     assert _only_running_attributes(world, audience) == {"role": "explicit"}
 
 
+def test_an_explicit_create_over_a_mirrors_replica_whose_start_is_refused_restores_the_mirrors(
+    world: FollowWorld,
+) -> None:
+    """The Create stopped the mirror's replica to start its own settings, and IVS refused
+    that Start: the mirror's settings run again (they were in force before the Create), and
+    the Reason says so."""
+    main, audience = world.stage("main"), world.stage("audience")
+    _publish_hosts(world, main, ("host-a",))
+    world.create_mirror(world.mirror_props(main, audience, Attributes={"role": "audience"}))
+    world.ivs_endpoint.faults.script_errors(
+        "StartParticipantReplication", ["ServiceQuotaExceededException"]
+    )
+
+    with pytest.raises(ReplicationFailedError) as caught:
+        world.create(
+            world.props(main, audience, "host-a", Attributes={"role": "explicit"}), "Explicit"
+        )
+    _settle(world)
+
+    assert "ServiceQuotaExceededException" in str(caught.value)
+    assert "runs again with its previous settings" in str(caught.value)
+    assert _only_running_attributes(world, audience) == {"role": "audience"}
+
+
 @pytest.mark.parametrize("lose", [True, False], ids=["answer-lost", "answered"])
 def test_a_mirror_created_right_after_a_reconciler_stopped_a_start_holds_that_publisher(
     world: FollowWorld, lose: bool

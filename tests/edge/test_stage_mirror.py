@@ -157,8 +157,56 @@ def test_a_replicas_own_event_in_a_mirrored_stage_starts_nothing(world: FollowWo
     report = world.reconcile(replica_event)
 
     assert report["started"] == []
-    assert "replica" in str(report["ignored"])
+    assert report["ignored"] == f"the participant is a replica (of {stage_a})"
     assert world.ivs_endpoint.calls.get(START, 0) == 0
+
+
+def _published(stage: str, participant_id: str) -> dict[str, object]:
+    """EventBridge's "Participant Published" event of a participant in `stage`."""
+    return {
+        "source": c.EVENT_SOURCE,
+        "detail-type": c.EVENT_DETAIL_TYPE,
+        "resources": [stage],
+        "detail": {"event_name": c.EVENT_PARTICIPANT_PUBLISHED, "participant_id": participant_id},
+    }
+
+
+def test_an_event_of_a_publisher_gone_again_counts_as_not_publishing_for_each_mirror(
+    world: FollowWorld,
+) -> None:
+    """Beside an explicit follow-mode declaration of the same publisher: every one counts."""
+    main, audience, backstage, side = (
+        world.stage(name) for name in ("main", "audience", "backstage", "side")
+    )
+    world.create_mirror(world.mirror_props(main, audience), "MirrorA")
+    world.create_mirror(world.mirror_props(main, backstage), "MirrorB")
+    world.create(world.props(main, side, "host-a"), "Explicit")
+
+    report = world.reconcile(_published(main, "host-a"))
+
+    assert report["declarations"] == 3
+    assert sorted(report["not_publishing"]) == sorted(
+        ReplicationKey(main, destination, "host-a").physical_id()
+        for destination in (audience, backstage, side)
+    )
+    assert report["started"] == []
+
+
+def test_an_event_whose_publisher_cannot_be_read_fails_the_run_naming_each_mirror(
+    world: FollowWorld,
+) -> None:
+    """Lambda retries a failed run: the error names each mirror destination and the cause."""
+    main, audience = world.stage("main"), world.stage("audience")
+    mirror_id = world.create_mirror(world.mirror_props(main, audience))
+    world.ivs_endpoint.faults.script_errors("GetStage", ["AccessDeniedException"])
+
+    with pytest.raises(ReconcileError) as caught:
+        world.reconcile(_published(main, "host-a"))
+
+    assert str(caught.value).startswith(
+        f"1 of 1 declarations failed: {mirror_id}: reading who publishes failed: GetStage: "
+        "AccessDeniedException"
+    )
 
 
 def test_a_delete_stops_what_the_mirror_made_and_leaves_an_explicit_replication(

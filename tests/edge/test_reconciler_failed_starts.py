@@ -62,12 +62,22 @@ def refused_after_a_lost_answer(stubbed) -> None:
     stubbed.expect_start_error("ServiceQuotaExceededException", 402, "Replication quota exceeded")
 
 
+def _warnings(read_logs) -> list[tuple[str, str]]:
+    return [
+        (line["message"], line.get("physical_id"))
+        for line in read_logs()
+        if line["level"] == "WARNING"
+    ]
+
+
 def run(stubbed, context, registry: _Registry):
     deadline = Deadline(context.get_remaining_time_in_millis)
     return reconcile(published_event(SOURCE, PARTICIPANT), stubbed.ivs, registry, deadline)
 
 
-def test_a_failed_start_that_is_still_declared_is_kept_and_fails_the_run(stubbed, context):
+def test_a_failed_start_that_is_still_declared_is_kept_and_fails_the_run(
+    stubbed, context, read_logs
+):
     """Declared with the same settings: what the lost attempt started is wanted, so no Stop;
     the run fails with the refusal, so Lambda retries it."""
     refused_after_a_lost_answer(stubbed)
@@ -78,6 +88,7 @@ def test_a_failed_start_that_is_still_declared_is_kept_and_fails_the_run(stubbed
     assert stubbed.calls == [LIST, START, START]
     assert registry.re_reads == 1
     assert "ServiceQuotaExceededException" in report.failed[KEY.physical_id()]
+    assert _warnings(read_logs) == []  # nothing stopped, nothing to say
 
 
 @pytest.mark.parametrize(
@@ -85,7 +96,7 @@ def test_a_failed_start_that_is_still_declared_is_kept_and_fails_the_run(stubbed
     [None, ReplicationSpec(KEY, {"role": "new"}, when_not_publishing=c.MODE_FOLLOW)],
     ids=["withdrawn", "declared-with-other-settings"],
 )
-def test_a_failed_start_that_is_not_declared_so_is_stopped_again(stubbed, context, now):
+def test_a_failed_start_that_is_not_declared_so_is_stopped_again(stubbed, context, now, read_logs):
     refused_after_a_lost_answer(stubbed)
     stubbed.expect_undo_stop()
 
@@ -93,6 +104,12 @@ def test_a_failed_start_that_is_not_declared_so_is_stopped_again(stubbed, contex
 
     assert stubbed.calls == [LIST, START, START, STOP, LIST]
     assert "ServiceQuotaExceededException" in report.failed[KEY.physical_id()]
+    assert _warnings(read_logs) == [
+        (
+            "A failed start may have started it, and it is not declared so; stopped it",
+            KEY.physical_id(),
+        )
+    ]
 
 
 def test_a_failed_start_with_the_registry_unreadable_is_stopped_and_the_run_says_why(
@@ -143,7 +160,7 @@ def test_a_withdrawn_failed_start_whose_stop_fails_reports_the_stop(stubbed, con
 
 @pytest.mark.parametrize("now", [None, _REFUSED_READ], ids=["withdrawn", "unreadable"])
 def test_a_started_replication_nothing_declares_is_stopped_before_the_run_ends(
-    stubbed, context, now
+    stubbed, context, now, read_logs
 ):
     """The Start succeeded, and the re-read finds the declaration withdrawn (or cannot read
     it): the replication is stopped, and the run returns only once IVS shows it stopped, so
@@ -158,3 +175,14 @@ def test_a_started_replication_nothing_declares_is_stopped_before_the_run_ends(
 
     assert stubbed.calls == [LIST, START, STOP, LIST, LIST]
     assert (KEY.physical_id() in report.failed) == (now is not None)
+    errors = [
+        (line["message"], line.get("reason"), line.get("physical_id"))
+        for line in read_logs()
+        if line["level"] == "ERROR"
+    ]
+    unverified = (
+        "Registry check after a start failed; stopping it and failing the run",
+        str(_REFUSED_READ),
+        KEY.physical_id(),
+    )
+    assert errors == ([] if now is None else [unverified])

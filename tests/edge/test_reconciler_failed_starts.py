@@ -175,9 +175,10 @@ def test_a_started_replication_nothing_declares_is_stopped_before_the_run_ends(
 
     assert stubbed.calls == [LIST, START, STOP, LIST, LIST]
     assert (KEY.physical_id() in report.failed) == (now is not None)
+    logged = read_logs()
     errors = [
         (line["message"], line.get("reason"), line.get("physical_id"))
-        for line in read_logs()
+        for line in logged
         if line["level"] == "ERROR"
     ]
     unverified = (
@@ -186,3 +187,5 @@ def test_a_started_replication_nothing_declares_is_stopped_before_the_run_ends(
         KEY.physical_id(),
     )
     assert errors == ([] if now is None else [unverified])
+    withdrawn = ("Declaration withdrawn during the start; stopping", KEY.physical_id())
+    assert _warnings(lambda: logged) == ([withdrawn] if now is None else [])

@@ -675,3 +675,35 @@ def test_mirror_creates_made_together_wait_their_spread_before_reading_any_stage
 
     assert waits[0] == (pytest.approx(turn / 2), 0)
     assert world.replica_ids(main, audience) == set(HOSTS)
+
+
+def test_a_sweep_that_cannot_list_one_stages_publishers_still_mirrors_the_others(
+    world: FollowWorld,
+) -> None:
+    """The first stage the sweep lists is refused: its mirror fails the run (Lambda retries
+    it), and the other stage's publishers are mirrored all the same."""
+    stages = {name: world.stage(name) for name in ("main", "side", "audience")}
+    mirror_ids = {
+        world.create_mirror(world.mirror_props(stages[name], stages["audience"]), f"Mirror{name}")
+        for name in ("main", "side")
+    }
+    world.ivs_endpoint.publish(stages["main"], "host-a", user_id="host-a")
+    world.ivs_endpoint.publish(stages["side"], "host-b", user_id="host-b")
+    world.ivs_endpoint.clock.advance(world.ivs_endpoint.profile.publish_propagation_seconds)
+    world.drop_events()  # the sweep is what starts them
+    world.ivs_endpoint.faults.script_errors("ListParticipants", ["AccessDeniedException"])
+
+    with pytest.raises(ReconcileError) as caught:
+        world.sweep()
+
+    head, _, cause = str(caught.value).partition(": listing who publishes failed: ")
+    failed_id = head.removeprefix("1 of 2 declarations failed: ")
+    assert failed_id in mirror_ids
+    assert cause.startswith("ListParticipants: AccessDeniedException")
+    running = {
+        (source, host)
+        for source in ("main", "side")
+        for host in ("host-a", "host-b")
+        if world.state(stages[source], stages["audience"], host) == "ACTIVE"
+    }
+    assert len(running) == 1  # the stage that could be listed, its one publisher

@@ -189,3 +189,27 @@ def test_a_started_replication_nothing_declares_is_stopped_before_the_run_ends(
     assert errors == ([] if now is None else [unverified])
     withdrawn = ("Declaration withdrawn during the start; stopping", KEY.physical_id())
     assert _warnings(lambda: logged) == ([withdrawn] if now is None else [])
+
+
+def test_a_start_whose_declaration_changed_meanwhile_restarts_with_the_declared_settings(
+    stubbed, context, read_logs
+):
+    """An in-place Update wrote new settings after the run read the old ones: the run stops
+    what it started and starts the declared settings, and says so."""
+    changed = ReplicationSpec(KEY, {"role": "new"}, when_not_publishing=c.MODE_FOLLOW)
+    stubbed.expect_list({})
+    stubbed.expect_start()
+    stubbed.expect_stop()
+    stubbed.expect_list({DESTINATION: "STOPPED"})
+    stubbed.expect_start(attributes={"role": "new"})
+
+    report = run(stubbed, context, _Registry(changed))
+
+    assert stubbed.calls == [LIST, START, STOP, LIST, START]
+    assert report.started == [KEY.physical_id()]
+    assert _warnings(read_logs) == [
+        (
+            "Declaration changed during the start; restarting with the declared settings",
+            KEY.physical_id(),
+        )
+    ]

@@ -19,9 +19,10 @@ from ivs_replication_handler.reconciler import handle_event as reconcile
 from ivs_replication_handler.registry import Registry
 from ivs_replication_handler.retries import Deadline
 from ivs_replication_handler.settings import IvsSettings
-from ivs_replication_handler.spec import ReplicationSpec
+from ivs_replication_handler.spec import ReplicationKey, ReplicationSpec
 from tests.edge.conftest import write_logs_to
 from tests.edge.follow_world import FollowWorld
+from tests.edge_hooks import HookedIvs
 from tests.publishing import publish_for_a_while
 
 WINDOW = 30
@@ -93,6 +94,34 @@ def test_delete_withdraws_then_stops_and_a_late_event_restarts_nothing(
     assert world.state(main, side) == "STOPPED"
     world.sweep()
     assert world.state(main, side) == "STOPPED"
+
+
+def test_a_replication_another_caller_starts_just_before_the_runs_start_is_already_active(
+    world: FollowWorld,
+) -> None:
+    """The run listed it not running; another caller (a duplicate delivery's run, a
+    Create) started it just before the run's Start: the run adopts it and reports it as
+    already active, not as started by itself - where IVS tells (a Conflict). Where IVS answers
+    a Start of a running replication with success, the run cannot tell, and says started."""
+    main, side = world.stage("main"), world.stage("side")
+    props = world.props(main, side)
+    world.create(props)
+    publish_for_a_while(world.ivs_endpoint, main, "encoder-1")
+    direct = world.ivs
+    hooked = HookedIvs(direct.client)
+    hooked.sleep = world.ivs_endpoint.clock.advance
+    spec = ReplicationSpec(ReplicationKey(main, side, "encoder-1"), {}, 0, c.MODE_FOLLOW)
+    hooked.before_start = lambda: direct.start_replication(spec, Deadline(lambda: 60_000))
+    world.ivs = hooked
+
+    [report] = world.deliver_events()
+
+    physical_id = [f"{main}|{side}|encoder-1"]
+    told = world.ivs_endpoint.profile.duplicate_start == "conflict"
+    assert (report["already_active"], report["started"]) == (
+        (physical_id, []) if told else ([], physical_id)
+    )
+    assert world.state(main, side) == "ACTIVE"
 
 
 def test_duplicate_events_start_once(world: FollowWorld) -> None:

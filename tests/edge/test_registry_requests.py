@@ -678,3 +678,14 @@ def test_a_client_built_in_a_test_is_refused_locally_rather_than_sent_to_aws() -
     """The suite's guard: the endpoint of any client not redirected is a closed local port."""
     client = Registry(TABLE).client
     assert client.meta.endpoint_url == UNREACHABLE_ENDPOINT
+
+
+def test_a_registry_with_a_short_attempt_budget_still_reads_with_little_time_left() -> None:
+    """An attempt's budget is the registry's own (what its caller keeps back for an undo), not
+    the default connect-plus-read timeout: 5 s left is enough for a 1 s attempt."""
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    registry = Registry(TABLE, client=client, sleep=lambda _: None, attempt_budget_seconds=1.0)
+    with Stubber(client) as stubber:
+        stubber.add_response("get_item", {"Item": ITEM}, None)
+        five_seconds_left = Deadline(lambda: 5_000, margin_seconds=0.0)
+        assert registry.ownership(KEY, five_seconds_left).in_force == SPEC

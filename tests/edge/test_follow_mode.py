@@ -104,8 +104,7 @@ def test_a_replication_another_caller_starts_just_before_the_runs_start_is_alrea
     already active, not as started by itself - where IVS tells (a Conflict). Where IVS answers
     a Start of a running replication with success, the run cannot tell, and says started."""
     main, side = world.stage("main"), world.stage("side")
-    props = world.props(main, side)
-    world.create(props)
+    world.create(world.props(main, side))
     publish_for_a_while(world.ivs_endpoint, main, "encoder-1")
     direct = world.ivs
     hooked = HookedIvs(direct.client)

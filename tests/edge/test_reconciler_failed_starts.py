@@ -62,11 +62,9 @@ def refused_after_a_lost_answer(stubbed) -> None:
     stubbed.expect_start_error("ServiceQuotaExceededException", 402, "Replication quota exceeded")
 
 
-def _warnings(read_logs) -> list[tuple[str, str]]:
+def _warnings(lines) -> list[tuple[str, str]]:
     return [
-        (line["message"], line.get("physical_id"))
-        for line in read_logs()
-        if line["level"] == "WARNING"
+        (line["message"], line.get("physical_id")) for line in lines if line["level"] == "WARNING"
     ]
 
 
@@ -88,7 +86,7 @@ def test_a_failed_start_that_is_still_declared_is_kept_and_fails_the_run(
     assert stubbed.calls == [LIST, START, START]
     assert registry.re_reads == 1
     assert "ServiceQuotaExceededException" in report.failed[KEY.physical_id()]
-    assert _warnings(read_logs) == []  # nothing stopped, nothing to say
+    assert _warnings(read_logs()) == []  # nothing stopped, nothing to say
 
 
 @pytest.mark.parametrize(
@@ -104,7 +102,7 @@ def test_a_failed_start_that_is_not_declared_so_is_stopped_again(stubbed, contex
 
     assert stubbed.calls == [LIST, START, START, STOP, LIST]
     assert "ServiceQuotaExceededException" in report.failed[KEY.physical_id()]
-    assert _warnings(read_logs) == [
+    assert _warnings(read_logs()) == [
         (
             "A failed start may have started it, and it is not declared so; stopped it",
             KEY.physical_id(),
@@ -188,7 +186,7 @@ def test_a_started_replication_nothing_declares_is_stopped_before_the_run_ends(
     )
     assert errors == ([] if now is None else [unverified])
     withdrawn = ("Declaration withdrawn during the start; stopping", KEY.physical_id())
-    assert _warnings(lambda: logged) == ([withdrawn] if now is None else [])
+    assert _warnings(logged) == ([withdrawn] if now is None else [])
 
 
 def test_a_start_whose_declaration_changed_meanwhile_restarts_with_the_declared_settings(
@@ -207,9 +205,31 @@ def test_a_start_whose_declaration_changed_meanwhile_restarts_with_the_declared_
 
     assert stubbed.calls == [LIST, START, STOP, LIST, START]
     assert report.started == [KEY.physical_id()]
-    assert _warnings(read_logs) == [
+    assert _warnings(read_logs()) == [
         (
             "Declaration changed during the start; restarting with the declared settings",
             KEY.physical_id(),
         )
     ]
+
+
+def test_a_restart_for_a_changed_declaration_whose_stop_fails_fails_the_run_with_the_stop(
+    stubbed, context
+):
+    """The declaration changed during the start, and the Stop before the restart is refused
+    with the listing unreadable: the run fails naming the Stop (the replication may still run
+    with the old settings), and starts nothing more."""
+    changed = ReplicationSpec(KEY, {"role": "new"}, when_not_publishing=c.MODE_FOLLOW)
+    stubbed.expect_list({})
+    stubbed.expect_start()
+    stubbed.expect_stop_error("ConflictException", 409, "busy")
+    stubbed.stubber.add_client_error("list_participant_replicas", "AccessDeniedException", "", 403)
+
+    report = run(stubbed, context, _Registry(changed))
+
+    assert stubbed.calls == [LIST, START, STOP, LIST]
+    assert report.started == []
+    assert (
+        "reading the state to tell whether it still runs then failed"
+        in (report.failed[KEY.physical_id()])
+    )

@@ -39,6 +39,16 @@ ITEM = {
 }
 
 
+# The attribute names every write of a declaration's settings uses.
+DECLARATION_NAMES = {
+    "#attributes": "Attributes",
+    "#window": "ReconnectWindowSeconds",
+    "#mode": "WhenNotPublishing",
+    "#wait": "WaitForPublisherSeconds",
+    "#userIds": "UserIds",
+}
+
+
 def declared(spec: ReplicationSpec, at: int) -> dict[str, Any]:
     """An owner's attribute value: its declaration."""
     return {
@@ -77,11 +87,16 @@ def stubbed() -> Iterator[tuple[Registry, Stubber]]:
         stubber.assert_no_pending_responses()
 
 
-def expect_removal(stubber: Stubber, owner: str, answer: dict[str, Any] | None) -> None:
+def expect_removal(
+    stubber: Stubber,
+    owner: str,
+    answer: dict[str, Any] | None,
+    item_key: dict[str, Any] = ITEM_KEY,
+) -> None:
     """The UpdateItem that removes `owner`; `answer` is the item after it (None: no item)."""
     params = {
         "TableName": TABLE,
-        "Key": ITEM_KEY,
+        "Key": item_key,
         "UpdateExpression": "REMOVE #owner ADD #version :one",
         "ConditionExpression": "attribute_exists(#publisher)",
         "ExpressionAttributeNames": {
@@ -103,6 +118,46 @@ def expect_removal(stubber: Stubber, owner: str, answer: dict[str, Any] | None) 
         stubber.add_response("update_item", {"Attributes": answer}, params)
 
 
+def expect_put_in_force(
+    stubber: Stubber,
+    mode: str,
+    *,
+    item_key: dict[str, Any] = ITEM_KEY,
+    user_ids: list[str] | None = None,
+) -> None:
+    """The UpdateItem, conditional on version 7, that puts the owner left's declaration in
+    force: no attributes, window 0, `mode`, and the mirror's `user_ids` (None: removed)."""
+    values: dict[str, Any] = {
+        ":attributes": {"M": {}},
+        ":window": {"N": "0"},
+        ":mode": {"S": mode},
+        ":wait": {"N": "0"},
+    }
+    if user_ids is None:
+        user_ids_clause = "REMOVE #userIds"
+    else:
+        user_ids_clause = ", #userIds = :userIds"
+        values[":userIds"] = {"L": [{"S": user_id} for user_id in user_ids]}
+    stubber.add_response(
+        "update_item",
+        {},
+        {
+            "TableName": TABLE,
+            "Key": item_key,
+            "UpdateExpression": (
+                "SET #attributes = :attributes, #window = :window, #mode = :mode, "
+                f"#wait = :wait {user_ids_clause} ADD #version :one"
+            ),
+            "ConditionExpression": "#version = :version",
+            "ExpressionAttributeNames": {
+                **DECLARATION_NAMES,
+                "#version": "Version",
+            },
+            "ExpressionAttributeValues": {**values, ":version": {"N": "7"}, ":one": {"N": "1"}},
+        },
+    )
+
+
 def test_a_declaration_records_its_owner_and_puts_itself_in_force(
     stubbed: tuple[Registry, Stubber],
 ) -> None:
@@ -121,11 +176,7 @@ def test_a_declaration_records_its_owner_and_puts_itself_in_force(
                 "#owner = :declared REMOVE #userIds ADD #version :one"
             ),
             "ExpressionAttributeNames": {
-                "#attributes": "Attributes",
-                "#window": "ReconnectWindowSeconds",
-                "#mode": "WhenNotPublishing",
-                "#wait": "WaitForPublisherSeconds",
-                "#userIds": "UserIds",
+                **DECLARATION_NAMES,
                 "#source": "SourceStageArn",
                 "#participant": "ParticipantId",
                 "#owner": "Owner:Replication",
@@ -196,35 +247,7 @@ def test_withdrawing_one_of_two_owners_puts_the_other_ones_declaration_in_force(
     fail mode, no attributes) is what is in force afterwards."""
     registry, stubber = stubbed
     expect_removal(stubber, "New", item_of(Old=(FAIL_SPEC, 3)))
-    stubber.add_response(
-        "update_item",
-        {},
-        {
-            "TableName": TABLE,
-            "Key": ITEM_KEY,
-            "UpdateExpression": (
-                "SET #attributes = :attributes, #window = :window, #mode = :mode, "
-                "#wait = :wait REMOVE #userIds ADD #version :one"
-            ),
-            "ConditionExpression": "#version = :version",
-            "ExpressionAttributeNames": {
-                "#attributes": "Attributes",
-                "#window": "ReconnectWindowSeconds",
-                "#mode": "WhenNotPublishing",
-                "#wait": "WaitForPublisherSeconds",
-                "#userIds": "UserIds",
-                "#version": "Version",
-            },
-            "ExpressionAttributeValues": {
-                ":attributes": {"M": {}},
-                ":window": {"N": "0"},
-                ":mode": {"S": c.MODE_FAIL},
-                ":wait": {"N": "0"},
-                ":version": {"N": "7"},
-                ":one": {"N": "1"},
-            },
-        },
-    )
+    expect_put_in_force(stubber, c.MODE_FAIL)
     left = registry.withdraw(KEY, "New", deadline())
     assert left.owners == {"Old"}
     assert left.in_force == FAIL_SPEC
@@ -488,53 +511,8 @@ def test_withdrawing_a_mirror_owner_puts_the_other_owners_user_ids_in_force(
 ) -> None:
     """A renamed StageMirror's cleanup: the publishers it takes are the remaining owner's."""
     registry, stubber = stubbed
-    stubber.add_response(
-        "update_item",
-        {"Attributes": mirror_item(["guest"], Old=(["host"], 1))},
-        {
-            "TableName": TABLE,
-            "Key": MIRROR_ITEM_KEY,
-            "UpdateExpression": "REMOVE #owner ADD #version :one",
-            "ConditionExpression": "attribute_exists(#publisher)",
-            "ExpressionAttributeNames": {
-                "#owner": "Owner:New",
-                "#version": "Version",
-                "#publisher": "Publisher",
-            },
-            "ExpressionAttributeValues": {":one": {"N": "1"}},
-            "ReturnValues": "ALL_NEW",
-        },
-    )
-    stubber.add_response(
-        "update_item",
-        {},
-        {
-            "TableName": TABLE,
-            "Key": MIRROR_ITEM_KEY,
-            "UpdateExpression": (
-                "SET #attributes = :attributes, #window = :window, #mode = :mode, "
-                "#wait = :wait , #userIds = :userIds ADD #version :one"
-            ),
-            "ConditionExpression": "#version = :version",
-            "ExpressionAttributeNames": {
-                "#attributes": "Attributes",
-                "#window": "ReconnectWindowSeconds",
-                "#mode": "WhenNotPublishing",
-                "#wait": "WaitForPublisherSeconds",
-                "#userIds": "UserIds",
-                "#version": "Version",
-            },
-            "ExpressionAttributeValues": {
-                ":attributes": {"M": {}},
-                ":window": {"N": "0"},
-                ":mode": {"S": c.MODE_FOLLOW},
-                ":wait": {"N": "0"},
-                ":userIds": {"L": [{"S": "host"}]},
-                ":version": {"N": "7"},
-                ":one": {"N": "1"},
-            },
-        },
-    )
+    expect_removal(stubber, "New", mirror_item(["guest"], Old=(["host"], 1)), MIRROR_ITEM_KEY)
+    expect_put_in_force(stubber, c.MODE_FOLLOW, item_key=MIRROR_ITEM_KEY, user_ids=["host"])
     left = registry.withdraw(MIRROR_KEY, "New", deadline())
     assert left.in_force == MirrorSpec(MIRROR_KEY, ("host",))
 

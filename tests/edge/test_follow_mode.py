@@ -14,7 +14,7 @@ from ivs_replication.testing.cloudformation import LocalLambdaContext
 from ivs_replication_handler import contract as c
 from ivs_replication_handler import handler, reconciler
 from ivs_replication_handler.errors import ReconcileError, ReplicationFailedError
-from ivs_replication_handler.ivs import IvsRealtime, make_client
+from ivs_replication_handler.ivs import IvsRealtime, Pacer, make_client
 from ivs_replication_handler.reconciler import handle_event as reconcile
 from ivs_replication_handler.registry import Registry
 from ivs_replication_handler.retries import Deadline
@@ -22,6 +22,7 @@ from ivs_replication_handler.settings import IvsSettings
 from ivs_replication_handler.spec import ReplicationKey, ReplicationSpec
 from tests.edge.conftest import write_logs_to
 from tests.edge.follow_world import FollowWorld
+from tests.edge.test_request_steps import ReadLogs
 from tests.edge_hooks import HookedIvs
 from tests.publishing import publish_for_a_while
 
@@ -33,18 +34,27 @@ BARRIER_SECONDS = 10
 
 
 def test_declared_while_offline_it_starts_when_the_participant_publishes(
-    world: FollowWorld,
+    world: FollowWorld, read_logs: ReadLogs
 ) -> None:
+    """The run reports the start, and logs it with the replication's physical id, then its
+    report."""
     main, side = world.stage("main"), world.stage("side")
     world.create(world.props(main, side))
     assert world.state(main, side) is None
     assert world.declared() == [{"publisher": f"{main}|encoder-1", "destination": side}]
 
     world.ivs_endpoint.publish(main, "encoder-1")
+    read_logs()
     [report] = world.deliver_events()
 
+    assert report["trigger"] == "event"
     assert report["started"] == [f"{main}|{side}|encoder-1"]
     assert world.state(main, side) == "ACTIVE"
+    logged = read_logs()
+    assert [line["physical_id"] for line in logged if line["message"] == "Replication started"] == [
+        f"{main}|{side}|encoder-1"
+    ]
+    assert [line["report"] for line in logged if line["message"] == "Reconciled"] == [report]
 
 
 def test_an_absence_beyond_the_window_ends_it_and_the_next_publish_restarts_it(
@@ -168,7 +178,9 @@ def test_events_of_other_participants_stages_or_kinds_start_nothing(world: Follo
 
     assert [r["ignored"] for r in reports] == ["no replication of this participant is declared"] * 2
     not_ivs: dict[str, Any] = {"source": "aws.s3", "detail-type": "Object Created"}
-    assert world.reconcile(not_ivs)["ignored"] == "not a Participant Published event of IVS"
+    ignored = world.reconcile(not_ivs)
+    assert ignored["ignored"] == "not a Participant Published event of IVS"
+    assert ignored["trigger"] == "event"  # what the run was asked, even when it did nothing
     assert world.ivs_endpoint.calls.get(START) is None
     assert world.state(main, side) is None
 
@@ -187,14 +199,21 @@ def test_the_sweep_recovers_a_lost_event(world: FollowWorld) -> None:
     assert world.state(main, side) == "ACTIVE"
 
 
-def test_one_event_starts_every_destination_of_a_fan_out_with_one_list_call(
-    world: FollowWorld,
-) -> None:
+def _fan_out(world: FollowWorld, count: int) -> tuple[str, list[str]]:
+    """Stage main's encoder-1, declared in follow mode into `count` stages, now publishing
+    (its event announced). Returns main and the destinations."""
     main = world.stage("main")
-    destinations = [world.stage(f"side-{n}") for n in range(3)]
+    destinations = [world.stage(f"side-{n}") for n in range(count)]
     for destination in destinations:
         world.create(world.props(main, destination))
     world.ivs_endpoint.publish(main, "encoder-1")
+    return main, destinations
+
+
+def test_one_event_starts_every_destination_of_a_fan_out_with_one_list_call(
+    world: FollowWorld,
+) -> None:
+    main, destinations = _fan_out(world, 3)
     world.ivs_endpoint.reset_calls()
 
     [report] = world.deliver_events()
@@ -229,11 +248,7 @@ def test_a_fan_out_runs_as_many_starts_at_once_as_the_stated_rate_without_a_pace
 ) -> None:
     """A caller's own `IvsRealtime` (no pacer) at 8 calls per second: a fan-out into 8 stages
     has its 8 Starts in flight together, not the default rate's 5."""
-    main = world.stage("main")
-    destinations = [world.stage(f"side-{n}") for n in range(8)]
-    for destination in destinations:
-        world.create(world.props(main, destination))
-    world.ivs_endpoint.publish(main, "encoder-1")
+    main, destinations = _fan_out(world, 8)
     world.ivs = _StartsMeetingAtABarrier(
         8, settings=IvsSettings(calls_per_second=8), sleep=world.ivs_endpoint.clock.advance
     )
@@ -243,6 +258,62 @@ def test_a_fan_out_runs_as_many_starts_at_once_as_the_stated_rate_without_a_pace
     assert report["failed"] == {}
     assert len(report["started"]) == 8  # type: ignore[arg-type]
     assert all(world.state(main, d) == "ACTIVE" for d in destinations)
+
+
+def test_a_fan_out_into_two_stages_has_both_starts_in_flight_together(
+    world: FollowWorld,
+) -> None:
+    """The smallest fan-out is concurrent too: two destinations, two Starts at once."""
+    _fan_out(world, 2)
+    world.ivs = _StartsMeetingAtABarrier(2, sleep=world.ivs_endpoint.clock.advance)
+
+    [report] = world.deliver_events()
+
+    assert report["failed"] == {}
+    assert len(report["started"]) == 2  # type: ignore[arg-type]
+
+
+def test_a_fan_out_runs_as_many_starts_at_once_as_its_pacers_rate(world: FollowWorld) -> None:
+    """Given a pacer, its rate is the one kept (the settings' rate of 1 call a second would
+    make the three Starts one after the other)."""
+    _fan_out(world, 3)
+    advance = world.ivs_endpoint.clock.advance
+    unpaced = _StartsMeetingAtABarrier(3, settings=IvsSettings(calls_per_second=1), sleep=advance)
+    world.ivs = unpaced.with_pacer(Pacer(3, sleep=advance))
+
+    [report] = world.deliver_events()
+
+    assert report["failed"] == {}
+    assert len(report["started"]) == 3  # type: ignore[arg-type]
+
+
+class _StartThreads(IvsRealtime):
+    """Records the thread each Start is made on."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(make_client(), **options)
+        self.threads: list[threading.Thread] = []
+
+    def start_replication(self, spec: ReplicationSpec, deadline: Deadline) -> None:
+        self.threads.append(threading.current_thread())
+        super().start_replication(spec, deadline)
+
+
+def test_at_one_call_a_second_a_fan_out_starts_one_destination_at_a_time(
+    world: FollowWorld,
+) -> None:
+    """The stated rate of 1 call a second allows no second Start in flight: the run makes
+    its Starts itself, one after the other (no pool of workers)."""
+    _fan_out(world, 2)
+    ivs = _StartThreads(
+        settings=IvsSettings(calls_per_second=1), sleep=world.ivs_endpoint.clock.advance
+    )
+    world.ivs = ivs
+
+    [report] = world.deliver_events()
+
+    assert len(report["started"]) == 2  # type: ignore[arg-type]
+    assert set(ivs.threads) == {threading.current_thread()}
 
 
 def test_a_sweep_covers_200_declarations_with_one_list_per_publisher(world: FollowWorld) -> None:

@@ -316,8 +316,8 @@ def test_a_refusal_whose_state_cannot_be_read_fails_saying_nothing_was_started(
     stubbed, cfn, context
 ):
     """A Start refused with a status that may mean "not publishing", and the listing that
-    would tell why refused too: the Create fails with both, says this Start started nothing,
-    and stops nothing."""
+    would tell why refused too: the Create fails naming the replication it did not start,
+    with both refusals, says this Start started nothing, and stops nothing."""
     stubbed.expect_start_error("ConflictException", 409, "busy")
     stubbed.stubber.add_client_error("list_participant_replicas", "AccessDeniedException", "", 403)
 
@@ -325,6 +325,7 @@ def test_a_refusal_whose_state_cannot_be_read_fails_saying_nothing_was_started(
         handle_event(cfn.create(), context, stubbed.ivs)
 
     assert stubbed.calls == [START, LIST]
+    assert caught.value.advice == f"Did not start {cfn.key_description}."
     reason = str(caught.value)
     assert "busy; reading the state to tell why then failed:" in reason
     assert "AccessDeniedException" in reason

@@ -11,10 +11,13 @@ import pytest
 from botocore.exceptions import ReadTimeoutError
 
 from ivs_replication_handler import contract as c
-from ivs_replication_handler.errors import ServiceError
-from ivs_replication_handler.reconciler import reconcile
+from ivs_replication_handler import retries
+from ivs_replication_handler.errors import ReconcileError, ServiceError
+from ivs_replication_handler.reconciler import START_ATTEMPTS, handle_event, reconcile
 from ivs_replication_handler.retries import Deadline
 from ivs_replication_handler.spec import ReplicationKey, ReplicationSpec
+from tests.edge.test_handler_faults import throttled_forever
+from tests.edge.test_undocumented_answers import sid
 from tests.publishing import published_event
 
 # As in conftest.py (this folder is no package).
@@ -69,8 +72,12 @@ def _warnings(lines) -> list[tuple[str, str]]:
 
 
 def run(stubbed, context, registry: _Registry):
+    return run_with(stubbed.ivs, context, registry)
+
+
+def run_with(ivs, context, registry: _Registry):
     deadline = Deadline(context.get_remaining_time_in_millis)
-    return reconcile(published_event(SOURCE, PARTICIPANT), stubbed.ivs, registry, deadline)
+    return reconcile(published_event(SOURCE, PARTICIPANT), ivs, registry, deadline)
 
 
 def test_a_failed_start_that_is_still_declared_is_kept_and_fails_the_run(
@@ -233,3 +240,111 @@ def test_a_restart_for_a_changed_declaration_whose_stop_fails_fails_the_run_with
         "reading the state to tell whether it still runs then failed"
         in (report.failed[KEY.physical_id()])
     )
+
+
+class _EverChangingRegistry(_Registry):
+    """Each re-read after a Start finds the declaration changed again (an in-place Update
+    after each), with the role `v1`, `v2`, ..."""
+
+    def __init__(self) -> None:
+        super().__init__(None)
+
+    def declaration(self, *_: object) -> ReplicationSpec:
+        self.re_reads += 1
+        return ReplicationSpec(
+            KEY, {"role": f"v{self.re_reads}"}, when_not_publishing=c.MODE_FOLLOW
+        )
+
+
+def test_a_declaration_changed_during_every_start_is_left_stopped_and_fails_the_run(
+    stubbed, context
+):
+    """Settings that change again during each restart: after START_ATTEMPTS starts the run
+    gives up with the last one stopped (never running settings no longer declared), and
+    fails saying so, so that Lambda's retry starts what is declared by then."""
+    stubbed.expect_list({})
+    for attributes in [None, *({"role": f"v{n}"} for n in range(1, START_ATTEMPTS))]:
+        stubbed.expect_start(attributes=attributes)
+        stubbed.expect_stop()
+        stubbed.expect_list({DESTINATION: "STOPPED"})
+    registry = _EverChangingRegistry()
+
+    report = run(stubbed, context, registry)
+
+    assert stubbed.calls == [LIST, *[START, STOP, LIST] * START_ATTEMPTS]
+    assert registry.re_reads == START_ATTEMPTS
+    assert report.started == []
+    assert report.failed == {
+        KEY.physical_id(): f"the declaration of {KEY.physical_id()} changed during each of "
+        f"{START_ATTEMPTS} starts; it is stopped, the next run starts it"
+    }
+
+
+def test_a_start_throttled_throughout_keeps_back_the_time_to_re_read_and_stop(context, monkeypatch):
+    """A run's Start gives up while the registry's re-read and a Stop still fit (each an
+    attempt's budget of its own client): a Start that used the whole run could not undo what
+    it may have started. With every backoff at its ceiling, each wait ends exactly where the
+    last attempt that fits begins."""
+    monkeypatch.setattr(retries.random, "uniform", lambda low, high: high)
+    registry = _Registry(SPEC)
+    registry.attempt_budget_seconds = 7.0  # not the IVS client's: each is counted once
+    calls: list[str] = []
+    ivs, _keep_alive = throttled_forever(context, calls, [])
+
+    report = run_with(ivs, context, registry)
+
+    assert "ThrottlingException" in report.failed[KEY.physical_id()]
+    assert STOP not in calls  # every Start was refused: nothing to undo
+    kept_back = retries.DEADLINE_MARGIN_SECONDS + 7.0 + 2 * ivs.attempt_budget_seconds
+    elapsed = context.elapsed_ms / 1000
+    assert elapsed == pytest.approx(context.remaining_ms / 1000 - kept_back, abs=0.5)
+
+
+def test_an_event_of_a_new_session_starts_it_over_an_active_record_of_an_earlier_one(
+    stubbed, context
+):
+    """What IVS lists for an earlier session of the publisher is history: the event's own
+    session has no replica yet, so the run starts one rather than reporting it already
+    active (which would leave the new session unreplicated)."""
+    stubbed.expect_list_records([(DESTINATION, "ACTIVE", sid("old"))])
+    stubbed.expect_start()
+    event = published_event(SOURCE, PARTICIPANT, session_id=sid("live"))
+    deadline = Deadline(context.get_remaining_time_in_millis)
+
+    report = reconcile(event, stubbed.ivs, _Registry(SPEC), deadline)
+
+    assert stubbed.calls == [LIST, START]
+    assert report.started == [KEY.physical_id()]
+    assert report.already_active == []
+
+
+class _FanOutRegistry(_Registry):
+    """Declares the publisher into `count` destinations."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(SPEC)
+        self.specs = [
+            ReplicationSpec(
+                ReplicationKey(SOURCE, f"{DESTINATION[:-2]}{n:02}", PARTICIPANT),
+                when_not_publishing=c.MODE_FOLLOW,
+            )
+            for n in range(count)
+        ]
+
+    def declarations_of(self, *_: object) -> list[ReplicationSpec]:
+        return self.specs
+
+
+def test_a_run_with_many_failures_fails_naming_them_within_2000_characters(stubbed, context):
+    """Lambda keeps the error of a failed run: it counts the failures, then names as many as
+    2,000 characters hold (physical id and cause each, sorted), cut there."""
+    stubbed.stubber.add_client_error("list_participant_replicas", "AccessDeniedException", "", 403)
+    registry = _FanOutRegistry(15)  # 15 failures of about 200 characters each
+
+    with pytest.raises(ReconcileError) as caught:
+        handle_event(published_event(SOURCE, PARTICIPANT), context, stubbed.ivs, registry)
+
+    head = "15 of 15 declarations failed: "
+    message = str(caught.value)
+    assert message.startswith(f"{head}{registry.specs[0].key.physical_id()}: ")
+    assert len(message) == len(head) + 2000

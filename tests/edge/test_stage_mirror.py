@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from botocore.awsrequest import AWSResponse
 
 from ivs_replication_handler import contract as c
 from ivs_replication_handler import messages
@@ -31,7 +32,9 @@ from ivs_replication_handler.spec import (
     parse_mirror_properties,
 )
 from tests.edge.follow_world import FollowWorld
+from tests.edge.test_request_steps import ReadLogs
 from tests.edge_hooks import HookedIvs
+from tests.publishing import published_event
 
 HOSTS = ("host-a", "host-b", "host-c")
 START = "StartParticipantReplication"
@@ -141,7 +144,11 @@ def test_vs_mode_shows_each_stages_own_publishers_and_never_a_replica_back(
         }
 
 
-def test_a_replicas_own_event_in_a_mirrored_stage_starts_nothing(world: FollowWorld) -> None:
+def test_a_replicas_own_event_in_a_mirrored_stage_starts_nothing(
+    world: FollowWorld, read_logs: ReadLogs
+) -> None:
+    """A replica is never mirrored back (the stages would replicate each other's replicas
+    forever); the run says why it did nothing, and logs the replica's source stage."""
     stage_a, stage_b = world.stage("a"), world.stage("b")
     world.ivs_endpoint.publish(stage_a, "alice", user_id="alice")
     world.create_mirror(world.mirror_props(stage_a, stage_b), "MirrorAB")
@@ -154,11 +161,17 @@ def test_a_replicas_own_event_in_a_mirrored_stage_starts_nothing(world: FollowWo
         "detail": {"event_name": c.EVENT_PARTICIPANT_PUBLISHED, "participant_id": "alice"},
     }
 
+    read_logs()
     report = world.reconcile(replica_event)
 
     assert report["started"] == []
     assert report["ignored"] == f"the participant is a replica (of {stage_a})"
     assert world.ivs_endpoint.calls.get(START, 0) == 0
+    assert [
+        line.get("replicated_from")
+        for line in read_logs()
+        if line["message"] == "A replica's event; mirrors never replicate a replica"
+    ] == [stage_a]
 
 
 def _published(stage: str, participant_id: str) -> dict[str, object]:
@@ -192,6 +205,54 @@ def test_an_event_of_a_publisher_gone_again_counts_as_not_publishing_for_each_mi
     assert report["started"] == []
 
 
+def test_a_late_event_of_an_earlier_session_counts_as_not_publishing_for_each_mirror(
+    world: FollowWorld,
+) -> None:
+    """An event is judged in its own session, as for explicit declarations: a late event of
+    a session that has ended starts nothing, even when the same participant id publishes in
+    the stage's current session; that session's own event mirrors it."""
+    main, audience = world.stage("main"), world.stage("audience")
+    world.create_mirror(world.mirror_props(main, audience))
+    endpoint = world.ivs_endpoint
+    ended = endpoint.publish(main, "host-a", user_id="user-host-a")
+    endpoint.unpublish(main, "host-a")
+    endpoint.clock.advance(endpoint.profile.session_end_delay_seconds + 1)
+    current = endpoint.publish(main, "host-a", user_id="user-host-a")
+    endpoint.clock.advance(endpoint.profile.publish_propagation_seconds)
+    assert current != ended
+    world.drop_events()
+    endpoint.reset_calls()
+    physical_id = ReplicationKey(main, audience, "host-a").physical_id()
+
+    late = world.reconcile(published_event(main, "host-a", session_id=ended))
+
+    assert late["not_publishing"] == [physical_id]
+    assert late["started"] == []
+    assert endpoint.calls.get(START, 0) == 0
+    assert world.reconcile(published_event(main, "host-a", session_id=current))["started"] == [
+        physical_id
+    ]
+
+
+@pytest.mark.parametrize("session_id", ["", 7], ids=["empty", "not-text"])
+def test_an_event_whose_session_id_is_blank_or_not_text_names_no_session(
+    world: FollowWorld, session_id: object
+) -> None:
+    """Such an event's publisher is looked for in whatever session is active, not in a
+    session of that id, which none has: a live publisher is mirrored, not counted away."""
+    main, audience = world.stage("main"), world.stage("audience")
+    world.create_mirror(world.mirror_props(main, audience))
+    _publish_hosts(world, main, ("host-a",))
+    world.drop_events()
+    event: dict[str, Any] = _published(main, "host-a")
+    event["detail"]["session_id"] = session_id
+
+    report = world.reconcile(event)
+
+    assert report["started"] == [ReplicationKey(main, audience, "host-a").physical_id()]
+    assert world.replica_ids(main, audience) == {"host-a"}
+
+
 def test_an_event_whose_publisher_cannot_be_read_fails_the_run_naming_each_mirror(
     world: FollowWorld,
 ) -> None:
@@ -207,6 +268,78 @@ def test_an_event_whose_publisher_cannot_be_read_fails_the_run_naming_each_mirro
         f"1 of 1 declarations failed: {mirror_id}: reading who publishes failed: GetStage: "
         "AccessDeniedException"
     )
+
+
+@pytest.mark.parametrize("delivery", ["event", "sweep"])
+def test_a_follow_declaration_beside_a_mirror_starts_once_with_its_own_settings(
+    world: FollowWorld, delivery: str
+) -> None:
+    """An explicit follow-mode declaration of a publisher holds its destination in its own
+    settings: when the publisher comes, a mirror of the same stages leaves that destination
+    to it (one replica there, of the explicit attributes) and still starts it into the mirror's
+    other destinations, whether an event or the sweep finds it."""
+    main = world.stage("main")
+    # The explicit declaration's destination is the first the registry lists (by ARN).
+    held, other = sorted(world.stage(name) for name in ("audience", "backstage"))
+    for destination in (held, other):
+        world.create_mirror(
+            world.mirror_props(main, destination, Attributes={"role": "audience"}),
+            f"Mirror{destination[-6:]}",
+        )
+    explicit_id = world.create(
+        world.props(main, held, "host-a", Attributes={"role": "explicit"}), "Explicit"
+    )
+    world.drop_events()
+    _publish_hosts(world, main, ("host-a",))
+    world.ivs_endpoint.reset_calls()
+
+    reports = world.deliver_events() if delivery == "event" else [world.sweep()]
+
+    mirrored_id = ReplicationKey(main, other, "host-a").physical_id()
+    started = [pid for report in reports for pid in report["started"]]
+    assert sorted(started) == sorted([explicit_id, mirrored_id])
+    assert sum(int(str(report["declarations"])) for report in reports) == 2  # held once
+    assert _only_running_attributes(world, held) == {"role": "explicit"}
+    assert _only_running_attributes(world, other) == {"role": "audience"}
+
+
+def test_a_sweep_that_cannot_read_the_registry_for_its_publishers_fails_naming_each_mirror(
+    world: FollowWorld,
+) -> None:
+    """Which destinations explicit declarations hold cannot be read: nothing is started for
+    those mirrors (a mirror's settings could overrun an explicit declaration's), and the run
+    fails naming every one of them with the cause, so Lambda retries it."""
+    stages = {name: world.stage(name) for name in ("main", "side", "audience")}
+    mirror_ids = sorted(
+        world.create_mirror(world.mirror_props(stages[name], stages["audience"]), f"Mirror{name}")
+        for name in ("main", "side")
+    )
+    _publish_hosts(world, stages["main"], ("host-a",))
+    _publish_hosts(world, stages["side"], ("host-b",))
+    world.drop_events()
+    world.ivs_endpoint.reset_calls()
+
+    def refuse_queries(model: Any, **_: object) -> tuple[AWSResponse, dict[str, Any]] | None:
+        if model.name != "Query":
+            return None
+        return AWSResponse("http://registry.invalid", 400, {}, None), {
+            "Error": {"Code": "AccessDeniedException", "Message": "no Query"},
+            "ResponseMetadata": {"HTTPStatusCode": 400},
+        }
+
+    events = world.registry.client.meta.events  # the local DynamoDB's client, shared
+    events.register_first("before-call.dynamodb", refuse_queries)
+    try:
+        with pytest.raises(ReconcileError) as caught:
+            world.sweep()
+    finally:
+        events.unregister("before-call.dynamodb", refuse_queries)
+
+    cause = "reading the registry failed: Query: AccessDeniedException (400): no Query"
+    assert str(caught.value) == (
+        f"2 of 2 declarations failed: {mirror_ids[0]}: {cause}; {mirror_ids[1]}: {cause}"
+    )
+    assert world.ivs_endpoint.calls.get(START, 0) == 0
 
 
 def test_a_delete_stops_what_the_mirror_made_and_leaves_an_explicit_replication(
@@ -561,9 +694,10 @@ def test_a_renamed_mirror_keeps_its_replications_running(world: FollowWorld) -> 
 
 
 def test_a_full_destination_is_recorded_not_retried_and_fails_nothing(
-    world: FollowWorld,
+    world: FollowWorld, read_logs: ReadLogs
 ) -> None:
-    """12 publishers in a stage, replicas included: IVS refuses one more."""
+    """12 publishers in a stage, replicas included: IVS refuses one more. The run's warning
+    names the replication and IVS's refusal (an operator's cue to make room)."""
     main, audience = world.stage("main"), world.stage("audience")
     for n in range(world.ivs_endpoint.profile.max_publishers_per_stage):
         world.ivs_endpoint.publish(audience, f"local-{n}")
@@ -573,12 +707,22 @@ def test_a_full_destination_is_recorded_not_retried_and_fails_nothing(
     world.ivs_endpoint.reset_calls()
 
     _publish_hosts(world, main, ("host-b",))
+    read_logs()
     [report] = world.deliver_events()
 
     assert report["over_quota"] == [f"{main}|{audience}|host-b"]
     assert report["failed"] == {}
     assert world.ivs_endpoint.calls.get(START, 0) == 1  # one Start, no storm
     assert world.replica_ids(main, audience) == set()
+    [warning] = [line for line in read_logs() if line["level"] == "WARNING"]
+    assert warning["message"] == (
+        "The destination stage holds as many publishers as IVS allows; not started (the next "
+        "event or sweep tries again)"
+    )
+    assert warning["physical_id"] == f"{main}|{audience}|host-b"
+    assert warning["reason"].startswith(
+        "StartParticipantReplication: ServiceQuotaExceededException"
+    )
 
 
 def test_the_sweep_starts_a_publisher_whose_event_was_lost(world: FollowWorld) -> None:

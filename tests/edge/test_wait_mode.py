@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 import pytest
 
 from ivs_realtime_emulator import IvsRealtimeEmulator
+from ivs_realtime_emulator.profiles import PROFILES
 from ivs_replication.testing.cloudformation import custom_resource_event
+from ivs_replication_handler import aws, retries
 from ivs_replication_handler import contract as c
-from ivs_replication_handler import retries
 from ivs_replication_handler.errors import ReplicationFailedError
 from ivs_replication_handler.handler import handle_event
 from ivs_replication_handler.ivs import IvsRealtime, make_client
@@ -137,6 +138,22 @@ def test_a_request_without_a_wait_keeps_to_the_standard_budget_in_a_longer_lambd
     assert fake_time.now > c.REQUEST_BUDGET_SECONDS / 2
 
 
+def test_a_request_without_a_wait_gives_up_when_only_its_undo_and_one_attempt_fit(
+    local_ivs: IvsRealtimeEmulator, fake_time: FakeTime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request without a wait gets the standard budget and not a second more: with every
+    backoff at its ceiling (each wait ends exactly where the last attempt that fits begins),
+    a Start failing throughout gives up when the budget, less the margin to report back,
+    holds just the time kept for its undo and one attempt."""
+    monkeypatch.setattr(retries.random, "uniform", lambda low, high: high)
+    local_ivs.faults.random_errors("StartParticipantReplication", probability=1.0, seed=1)
+    with pytest.raises(ReplicationFailedError, match="still failing"):
+        create(local_ivs, fake_time)
+
+    kept_back = retries.DEADLINE_MARGIN_SECONDS + 2 * aws.ATTEMPT_BUDGET_SECONDS
+    assert fake_time.now == pytest.approx(c.REQUEST_BUDGET_SECONDS - kept_back)
+
+
 def test_a_refusal_during_the_wait_of_an_update_fails_it_and_is_never_swallowed(
     local_ivs: IvsRealtimeEmulator, fake_time: FakeTime
 ) -> None:
@@ -181,6 +198,47 @@ def test_the_wait_polls_at_one_second_plus_a_backoff_doubling_from_one_to_five_s
 
     assert fake_time.slept == [2.0, 3.0, 5.0, 6.0, 6.0]
     assert local_ivs.calls["StartParticipantReplication"] == 6
+
+
+@pytest.mark.parametrize(
+    "service_profile", [PROFILES["slow-propagation"]], ids=["slow-propagation"]
+)
+def test_a_publisher_ivs_has_not_caught_up_with_is_polled_on_the_waits_schedule_alone(
+    local_ivs: IvsRealtimeEmulator,
+    fake_time: FakeTime,
+    monkeypatch: pytest.MonkeyPatch,
+    read_logs: ReadLogs,
+) -> None:
+    """Wait mode retries its Start on the wait's own schedule: a "not publishing" that the
+    observed state contradicts (the participant publishes, IVS has not caught up yet) gets no
+    settle retries inside each poll as well, which would spend the account's Start rate on
+    two schedules at once. The publisher is found by the wait's polls, and says so."""
+    monkeypatch.setattr(retries.random, "uniform", lambda low, high: high)
+    read_logs()
+    main = local_ivs.create_stage("main")
+    local_ivs.publish(main, "encoder-1")  # Start hears "not publishing" for 3 s more
+
+    properties = {
+        c.PROP_SOURCE_STAGE_ARN: main,
+        c.PROP_DESTINATION_STAGE_ARN: local_ivs.create_stage("side"),
+        c.PROP_PARTICIPANT_ID: "encoder-1",
+        "WhenNotPublishing": "WAIT",
+        "WaitForPublisherSeconds": "60",
+    }
+
+    def sleep(seconds: float) -> None:
+        local_ivs.clock.advance(seconds)
+        fake_time.sleep(seconds)
+
+    ivs = IvsRealtime(make_client(), sleep=sleep)
+    handle_event(custom_resource_event("Create", properties), fake_time, ivs)  # type: ignore[arg-type]
+
+    assert fake_time.slept == [2.0, 3.0]  # the wait's polls: 1 s + a backoff from 1 s
+    assert [r.state for r in local_ivs.replicas(participant_id="encoder-1")] == ["ACTIVE"]
+    assert steps_of_the_last_request(read_logs) == [
+        "Participant publishes; started (wait_attempts=2)",
+        "Replication ACTIVE",
+    ]
 
 
 def test_a_publisher_appearing_at_the_end_of_the_longest_wait_is_replicated_and_logged(

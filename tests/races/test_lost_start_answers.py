@@ -18,6 +18,7 @@ from ivs_replication.testing.cloudformation import LocalLambdaContext, custom_re
 from ivs_replication_handler import contract as c
 from ivs_replication_handler.errors import ReplicationFailedError
 from ivs_replication_handler.handler import handle_event
+from ivs_replication_handler.replicas import STOP_ATTEMPTS
 from tests.edge_hooks import FirstStartAnswerLost
 from tests.publishing import publish_for_a_while
 from tests.service_profiles import local_ivs, service_profile
@@ -25,6 +26,7 @@ from tests.service_profiles import local_ivs, service_profile
 __all__ = ["local_ivs", "service_profile"]  # fixtures: every test here runs under each profile
 
 START = "StartParticipantReplication"
+STOP = "StopParticipantReplication"
 LIST = "ListParticipantReplicas"
 PARTICIPANT = "encoder-1"
 WINDOW_SECONDS = 30
@@ -95,6 +97,40 @@ def test_a_final_refusal_after_a_lost_answer_stops_what_the_lost_attempt_started
     assert "An earlier attempt went unanswered and may have started it. It was stopped again" in (
         message
     )
+
+
+def test_a_final_refusal_after_a_lost_answer_whose_undo_is_refused_says_how_to_stop_it(
+    local_ivs: IvsRealtimeEmulator, fail_mode: dict[str, object]
+) -> None:
+    """Invariant: when the Stop that would undo a lost attempt's effect is refused too, the
+    Reason says so and gives the command that stops this replication by hand (its stages and
+    participant), never that it was stopped or that nothing runs."""
+    ivs = FirstStartAnswerLost()
+
+    def refuse_the_retry_and_the_undo() -> None:
+        local_ivs.faults.script_errors(START, ["ServiceQuotaExceededException"])
+        # Every Stop the undo makes (it stops again while the replica is listed ACTIVE).
+        local_ivs.faults.script_errors(STOP, ["AccessDeniedException"] * STOP_ATTEMPTS)
+
+    ivs.after = refuse_the_retry_and_the_undo
+
+    with pytest.raises(ReplicationFailedError) as caught:
+        create(fail_mode, ivs)
+
+    assert len(active(local_ivs)) == 1, "what the Reason tells to stop by hand runs"
+    message = str(caught.value)
+    assert ": ServiceQuotaExceededException: " in message
+    assert (
+        "An earlier attempt went unanswered and may have started it. It may be running"
+    ) in message
+    assert (
+        "`aws ivs-realtime stop-participant-replication "
+        f"--source-stage-arn {fail_mode[c.PROP_SOURCE_STAGE_ARN]} "
+        f"--destination-stage-arn {fail_mode[c.PROP_DESTINATION_STAGE_ARN]} "
+        f"--participant-id {PARTICIPANT}`"
+    ) in message
+    assert "stopped again" not in message
+    assert "Nothing was left running" not in message
 
 
 def test_not_publishing_said_after_a_lost_answer_is_checked_against_the_replica(

@@ -24,7 +24,7 @@ from tests.edge.conftest import write_logs_to
 from tests.edge.follow_world import FollowWorld
 from tests.edge.test_request_steps import ReadLogs
 from tests.edge_hooks import HookedIvs
-from tests.publishing import publish_for_a_while
+from tests.publishing import publish_for_a_while, published_event
 
 WINDOW = 30
 START = "StartParticipantReplication"
@@ -48,6 +48,7 @@ def test_declared_while_offline_it_starts_when_the_participant_publishes(
     [report] = world.deliver_events()
 
     assert report["trigger"] == "event"
+    assert report["ignored"] is None
     assert report["started"] == [f"{main}|{side}|encoder-1"]
     assert world.state(main, side) == "ACTIVE"
     logged = read_logs()
@@ -183,6 +184,28 @@ def test_events_of_other_participants_stages_or_kinds_start_nothing(world: Follo
     assert ignored["trigger"] == "event"  # what the run was asked, even when it did nothing
     assert world.ivs_endpoint.calls.get(START) is None
     assert world.state(main, side) is None
+
+
+def test_the_sweep_tells_apart_publishers_of_one_participant_id_in_two_stages(
+    world: FollowWorld,
+) -> None:
+    """A publisher is a participant in a stage: the same id in two stages is two publishers,
+    each with its own listing (one running already, the other started)."""
+    main, other = world.stage("main"), world.stage("other")
+    main_side, other_side = world.stage("main-side"), world.stage("other-side")
+    world.create(world.props(main, main_side))
+    world.create(world.props(other, other_side))
+    publish_for_a_while(world.ivs_endpoint, main, "encoder-1")
+    publish_for_a_while(world.ivs_endpoint, other, "encoder-1")
+    world.reconcile(published_event(other, "encoder-1"))  # other's replication runs already
+    world.drop_events()
+    world.ivs_endpoint.reset_calls()
+
+    report = world.sweep()
+
+    assert report["started"] == [f"{main}|{main_side}|encoder-1"]
+    assert report["already_active"] == [f"{other}|{other_side}|encoder-1"]
+    assert world.ivs_endpoint.calls["ListParticipantReplicas"] == 2
 
 
 def test_the_sweep_recovers_a_lost_event(world: FollowWorld) -> None:

@@ -346,5 +346,6 @@ def test_a_run_with_many_failures_fails_naming_them_within_2000_characters(stubb
 
     head = "15 of 15 declarations failed: "
     message = str(caught.value)
-    assert message.startswith(f"{head}{registry.specs[0].key.physical_id()}: ")
+    first_id = registry.specs[0].key.physical_id()
+    assert message.startswith(f"{head}{first_id}: ListParticipantReplicas: AccessDeniedException")
     assert len(message) == len(head) + 2000

@@ -13,7 +13,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export AWS_REGION ?= us-east-1
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: setup bundle demo synth test lint check clean bench dist docs probe probe-dry-run mutate
+.PHONY: setup bundle demo synth test lint check clean bench dist docs probe probe-dry-run mutate mutate-again
 
 BUNDLE := constructs/ivs_replication/_bundle/handler.zip
 HANDLER_SOURCES := $(wildcard lambda/replication/ivs_replication_handler/*.py) \
@@ -118,6 +118,22 @@ mutate: setup
 	mkdir -p $(MUTATE_DIR)
 	cp -r lambda/replication/ivs_replication_handler tests pyproject.toml $(MUTATE_DIR)/
 	cd $(MUTATE_DIR) && $(CURDIR)/$(VENV)/bin/mutmut run --max-children 2 $(foreach m,$(MUTANTS),'$(m)') || true
+	cd $(MUTATE_DIR) && $(CURDIR)/$(PY) $(CURDIR)/tools/mutation_report.py
+
+## After new tests (or changed code): re-test in the last `make mutate`'s directory, keeping
+## its verdicts: the mutants of changed functions, then the survivors not accepted (or the
+## MUTANTS named). Prints the report over every mutant, as `make mutate` does.
+mutate-again: setup
+	@test -d $(MUTATE_DIR)/mutants || { echo "no earlier run in $(MUTATE_DIR): run make mutate first" >&2; exit 2; }
+	rm -rf $(MUTATE_DIR)/ivs_replication_handler $(MUTATE_DIR)/tests
+	cp -r lambda/replication/ivs_replication_handler tests pyproject.toml $(MUTATE_DIR)/
+	cd $(MUTATE_DIR) && if [ -n "$(MUTANTS)" ]; then \
+		$(CURDIR)/$(VENV)/bin/mutmut run --max-children 2 $(foreach m,$(MUTANTS),'$(m)') || true; \
+	else \
+		$(CURDIR)/$(VENV)/bin/mutmut run --max-children 2 || true; \
+		names=$$($(CURDIR)/$(PY) $(CURDIR)/tools/mutation_report.py --unexplained); \
+		if [ -n "$$names" ]; then $(CURDIR)/$(VENV)/bin/mutmut run --max-children 2 $$names || true; fi; \
+	fi
 	cd $(MUTATE_DIR) && $(CURDIR)/$(PY) $(CURDIR)/tools/mutation_report.py
 
 ## Benchmarks against in-run baselines (AwsCustomResource, bare boto3); writes bench/results.json.

@@ -10,6 +10,9 @@ A survivor listed in ``tools/mutation_survivors.toml`` (beside this script) is a
 printed with the reason it is harmless (an equivalent mutant, or text no behaviour depends
 on). One not listed there is a missing test or dead code, and is printed as such; a listed
 name that no longer survives is reported too, so the list does not go stale.
+
+With ``--unexplained`` it prints only the names of the survivors not accepted (and of the
+mutants no test covers), one a line: what ``make mutate-again`` re-tests after new tests.
 """
 
 from __future__ import annotations
@@ -41,30 +44,49 @@ def module_results(meta: Path) -> dict[str, int | None]:
     return exit_codes
 
 
-def main() -> int:
+def unexplained(metas: list[Path]) -> list[str]:
+    """The survivors (and untested mutants) not accepted: the ones a new test should kill."""
+    accepted = accepted_survivors()
+    return [
+        name
+        for meta in metas
+        for name, code in module_results(meta).items()
+        if (code in SURVIVED or code in NO_TESTS) and name not in accepted
+    ]
+
+
+def module_counts(results: dict[str, int | None]) -> tuple[Counter[str], list[str]]:
+    """One module's mutants counted by verdict, and its survivors (untested ones included)."""
+    counts = Counter[str]()
+    survivors = []
+    for name, code in results.items():
+        if code in KILLED:
+            counts["killed"] += 1
+        elif code in SURVIVED:
+            counts["survived"] += 1
+            survivors.append(name)
+        elif code in NO_TESTS:
+            counts["no tests"] += 1
+            survivors.append(name)
+        else:
+            counts["other"] += 1
+    return counts, survivors
+
+
+def main(argv: list[str]) -> int:
     metas = sorted(Path("mutants").rglob("*.py.meta"))
     if not metas:
         print("no mutmut results under mutants/: run `make mutate` first", file=sys.stderr)
         return 2
+    if argv == ["--unexplained"]:
+        print("\n".join(unexplained(metas)))
+        return 0
     report: dict[str, dict[str, object]] = {}
     survivors_of_all: list[str] = []
     total = Counter[str]()
     for meta in metas:
         module = str(meta.relative_to("mutants"))[: -len(".py.meta")].replace("/", ".")
-        results = module_results(meta)
-        counts = Counter[str]()
-        survivors = []
-        for name, code in results.items():
-            if code in KILLED:
-                counts["killed"] += 1
-            elif code in SURVIVED:
-                counts["survived"] += 1
-                survivors.append(name)
-            elif code in NO_TESTS:
-                counts["no tests"] += 1
-                survivors.append(name)
-            else:
-                counts["other"] += 1
+        counts, survivors = module_counts(module_results(meta))
         checked = counts["killed"] + counts["survived"] + counts["no tests"]
         score = round(counts["killed"] / checked, 4) if checked else None
         report[module] = {"counts": dict(counts), "score": score, "survivors": survivors}
@@ -111,4 +133,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -13,12 +13,16 @@ REPORT = REPO / "tools" / "mutation_report.py"
 ACCEPTED_NAME = "ivs_replication_handler.replicas.xǁReplicasǁstart__mutmut_8"
 
 
-def _run_report(tmp_path: Path, exit_codes: dict[str, int | None]) -> str:
+def _run_report(tmp_path: Path, exit_codes: dict[str, int | None], *options: str) -> str:
     meta = tmp_path / "mutants" / "ivs_replication_handler" / "replicas.py.meta"
     meta.parent.mkdir(parents=True)
     meta.write_text(json.dumps({"exit_code_by_key": exit_codes}))
     result = subprocess.run(
-        [sys.executable, str(REPORT)], cwd=tmp_path, capture_output=True, text=True, check=True
+        [sys.executable, str(REPORT), *options],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return result.stdout
 
@@ -49,3 +53,22 @@ def test_an_accepted_survivor_the_run_did_not_check_is_not_reported_stale(
 def test_an_accepted_survivor_still_surviving_prints_its_reason(tmp_path: Path) -> None:
     output = _run_report(tmp_path, {ACCEPTED_NAME: 0})
     assert f"survivor: {ACCEPTED_NAME}: unanswered starts as None" in output
+
+
+def test_unexplained_lists_only_the_survivors_and_untested_mutants_not_accepted(
+    tmp_path: Path,
+) -> None:
+    """What `make mutate-again` re-tests: neither the killed, the unchecked, nor the accepted."""
+    output = _run_report(
+        tmp_path,
+        {
+            "m.x_f__mutmut_1": 1,
+            "m.x_f__mutmut_2": 0,
+            "m.x_f__mutmut_3": None,
+            "m.x_f__mutmut_4": 33,
+            ACCEPTED_NAME: 0,
+        },
+        "--unexplained",
+    )
+    assert output.split() == ["m.x_f__mutmut_2", "m.x_f__mutmut_4"]
+    assert not (tmp_path / "mutation-report.json").exists()

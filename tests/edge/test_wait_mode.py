@@ -6,13 +6,14 @@ fake clock, so a nine-minute wait takes milliseconds, and the local endpoint is 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 
 import pytest
 
 from ivs_realtime_emulator import IvsRealtimeEmulator
 from ivs_realtime_emulator.profiles import PROFILES
+from ivs_realtime_emulator.pytest_plugin import no_real_account
 from ivs_replication.testing.cloudformation import custom_resource_event
 from ivs_replication_handler import aws, retries
 from ivs_replication_handler import contract as c
@@ -200,11 +201,23 @@ def test_the_wait_polls_at_one_second_plus_a_backoff_doubling_from_one_to_five_s
     assert local_ivs.calls["StartParticipantReplication"] == 6
 
 
-@pytest.mark.parametrize(
-    "service_profile", [PROFILES["slow-propagation"]], ids=["slow-propagation"]
-)
+@pytest.fixture
+def propagating_ivs(monkeypatch: pytest.MonkeyPatch) -> Iterator[IvsRealtimeEmulator]:
+    """The emulator's guess, but a publisher is replicated only 3 s after it starts publishing
+    (slow-propagation's delay) and answered "not publishing" until then. A profile of its own,
+    so that `make mutate`, which runs some profiles by name, runs this test too."""
+    profile = replace(PROFILES["guess"], name="guess-propagating", publish_propagation_seconds=3.0)
+    server = IvsRealtimeEmulator(profile=profile).start()
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_IVS_REALTIME", server.endpoint_url)
+        no_real_account(monkeypatch)
+        yield server
+    finally:
+        server.stop()
+
+
 def test_a_publisher_ivs_has_not_caught_up_with_is_polled_on_the_waits_schedule_alone(
-    local_ivs: IvsRealtimeEmulator,
+    propagating_ivs: IvsRealtimeEmulator,
     fake_time: FakeTime,
     monkeypatch: pytest.MonkeyPatch,
     read_logs: ReadLogs,
@@ -215,26 +228,26 @@ def test_a_publisher_ivs_has_not_caught_up_with_is_polled_on_the_waits_schedule_
     two schedules at once. The publisher is found by the wait's polls, and says so."""
     monkeypatch.setattr(retries.random, "uniform", lambda low, high: high)
     read_logs()
-    main = local_ivs.create_stage("main")
-    local_ivs.publish(main, "encoder-1")  # Start hears "not publishing" for 3 s more
+    main = propagating_ivs.create_stage("main")
+    propagating_ivs.publish(main, "encoder-1")  # Start hears "not publishing" for 3 s more
 
     properties = {
         c.PROP_SOURCE_STAGE_ARN: main,
-        c.PROP_DESTINATION_STAGE_ARN: local_ivs.create_stage("side"),
+        c.PROP_DESTINATION_STAGE_ARN: propagating_ivs.create_stage("side"),
         c.PROP_PARTICIPANT_ID: "encoder-1",
         "WhenNotPublishing": "WAIT",
         "WaitForPublisherSeconds": "60",
     }
 
     def sleep(seconds: float) -> None:
-        local_ivs.clock.advance(seconds)
+        propagating_ivs.clock.advance(seconds)
         fake_time.sleep(seconds)
 
     ivs = IvsRealtime(make_client(), sleep=sleep)
     handle_event(custom_resource_event("Create", properties), fake_time, ivs)  # type: ignore[arg-type]
 
     assert fake_time.slept == [2.0, 3.0]  # the wait's polls: 1 s + a backoff from 1 s
-    assert [r.state for r in local_ivs.replicas(participant_id="encoder-1")] == ["ACTIVE"]
+    assert [r.state for r in propagating_ivs.replicas(participant_id="encoder-1")] == ["ACTIVE"]
     assert steps_of_the_last_request(read_logs) == [
         "Participant publishes; started (wait_attempts=2)",
         "Replication ACTIVE",

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from ivs_realtime_emulator import PROFILES, IvsRealtimeEmulator, ServiceProfile
-from ivs_realtime_emulator.pytest_plugin import no_real_account
+from ivs_realtime_emulator.pytest_plugin import serving
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -42,13 +42,8 @@ def local_ivs(
     service_profile: ServiceProfile, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[IvsRealtimeEmulator]:
     """The emulator's `local_ivs`, under `service_profile`."""
-    server = IvsRealtimeEmulator(profile=service_profile).start()
-    try:
-        monkeypatch.setenv("AWS_ENDPOINT_URL_IVS_REALTIME", server.endpoint_url)
-        no_real_account(monkeypatch)
+    with serving(monkeypatch, service_profile) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def profiled_cases(machine: type[Any], settings_for: Any, prefix: str) -> dict[str, type[Any]]:

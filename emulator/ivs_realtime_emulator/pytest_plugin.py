@@ -1,4 +1,5 @@
-"""pytest plugin of the emulator: the ``local_ivs`` fixture, a local IVS real-time endpoint.
+"""pytest plugin of the emulator: the ``local_ivs`` fixture, a local IVS real-time endpoint
+(``serving`` gives one of another service profile).
 
 Registered as a ``pytest11`` entry point by this distribution (``ivs-realtime-emulator``), so
 it is loaded only where the emulator is installed; it imports nothing heavy until the fixture
@@ -7,6 +8,7 @@ runs.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import pytest
@@ -14,6 +16,7 @@ import pytest
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from ivs_realtime_emulator.profiles import ServiceProfile
     from ivs_realtime_emulator.server import IvsRealtimeEmulator
 
 DUMMY_REGION = "us-east-1"
@@ -29,6 +32,23 @@ def no_real_account(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_REGION", DUMMY_REGION)
 
 
+@contextmanager
+def serving(
+    monkeypatch: pytest.MonkeyPatch, profile: ServiceProfile | None = None
+) -> Iterator[IvsRealtimeEmulator]:
+    """A started ``IvsRealtimeEmulator`` (``profile`` Default: its guess) that boto3 clients
+    reach through the environment, as ``local_ivs`` gives it; stopped on leaving."""
+    from ivs_realtime_emulator.server import IvsRealtimeEmulator  # noqa: PLC0415 - stay light
+
+    server = IvsRealtimeEmulator(profile=profile).start()
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_IVS_REALTIME", server.endpoint_url)
+        no_real_account(monkeypatch)
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture(name="local_ivs")
 def local_ivs(monkeypatch: pytest.MonkeyPatch) -> Iterator[IvsRealtimeEmulator]:
     """A started ``IvsRealtimeEmulator`` that boto3 clients reach through the environment.
@@ -36,12 +56,5 @@ def local_ivs(monkeypatch: pytest.MonkeyPatch) -> Iterator[IvsRealtimeEmulator]:
     Sets ``AWS_ENDPOINT_URL_IVS_REALTIME``, dummy credentials and us-east-1, unsets
     ``AWS_PROFILE`` (so no real account can be reached), and stops the server afterwards.
     """
-    from ivs_realtime_emulator.server import IvsRealtimeEmulator  # noqa: PLC0415 - stay light
-
-    server = IvsRealtimeEmulator().start()
-    try:
-        monkeypatch.setenv("AWS_ENDPOINT_URL_IVS_REALTIME", server.endpoint_url)
-        no_real_account(monkeypatch)
+    with serving(monkeypatch) as server:
         yield server
-    finally:
-        server.stop()

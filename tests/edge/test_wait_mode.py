@@ -13,7 +13,7 @@ import pytest
 
 from ivs_realtime_emulator import IvsRealtimeEmulator
 from ivs_realtime_emulator.profiles import PROFILES
-from ivs_realtime_emulator.pytest_plugin import no_real_account
+from ivs_realtime_emulator.pytest_plugin import serving
 from ivs_replication.testing.cloudformation import custom_resource_event
 from ivs_replication_handler import aws, retries
 from ivs_replication_handler import contract as c
@@ -207,13 +207,8 @@ def propagating_ivs(monkeypatch: pytest.MonkeyPatch) -> Iterator[IvsRealtimeEmul
     (slow-propagation's delay) and answered "not publishing" until then. A profile of its own,
     so that `make mutate`, which runs some profiles by name, runs this test too."""
     profile = replace(PROFILES["guess"], name="guess-propagating", publish_propagation_seconds=3.0)
-    server = IvsRealtimeEmulator(profile=profile).start()
-    try:
-        monkeypatch.setenv("AWS_ENDPOINT_URL_IVS_REALTIME", server.endpoint_url)
-        no_real_account(monkeypatch)
+    with serving(monkeypatch, profile) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def test_a_publisher_ivs_has_not_caught_up_with_is_polled_on_the_waits_schedule_alone(

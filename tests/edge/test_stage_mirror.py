@@ -208,9 +208,10 @@ def test_an_event_of_a_publisher_gone_again_counts_as_not_publishing_for_each_mi
 def test_a_late_event_of_an_earlier_session_counts_as_not_publishing_for_each_mirror(
     world: FollowWorld,
 ) -> None:
-    """An event is judged in its own session, as for explicit declarations: a late event of
-    a session that has ended starts nothing, even when the same participant id publishes in
-    the stage's current session; that session's own event mirrors it."""
+    """A mirror judges an event's publisher in the event's own session (who publishes there,
+    and whether as a replica): a late event of a session that has ended starts nothing, even
+    when the same participant id publishes in the stage's current session; that session's
+    own event (or the sweep) mirrors it."""
     main, audience = world.stage("main"), world.stage("audience")
     world.create_mirror(world.mirror_props(main, audience))
     endpoint = world.ivs_endpoint

@@ -74,12 +74,16 @@ def module_counts(results: dict[str, int | None]) -> tuple[Counter[str], list[st
 
 
 def main(argv: list[str]) -> int:
+    if argv not in ([], ["--unexplained"]):
+        print("usage: mutation_report.py [--unexplained]", file=sys.stderr)
+        return 2
     metas = sorted(Path("mutants").rglob("*.py.meta"))
     if not metas:
         print("no mutmut results under mutants/: run `make mutate` first", file=sys.stderr)
         return 2
     if argv == ["--unexplained"]:
-        print("\n".join(unexplained(metas)))
+        for name in unexplained(metas):
+            print(name)
         return 0
     report: dict[str, dict[str, object]] = {}
     survivors_of_all: list[str] = []

@@ -72,3 +72,15 @@ def test_unexplained_lists_only_the_survivors_and_untested_mutants_not_accepted(
     )
     assert output.split() == ["m.x_f__mutmut_2", "m.x_f__mutmut_4"]
     assert not (tmp_path / "mutation-report.json").exists()
+
+
+def test_an_unknown_option_is_refused_with_the_usage(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, str(REPORT), "--unexplaned"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr == "usage: mutation_report.py [--unexplained]\n"

@@ -40,6 +40,14 @@ ITEM = {
 
 
 # The attribute names every write of a declaration's settings uses.
+# The request of every read of one publisher's declarations (encoder-1 in SOURCE).
+PUBLISHER_QUERY = {
+    "TableName": TABLE,
+    "KeyConditionExpression": "#publisher = :publisher",
+    "ExpressionAttributeNames": {"#publisher": "Publisher"},
+    "ExpressionAttributeValues": {":publisher": {"S": f"{SOURCE}|encoder-1"}},
+    "ConsistentRead": True,
+}
 DECLARATION_NAMES = {
     "#attributes": "Attributes",
     "#window": "ReconnectWindowSeconds",
@@ -294,13 +302,7 @@ def test_reads_are_consistent_and_round_trip_the_declaration(
     stubber.add_response(
         "query",
         {"Items": [ITEM]},
-        {
-            "TableName": TABLE,
-            "KeyConditionExpression": "#publisher = :publisher",
-            "ExpressionAttributeNames": {"#publisher": "Publisher"},
-            "ExpressionAttributeValues": {":publisher": {"S": f"{SOURCE}|encoder-1"}},
-            "ConsistentRead": True,
-        },
+        PUBLISHER_QUERY,
     )
     assert registry.declaration(KEY, deadline()) == SPEC
     [spec] = registry.declarations_of(SOURCE, "encoder-1", deadline())
@@ -537,13 +539,7 @@ def test_the_destinations_a_publisher_is_declared_into_count_every_mode(
     stubber.add_response(
         "query",
         {"Items": [failing]},
-        {
-            "TableName": TABLE,
-            "KeyConditionExpression": "#publisher = :publisher",
-            "ExpressionAttributeNames": {"#publisher": "Publisher"},
-            "ExpressionAttributeValues": {":publisher": {"S": f"{SOURCE}|encoder-1"}},
-            "ConsistentRead": True,
-        },
+        PUBLISHER_QUERY,
     )
     assert registry.declared_destinations(SOURCE, "encoder-1", deadline()) == {DESTINATION}
 
@@ -552,15 +548,10 @@ def test_a_query_follows_pages(stubbed: tuple[Registry, Stubber]) -> None:
     """A publisher declared into more destinations than one page holds: every one is read."""
     registry, stubber = stubbed
     other = {**ITEM, "DestinationStageArn": {"S": DESTINATION + "2"}}
-    query = {
-        "TableName": TABLE,
-        "KeyConditionExpression": "#publisher = :publisher",
-        "ExpressionAttributeNames": {"#publisher": "Publisher"},
-        "ExpressionAttributeValues": {":publisher": {"S": f"{SOURCE}|encoder-1"}},
-        "ConsistentRead": True,
-    }
-    stubber.add_response("query", {"Items": [ITEM], "LastEvaluatedKey": ITEM_KEY}, query)
-    stubber.add_response("query", {"Items": [other]}, {**query, "ExclusiveStartKey": ITEM_KEY})
+    stubber.add_response("query", {"Items": [ITEM], "LastEvaluatedKey": ITEM_KEY}, PUBLISHER_QUERY)
+    stubber.add_response(
+        "query", {"Items": [other]}, {**PUBLISHER_QUERY, "ExclusiveStartKey": ITEM_KEY}
+    )
     destinations = registry.declarations_of(SOURCE, "encoder-1", deadline())
     assert [spec.key.destination_stage_arn for spec in destinations] == [
         DESTINATION,
